@@ -1,0 +1,68 @@
+//! The settings the domain runs with, loaded once by the binary and passed in.
+
+use time::Duration;
+
+use crate::hashing::Argon2Settings;
+use crate::password::PasswordPolicy;
+use crate::throttle::ThrottleSettings;
+
+/// Whether anyone may create an account through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupMode {
+    Open,
+    Closed,
+}
+
+/// Everything [`crate::AuthService`] needs to know about its deployment.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `iss` of every token; shared by every instance of one deployment.
+    pub issuer: String,
+    /// `aud` of every token.
+    pub audience: String,
+    pub access_token_ttl: Duration,
+    /// A session unused for this long ends.
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after login, however used.
+    pub session_max_age: Duration,
+    /// How long a just-rotated refresh token still returns its successor.
+    pub refresh_reuse_grace: Duration,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    pub signup: SignupMode,
+    pub password_policy: PasswordPolicy,
+    pub argon2: Argon2Settings,
+    /// Passwords hashed at once; the rest wait.
+    pub hashing_workers: usize,
+    pub throttle: ThrottleSettings,
+}
+
+/// The most clock skew that may be configured.
+pub const MAX_LEEWAY: Duration = Duration::seconds(30);
+
+impl AuthSettings {
+    /// Defaults from the contract, for `issuer`.
+    #[must_use]
+    pub fn with_defaults(issuer: String) -> Self {
+        Self {
+            audience: issuer.clone(),
+            issuer,
+            access_token_ttl: Duration::minutes(15),
+            refresh_idle_ttl: Duration::days(30),
+            session_max_age: Duration::days(90),
+            refresh_reuse_grace: Duration::seconds(10),
+            leeway: Duration::seconds(1),
+            signup: SignupMode::Open,
+            password_policy: PasswordPolicy::default(),
+            argon2: Argon2Settings::default(),
+            hashing_workers: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            throttle: ThrottleSettings::default(),
+        }
+    }
+
+    /// How long after signing an access token may still be accepted.
+    #[must_use]
+    pub fn access_token_horizon(&self) -> Duration {
+        self.access_token_ttl + self.leeway
+    }
+}

@@ -1,0 +1,165 @@
+//! The storage boundary: what the domain needs persisted, as one trait.
+//!
+//! Implementations live in `portcullis-store` (SQLite today, PostgreSQL
+//! next). They must make every method atomic on its own, return
+//! [`StoreError`] and never a driver error, and serialise
+//! [`Store::rotate_refresh_token`] in the database itself, since several
+//! server processes may share it. Times are stored with one-second precision.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::email::Email;
+use crate::hashing::PasswordHashString;
+use crate::keys::SigningKey;
+use crate::refresh::{RefreshSecretHash, SessionRefreshKey};
+use crate::roles::Role;
+
+/// What can go wrong in storage, as the domain sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken (an email already taken).
+    #[error("conflict")]
+    Conflict,
+    /// The database cannot be reached or timed out; worth retrying later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+/// A user account as stored.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: Email,
+    pub name: Option<String>,
+    pub roles: Vec<String>,
+    pub password_hash: PasswordHashString,
+    pub disabled: bool,
+    pub created_at: OffsetDateTime,
+}
+
+/// Changes to a user's profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChange {
+    pub email: Option<Email>,
+    /// `Some(None)` clears the name.
+    pub name: Option<Option<String>>,
+}
+
+/// A login session and the state of its refresh-token chain.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: OffsetDateTime,
+    /// Last time a token of this session was issued (login or refresh).
+    pub last_used_at: OffsetDateTime,
+    /// The absolute end of the session, whatever its use.
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub refresh_key: SessionRefreshKey,
+    pub refresh_generation: u64,
+    pub refresh_hash: RefreshSecretHash,
+    /// The permissions this session was narrowed to at login, if it was.
+    pub scope: Option<Vec<String>>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Failed login attempts counted against one throttling key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub count: u32,
+    pub last_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// [`StoreError::Conflict`] when the email is taken.
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user, oldest first.
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    async fn count_users(&self) -> Result<u64, StoreError>;
+    /// [`StoreError::Conflict`] when the new email is taken; [`StoreError::NotFound`].
+    async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> Result<(), StoreError>;
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &PasswordHashString,
+    ) -> Result<(), StoreError>;
+    async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<(), StoreError>;
+    async fn set_roles(&self, id: Uuid, roles: &[String]) -> Result<(), StoreError>;
+    /// Deletes the user and, with it, every session. [`StoreError::NotFound`].
+    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// Every stored role, by name.
+    async fn roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Creates or replaces a role.
+    async fn put_role(&self, role: &Role) -> Result<(), StoreError>;
+    /// [`StoreError::NotFound`] when there is no such role.
+    async fn delete_role(&self, name: &str) -> Result<(), StoreError>;
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
+    /// Moves a live session from `from_generation` to the next one, whose
+    /// secret hashes to `next_hash`, and marks it used at `now`. Returns
+    /// `false`, changing nothing, when the session is revoked or no longer at
+    /// `from_generation` (another refresh won). Must be a single atomic
+    /// compare-and-set in the database.
+    async fn rotate_refresh_token(
+        &self,
+        id: Uuid,
+        from_generation: u64,
+        next_hash: &RefreshSecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// The user's sessions that are not revoked, newest first (expired ones included).
+    async fn sessions_of_user(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Revokes one session; `false` when it was missing or already revoked.
+    async fn revoke_session(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Revokes every live session of a user but `except`; returns the ids revoked.
+    async fn revoke_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, StoreError>;
+    /// Sessions revoked at or after `since`, with when (to rebuild the in-memory deny list).
+    async fn sessions_revoked_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError>;
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
+    /// Stores `key` as the active key only when there is no key at all;
+    /// returns whether it did (two instances starting at once create one key).
+    async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError>;
+    /// Marks every active key retiring since `now` and stores `key` as the
+    /// active one, in one transaction.
+    async fn rotate_signing_key(
+        &self,
+        key: &SigningKey,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError>;
+    /// Adds one failure at `now`; a count whose last failure is before
+    /// `forget_before` starts again from one. Atomic.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+}

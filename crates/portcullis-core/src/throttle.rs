@@ -1,0 +1,144 @@
+//! Login throttling: growing back-off per account and per client address.
+//!
+//! Failures are counted in the database (so every instance sees them) under
+//! two keys: the account (the normalised identifier typed, whether or not it
+//! exists, so throttling reveals nothing) and the client IP. After a number
+//! of free attempts, each further failure doubles the wait, up to a ceiling;
+//! a count with no failure for `forget_after` starts over. A success clears
+//! the account's count, never the address's (an attacker could otherwise
+//! reset it by logging into an account of their own). Locking one account
+//! leaves every other account alone.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::store::LoginFailures;
+
+/// The throttling policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    pub enabled: bool,
+    /// Failures allowed for one account before waits begin.
+    pub account_free_attempts: u32,
+    /// Failures allowed from one address before waits begin.
+    pub ip_free_attempts: u32,
+    /// The first wait; each further failure doubles it.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A count with no new failure for this long is forgotten.
+    pub forget_after: Duration,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            account_free_attempts: 5,
+            ip_free_attempts: 20,
+            base_delay: Duration::seconds(1),
+            max_delay: Duration::minutes(15),
+            forget_after: Duration::hours(1),
+        }
+    }
+}
+
+/// Whose attempts a count is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleSubject {
+    Account,
+    Address,
+}
+
+impl ThrottleSettings {
+    /// The time before which no further attempt is allowed, if any.
+    #[must_use]
+    pub fn locked_until(
+        &self,
+        subject: ThrottleSubject,
+        failures: &LoginFailures,
+        now: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
+        if !self.enabled || failures.last_at + self.forget_after < now {
+            return None;
+        }
+        let free = match subject {
+            ThrottleSubject::Account => self.account_free_attempts,
+            ThrottleSubject::Address => self.ip_free_attempts,
+        };
+        let over = failures.count.checked_sub(free)?;
+        let factor = 2i32.saturating_pow(over.min(30));
+        let delay = self.base_delay.saturating_mul(factor).min(self.max_delay);
+        let until = failures.last_at + delay;
+        (until > now).then_some(until)
+    }
+}
+
+/// The storage key counting failures for an account identifier.
+#[must_use]
+pub fn account_key(normalised_identifier: &str) -> String {
+    format!("account:{normalised_identifier}")
+}
+
+/// The storage key counting failures from a client address.
+#[must_use]
+pub fn address_key(ip: &str) -> String {
+    format!("ip:{ip}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(count: u32, seconds_ago: i64, expected_wait: Option<i64>) {
+        let settings = ThrottleSettings::default();
+        let now = OffsetDateTime::now_utc();
+        let failures = LoginFailures {
+            count,
+            last_at: now - Duration::seconds(seconds_ago),
+        };
+        let wait = settings
+            .locked_until(ThrottleSubject::Account, &failures, now)
+            .map(|until| (until - now).whole_seconds());
+        assert_eq!(wait, expected_wait, "count {count}, {seconds_ago}s ago");
+    }
+
+    #[test]
+    fn back_off_grows_and_caps() {
+        check(4, 0, None);
+        check(5, 0, Some(1));
+        check(6, 0, Some(2));
+        check(8, 0, Some(8));
+        check(8, 3, Some(5));
+        check(8, 9, None);
+        check(40, 0, Some(900));
+        check(40, 3601, None);
+    }
+
+    #[test]
+    fn addresses_get_more_free_attempts_and_disabled_means_never() {
+        let now = OffsetDateTime::now_utc();
+        let failures = LoginFailures {
+            count: 10,
+            last_at: now,
+        };
+        let settings = ThrottleSettings::default();
+        assert!(
+            settings
+                .locked_until(ThrottleSubject::Address, &failures, now)
+                .is_none()
+        );
+        assert!(
+            settings
+                .locked_until(ThrottleSubject::Account, &failures, now)
+                .is_some()
+        );
+        let off = ThrottleSettings {
+            enabled: false,
+            ..settings
+        };
+        assert!(
+            off.locked_until(ThrottleSubject::Account, &failures, now)
+                .is_none()
+        );
+    }
+}

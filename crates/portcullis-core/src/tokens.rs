@@ -1,0 +1,278 @@
+//! Access tokens: EdDSA-signed JWTs (RFC 9068 profile) and their verification.
+//!
+//! Verification is strict and boring on purpose: the algorithm is pinned to
+//! EdDSA, the key is chosen by `kid` among our own keys only (never one named
+//! or embedded in the token), `typ` must be `at+jwt`, and `exp`, `iss`, `aud`
+//! and `nbf` are checked with the configured leeway. Whether the session was
+//! revoked is a separate question answered by [`crate::revocation`].
+
+use std::sync::{Arc, RwLock};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::keys::{KeyRing, PublicJwk};
+
+/// The JWT `typ` of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// The claims of an access token, as they appear in the JWT.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: Uuid,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+    pub sid: Uuid,
+    pub roles: Vec<String>,
+    pub scope: String,
+}
+
+impl AccessTokenClaims {
+    /// The permissions this token grants.
+    pub fn permissions(&self) -> impl Iterator<Item = &str> {
+        self.scope.split_ascii_whitespace()
+    }
+}
+
+/// Why a presented access token was refused; the message is safe to send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed")]
+    Malformed,
+    #[error("the token is not an access token")]
+    WrongType,
+    #[error("the token was signed by an unknown key")]
+    UnknownKey,
+    #[error("the token signature is invalid")]
+    BadSignature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was issued for another issuer or audience")]
+    WrongIssuerOrAudience,
+    #[error("the session of this token has been revoked")]
+    Revoked,
+}
+
+/// What goes into a new access token besides the time-based claims.
+#[derive(Debug, Clone)]
+pub struct AccessGrant {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub roles: Vec<String>,
+    pub scope: Vec<String>,
+}
+
+/// Issues and verifies access tokens with the current key ring.
+pub struct AccessTokens {
+    issuer: String,
+    audience: String,
+    lifetime: Duration,
+    validation: Validation,
+    ring: RwLock<Arc<KeyRing>>,
+}
+
+impl AccessTokens {
+    #[must_use]
+    pub fn new(
+        issuer: String,
+        audience: String,
+        lifetime: Duration,
+        leeway: Duration,
+        ring: KeyRing,
+    ) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.algorithms = vec![Algorithm::EdDSA];
+        validation.leeway = u64::try_from(leeway.whole_seconds()).unwrap_or(0);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&issuer]);
+        validation.set_audience(&[&audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        Self {
+            issuer,
+            audience,
+            lifetime,
+            validation,
+            ring: RwLock::new(Arc::new(ring)),
+        }
+    }
+
+    #[must_use]
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// Swaps in a freshly loaded key ring (after a rotation).
+    pub fn replace_ring(&self, ring: KeyRing) {
+        *self
+            .ring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        Arc::clone(
+            &self
+                .ring
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    #[must_use]
+    pub fn jwks(&self) -> Vec<PublicJwk> {
+        self.ring().jwks().to_vec()
+    }
+
+    /// Signs a new access token; returns it with its claims.
+    ///
+    /// # Panics
+    /// Never in practice: signing with a well-formed Ed25519 key cannot fail.
+    #[must_use]
+    pub fn issue(&self, grant: &AccessGrant, now: OffsetDateTime) -> (String, AccessTokenClaims) {
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: grant.user_id,
+            aud: self.audience.clone(),
+            exp: (now + self.lifetime).unix_timestamp(),
+            iat: now.unix_timestamp(),
+            jti: Uuid::now_v7(),
+            sid: grant.session_id,
+            roles: grant.roles.clone(),
+            scope: grant.scope.join(" "),
+        };
+        let ring = self.ring();
+        let (kid, key) = ring.signing();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        header.kid = Some(kid.to_owned());
+        let token =
+            jsonwebtoken::encode(&header, &claims, key).expect("Ed25519 signing cannot fail");
+        (token, claims)
+    }
+
+    /// Checks signature, type, issuer, audience and times. Revocation is not checked here.
+    ///
+    /// # Errors
+    /// [`TokenError`] saying why the token is refused.
+    pub fn verify(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Malformed);
+        }
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE))
+        {
+            return Err(TokenError::WrongType);
+        }
+        let ring = self.ring();
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| ring.verifying_key(kid))
+            .ok_or(TokenError::UnknownKey)?;
+        jsonwebtoken::decode::<AccessTokenClaims>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                    TokenError::WrongIssuerOrAudience
+                }
+                _ => TokenError::Malformed,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+    use crate::keys::SigningKey;
+
+    fn tokens_with(key: &SigningKey, issuer: &str) -> AccessTokens {
+        let now = OffsetDateTime::now_utc();
+        let ring = KeyRing::new(std::slice::from_ref(key), now, Duration::minutes(16)).unwrap();
+        AccessTokens::new(
+            issuer.into(),
+            "api".into(),
+            Duration::minutes(15),
+            Duration::seconds(1),
+            ring,
+        )
+    }
+
+    fn grant() -> AccessGrant {
+        AccessGrant {
+            user_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            roles: vec!["admin".into()],
+            scope: vec!["a:b".into(), "c:d".into()],
+        }
+    }
+
+    fn reencode(token: &str, edit_header: impl Fn(&mut serde_json::Value)) -> String {
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[0]).unwrap()).unwrap();
+        edit_header(&mut header);
+        parts[0] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+        parts.join(".")
+    }
+
+    #[test]
+    fn round_trip() {
+        let tokens = tokens_with(
+            &SigningKey::generate(OffsetDateTime::now_utc()),
+            "https://auth",
+        );
+        let (token, claims) = tokens.issue(&grant(), OffsetDateTime::now_utc());
+        assert_eq!(tokens.verify(&token).unwrap(), claims);
+        assert_eq!(claims.permissions().collect::<Vec<_>>(), ["a:b", "c:d"]);
+    }
+
+    #[test]
+    fn refusals() {
+        let key = SigningKey::generate(OffsetDateTime::now_utc());
+        let tokens = tokens_with(&key, "https://auth");
+        let now = OffsetDateTime::now_utc();
+        let (token, _) = tokens.issue(&grant(), now);
+        let (expired, _) = tokens.issue(&grant(), now - Duration::minutes(16));
+        assert_eq!(tokens.verify(&expired), Err(TokenError::Expired));
+        assert_eq!(tokens.verify("not.a.jwt"), Err(TokenError::Malformed));
+        assert_eq!(tokens.verify(""), Err(TokenError::Malformed));
+        let other_issuer = tokens_with(&key, "https://elsewhere");
+        assert_eq!(
+            other_issuer.verify(&token),
+            Err(TokenError::WrongIssuerOrAudience)
+        );
+        let stranger = tokens_with(&SigningKey::generate(now), "https://auth");
+        assert_eq!(stranger.verify(&token), Err(TokenError::UnknownKey));
+        let untyped = reencode(&token, |h| h["typ"] = "JWT".into());
+        assert_eq!(tokens.verify(&untyped), Err(TokenError::WrongType));
+        let none_alg = reencode(&token, |h| h["alg"] = "none".into());
+        assert_eq!(tokens.verify(&none_alg), Err(TokenError::Malformed));
+        let hs256 = reencode(&token, |h| h["alg"] = "HS256".into());
+        assert_eq!(tokens.verify(&hs256), Err(TokenError::Malformed));
+        let mut tampered = token.clone();
+        tampered.pop();
+        tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(matches!(
+            tokens.verify(&tampered),
+            Err(TokenError::BadSignature | TokenError::Malformed)
+        ));
+    }
+}
