@@ -1,0 +1,246 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Two formats, as the contract says: OAuth 2.0 errors (RFC 6749 §5.2) on the
+//! token endpoints, problem details (RFC 9457) everywhere else. A 401 carries
+//! the RFC 6750 `WWW-Authenticate` challenge. A 500 logs its cause and sends
+//! no detail; no internal error text ever reaches a client.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::AuthError;
+use portcullis_core::service::FieldError;
+use serde::Serialize;
+
+/// The realm named in every `WWW-Authenticate` challenge.
+pub(crate) const REALM: &str = "portcullis";
+
+/// A failure on any endpoint outside `/token*`, rendered as problem details.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// The request carried no credential at all.
+    MissingCredential,
+    /// A credential was presented and refused; the text is safe to send.
+    InvalidCredential(String),
+    MalformedJson(String),
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    Validation(Vec<FieldError>),
+    NotFound,
+    MethodNotAllowed,
+    Domain(AuthError),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Invalid(fields) => Self::Validation(fields),
+            AuthError::IncorrectPassword => Self::Validation(vec![FieldError {
+                field: "current_password".to_owned(),
+                message: "is incorrect".to_owned(),
+            }]),
+            other => Self::Domain(other),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    problem_type: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<ProblemField<'a>>>,
+}
+
+#[derive(Serialize)]
+struct ProblemField<'a> {
+    field: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut headers = HeaderMap::new();
+        let (status, slug, detail, fields) = match &self {
+            Self::MissingCredential => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge(None));
+                (StatusCode::UNAUTHORIZED, "unauthorized", "this endpoint needs a bearer token".to_owned(), None)
+            }
+            Self::InvalidCredential(reason) => {
+                headers.insert(header::WWW_AUTHENTICATE, challenge(Some(reason)));
+                (StatusCode::UNAUTHORIZED, "invalid-token", reason.clone(), None)
+            }
+            Self::MalformedJson(reason) => (StatusCode::BAD_REQUEST, "malformed-request", reason.clone(), None),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "send the body as application/json".to_owned(),
+                None,
+            ),
+            Self::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the body is larger than 64 KiB".to_owned(), None)
+            }
+            Self::Validation(fields) => validation(fields),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "there is nothing here".to_owned(), None),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "this method is not allowed here".to_owned(),
+                None,
+            ),
+            Self::Domain(error) => match error {
+                AuthError::InvalidToken(reason) => {
+                    let reason = reason.to_string();
+                    headers.insert(header::WWW_AUTHENTICATE, challenge(Some(&reason)));
+                    (StatusCode::UNAUTHORIZED, "invalid-token", reason, None)
+                }
+                AuthError::EmailTaken => (StatusCode::CONFLICT, "email-taken", error.to_string(), None),
+                AuthError::SignupClosed => (StatusCode::FORBIDDEN, "signup-closed", error.to_string(), None),
+                AuthError::NotFound => (StatusCode::NOT_FOUND, "not-found", "no such resource".to_owned(), None),
+                AuthError::Throttled { retry_after_seconds } => {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+                    (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", error.to_string(), None)
+                }
+                AuthError::Unavailable => {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable".to_owned(), None)
+                }
+                AuthError::InvalidGrant
+                | AuthError::InvalidRequest(_)
+                | AuthError::InvalidScope(_)
+                | AuthError::Invalid(_)
+                | AuthError::IncorrectPassword => {
+                    (StatusCode::BAD_REQUEST, "bad-request", error.to_string(), None)
+                }
+                AuthError::Internal(cause) => {
+                    tracing::error!(%cause, "internal error");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred".to_owned(), None)
+                }
+            },
+        };
+        problem_response(status, slug, detail, fields, headers)
+    }
+}
+
+type ProblemParts<'a> = (StatusCode, &'static str, String, Option<&'a [FieldError]>);
+
+fn validation(fields: &[FieldError]) -> ProblemParts<'_> {
+    let detail = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
+    (StatusCode::UNPROCESSABLE_ENTITY, "validation-error", detail, Some(fields))
+}
+
+/// Builds an `application/problem+json` response.
+pub(crate) fn problem_response(
+    status: StatusCode,
+    slug: &str,
+    detail: String,
+    fields: Option<&[FieldError]>,
+    mut headers: HeaderMap,
+) -> Response {
+    let body = Problem {
+        problem_type: format!("urn:portcullis:problem:{slug}"),
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail,
+        errors: fields.map(|fields| {
+            fields.iter().map(|f| ProblemField { field: &f.field, message: &f.message }).collect()
+        }),
+    };
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    (status, headers, json).into_response()
+}
+
+/// The RFC 6750 §3 challenge; `None` when no credential was sent.
+fn challenge(error_description: Option<&str>) -> HeaderValue {
+    let value = match error_description {
+        None => format!(r#"Bearer realm="{REALM}""#),
+        Some(description) => format!(
+            r#"Bearer realm="{REALM}", error="invalid_token", error_description="{}""#,
+            description.replace(['"', '\\'], "")
+        ),
+    };
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="portcullis""#))
+}
+
+/// A failure on `/token` or `/token/revoke`, rendered as an OAuth 2.0 error.
+#[derive(Debug)]
+pub(crate) struct OAuthError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+    retry_after_seconds: Option<u64>,
+}
+
+impl OAuthError {
+    pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub(crate) fn unsupported_grant_type(grant: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("grant_type {grant:?} is not supported; use password or refresh_token"),
+        )
+    }
+
+    pub(crate) fn payload_too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "the body is larger than 64 KiB")
+    }
+
+    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self { status, code, description: description.into(), retry_after_seconds: None }
+    }
+
+    /// Maps a domain failure; `invalid_grant_description` is the one fixed text
+    /// for a refused grant, so every refusal of one grant type is byte-identical.
+    pub(crate) fn from_domain(error: AuthError, invalid_grant_description: &'static str) -> Self {
+        match error {
+            AuthError::InvalidGrant => Self::new(StatusCode::BAD_REQUEST, "invalid_grant", invalid_grant_description),
+            AuthError::InvalidRequest(description) => Self::invalid_request(description),
+            AuthError::InvalidScope(description) => Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description),
+            AuthError::Throttled { retry_after_seconds } => Self {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", error.to_string())
+            },
+            AuthError::Unavailable => Self {
+                retry_after_seconds: Some(5),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the database is unavailable")
+            },
+            AuthError::Internal(cause) => {
+                tracing::error!(%cause, "internal error on the token endpoint");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "an internal error occurred")
+            }
+            other => Self::invalid_request(other.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct OAuthErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut headers = no_store_headers();
+        if let Some(seconds) = self.retry_after_seconds {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        let body = OAuthErrorBody { error: self.code, error_description: &self.description };
+        (self.status, headers, axum::Json(body)).into_response()
+    }
+}
+
+/// `Cache-Control: no-store` (and the HTTP/1.0 `Pragma`) for responses that carry secrets.
+pub(crate) fn no_store_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    headers
+}

@@ -1,0 +1,37 @@
+//! Background upkeep of a running server: picking up revocations and key
+//! rotations made by other processes (the command line, other instances).
+//!
+//! Every second it reads the sessions revoked recently (an indexed query
+//! returning few rows) into the deny list; every 30 seconds it reloads the
+//! signing keys. Failures are logged and retried on the next tick; they never
+//! stop the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::AuthService;
+use tokio::task::JoinHandle;
+
+const REVOCATION_INTERVAL: Duration = Duration::from_secs(1);
+const KEY_RELOAD_EVERY_TICKS: u32 = 30;
+
+/// Starts the upkeep loop; abort the handle to stop it.
+pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(REVOCATION_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick: u32 = 0;
+        loop {
+            interval.tick().await;
+            tick = tick.wrapping_add(1);
+            if let Err(error) = auth.refresh_revocations().await {
+                tracing::warn!(%error, "could not read recent revocations");
+            }
+            if tick % KEY_RELOAD_EVERY_TICKS == 0 {
+                if let Err(error) = auth.reload_keys().await {
+                    tracing::warn!(%error, "could not reload signing keys");
+                }
+            }
+        }
+    })
+}

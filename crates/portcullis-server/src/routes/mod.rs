@@ -1,0 +1,8 @@
+//! The handlers, one module per area of the contract. Each handler parses,
+//! calls one [`portcullis_core::AuthService`] method and shapes the answer.
+
+pub(crate) mod accounts;
+pub(crate) mod discovery;
+pub(crate) mod health;
+pub(crate) mod sessions;
+pub(crate) mod token;

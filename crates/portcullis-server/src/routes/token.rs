@@ -1,0 +1,135 @@
+//! The OAuth 2.0 token endpoint (RFC 6749) and revocation (RFC 7009).
+//!
+//! Both accept JSON and `application/x-www-form-urlencoded`; the password
+//! grant also takes its credentials from `Authorization: Basic`. Every answer,
+//! success or failure, is `Cache-Control: no-store`, and failures use the
+//! OAuth error format rather than problem details.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::de::DeserializeOwned;
+
+use crate::error::{OAuthError, no_store_headers};
+use crate::extract::{Client, is_json};
+use crate::state::AppState;
+use crate::wire::{RevokeRequest, TokenRequest, TokenResponse};
+
+const INVALID_CREDENTIALS: &str = "the email or password is incorrect";
+const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
+
+enum Grant {
+    Password,
+    RefreshToken,
+}
+
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let request: TokenRequest = read_body(&headers, body)?;
+    let basic = basic_credentials(&headers)?;
+    let grant = match request.grant_type.as_deref() {
+        Some("password") => Grant::Password,
+        Some("refresh_token") => Grant::RefreshToken,
+        Some(other) => return Err(OAuthError::unsupported_grant_type(other)),
+        None if basic.is_some() || request.password.is_some() => Grant::Password,
+        None => return Err(OAuthError::invalid_request("grant_type is required")),
+    };
+    let pair = match grant {
+        Grant::Password => {
+            let (basic_user, basic_password) = basic.unzip();
+            let identifier = request.username.or(request.email).or(basic_user);
+            let password = request.password.or(basic_password);
+            let (Some(identifier), Some(password)) = (identifier, password) else {
+                return Err(OAuthError::invalid_request("username (or email) and password are required"));
+            };
+            state
+                .auth
+                .password_grant(&identifier, &password, request.scope.as_deref(), client)
+                .await
+                .map_err(|e| OAuthError::from_domain(e, INVALID_CREDENTIALS))?
+        }
+        Grant::RefreshToken => {
+            let refresh_token =
+                request.refresh_token.ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+            state
+                .auth
+                .refresh_grant(&refresh_token, request.scope.as_deref())
+                .await
+                .map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?
+        }
+    };
+    let body = TokenResponse {
+        access_token: pair.access_token,
+        token_type: "Bearer",
+        expires_in: pair.expires_in,
+        refresh_token: pair.refresh_token,
+        scope: pair.scope,
+    };
+    Ok((no_store_headers(), Json(body)).into_response())
+}
+
+/// RFC 7009: `200` whether or not the token was valid.
+pub(crate) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let request: RevokeRequest = read_body(&headers, body)?;
+    let token = request.token.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    state.auth.revoke_token(&token).await.map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?;
+    Ok((StatusCode::OK, no_store_headers()).into_response())
+}
+
+/// Reads a JSON or form body; an empty body with no content type is empty input.
+fn read_body<T: DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, OAuthError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            OAuthError::payload_too_large()
+        } else {
+            OAuthError::invalid_request("the body could not be read")
+        }
+    })?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if is_json(headers) {
+        serde_json::from_slice(&body)
+            .map_err(|_| OAuthError::invalid_request("the body must be a JSON object whose values are strings"))
+    } else if essence == "application/x-www-form-urlencoded" {
+        serde_urlencoded::from_bytes(&body)
+            .map_err(|_| OAuthError::invalid_request("the form is malformed or repeats a parameter"))
+    } else if essence.is_empty() && body.is_empty() {
+        Ok(T::default())
+    } else {
+        Err(OAuthError::invalid_request("send application/json or application/x-www-form-urlencoded"))
+    }
+}
+
+/// `Authorization: Basic` as user credentials; `None` without that header.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Ok(None);
+    }
+    let malformed = || OAuthError::invalid_request("the Basic credentials are malformed");
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (user, password) = decoded.split_once(':').ok_or_else(malformed)?;
+    Ok(Some((user.to_owned(), password.to_owned())))
+}

@@ -1,0 +1,22 @@
+//! What every handler can reach: the domain service and the HTTP settings.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use portcullis_core::AuthService;
+
+/// Settings that only the HTTP layer knows about.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// Browser origins allowed by CORS; none by default.
+    pub cors_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed; none by default.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// Shared state of the router.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+    pub http: Arc<HttpSettings>,
+}

@@ -1,0 +1,136 @@
+//! Request and response bodies as they travel over the network, kept apart
+//! from the domain types and converted by hand, so that renaming a field in
+//! the domain can never silently change the contract.
+
+use portcullis_core::service::{SessionView, User};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+/// `POST /users`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignUpRequest {
+    pub(crate) email: String,
+    pub(crate) password: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+/// `PATCH /me`. Anything else (such as `roles`) is refused, never ignored.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateMeRequest {
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    /// Absent: unchanged; `null`: cleared.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) name: Option<Option<String>>,
+    #[serde(default)]
+    pub(crate) current_password: Option<String>,
+}
+
+/// `PUT /me/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangePasswordRequest {
+    pub(crate) current_password: String,
+    pub(crate) new_password: String,
+}
+
+/// `DELETE /me`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteMeRequest {
+    pub(crate) current_password: String,
+}
+
+/// The user object of the contract.
+#[derive(Debug, Serialize)]
+pub(crate) struct UserBody {
+    pub(crate) id: Uuid,
+    pub(crate) email: String,
+    pub(crate) name: Option<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) permissions: Option<Vec<String>>,
+}
+
+impl UserBody {
+    pub(crate) fn new(user: User, permissions: Option<Vec<String>>) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.to_string(),
+            name: user.name,
+            roles: user.roles,
+            created_at: rfc3339(user.created_at),
+            permissions,
+        }
+    }
+}
+
+/// One entry of `GET /me/sessions`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SessionBody {
+    pub(crate) id: Uuid,
+    pub(crate) created_at: String,
+    pub(crate) last_used_at: String,
+    pub(crate) expires_at: String,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) ip: Option<String>,
+    pub(crate) current: bool,
+}
+
+impl From<SessionView> for SessionBody {
+    fn from(session: SessionView) -> Self {
+        Self {
+            id: session.id,
+            created_at: rfc3339(session.created_at),
+            last_used_at: rfc3339(session.last_used_at),
+            expires_at: rfc3339(session.expires_at),
+            user_agent: session.user_agent,
+            ip: session.ip,
+            current: session.current,
+        }
+    }
+}
+
+/// The fields `POST /token` reads, from JSON or a form.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct TokenRequest {
+    pub(crate) grant_type: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) scope: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) token_type: &'static str,
+    pub(crate) expires_in: i64,
+    pub(crate) refresh_token: String,
+    pub(crate) scope: String,
+}
+
+/// The fields `POST /token/revoke` reads (RFC 7009 §2.1). `token_type_hint`
+/// is accepted and ignored: every kind of token is tried anyway.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RevokeRequest {
+    pub(crate) token: Option<String>,
+}
+
+/// RFC 3339 in UTC with whole seconds.
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Distinguishes a field that is absent (outer `None`) from one set to `null`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}

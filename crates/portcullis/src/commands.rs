@@ -1,0 +1,203 @@
+//! What each subcommand does: open the store, start the domain service, act,
+//! and print a short answer meant for both people and scripts.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow, bail};
+use portcullis_core::keys::{ALGORITHM, KeyState};
+use portcullis_core::roles::{ADMIN_ROLE, permissions_of};
+use portcullis_core::service::{AuthError, NewAccount};
+use portcullis_core::store::Store;
+use portcullis_core::AuthService;
+use portcullis_server::AppState;
+use portcullis_store::SqliteStore;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::{Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand, settings_from_environment};
+use crate::config::{self, Config, FileConfig};
+
+/// Runs the parsed command; `Ok` carries the exit code for outcomes that are not errors.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    let serve_args = match &cli.command {
+        Command::Serve(args) => (**args).clone(),
+        _ => settings_from_environment(),
+    };
+    let config = config::resolve(cli.database, serve_args, file)?;
+    let store = open_store(&config.database).await?;
+    match cli.command {
+        Command::Serve(_) => serve(store, config).await,
+        Command::Migrate => {
+            println!("migrations applied to {}", config.database);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => user(&start(store, &config).await?, command).await,
+        Command::Role(command) => role(&start(store, &config).await?, command).await,
+        Command::Keys(command) => keys(&start(store, &config).await?, command).await,
+        Command::Token(TokenCommand::Verify { token }) => {
+            match start(store, &config).await?.inspect_access_token(&token).await {
+                Ok(claims) => {
+                    println!("{}", serde_json::to_string_pretty(&claims)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(AuthError::InvalidToken(reason)) => {
+                    eprintln!("invalid token: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(other) => Err(describe(other)),
+            }
+        }
+    }
+}
+
+/// Opens the database named by `url` and applies its migrations.
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let store = SqliteStore::connect(url).await.with_context(|| format!("opening the database {url}"))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(Arc::new(store))
+}
+
+async fn start(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<AuthService> {
+    AuthService::start(store, config.auth.clone()).await.map_err(describe)
+}
+
+async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode> {
+    let auth = Arc::new(start(store, &config).await?);
+    if auth.user_count().await.map_err(describe)? == 0 {
+        tracing::info!(
+            "no users yet: create the first admin with `portcullis user add --email you@example.com --role admin`"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(database = %config.database, issuer = %config.auth.issuer, "portcullis listening on http://{address}");
+    let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&auth));
+    let state = AppState { auth, http: Arc::new(config.http) };
+    portcullis_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+    maintenance.abort();
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        UserCommand::Add { email, name, roles, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            let user = auth
+                .create_user(NewAccount { email: &email, password: &password, name: name.as_deref(), roles })
+                .await
+                .map_err(describe)?;
+            println!("{}", user.id);
+        }
+        UserCommand::List => {
+            for user in auth.list_users().await.map_err(describe)? {
+                let state = if user.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{}\t{state}", user.id, user.email, user.roles.join(","));
+            }
+        }
+        UserCommand::Disable { email } => {
+            let user = auth.disable_user(&email).await.map_err(describe)?;
+            println!("disabled {}; its sessions are revoked", user.email);
+        }
+        UserCommand::Passwd { email, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            auth.set_password(&email, &password).await.map_err(describe)?;
+            println!("password set for {email}; its sessions are revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        RoleCommand::Set { name, permissions } => {
+            let role = auth.put_role(&name, &permissions).await.map_err(describe)?;
+            println!("{}\t{}", role.name, role.permissions.into_iter().collect::<Vec<_>>().join(" "));
+        }
+        RoleCommand::List => {
+            let roles = auth.roles().await.map_err(describe)?;
+            let admin = permissions_of(&[ADMIN_ROLE.to_owned()], &roles);
+            println!("{ADMIN_ROLE}\t{}", admin.into_iter().collect::<Vec<_>>().join(" "));
+            for role in roles {
+                println!("{}\t{}", role.name, role.permissions.into_iter().collect::<Vec<_>>().join(" "));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn keys(auth: &AuthService, command: KeysCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Rotate => println!("{}", auth.rotate_signing_key().await.map_err(describe)?),
+        KeysCommand::List => {
+            for key in auth.signing_keys().await.map_err(describe)? {
+                let state = match key.state {
+                    KeyState::Active => "active",
+                    KeyState::Retiring { .. } => "retiring",
+                };
+                println!("{}\t{ALGORITHM}\t{state}\t{}", key.kid, key.created_at.format(&Rfc3339)?);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The password from standard input (one trailing newline dropped), or typed at a prompt without echo.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input).context("reading the password from standard input")?;
+        let trimmed = input.strip_suffix('\n').map_or(input.as_str(), |s| s.strip_suffix('\r').unwrap_or(s));
+        return Ok(trimmed.to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to prompt for a password: pass --password-stdin and pipe it in");
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password again: ")?;
+    if first != second {
+        bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+/// A domain failure as one line for a person at a terminal.
+fn describe(error: AuthError) -> anyhow::Error {
+    match error {
+        AuthError::Invalid(fields) => anyhow!(
+            "{}",
+            fields.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+        ),
+        AuthError::NotFound => anyhow!("no such user"),
+        other => anyhow!("{other}"),
+    }
+}
