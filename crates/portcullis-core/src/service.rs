@@ -62,7 +62,7 @@ pub enum AuthError {
 /// One invalid input field and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
-    pub field: &'static str,
+    pub field: String,
     pub message: String,
 }
 
@@ -1020,9 +1020,9 @@ fn normalise_name(name: &str) -> Result<Option<String>, FieldError> {
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
-fn field(field: &'static str, message: impl Into<String>) -> FieldError {
+fn field(field: &str, message: impl Into<String>) -> FieldError {
     FieldError {
-        field,
+        field: field.to_owned(),
         message: message.into(),
     }
 }

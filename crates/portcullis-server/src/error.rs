@@ -66,24 +66,47 @@ impl IntoResponse for ApiError {
         let (status, slug, detail, fields) = match &self {
             Self::MissingCredential => {
                 headers.insert(header::WWW_AUTHENTICATE, challenge(None));
-                (StatusCode::UNAUTHORIZED, "unauthorized", "this endpoint needs a bearer token".to_owned(), None)
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "this endpoint needs a bearer token".to_owned(),
+                    None,
+                )
             }
             Self::InvalidCredential(reason) => {
                 headers.insert(header::WWW_AUTHENTICATE, challenge(Some(reason)));
-                (StatusCode::UNAUTHORIZED, "invalid-token", reason.clone(), None)
+                (
+                    StatusCode::UNAUTHORIZED,
+                    "invalid-token",
+                    reason.clone(),
+                    None,
+                )
             }
-            Self::MalformedJson(reason) => (StatusCode::BAD_REQUEST, "malformed-request", reason.clone(), None),
+            Self::MalformedJson(reason) => (
+                StatusCode::BAD_REQUEST,
+                "malformed-request",
+                reason.clone(),
+                None,
+            ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
                 "send the body as application/json".to_owned(),
                 None,
             ),
-            Self::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "the body is larger than 64 KiB".to_owned(), None)
-            }
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "the body is larger than 64 KiB".to_owned(),
+                None,
+            ),
             Self::Validation(fields) => validation(fields),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not-found", "there is nothing here".to_owned(), None),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "there is nothing here".to_owned(),
+                None,
+            ),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -96,27 +119,59 @@ impl IntoResponse for ApiError {
                     headers.insert(header::WWW_AUTHENTICATE, challenge(Some(&reason)));
                     (StatusCode::UNAUTHORIZED, "invalid-token", reason, None)
                 }
-                AuthError::EmailTaken => (StatusCode::CONFLICT, "email-taken", error.to_string(), None),
-                AuthError::SignupClosed => (StatusCode::FORBIDDEN, "signup-closed", error.to_string(), None),
-                AuthError::NotFound => (StatusCode::NOT_FOUND, "not-found", "no such resource".to_owned(), None),
-                AuthError::Throttled { retry_after_seconds } => {
+                AuthError::EmailTaken => {
+                    (StatusCode::CONFLICT, "email-taken", error.to_string(), None)
+                }
+                AuthError::SignupClosed => (
+                    StatusCode::FORBIDDEN,
+                    "signup-closed",
+                    error.to_string(),
+                    None,
+                ),
+                AuthError::NotFound => (
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "no such resource".to_owned(),
+                    None,
+                ),
+                AuthError::Throttled {
+                    retry_after_seconds,
+                } => {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
-                    (StatusCode::TOO_MANY_REQUESTS, "too-many-attempts", error.to_string(), None)
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too-many-attempts",
+                        error.to_string(),
+                        None,
+                    )
                 }
                 AuthError::Unavailable => {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable".to_owned(), None)
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the database is unavailable".to_owned(),
+                        None,
+                    )
                 }
                 AuthError::InvalidGrant
                 | AuthError::InvalidRequest(_)
                 | AuthError::InvalidScope(_)
                 | AuthError::Invalid(_)
-                | AuthError::IncorrectPassword => {
-                    (StatusCode::BAD_REQUEST, "bad-request", error.to_string(), None)
-                }
+                | AuthError::IncorrectPassword => (
+                    StatusCode::BAD_REQUEST,
+                    "bad-request",
+                    error.to_string(),
+                    None,
+                ),
                 AuthError::Internal(cause) => {
                     tracing::error!(%cause, "internal error");
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred".to_owned(), None)
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "an internal error occurred".to_owned(),
+                        None,
+                    )
                 }
             },
         };
@@ -127,8 +182,17 @@ impl IntoResponse for ApiError {
 type ProblemParts<'a> = (StatusCode, &'static str, String, Option<&'a [FieldError]>);
 
 fn validation(fields: &[FieldError]) -> ProblemParts<'_> {
-    let detail = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ");
-    (StatusCode::UNPROCESSABLE_ENTITY, "validation-error", detail, Some(fields))
+    let detail = fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-error",
+        detail,
+        Some(fields),
+    )
 }
 
 /// Builds an `application/problem+json` response.
@@ -145,10 +209,19 @@ pub(crate) fn problem_response(
         status: status.as_u16(),
         detail,
         errors: fields.map(|fields| {
-            fields.iter().map(|f| ProblemField { field: &f.field, message: &f.message }).collect()
+            fields
+                .iter()
+                .map(|f| ProblemField {
+                    field: &f.field,
+                    message: &f.message,
+                })
+                .collect()
         }),
     };
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let json = serde_json::to_vec(&body).unwrap_or_default();
     (status, headers, json).into_response()
@@ -163,7 +236,8 @@ fn challenge(error_description: Option<&str>) -> HeaderValue {
             description.replace(['"', '\\'], "")
         ),
     };
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="portcullis""#))
+    HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="portcullis""#))
 }
 
 /// A failure on `/token` or `/token/revoke`, rendered as an OAuth 2.0 error.
@@ -189,31 +263,60 @@ impl OAuthError {
     }
 
     pub(crate) fn payload_too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "the body is larger than 64 KiB")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "the body is larger than 64 KiB",
+        )
     }
 
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code, description: description.into(), retry_after_seconds: None }
+        Self {
+            status,
+            code,
+            description: description.into(),
+            retry_after_seconds: None,
+        }
     }
 
     /// Maps a domain failure; `invalid_grant_description` is the one fixed text
     /// for a refused grant, so every refusal of one grant type is byte-identical.
     pub(crate) fn from_domain(error: AuthError, invalid_grant_description: &'static str) -> Self {
         match error {
-            AuthError::InvalidGrant => Self::new(StatusCode::BAD_REQUEST, "invalid_grant", invalid_grant_description),
+            AuthError::InvalidGrant => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                invalid_grant_description,
+            ),
             AuthError::InvalidRequest(description) => Self::invalid_request(description),
-            AuthError::InvalidScope(description) => Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description),
-            AuthError::Throttled { retry_after_seconds } => Self {
+            AuthError::InvalidScope(description) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
+            }
+            AuthError::Throttled {
+                retry_after_seconds,
+            } => Self {
                 retry_after_seconds: Some(retry_after_seconds),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", error.to_string())
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "temporarily_unavailable",
+                    error.to_string(),
+                )
             },
             AuthError::Unavailable => Self {
                 retry_after_seconds: Some(5),
-                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the database is unavailable")
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the database is unavailable",
+                )
             },
             AuthError::Internal(cause) => {
                 tracing::error!(%cause, "internal error on the token endpoint");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "an internal error occurred")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "an internal error occurred",
+                )
             }
             other => Self::invalid_request(other.to_string()),
         }
@@ -232,7 +335,10 @@ impl IntoResponse for OAuthError {
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        let body = OAuthErrorBody { error: self.code, error_description: &self.description };
+        let body = OAuthErrorBody {
+            error: self.code,
+            error_description: &self.description,
+        };
         (self.status, headers, axum::Json(body)).into_response()
     }
 }

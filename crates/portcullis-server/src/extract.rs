@@ -41,7 +41,9 @@ pub(crate) fn presented_credential(parts: &Parts) -> PresentedCredential<'_> {
         return PresentedCredential::Missing;
     }
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             PresentedCredential::Token(token.trim())
         }
         Some(_) => PresentedCredential::OtherScheme,
@@ -53,13 +55,20 @@ pub(crate) fn presented_credential(parts: &Parts) -> PresentedCredential<'_> {
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match presented_credential(parts) {
             PresentedCredential::Missing => Err(ApiError::MissingCredential),
-            PresentedCredential::OtherScheme => {
-                Err(ApiError::InvalidCredential("use the Bearer scheme with an access token".to_owned()))
-            }
-            PresentedCredential::Token(token) => state.auth.authenticate(token).map(Self).map_err(ApiError::from),
+            PresentedCredential::OtherScheme => Err(ApiError::InvalidCredential(
+                "use the Bearer scheme with an access token".to_owned(),
+            )),
+            PresentedCredential::Token(token) => state
+                .auth
+                .authenticate(token)
+                .map(Self)
+                .map_err(ApiError::from),
         }
     }
 }
@@ -70,12 +79,24 @@ pub(crate) struct Client(pub(crate) ClientInfo);
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
         let ip = peer.map(|peer| client_ip(peer, &state.http.trusted_proxies, parts));
-        let user_agent =
-            parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(Self(ClientInfo { ip: ip.map(|ip| ip.to_string()), user_agent }))
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Self(ClientInfo {
+            ip: ip.map(|ip| ip.to_string()),
+            user_agent,
+        }))
     }
 }
 
@@ -109,13 +130,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         if !is_json(request.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::MalformedJson("the body could not be read".to_owned())
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::MalformedJson("the body could not be read".to_owned())
+                }
+            })?;
         parse_json(&bytes).map(Self)
     }
 }
@@ -135,14 +158,22 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| json_error(&error.path().to_string(), &error.into_inner()))?;
-    deserializer.end().map_err(|error| json_error(".", &error))?;
+    deserializer
+        .end()
+        .map_err(|error| json_error(".", &error))?;
     Ok(value)
 }
 
 fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
     let message = strip_position(&error.to_string());
     if error.is_data() {
-        let field = missing_field(&message).unwrap_or_else(|| if path == "." { "body".to_owned() } else { path.to_owned() });
+        let field = missing_field(&message).unwrap_or_else(|| {
+            if path == "." {
+                "body".to_owned()
+            } else {
+                path.to_owned()
+            }
+        });
         ApiError::Validation(vec![FieldError { field, message }])
     } else {
         ApiError::MalformedJson(format!("the body is not valid JSON: {message}"))
@@ -150,7 +181,11 @@ fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
 }
 
 fn strip_position(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_owned()
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_owned()
 }
 
 fn missing_field(message: &str) -> Option<String> {
@@ -203,7 +238,13 @@ mod tests {
     fn json_errors_are_told_apart() {
         assert!(parse_json::<SignUp>(br#"{"email":"a@b.io","password":"x"}"#).is_ok());
         for malformed in [&b"{"[..], b"not json", b"{\"email\":\"a\xff\"}", b"{} {}"] {
-            assert!(matches!(parse_json::<SignUp>(malformed), Err(ApiError::MalformedJson(_))), "{malformed:?}");
+            assert!(
+                matches!(
+                    parse_json::<SignUp>(malformed),
+                    Err(ApiError::MalformedJson(_))
+                ),
+                "{malformed:?}"
+            );
         }
         match parse_json::<SignUp>(br#"{"email":"a@b.io","password":5}"#) {
             Err(ApiError::Validation(fields)) => assert_eq!(fields[0].field, "password"),
@@ -213,7 +254,10 @@ mod tests {
             Err(ApiError::Validation(fields)) => assert_eq!(fields[0].field, "password"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_json::<SignUp>(b"[]"), Err(ApiError::Validation(_))));
+        assert!(matches!(
+            parse_json::<SignUp>(b"[]"),
+            Err(ApiError::Validation(_))
+        ));
     }
 
     #[test]
@@ -227,6 +271,9 @@ mod tests {
             .into_parts();
         let stranger: IpAddr = "9.9.9.9".parse().unwrap();
         assert_eq!(client_ip(stranger, &[proxy], &parts), stranger);
-        assert_eq!(client_ip(proxy, &[proxy], &parts), "2.2.2.2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_ip(proxy, &[proxy], &parts),
+            "2.2.2.2".parse::<IpAddr>().unwrap()
+        );
     }
 }

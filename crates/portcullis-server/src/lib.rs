@@ -40,16 +40,30 @@ pub fn router(state: AppState) -> Router {
         .route("/users", post(routes::accounts::sign_up))
         .route(
             "/me",
-            get(routes::accounts::me).patch(routes::accounts::update_me).delete(routes::accounts::delete_me),
+            get(routes::accounts::me)
+                .patch(routes::accounts::update_me)
+                .delete(routes::accounts::delete_me),
         )
-        .route("/me/password", axum::routing::put(routes::accounts::change_password))
-        .route("/me/sessions", get(routes::sessions::list).delete(routes::sessions::revoke_all))
-        .route("/me/sessions/{id}", axum::routing::delete(routes::sessions::revoke_one))
+        .route(
+            "/me/password",
+            axum::routing::put(routes::accounts::change_password),
+        )
+        .route(
+            "/me/sessions",
+            get(routes::sessions::list).delete(routes::sessions::revoke_all),
+        )
+        .route(
+            "/me/sessions/{id}",
+            axum::routing::delete(routes::sessions::revoke_one),
+        )
         .route("/logout", post(routes::sessions::logout))
         .route("/token", post(routes::token::token))
         .route("/token/revoke", post(routes::token::revoke))
         .route("/.well-known/jwks.json", get(routes::discovery::jwks))
-        .route("/.well-known/openid-configuration", get(routes::discovery::openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(routes::discovery::openid_configuration),
+        )
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .fallback(|| async { ApiError::NotFound })
@@ -76,20 +90,35 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
-    let origins: Vec<HeaderValue> = origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-            .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::LOCATION])
+            .expose_headers([
+                header::WWW_AUTHENTICATE,
+                header::RETRY_AFTER,
+                header::LOCATION,
+            ])
             .max_age(Duration::from_secs(3600)),
     )
 }

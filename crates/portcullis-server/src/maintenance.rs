@@ -27,10 +27,10 @@ pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {
             if let Err(error) = auth.refresh_revocations().await {
                 tracing::warn!(%error, "could not read recent revocations");
             }
-            if tick % KEY_RELOAD_EVERY_TICKS == 0 {
-                if let Err(error) = auth.reload_keys().await {
-                    tracing::warn!(%error, "could not reload signing keys");
-                }
+            if tick.is_multiple_of(KEY_RELOAD_EVERY_TICKS)
+                && let Err(error) = auth.reload_keys().await
+            {
+                tracing::warn!(%error, "could not reload signing keys");
             }
         }
     })

@@ -131,6 +131,8 @@ pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
 }
 
 /// Distinguishes a field that is absent (outer `None`) from one set to `null`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
 }

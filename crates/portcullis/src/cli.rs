@@ -11,7 +11,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "Token-based authentication for APIs.")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Token-based authentication for APIs."
+)]
 pub(crate) struct Cli {
     /// Database URL: `sqlite://FILE` or a plain file path.
     #[arg(long, global = true, env = "PORTCULLIS_DATABASE")]
@@ -171,12 +175,20 @@ pub(crate) struct ServeArgs {
 
     /// A browser origin allowed by CORS, e.g. `https://app.example.com` (repeatable;
     /// comma-separated in the environment) [default: none].
-    #[arg(long = "cors-origin", env = "PORTCULLIS_CORS_ORIGIN", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "PORTCULLIS_CORS_ORIGIN",
+        value_delimiter = ','
+    )]
     pub(crate) cors_origins: Vec<String>,
 
     /// A reverse proxy whose `X-Forwarded-For` is believed for the client address
     /// (repeatable; comma-separated in the environment) [default: none].
-    #[arg(long = "trusted-proxy", env = "PORTCULLIS_TRUSTED_PROXY", value_delimiter = ',')]
+    #[arg(
+        long = "trusted-proxy",
+        env = "PORTCULLIS_TRUSTED_PROXY",
+        value_delimiter = ','
+    )]
     pub(crate) trusted_proxies: Vec<IpAddr>,
 
     /// Argon2id memory cost in KiB [default: 19456].
@@ -228,5 +240,7 @@ pub(crate) fn settings_from_environment() -> ServeArgs {
         #[command(flatten)]
         settings: ServeArgs,
     }
-    EnvironmentOnly::try_parse_from(["portcullis"]).map(|parsed| parsed.settings).unwrap_or_default()
+    EnvironmentOnly::try_parse_from(["portcullis"])
+        .map(|parsed| parsed.settings)
+        .unwrap_or_default()
 }

@@ -6,16 +6,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
+use portcullis_core::AuthService;
 use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::roles::{ADMIN_ROLE, permissions_of};
 use portcullis_core::service::{AuthError, NewAccount};
 use portcullis_core::store::Store;
-use portcullis_core::AuthService;
 use portcullis_server::AppState;
 use portcullis_store::SqliteStore;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand, settings_from_environment};
+use crate::cli::{
+    Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand, settings_from_environment,
+};
 use crate::config::{self, Config, FileConfig};
 
 /// Runs the parsed command; `Ok` carries the exit code for outcomes that are not errors.
@@ -37,7 +39,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Role(command) => role(&start(store, &config).await?, command).await,
         Command::Keys(command) => keys(&start(store, &config).await?, command).await,
         Command::Token(TokenCommand::Verify { token }) => {
-            match start(store, &config).await?.inspect_access_token(&token).await {
+            match start(store, &config)
+                .await?
+                .inspect_access_token(&token)
+                .await
+            {
                 Ok(claims) => {
                     println!("{}", serde_json::to_string_pretty(&claims)?);
                     Ok(ExitCode::SUCCESS)
@@ -54,13 +60,17 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Opens the database named by `url` and applies its migrations.
 async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    let store = SqliteStore::connect(url).await.with_context(|| format!("opening the database {url}"))?;
+    let store = SqliteStore::connect(url)
+        .await
+        .with_context(|| format!("opening the database {url}"))?;
     store.migrate().await.context("applying migrations")?;
     Ok(Arc::new(store))
 }
 
 async fn start(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<AuthService> {
-    AuthService::start(store, config.auth.clone()).await.map_err(describe)
+    AuthService::start(store, config.auth.clone())
+        .await
+        .map_err(describe)
 }
 
 async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode> {
@@ -76,8 +86,13 @@ async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode
     let address = listener.local_addr()?;
     tracing::info!(database = %config.database, issuer = %config.auth.issuer, "portcullis listening on http://{address}");
     let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&auth));
-    let state = AppState { auth, http: Arc::new(config.http) };
-    portcullis_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
+    let state = AppState {
+        auth,
+        http: Arc::new(config.http),
+    };
+    portcullis_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving")?;
     maintenance.abort();
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -110,10 +125,20 @@ async fn shutdown_signal() {
 
 async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCode> {
     match command {
-        UserCommand::Add { email, name, roles, password_stdin } => {
+        UserCommand::Add {
+            email,
+            name,
+            roles,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             let user = auth
-                .create_user(NewAccount { email: &email, password: &password, name: name.as_deref(), roles })
+                .create_user(NewAccount {
+                    email: &email,
+                    password: &password,
+                    name: name.as_deref(),
+                    roles,
+                })
                 .await
                 .map_err(describe)?;
             println!("{}", user.id);
@@ -121,16 +146,26 @@ async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCo
         UserCommand::List => {
             for user in auth.list_users().await.map_err(describe)? {
                 let state = if user.disabled { "disabled" } else { "active" };
-                println!("{}\t{}\t{}\t{state}", user.id, user.email, user.roles.join(","));
+                println!(
+                    "{}\t{}\t{}\t{state}",
+                    user.id,
+                    user.email,
+                    user.roles.join(",")
+                );
             }
         }
         UserCommand::Disable { email } => {
             let user = auth.disable_user(&email).await.map_err(describe)?;
             println!("disabled {}; its sessions are revoked", user.email);
         }
-        UserCommand::Passwd { email, password_stdin } => {
+        UserCommand::Passwd {
+            email,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
-            auth.set_password(&email, &password).await.map_err(describe)?;
+            auth.set_password(&email, &password)
+                .await
+                .map_err(describe)?;
             println!("password set for {email}; its sessions are revoked");
         }
     }
@@ -141,14 +176,25 @@ async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCo
     match command {
         RoleCommand::Set { name, permissions } => {
             let role = auth.put_role(&name, &permissions).await.map_err(describe)?;
-            println!("{}\t{}", role.name, role.permissions.into_iter().collect::<Vec<_>>().join(" "));
+            println!(
+                "{}\t{}",
+                role.name,
+                role.permissions.into_iter().collect::<Vec<_>>().join(" ")
+            );
         }
         RoleCommand::List => {
             let roles = auth.roles().await.map_err(describe)?;
             let admin = permissions_of(&[ADMIN_ROLE.to_owned()], &roles);
-            println!("{ADMIN_ROLE}\t{}", admin.into_iter().collect::<Vec<_>>().join(" "));
+            println!(
+                "{ADMIN_ROLE}\t{}",
+                admin.into_iter().collect::<Vec<_>>().join(" ")
+            );
             for role in roles {
-                println!("{}\t{}", role.name, role.permissions.into_iter().collect::<Vec<_>>().join(" "));
+                println!(
+                    "{}\t{}",
+                    role.name,
+                    role.permissions.into_iter().collect::<Vec<_>>().join(" ")
+                );
             }
         }
     }
@@ -164,7 +210,11 @@ async fn keys(auth: &AuthService, command: KeysCommand) -> anyhow::Result<ExitCo
                     KeyState::Active => "active",
                     KeyState::Retiring { .. } => "retiring",
                 };
-                println!("{}\t{ALGORITHM}\t{state}\t{}", key.kid, key.created_at.format(&Rfc3339)?);
+                println!(
+                    "{}\t{ALGORITHM}\t{state}\t{}",
+                    key.kid,
+                    key.created_at.format(&Rfc3339)?
+                );
             }
         }
     }
@@ -175,8 +225,12 @@ async fn keys(auth: &AuthService, command: KeysCommand) -> anyhow::Result<ExitCo
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut input = String::new();
-        std::io::stdin().read_to_string(&mut input).context("reading the password from standard input")?;
-        let trimmed = input.strip_suffix('\n').map_or(input.as_str(), |s| s.strip_suffix('\r').unwrap_or(s));
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .context("reading the password from standard input")?;
+        let trimmed = input
+            .strip_suffix('\n')
+            .map_or(input.as_str(), |s| s.strip_suffix('\r').unwrap_or(s));
         return Ok(trimmed.to_owned());
     }
     if !std::io::stdin().is_terminal() {
@@ -195,7 +249,11 @@ fn describe(error: AuthError) -> anyhow::Error {
     match error {
         AuthError::Invalid(fields) => anyhow!(
             "{}",
-            fields.iter().map(|f| format!("{} {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
+            fields
+                .iter()
+                .map(|f| format!("{} {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         AuthError::NotFound => anyhow!("no such user"),
         other => anyhow!("{other}"),

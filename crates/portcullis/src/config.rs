@@ -64,27 +64,61 @@ pub(crate) struct Config {
 
 impl FileConfig {
     pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else { return Ok(Self::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 }
 
 /// Layers `args` (flags and environment) over `file` over the defaults.
-pub(crate) fn resolve(database: Option<String>, args: ServeArgs, file: FileConfig) -> anyhow::Result<Config> {
-    let issuer = args.issuer.or(file.issuer).unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
+pub(crate) fn resolve(
+    database: Option<String>,
+    args: ServeArgs,
+    file: FileConfig,
+) -> anyhow::Result<Config> {
+    let issuer = args
+        .issuer
+        .or(file.issuer)
+        .unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
     let mut auth = AuthSettings::with_defaults(issuer);
     if let Some(audience) = args.audience.or(file.audience) {
         auth.audience = audience;
     }
     let durations = [
-        ("access-ttl", args.access_ttl.or(file.access_ttl), &mut auth.access_token_ttl),
-        ("refresh-ttl", args.refresh_ttl.or(file.refresh_ttl), &mut auth.refresh_idle_ttl),
-        ("session-max-age", args.session_max_age.or(file.session_max_age), &mut auth.session_max_age),
-        ("refresh-reuse-grace", args.refresh_reuse_grace.or(file.refresh_reuse_grace), &mut auth.refresh_reuse_grace),
+        (
+            "access-ttl",
+            args.access_ttl.or(file.access_ttl),
+            &mut auth.access_token_ttl,
+        ),
+        (
+            "refresh-ttl",
+            args.refresh_ttl.or(file.refresh_ttl),
+            &mut auth.refresh_idle_ttl,
+        ),
+        (
+            "session-max-age",
+            args.session_max_age.or(file.session_max_age),
+            &mut auth.session_max_age,
+        ),
+        (
+            "refresh-reuse-grace",
+            args.refresh_reuse_grace.or(file.refresh_reuse_grace),
+            &mut auth.refresh_reuse_grace,
+        ),
         ("leeway", args.leeway.or(file.leeway), &mut auth.leeway),
-        ("throttle-base-delay", args.throttle_base_delay.or(file.throttle_base_delay), &mut auth.throttle.base_delay),
-        ("throttle-max-delay", args.throttle_max_delay.or(file.throttle_max_delay), &mut auth.throttle.max_delay),
+        (
+            "throttle-base-delay",
+            args.throttle_base_delay.or(file.throttle_base_delay),
+            &mut auth.throttle.base_delay,
+        ),
+        (
+            "throttle-max-delay",
+            args.throttle_max_delay.or(file.throttle_max_delay),
+            &mut auth.throttle.max_delay,
+        ),
         (
             "throttle-forget-after",
             args.throttle_forget_after.or(file.throttle_forget_after),
@@ -113,9 +147,18 @@ pub(crate) fn resolve(database: Option<String>, args: ServeArgs, file: FileConfi
     }
     let argon2 = Argon2Settings::default();
     auth.argon2 = Argon2Settings {
-        memory_kib: args.argon2_memory_kib.or(file.argon2_memory_kib).unwrap_or(argon2.memory_kib),
-        iterations: args.argon2_iterations.or(file.argon2_iterations).unwrap_or(argon2.iterations),
-        parallelism: args.argon2_parallelism.or(file.argon2_parallelism).unwrap_or(argon2.parallelism),
+        memory_kib: args
+            .argon2_memory_kib
+            .or(file.argon2_memory_kib)
+            .unwrap_or(argon2.memory_kib),
+        iterations: args
+            .argon2_iterations
+            .or(file.argon2_iterations)
+            .unwrap_or(argon2.iterations),
+        parallelism: args
+            .argon2_parallelism
+            .or(file.argon2_parallelism)
+            .unwrap_or(argon2.parallelism),
     };
     if let Some(workers) = args.hashing_workers.or(file.hashing_workers) {
         if workers == 0 {
@@ -125,14 +168,23 @@ pub(crate) fn resolve(database: Option<String>, args: ServeArgs, file: FileConfi
     }
     let throttle = ThrottleSettings::default();
     auth.throttle.enabled = args.throttle.or(file.throttle).unwrap_or(throttle.enabled);
-    auth.throttle.account_free_attempts =
-        args.throttle_account_attempts.or(file.throttle_account_attempts).unwrap_or(throttle.account_free_attempts);
-    auth.throttle.ip_free_attempts =
-        args.throttle_ip_attempts.or(file.throttle_ip_attempts).unwrap_or(throttle.ip_free_attempts);
+    auth.throttle.account_free_attempts = args
+        .throttle_account_attempts
+        .or(file.throttle_account_attempts)
+        .unwrap_or(throttle.account_free_attempts);
+    auth.throttle.ip_free_attempts = args
+        .throttle_ip_attempts
+        .or(file.throttle_ip_attempts)
+        .unwrap_or(throttle.ip_free_attempts);
 
     Ok(Config {
-        database: database.or(file.database).unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
-        listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+        database: database
+            .or(file.database)
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+        listen: args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
         auth,
         http: HttpSettings {
             cors_origins: non_empty_or(args.cors_origins, file.cors_origins),
@@ -142,12 +194,17 @@ pub(crate) fn resolve(database: Option<String>, args: ServeArgs, file: FileConfi
 }
 
 fn non_empty_or<T>(preferred: Vec<T>, fallback: Vec<T>) -> Vec<T> {
-    if preferred.is_empty() { fallback } else { preferred }
+    if preferred.is_empty() {
+        fallback
+    } else {
+        preferred
+    }
 }
 
 /// Parses `15m`, `30d`, `2s` and the like.
 fn parse_duration(name: &str, text: &str) -> anyhow::Result<Duration> {
-    let parsed = humantime::parse_duration(text.trim()).with_context(|| format!("--{name}: {text:?} is not a duration like 15m, 30d or 2s"))?;
+    let parsed = humantime::parse_duration(text.trim())
+        .with_context(|| format!("--{name}: {text:?} is not a duration like 15m, 30d or 2s"))?;
     Duration::try_from(parsed).with_context(|| format!("--{name}: {text:?} is too long"))
 }
 
@@ -166,7 +223,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        let args = ServeArgs { access_ttl: Some("2m".into()), ..ServeArgs::default() };
+        let args = ServeArgs {
+            access_ttl: Some("2m".into()),
+            ..ServeArgs::default()
+        };
         let config = resolve(None, args, file).unwrap();
         assert_eq!(config.auth.issuer, "https://auth.example.com");
         assert_eq!(config.auth.audience, "https://auth.example.com");
@@ -180,12 +240,27 @@ mod tests {
     #[test]
     fn refusals() {
         for args in [
-            ServeArgs { leeway: Some("31s".into()), ..ServeArgs::default() },
-            ServeArgs { access_ttl: Some("soon".into()), ..ServeArgs::default() },
-            ServeArgs { password_min_length: Some(7), ..ServeArgs::default() },
-            ServeArgs { hashing_workers: Some(0), ..ServeArgs::default() },
+            ServeArgs {
+                leeway: Some("31s".into()),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                access_ttl: Some("soon".into()),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                password_min_length: Some(7),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                hashing_workers: Some(0),
+                ..ServeArgs::default()
+            },
         ] {
-            assert!(resolve(None, args.clone(), FileConfig::default()).is_err(), "{args:?}");
+            assert!(
+                resolve(None, args.clone(), FileConfig::default()).is_err(),
+                "{args:?}"
+            );
         }
         assert!(toml::from_str::<FileConfig>("no_such_setting = 1").is_err());
     }

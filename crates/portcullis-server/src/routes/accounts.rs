@@ -9,20 +9,36 @@ use portcullis_core::service::AccountChange;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
 use crate::state::AppState;
-use crate::wire::{ChangePasswordRequest, DeleteMeRequest, SignUpRequest, UpdateMeRequest, UserBody};
+use crate::wire::{
+    ChangePasswordRequest, DeleteMeRequest, SignUpRequest, UpdateMeRequest, UserBody,
+};
 
 pub(crate) async fn sign_up(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SignUpRequest>,
 ) -> Result<Response, ApiError> {
-    let user = state.auth.sign_up(&request.email, &request.password, request.name.as_deref()).await?;
+    let user = state
+        .auth
+        .sign_up(&request.email, &request.password, request.name.as_deref())
+        .await?;
     let location = format!("/users/{}", user.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(UserBody::new(user, None))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(UserBody::new(user, None)),
+    )
+        .into_response())
 }
 
-pub(crate) async fn me(State(state): State<AppState>, Authenticated(principal): Authenticated) -> Result<Json<UserBody>, ApiError> {
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<Json<UserBody>, ApiError> {
     let (user, permissions) = state.auth.me(&principal).await?;
-    Ok(Json(UserBody::new(user, Some(permissions.into_iter().collect()))))
+    Ok(Json(UserBody::new(
+        user,
+        Some(permissions.into_iter().collect()),
+    )))
 }
 
 pub(crate) async fn update_me(
@@ -44,7 +60,10 @@ pub(crate) async fn change_password(
     Authenticated(principal): Authenticated,
     JsonBody(request): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.change_password(&principal, &request.current_password, &request.new_password).await?;
+    state
+        .auth
+        .change_password(&principal, &request.current_password, &request.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -53,6 +72,9 @@ pub(crate) async fn delete_me(
     Authenticated(principal): Authenticated,
     JsonBody(request): JsonBody<DeleteMeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.delete_me(&principal, &request.current_password).await?;
+    state
+        .auth
+        .delete_me(&principal, &request.current_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,14 +11,22 @@ use crate::state::AppState;
 /// Public keys of every key whose tokens may still be live (RFC 7517).
 pub(crate) async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"))],
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        )],
         Json(json!({ "keys": state.auth.jwks() })),
     )
 }
 
 /// OpenID Connect discovery subset (RFC 8414 field names).
 pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Json<Value> {
-    let issuer = state.auth.settings().issuer.trim_end_matches('/').to_owned();
+    let issuer = state
+        .auth
+        .settings()
+        .issuer
+        .trim_end_matches('/')
+        .to_owned();
     Json(json!({
         "issuer": state.auth.settings().issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),

@@ -37,7 +37,10 @@ pub(crate) async fn revoke_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(crate) async fn logout(State(state): State<AppState>, Authenticated(principal): Authenticated) -> Result<StatusCode, ApiError> {
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+) -> Result<StatusCode, ApiError> {
     state.auth.logout(&principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -49,7 +49,9 @@ pub(crate) async fn token(
             let identifier = request.username.or(request.email).or(basic_user);
             let password = request.password.or(basic_password);
             let (Some(identifier), Some(password)) = (identifier, password) else {
-                return Err(OAuthError::invalid_request("username (or email) and password are required"));
+                return Err(OAuthError::invalid_request(
+                    "username (or email) and password are required",
+                ));
             };
             state
                 .auth
@@ -58,8 +60,9 @@ pub(crate) async fn token(
                 .map_err(|e| OAuthError::from_domain(e, INVALID_CREDENTIALS))?
         }
         Grant::RefreshToken => {
-            let refresh_token =
-                request.refresh_token.ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+            let refresh_token = request
+                .refresh_token
+                .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
             state
                 .auth
                 .refresh_grant(&refresh_token, request.scope.as_deref())
@@ -84,8 +87,14 @@ pub(crate) async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
     let request: RevokeRequest = read_body(&headers, body)?;
-    let token = request.token.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    state.auth.revoke_token(&token).await.map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?;
+    let token = request
+        .token
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    state
+        .auth
+        .revoke_token(&token)
+        .await
+        .map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?;
     Ok((StatusCode::OK, no_store_headers()).into_response())
 }
 
@@ -101,24 +110,39 @@ fn read_body<T: DeserializeOwned + Default>(
             OAuthError::invalid_request("the body could not be read")
         }
     })?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     if is_json(headers) {
-        serde_json::from_slice(&body)
-            .map_err(|_| OAuthError::invalid_request("the body must be a JSON object whose values are strings"))
+        serde_json::from_slice(&body).map_err(|_| {
+            OAuthError::invalid_request("the body must be a JSON object whose values are strings")
+        })
     } else if essence == "application/x-www-form-urlencoded" {
-        serde_urlencoded::from_bytes(&body)
-            .map_err(|_| OAuthError::invalid_request("the form is malformed or repeats a parameter"))
+        serde_urlencoded::from_bytes(&body).map_err(|_| {
+            OAuthError::invalid_request("the form is malformed or repeats a parameter")
+        })
     } else if essence.is_empty() && body.is_empty() {
         Ok(T::default())
     } else {
-        Err(OAuthError::invalid_request("send application/json or application/x-www-form-urlencoded"))
+        Err(OAuthError::invalid_request(
+            "send application/json or application/x-www-form-urlencoded",
+        ))
     }
 }
 
 /// `Authorization: Basic` as user credentials; `None` without that header.
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Ok(None);
     };
     let Some((scheme, encoded)) = value.trim().split_once(' ') else {

@@ -1,0 +1,282 @@
+//! The store suite on SQLite, plus what only a file database has: URL forms,
+//! migrations run twice or at once, data that outlives the process's pool.
+//!
+//! Every test gets its own file in its own temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use portcullis_core::store::{Store, StoreError};
+use portcullis_store::{SqliteStore, SqliteStoreOptions};
+use tempfile::TempDir;
+
+use crate::store_suite;
+
+/// A migrated store on a fresh file; the directory lives as long as this does.
+struct TestDatabase {
+    directory: TempDir,
+    store: SqliteStore,
+}
+
+impl TestDatabase {
+    async fn new() -> Self {
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let store = open(&directory.path().join("portcullis.db")).await;
+        Self { directory, store }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.directory.path().join("portcullis.db")
+    }
+}
+
+async fn open(path: &Path) -> SqliteStore {
+    let store = SqliteStore::connect(path.to_str().expect("UTF-8 path"))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// One `#[tokio::test]` per suite function taking `&dyn Store`.
+macro_rules! sqlite_suite {
+    ($($suite:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $suite() {
+                let database = TestDatabase::new().await;
+                store_suite::$suite(&database.store).await;
+            }
+        )*
+    };
+}
+
+sqlite_suite!(
+    users,
+    user_flags,
+    profile_changes,
+    user_roles,
+    roles,
+    delete_user_cascades,
+    sessions,
+    refresh_rotation,
+    signing_keys,
+    login_failures,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refresh_rotation() {
+    let database = TestDatabase::new().await;
+    store_suite::concurrent_refresh_rotation(Arc::new(database.store.clone())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_signing_key_from_two_pools() {
+    use portcullis_core::keys::{KeyState, SigningKey};
+    // Two pools on one file stand for two server instances starting together.
+    let database = TestDatabase::new().await;
+    let other = open(&database.path()).await;
+    let now = time::OffsetDateTime::from_unix_timestamp(1_750_000_000).unwrap();
+    let key = |seed: u8| SigningKey {
+        kid: format!("kid-{seed}"),
+        created_at: now,
+        state: KeyState::Active,
+        private_pkcs8: vec![seed; 48],
+        public_key: [seed; 32],
+    };
+    let tasks: Vec<_> = (0..8u8)
+        .map(|seed| {
+            let store = if seed % 2 == 0 {
+                database.store.clone()
+            } else {
+                other.clone()
+            };
+            let key = key(seed);
+            tokio::spawn(async move { store.insert_first_signing_key(&key).await.expect("insert") })
+        })
+        .collect();
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += usize::from(task.await.expect("task"));
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(database.store.signing_keys().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn accepted_url_forms_create_the_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let base = directory.path().to_str().unwrap();
+    let cases = [
+        (
+            format!("sqlite://{base}/double-slash.db"),
+            "double-slash.db",
+        ),
+        (format!("sqlite:{base}/single-colon.db"), "single-colon.db"),
+        (format!("{base}/plain-path.db"), "plain-path.db"),
+        (
+            format!("sqlite://{base}/with-options.db?mode=rwc"),
+            "with-options.db",
+        ),
+    ];
+    for (url, file) in cases {
+        let store = SqliteStore::connect(&url)
+            .await
+            .unwrap_or_else(|error| panic!("{url}: {error}"));
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|error| panic!("{url}: {error}"));
+        store.ping().await.unwrap();
+        assert!(
+            directory.path().join(file).is_file(),
+            "{url} should create {file}"
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn unusable_locations_are_errors() {
+    let directory = tempfile::tempdir().unwrap();
+    let missing_parent = directory.path().join("no/such/dir/x.db");
+    let result = SqliteStore::connect(missing_parent.to_str().unwrap()).await;
+    assert!(result.is_err(), "{result:?}");
+    let result = SqliteStore::connect("sqlite://x.db?mode=nonsense").await;
+    assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn file_is_wal_and_foreign_keys_are_enforced() {
+    let database = TestDatabase::new().await;
+    // WAL is a property of the file: a plain connection sees it.
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database.path());
+    let mut raw = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+    drop(raw);
+
+    // Foreign keys are per connection and off by default in SQLite.
+    let store = SqliteStore::connect_with(
+        database.path().to_str().unwrap(),
+        SqliteStoreOptions {
+            max_connections: 2,
+            ..SqliteStoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let now = time::OffsetDateTime::from_unix_timestamp(1_750_000_000).unwrap();
+    let dangling = portcullis_core::store::SessionRecord {
+        id: uuid::Uuid::now_v7(),
+        user_id: uuid::Uuid::now_v7(),
+        created_at: now,
+        last_used_at: now,
+        expires_at: now,
+        revoked_at: None,
+        refresh_key: portcullis_core::refresh::SessionRefreshKey([0; 32]),
+        refresh_generation: 0,
+        refresh_hash: portcullis_core::refresh::RefreshSecretHash([0; 32]),
+        scope: None,
+        user_agent: None,
+        ip: None,
+    };
+    let result = store.insert_session(&dangling).await;
+    assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
+    assert!(store.session(dangling.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let database = TestDatabase::new().await;
+    database
+        .store
+        .migrate()
+        .await
+        .expect("second migrate on the same pool");
+    let again = open(&database.path()).await;
+    again.migrate().await.expect("migrate from a new pool");
+    store_suite::users(&again).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_apply_once() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("portcullis.db");
+    let url = path.to_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let store = SqliteStore::connect(&url).await.expect("connect");
+                store.migrate().await.expect("migrate");
+                store
+            })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for task in tasks {
+        stores.push(task.await.expect("task"));
+    }
+    store_suite::users(&stores[0]).await;
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let database = TestDatabase::new().await;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database.path());
+    let mut raw = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    sqlx::query("INSERT INTO schema_migrations (version, file_name, applied_at) VALUES (9999, 'future.sql', 0)")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    drop(raw);
+    let result = database.store.migrate().await;
+    assert!(
+        matches!(&result, Err(StoreError::Other(message)) if message.contains("9999")),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn data_survives_reopening_the_file() {
+    let database = TestDatabase::new().await;
+    let alice_email = portcullis_core::email::Email::parse("alice@example.com").unwrap();
+    store_suite::users(&database.store).await;
+    let before = database.store.list_users().await.unwrap();
+    database.store.close().await;
+
+    let reopened = open(&database.path()).await;
+    let after = reopened.list_users().await.unwrap();
+    assert_eq!(
+        after
+            .iter()
+            .map(|u| (u.id, u.email.clone(), u.roles.clone()))
+            .collect::<Vec<_>>(),
+        before
+            .iter()
+            .map(|u| (u.id, u.email.clone(), u.roles.clone()))
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        reopened
+            .user_by_email(&alice_email)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_closed_store_is_unavailable() {
+    let database = TestDatabase::new().await;
+    database.store.close().await;
+    let result = database.store.ping().await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+}

@@ -1,0 +1,865 @@
+//! What any `Store` must do, as tests over `&dyn Store`.
+//!
+//! Backend-agnostic on purpose: no SQL, no file, no driver here, so the
+//! PostgreSQL store runs exactly these functions. Each function expects an
+//! empty, migrated store of its own. Times are whole seconds, since stores
+//! keep one-second precision.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use portcullis_core::email::Email;
+use portcullis_core::hashing::PasswordHashString;
+use portcullis_core::keys::{KeyState, SigningKey};
+use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
+use portcullis_core::roles::Role;
+use portcullis_core::store::{
+    LoginFailures, ProfileChange, SessionRecord, Store, StoreError, UserRecord,
+};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// A fixed, whole-second instant, so stored and expected times compare equal.
+fn at(seconds_after_base: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_750_000_000 + seconds_after_base).expect("valid time")
+}
+
+fn email(text: &str) -> Email {
+    Email::parse(text).expect("valid email")
+}
+
+fn user(address: &str, created_at: OffsetDateTime) -> UserRecord {
+    UserRecord {
+        id: Uuid::now_v7(),
+        email: email(address),
+        name: Some(format!("Name of {address}")),
+        roles: Vec::new(),
+        password_hash: PasswordHashString(format!("$argon2id$v=19$m=19456,t=2,p=1$salt${address}")),
+        disabled: false,
+        created_at,
+    }
+}
+
+fn session(user_id: Uuid, created_at: OffsetDateTime) -> SessionRecord {
+    SessionRecord {
+        id: Uuid::now_v7(),
+        user_id,
+        created_at,
+        last_used_at: created_at,
+        expires_at: created_at + Duration::days(30),
+        revoked_at: None,
+        refresh_key: SessionRefreshKey::generate(),
+        refresh_generation: 0,
+        refresh_hash: RefreshSecretHash([7; 32]),
+        scope: None,
+        user_agent: Some("curl/8.5".into()),
+        ip: Some("203.0.113.9".into()),
+    }
+}
+
+fn signing_key(seed: u8, created_at: OffsetDateTime) -> SigningKey {
+    SigningKey {
+        kid: format!("kid-{seed}"),
+        created_at,
+        state: KeyState::Active,
+        private_pkcs8: vec![seed; 48],
+        public_key: [seed; 32],
+    }
+}
+
+fn role(name: &str, permissions: &[&str]) -> Role {
+    Role {
+        name: name.into(),
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+    }
+}
+
+#[track_caller]
+fn assert_same_user(got: &UserRecord, want: &UserRecord) {
+    assert_eq!(got.id, want.id);
+    assert_eq!(got.email, want.email);
+    assert_eq!(got.name, want.name);
+    let want_roles: Vec<String> = want
+        .roles
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(got.roles, want_roles, "roles come back sorted and unique");
+    assert_eq!(got.password_hash, want.password_hash);
+    assert_eq!(got.disabled, want.disabled);
+    assert_eq!(got.created_at, want.created_at);
+}
+
+#[track_caller]
+fn assert_same_session(got: &SessionRecord, want: &SessionRecord) {
+    assert_eq!(got.id, want.id);
+    assert_eq!(got.user_id, want.user_id);
+    assert_eq!(got.created_at, want.created_at);
+    assert_eq!(got.last_used_at, want.last_used_at);
+    assert_eq!(got.expires_at, want.expires_at);
+    assert_eq!(got.revoked_at, want.revoked_at);
+    assert_eq!(got.refresh_key, want.refresh_key);
+    assert_eq!(got.refresh_generation, want.refresh_generation);
+    assert_eq!(got.refresh_hash, want.refresh_hash);
+    assert_eq!(got.scope, want.scope);
+    assert_eq!(got.user_agent, want.user_agent);
+    assert_eq!(got.ip, want.ip);
+}
+
+#[track_caller]
+fn assert_same_key(got: &SigningKey, want: &SigningKey) {
+    assert_eq!(got.kid, want.kid);
+    assert_eq!(got.created_at, want.created_at);
+    assert_eq!(got.state, want.state);
+    assert_eq!(got.private_pkcs8, want.private_pkcs8);
+    assert_eq!(got.public_key, want.public_key);
+}
+
+#[track_caller]
+fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Conflict)),
+        "expected Conflict, got {result:?}"
+    );
+}
+
+#[track_caller]
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::NotFound)),
+        "expected NotFound, got {result:?}"
+    );
+}
+
+fn ids(sessions: &[SessionRecord]) -> Vec<Uuid> {
+    sessions.iter().map(|session| session.id).collect()
+}
+
+fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    ids.sort_unstable();
+    ids
+}
+
+/// Insert, fetch by id and by email, count, list oldest first, duplicates refused.
+pub(crate) async fn users(store: &dyn Store) {
+    store.ping().await.expect("ping");
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    assert!(store.list_users().await.unwrap().is_empty());
+
+    let mut alice = user("alice@example.com", at(20));
+    alice.roles = vec!["zeta".into(), "admin".into(), "zeta".into()];
+    let mut bob = user("bob@example.com", at(10));
+    bob.name = None;
+    bob.disabled = true;
+    let carol = user("carol@example.com", at(30));
+    for record in [&alice, &bob, &carol] {
+        store.insert_user(record).await.expect("insert");
+    }
+
+    assert_same_user(
+        &store
+            .user_by_id(alice.id)
+            .await
+            .unwrap()
+            .expect("alice by id"),
+        &alice,
+    );
+    assert_same_user(
+        &store
+            .user_by_email(&alice.email)
+            .await
+            .unwrap()
+            .expect("alice by email"),
+        &alice,
+    );
+    assert_same_user(
+        &store.user_by_id(bob.id).await.unwrap().expect("bob by id"),
+        &bob,
+    );
+    assert!(store.user_by_id(Uuid::now_v7()).await.unwrap().is_none());
+    assert!(
+        store
+            .user_by_email(&email("nobody@example.com"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.count_users().await.unwrap(), 3);
+
+    let listed = store.list_users().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|u| u.id).collect::<Vec<_>>(),
+        [bob.id, alice.id, carol.id],
+        "oldest first"
+    );
+    for (got, want) in listed.iter().zip([&bob, &alice, &carol]) {
+        assert_same_user(got, want);
+    }
+
+    // The email is the identity: same address, other id.
+    assert_conflict(store.insert_user(&user("alice@example.com", at(40))).await);
+    // A refused insert leaves nothing behind, roles included.
+    let mut duplicate_id = user("dora@example.com", at(40));
+    duplicate_id.id = alice.id;
+    duplicate_id.roles = vec!["ghost".into()];
+    assert_conflict(store.insert_user(&duplicate_id).await);
+    assert_eq!(store.count_users().await.unwrap(), 3);
+    assert_eq!(
+        store.user_by_id(alice.id).await.unwrap().unwrap().roles,
+        ["admin", "zeta"]
+    );
+    assert!(
+        store
+            .user_by_email(&email("dora@example.com"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Password hash and disabled flag; unknown users are NotFound.
+pub(crate) async fn user_flags(store: &dyn Store) {
+    let alice = user("alice@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+
+    let new_hash = PasswordHashString("$argon2id$v=19$m=47104,t=1,p=1$other$hash".into());
+    store.set_password_hash(alice.id, &new_hash).await.unwrap();
+    store.set_disabled(alice.id, true).await.unwrap();
+    let stored = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash, new_hash);
+    assert!(stored.disabled);
+    store.set_disabled(alice.id, false).await.unwrap();
+    assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().disabled);
+
+    let stranger = Uuid::now_v7();
+    assert_not_found(store.set_password_hash(stranger, &new_hash).await);
+    assert_not_found(store.set_disabled(stranger, true).await);
+    assert_not_found(store.set_roles(stranger, &["admin".into()]).await);
+    assert_not_found(
+        store
+            .update_profile(stranger, &ProfileChange::default())
+            .await,
+    );
+    assert_not_found(store.delete_user(stranger).await);
+}
+
+/// Each profile change applied to a fresh copy of the same user.
+pub(crate) async fn profile_changes(store: &dyn Store) {
+    /// `expected` is the (email, name) afterwards, or `None` for Conflict (nothing changed).
+    struct Case {
+        change: ProfileChange,
+        expected: Option<(&'static str, Option<&'static str>)>,
+    }
+    let taken = user("taken@example.com", at(0));
+    store.insert_user(&taken).await.unwrap();
+
+    let cases = [
+        Case {
+            change: ProfileChange::default(),
+            expected: Some(("before@example.com", Some("Before"))),
+        },
+        Case {
+            change: ProfileChange {
+                email: Some(email("after@example.com")),
+                name: None,
+            },
+            expected: Some(("after@example.com", Some("Before"))),
+        },
+        Case {
+            change: ProfileChange {
+                email: None,
+                name: Some(Some("After".into())),
+            },
+            expected: Some(("before@example.com", Some("After"))),
+        },
+        Case {
+            change: ProfileChange {
+                email: None,
+                name: Some(None),
+            },
+            expected: Some(("before@example.com", None)),
+        },
+        Case {
+            change: ProfileChange {
+                email: Some(email("both@example.com")),
+                name: Some(Some("Both".into())),
+            },
+            expected: Some(("both@example.com", Some("Both"))),
+        },
+        // Keeping one's own address is not a conflict.
+        Case {
+            change: ProfileChange {
+                email: Some(email("before@example.com")),
+                name: None,
+            },
+            expected: Some(("before@example.com", Some("Before"))),
+        },
+        Case {
+            change: ProfileChange {
+                email: Some(email("taken@example.com")),
+                name: Some(Some("Lost".into())),
+            },
+            expected: None,
+        },
+    ];
+    for (index, case) in cases.into_iter().enumerate() {
+        let mut subject = user("before@example.com", at(1));
+        subject.name = Some("Before".into());
+        store.insert_user(&subject).await.unwrap();
+
+        let result = store.update_profile(subject.id, &case.change).await;
+        let stored = store.user_by_id(subject.id).await.unwrap().unwrap();
+        if let Some((want_email, want_name)) = case.expected {
+            assert!(result.is_ok(), "case {index}: {result:?}");
+            assert_eq!(stored.email.as_str(), want_email, "case {index}");
+            assert_eq!(stored.name.as_deref(), want_name, "case {index}");
+        } else {
+            assert!(
+                matches!(result, Err(StoreError::Conflict)),
+                "case {index}: {result:?}"
+            );
+            assert_eq!(
+                stored.email.as_str(),
+                "before@example.com",
+                "case {index}: unchanged"
+            );
+            assert_eq!(
+                stored.name.as_deref(),
+                Some("Before"),
+                "case {index}: unchanged"
+            );
+        }
+        store.delete_user(subject.id).await.unwrap();
+    }
+    assert_eq!(
+        store.user_by_id(taken.id).await.unwrap().unwrap().email,
+        taken.email
+    );
+}
+
+/// A user's role names are replaced as a set and come back sorted.
+pub(crate) async fn user_roles(store: &dyn Store) {
+    let alice = user("alice@example.com", at(0));
+    let bob = user("bob@example.com", at(1));
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
+    store.set_roles(bob.id, &["reader".into()]).await.unwrap();
+
+    let steps: [(&[&str], &[&str]); 4] = [
+        (
+            &["writer", "admin", "reader"],
+            &["admin", "reader", "writer"],
+        ),
+        (&["reader", "reader"], &["reader"]),
+        (&[], &[]),
+        (&["auditor"], &["auditor"]),
+    ];
+    for (set, expected) in steps {
+        let roles: Vec<String> = set.iter().map(|r| (*r).to_owned()).collect();
+        store.set_roles(alice.id, &roles).await.unwrap();
+        assert_eq!(
+            store.user_by_id(alice.id).await.unwrap().unwrap().roles,
+            expected,
+            "after {set:?}"
+        );
+    }
+
+    let listed = store.list_users().await.unwrap();
+    let roles_by_user: Vec<(Uuid, Vec<String>)> =
+        listed.into_iter().map(|u| (u.id, u.roles)).collect();
+    assert_eq!(
+        roles_by_user,
+        [
+            (alice.id, vec!["auditor".to_owned()]),
+            (bob.id, vec!["reader".to_owned()])
+        ]
+    );
+}
+
+/// Stored roles: create, replace, list by name, delete.
+pub(crate) async fn roles(store: &dyn Store) {
+    assert!(store.roles().await.unwrap().is_empty());
+    let doctor = role("doctor", &["records:read", "records:write"]);
+    let customer = role("customer", &["books:download"]);
+    let empty = role("empty", &[]);
+    for stored in [&doctor, &customer, &empty] {
+        store.put_role(stored).await.unwrap();
+    }
+    assert_eq!(
+        store.roles().await.unwrap(),
+        [customer.clone(), doctor.clone(), empty.clone()]
+    );
+
+    let narrowed = role("doctor", &["records:read", "prescriptions:write"]);
+    store.put_role(&narrowed).await.unwrap();
+    assert_eq!(
+        store.roles().await.unwrap(),
+        [customer.clone(), narrowed.clone(), empty.clone()]
+    );
+
+    store.delete_role("empty").await.unwrap();
+    assert_not_found(store.delete_role("empty").await);
+    assert_not_found(store.delete_role("never").await);
+    assert_eq!(store.roles().await.unwrap(), [customer.clone(), narrowed]);
+
+    // A deleted role that is created again starts from its new permissions only.
+    store.delete_role("doctor").await.unwrap();
+    store.put_role(&role("doctor", &["triage"])).await.unwrap();
+    assert_eq!(
+        store.roles().await.unwrap(),
+        [customer, role("doctor", &["triage"])]
+    );
+}
+
+/// Deleting a user takes their sessions with them and no one else's.
+pub(crate) async fn delete_user_cascades(store: &dyn Store) {
+    let alice = user("alice@example.com", at(0));
+    let mut bob = user("bob@example.com", at(0));
+    bob.roles = vec!["reader".into()];
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
+    let alice_sessions = [session(alice.id, at(1)), session(alice.id, at(2))];
+    let bob_session = session(bob.id, at(3));
+    for record in alice_sessions.iter().chain([&bob_session]) {
+        store.insert_session(record).await.unwrap();
+    }
+
+    store.delete_user(bob.id).await.unwrap();
+    assert!(store.user_by_id(bob.id).await.unwrap().is_none());
+    assert!(store.session(bob_session.id).await.unwrap().is_none());
+    assert!(store.sessions_of_user(bob.id).await.unwrap().is_empty());
+    assert_not_found(store.delete_user(bob.id).await);
+    assert_eq!(store.sessions_of_user(alice.id).await.unwrap().len(), 2);
+
+    // The address is free again, and the new account starts without the old roles.
+    let returning = user("bob@example.com", at(10));
+    store.insert_user(&returning).await.unwrap();
+    assert!(
+        store
+            .user_by_id(returning.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .is_empty()
+    );
+}
+
+/// Insert and read back, list live ones newest first, revoke one, all, all but one.
+pub(crate) async fn sessions(store: &dyn Store) {
+    let alice = user("alice@example.com", at(0));
+    let bob = user("bob@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
+
+    let mut narrowed = session(alice.id, at(10));
+    narrowed.scope = Some(vec!["records:read".into(), "books:download".into()]);
+    let mut nothing_granted = session(alice.id, at(20));
+    nothing_granted.scope = Some(Vec::new());
+    let mut anonymous = session(alice.id, at(30));
+    anonymous.user_agent = None;
+    anonymous.ip = None;
+    anonymous.refresh_generation = 41;
+    let mut already_revoked = session(alice.id, at(40));
+    already_revoked.revoked_at = Some(at(45));
+    let bobs = session(bob.id, at(50));
+    for record in [
+        &narrowed,
+        &nothing_granted,
+        &anonymous,
+        &already_revoked,
+        &bobs,
+    ] {
+        store.insert_session(record).await.unwrap();
+    }
+    for record in [
+        &narrowed,
+        &nothing_granted,
+        &anonymous,
+        &already_revoked,
+        &bobs,
+    ] {
+        assert_same_session(
+            &store.session(record.id).await.unwrap().expect("stored"),
+            record,
+        );
+    }
+    assert!(store.session(Uuid::now_v7()).await.unwrap().is_none());
+    assert_conflict(store.insert_session(&narrowed).await);
+
+    assert_eq!(
+        ids(&store.sessions_of_user(alice.id).await.unwrap()),
+        [anonymous.id, nothing_granted.id, narrowed.id],
+        "live sessions, newest first"
+    );
+
+    assert!(
+        store
+            .revoke_session(nothing_granted.id, at(60))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_session(nothing_granted.id, at(61))
+            .await
+            .unwrap(),
+        "already revoked"
+    );
+    assert!(
+        !store.revoke_session(Uuid::now_v7(), at(61)).await.unwrap(),
+        "missing"
+    );
+    assert_eq!(
+        store
+            .session(nothing_granted.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(at(60))
+    );
+    assert_eq!(
+        ids(&store.sessions_of_user(alice.id).await.unwrap()),
+        [anonymous.id, narrowed.id]
+    );
+
+    let extra = session(alice.id, at(70));
+    store.insert_session(&extra).await.unwrap();
+    let revoked = store
+        .revoke_sessions_of_user(alice.id, Some(anonymous.id), at(80))
+        .await
+        .unwrap();
+    assert_eq!(sorted(revoked), sorted(vec![narrowed.id, extra.id]));
+    assert_eq!(
+        ids(&store.sessions_of_user(alice.id).await.unwrap()),
+        [anonymous.id]
+    );
+    assert_eq!(
+        ids(&store.sessions_of_user(bob.id).await.unwrap()),
+        [bobs.id],
+        "other users untouched"
+    );
+
+    let revoked = store
+        .revoke_sessions_of_user(alice.id, None, at(90))
+        .await
+        .unwrap();
+    assert_eq!(revoked, [anonymous.id]);
+    assert!(store.sessions_of_user(alice.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .revoke_sessions_of_user(alice.id, None, at(95))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .session(already_revoked.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(at(45)),
+        "an earlier revocation keeps its time"
+    );
+
+    let expected_since = |since: i64| -> Vec<(Uuid, OffsetDateTime)> {
+        let mut all = vec![
+            (already_revoked.id, at(45)),
+            (nothing_granted.id, at(60)),
+            (narrowed.id, at(80)),
+            (extra.id, at(80)),
+            (anonymous.id, at(90)),
+        ];
+        all.retain(|(_, when)| *when >= at(since));
+        all.sort();
+        all
+    };
+    for since in [0, 45, 46, 80, 90, 91] {
+        let mut got = store.sessions_revoked_since(at(since)).await.unwrap();
+        got.sort();
+        assert_eq!(got, expected_since(since), "revoked since {since}");
+    }
+}
+
+/// The refresh compare-and-set: success, stale generation, revoked session.
+pub(crate) async fn refresh_rotation(store: &dyn Store) {
+    let alice = user("alice@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+    let record = session(alice.id, at(10));
+    store.insert_session(&record).await.unwrap();
+
+    let (first, second, third) = (
+        RefreshSecretHash([1; 32]),
+        RefreshSecretHash([2; 32]),
+        RefreshSecretHash([3; 32]),
+    );
+    assert!(
+        store
+            .rotate_refresh_token(record.id, 0, &first, at(20))
+            .await
+            .unwrap()
+    );
+    let stored = store.session(record.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            stored.refresh_generation,
+            stored.refresh_hash,
+            stored.last_used_at
+        ),
+        (1, first, at(20))
+    );
+
+    assert!(
+        !store
+            .rotate_refresh_token(record.id, 0, &second, at(30))
+            .await
+            .unwrap(),
+        "stale generation"
+    );
+    assert!(
+        !store
+            .rotate_refresh_token(record.id, 2, &second, at(30))
+            .await
+            .unwrap(),
+        "future generation"
+    );
+    assert!(
+        !store
+            .rotate_refresh_token(record.id, u64::MAX, &second, at(30))
+            .await
+            .unwrap(),
+        "absurd generation"
+    );
+    assert!(
+        !store
+            .rotate_refresh_token(Uuid::now_v7(), 1, &second, at(30))
+            .await
+            .unwrap(),
+        "unknown session"
+    );
+    let unchanged = store.session(record.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            unchanged.refresh_generation,
+            unchanged.refresh_hash,
+            unchanged.last_used_at
+        ),
+        (1, first, at(20))
+    );
+
+    assert!(
+        store
+            .rotate_refresh_token(record.id, 1, &second, at(40))
+            .await
+            .unwrap()
+    );
+    assert!(store.revoke_session(record.id, at(50)).await.unwrap());
+    assert!(
+        !store
+            .rotate_refresh_token(record.id, 2, &third, at(60))
+            .await
+            .unwrap(),
+        "revoked"
+    );
+    let revoked = store.session(record.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            revoked.refresh_generation,
+            revoked.refresh_hash,
+            revoked.last_used_at
+        ),
+        (2, second, at(40))
+    );
+    // The key never changes along the chain.
+    assert_eq!(revoked.refresh_key, record.refresh_key);
+}
+
+/// Many refreshes of the same token at once: exactly one wins.
+pub(crate) async fn concurrent_refresh_rotation(store: Arc<dyn Store>) {
+    const CONTENDERS: u8 = 16;
+    let alice = user("alice@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+    let record = session(alice.id, at(10));
+    store.insert_session(&record).await.unwrap();
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(CONTENDERS)));
+    let tasks: Vec<_> = (0..CONTENDERS)
+        .map(|contender| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let hash = RefreshSecretHash([contender; 32]);
+                let won = store
+                    .rotate_refresh_token(record.id, 0, &hash, at(20))
+                    .await
+                    .expect("rotate");
+                (contender, won)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (contender, won) = task.await.expect("task");
+        if won {
+            winners.push(contender);
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let stored = store.session(record.id).await.unwrap().unwrap();
+    assert_eq!(stored.refresh_generation, 1);
+    assert_eq!(
+        stored.refresh_hash,
+        RefreshSecretHash([winners[0]; 32]),
+        "the winner's hash is stored"
+    );
+}
+
+/// The first key is stored once; rotation retires every active key.
+pub(crate) async fn signing_keys(store: &dyn Store) {
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    let first = signing_key(1, at(0));
+    assert!(store.insert_first_signing_key(&first).await.unwrap());
+    assert!(
+        !store
+            .insert_first_signing_key(&signing_key(2, at(1)))
+            .await
+            .unwrap(),
+        "a key exists"
+    );
+    assert!(
+        !store.insert_first_signing_key(&first).await.unwrap(),
+        "same key again"
+    );
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_same_key(&keys[0], &first);
+
+    let second = signing_key(3, at(100));
+    store.rotate_signing_key(&second, at(100)).await.unwrap();
+    let third = signing_key(4, at(200));
+    store.rotate_signing_key(&third, at(200)).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    let expected = [
+        SigningKey {
+            state: KeyState::Retiring { since: at(100) },
+            ..first.clone()
+        },
+        SigningKey {
+            state: KeyState::Retiring { since: at(200) },
+            ..second.clone()
+        },
+        third.clone(),
+    ];
+    assert_eq!(keys.len(), expected.len());
+    for (got, want) in keys.iter().zip(&expected) {
+        assert_same_key(got, want);
+    }
+
+    // A rotation that fails (the kid exists) changes nothing.
+    assert_conflict(store.rotate_signing_key(&third, at(300)).await);
+    let after = store.signing_keys().await.unwrap();
+    assert_eq!(
+        after.iter().map(|k| k.state).collect::<Vec<_>>(),
+        expected.iter().map(|k| k.state).collect::<Vec<_>>()
+    );
+}
+
+/// Failure counting per key, forgetting old failures, clearing.
+pub(crate) async fn login_failures(store: &dyn Store) {
+    enum Step {
+        Fail { now: i64, forget_before: i64 },
+        Clear,
+    }
+    let steps = [
+        (
+            "a",
+            Step::Fail {
+                now: 100,
+                forget_before: 0,
+            },
+            Some((1, 100)),
+        ),
+        (
+            "a",
+            Step::Fail {
+                now: 110,
+                forget_before: 0,
+            },
+            Some((2, 110)),
+        ),
+        (
+            "a",
+            Step::Fail {
+                now: 120,
+                forget_before: 110,
+            },
+            Some((3, 120)),
+        ), // at the edge: kept
+        (
+            "b",
+            Step::Fail {
+                now: 125,
+                forget_before: 0,
+            },
+            Some((1, 125)),
+        ),
+        (
+            "a",
+            Step::Fail {
+                now: 500,
+                forget_before: 121,
+            },
+            Some((1, 500)),
+        ), // last one too old: restart
+        (
+            "a",
+            Step::Fail {
+                now: 510,
+                forget_before: 121,
+            },
+            Some((2, 510)),
+        ),
+        ("a", Step::Clear, None),
+        (
+            "a",
+            Step::Fail {
+                now: 520,
+                forget_before: 0,
+            },
+            Some((1, 520)),
+        ),
+        ("nobody", Step::Clear, None),
+    ];
+    for (index, (key, step, expected)) in steps.into_iter().enumerate() {
+        match step {
+            Step::Fail { now, forget_before } => {
+                store
+                    .record_login_failure(key, at(now), at(forget_before))
+                    .await
+            }
+            Step::Clear => store.clear_login_failures(key).await,
+        }
+        .unwrap_or_else(|error| panic!("step {index}: {error}"));
+        let expected = expected.map(|(count, last)| LoginFailures {
+            count,
+            last_at: at(last),
+        });
+        assert_eq!(
+            store.login_failures(key).await.unwrap(),
+            expected,
+            "step {index} on {key:?}"
+        );
+    }
+    assert_eq!(
+        store.login_failures("b").await.unwrap(),
+        Some(LoginFailures {
+            count: 1,
+            last_at: at(125)
+        })
+    );
+}
