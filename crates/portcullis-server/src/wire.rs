@@ -1,6 +1,7 @@
 //! Request and response bodies as they travel over the network, kept apart
 //! from the domain types and converted by hand, so that renaming a field in
-//! the domain can never silently change the contract.
+//! the domain can never silently change the contract. Bodies that carry a
+//! password or a token deliberately do not implement `Debug`.
 
 use portcullis_core::service::{SessionView, User};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -9,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 /// `POST /users`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignUpRequest {
     pub(crate) email: String,
@@ -19,7 +20,7 @@ pub(crate) struct SignUpRequest {
 }
 
 /// `PATCH /me`. Anything else (such as `roles`) is refused, never ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateMeRequest {
     #[serde(default)]
@@ -32,7 +33,7 @@ pub(crate) struct UpdateMeRequest {
 }
 
 /// `PUT /me/password`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangePasswordRequest {
     pub(crate) current_password: String,
@@ -40,7 +41,7 @@ pub(crate) struct ChangePasswordRequest {
 }
 
 /// `DELETE /me`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteMeRequest {
     pub(crate) current_password: String,
@@ -98,7 +99,7 @@ impl From<SessionView> for SessionBody {
 }
 
 /// The fields `POST /token` reads, from JSON or a form.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct TokenRequest {
     pub(crate) grant_type: Option<String>,
     pub(crate) username: Option<String>,
@@ -109,7 +110,7 @@ pub(crate) struct TokenRequest {
 }
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     pub(crate) token_type: &'static str,
@@ -120,7 +121,7 @@ pub(crate) struct TokenResponse {
 
 /// The fields `POST /token/revoke` reads (RFC 7009 §2.1). `token_type_hint`
 /// is accepted and ignored: every kind of token is tried anyway.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct RevokeRequest {
     pub(crate) token: Option<String>,
 }
