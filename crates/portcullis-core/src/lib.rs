@@ -10,6 +10,7 @@ pub mod email;
 pub mod hashing;
 pub mod keys;
 pub mod password;
+pub mod personal_tokens;
 pub mod refresh;
 pub mod revocation;
 pub mod roles;

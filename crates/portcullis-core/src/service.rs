@@ -8,8 +8,12 @@
 //! and every revocation recorded both in the store and in the in-memory deny
 //! list. It never sees HTTP; the server maps [`AuthError`] to responses.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+pub mod admin;
+pub mod personal_tokens;
+pub mod protected_apis;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -18,6 +22,7 @@ use crate::email::Email;
 use crate::hashing::{HashingError, PasswordHasher, Verification};
 use crate::keys::{KeyRing, PublicJwk, SigningKey};
 use crate::password::Password;
+use crate::personal_tokens::PersonalToken;
 use crate::refresh::{Lineage, RefreshToken, SessionRefreshKey};
 use crate::revocation::RevokedSessions;
 use crate::roles::{self, Role};
@@ -53,6 +58,12 @@ pub enum AuthError {
     IncorrectPassword,
     #[error("not found")]
     NotFound,
+    /// The caller lacks the permission named.
+    #[error("this needs the permission {needed}")]
+    Forbidden { needed: String },
+    /// A personal access token cannot do this (manage tokens, change the password, …).
+    #[error("a personal access token cannot do this; use a session's access token")]
+    NotWithPersonalToken,
     #[error("the database is unavailable")]
     Unavailable,
     #[error("internal error: {0}")]
@@ -131,13 +142,44 @@ pub struct TokenPair {
     pub scope: String,
 }
 
+/// What the caller authenticated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of this session.
+    Session(Uuid),
+    /// This personal access token.
+    PersonalToken(Uuid),
+}
+
 /// The authenticated caller of a protected endpoint.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: Uuid,
-    pub session_id: Uuid,
+    pub credential: Credential,
     pub roles: Vec<String>,
+    /// The permissions this credential grants right now.
     pub scope: Vec<String>,
+}
+
+impl Principal {
+    /// The session, when the caller used a session's access token.
+    #[must_use]
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::PersonalToken(_) => None,
+        }
+    }
+
+    #[must_use]
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.scope.iter().any(|granted| granted == permission)
+    }
+
+    /// The session, or [`AuthError::NotWithPersonalToken`].
+    fn require_session(&self) -> Result<Uuid, AuthError> {
+        self.session_id().ok_or(AuthError::NotWithPersonalToken)
+    }
 }
 
 /// A session as its owner sees it.
@@ -166,6 +208,8 @@ pub struct AuthService {
     hasher: PasswordHasher,
     tokens: AccessTokens,
     revoked: RevokedSessions,
+    /// When each personal access token was last used, not yet written.
+    personal_token_uses: Mutex<HashMap<Uuid, OffsetDateTime>>,
     settings: AuthSettings,
 }
 
@@ -198,6 +242,7 @@ impl AuthService {
             hasher,
             tokens,
             revoked: RevokedSessions::default(),
+            personal_token_uses: Mutex::default(),
             settings,
         };
         service.refresh_revocations().await?;
@@ -477,21 +522,20 @@ impl AuthService {
         Err(AuthError::InvalidGrant)
     }
 
-    /// Checks an access token: signature, claims, and the deny list. No database read.
+    /// Checks a credential: a personal access token (`pat_…`, one database
+    /// read) or an access token (signature, claims and the deny list; no
+    /// database read).
     ///
     /// # Errors
     /// [`AuthError::InvalidToken`] saying why.
-    pub fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
-        let claims = self
-            .tokens
-            .verify(access_token)
-            .map_err(AuthError::InvalidToken)?;
-        if self.revoked.is_denied(claims.sid) {
-            return Err(AuthError::InvalidToken(TokenError::Revoked));
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        if PersonalToken::is_personal_token(token) {
+            return self.authenticate_personal_token(token).await;
         }
+        let claims = self.verify_access_token(token)?;
         Ok(Principal {
             user_id: claims.sub,
-            session_id: claims.sid,
+            credential: Credential::Session(claims.sid),
             roles: claims.roles,
             scope: claims
                 .scope
@@ -499,6 +543,15 @@ impl AuthService {
                 .map(str::to_owned)
                 .collect(),
         })
+    }
+
+    /// An access token's claims, when its signature, claims and session are all valid.
+    fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, AuthError> {
+        let claims = self.tokens.verify(token).map_err(AuthError::InvalidToken)?;
+        if self.revoked.is_denied(claims.sid) {
+            return Err(AuthError::InvalidToken(TokenError::Revoked));
+        }
+        Ok(claims)
     }
 
     /// The caller's account and current permissions.
@@ -576,6 +629,7 @@ impl AuthService {
         current: &str,
         new: &str,
     ) -> Result<(), AuthError> {
+        let session_id = principal.require_session()?;
         let user = self.current_user(principal).await?;
         let new_password = self
             .settings
@@ -588,8 +642,7 @@ impl AuthService {
         self.store
             .set_password_hash(user.id, &self.hasher.hash(&new_password).await?)
             .await?;
-        self.revoke_user_sessions(user.id, Some(principal.session_id))
-            .await
+        self.revoke_user_sessions(user.id, Some(session_id)).await
     }
 
     /// Deletes the caller's account after checking the password.
@@ -601,6 +654,7 @@ impl AuthService {
         principal: &Principal,
         current_password: &str,
     ) -> Result<(), AuthError> {
+        principal.require_session()?;
         let user = self.current_user(principal).await?;
         self.check_current_password(&user, current_password).await?;
         self.delete_user(user.id).await
@@ -623,7 +677,7 @@ impl AuthService {
                 created_at: session.created_at,
                 last_used_at: session.last_used_at,
                 expires_at: self.session_end(&session),
-                current: session.id == principal.session_id,
+                current: Some(session.id) == principal.session_id(),
                 user_agent: session.user_agent,
                 ip: session.ip,
             })
@@ -662,17 +716,23 @@ impl AuthService {
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
-        self.revoke_session_everywhere(principal.session_id).await
+        self.revoke_session_everywhere(principal.require_session()?).await
     }
 
-    /// RFC 7009: revokes the session of a refresh or access token; anything
-    /// else is silently ignored, as the RFC asks.
+    /// RFC 7009: revokes the session of a refresh or access token, or deletes
+    /// a personal access token; anything else is silently ignored, as the RFC asks.
     ///
     /// # Errors
     /// [`AuthError`] only when the store fails.
     pub async fn revoke_token(&self, token: &str) -> Result<(), AuthError> {
         let token = token.trim();
-        if let Some(refresh) = RefreshToken::parse(token) {
+        if let Some(personal) = PersonalToken::parse(token) {
+            if let Some(record) = self.store.personal_token(personal.id).await?
+                && record.secret_hash.matches(&personal.secret_hash())
+            {
+                self.store.delete_personal_token(record.id).await?;
+            }
+        } else if let Some(refresh) = RefreshToken::parse(token) {
             if let Some(session) = self.store.session(refresh.session_id).await? {
                 let lineage = refresh.lineage(
                     &session.refresh_key,
@@ -719,18 +779,23 @@ impl AuthService {
             .collect())
     }
 
-    /// Disables an account and ends all its sessions at once.
+    /// Disables an account and ends all its sessions and personal access tokens at once.
     ///
     /// # Errors
     /// [`AuthError::NotFound`].
     pub async fn disable_user(&self, email: &str) -> Result<User, AuthError> {
         let user = self.user_by_email_input(email).await?;
-        self.store.set_disabled(user.id, true).await?;
-        self.revoke_user_sessions(user.id, None).await?;
+        self.disable_account(user.id).await?;
         Ok(User {
             disabled: true,
             ..user.into()
         })
+    }
+
+    async fn disable_account(&self, user_id: Uuid) -> Result<(), AuthError> {
+        self.store.set_disabled(user_id, true).await?;
+        self.store.delete_personal_tokens_of_user(user_id).await?;
+        self.revoke_user_sessions(user_id, None).await
     }
 
     /// Sets a password by administrative action; every session of the user ends.

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::email::Email;
 use crate::hashing::PasswordHashString;
 use crate::keys::SigningKey;
+use crate::personal_tokens::PersonalTokenSecretHash;
 use crate::refresh::{RefreshSecretHash, SessionRefreshKey};
 use crate::roles::Role;
 
@@ -71,6 +72,29 @@ pub struct SessionRecord {
     pub ip: Option<String>,
 }
 
+/// A personal access token as stored: never the token itself.
+#[derive(Debug, Clone)]
+pub struct PersonalTokenRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub secret_hash: PersonalTokenSecretHash,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// Which users to list and from where.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Only users whose id sorts after this one (the page cursor).
+    pub after: Option<Uuid>,
+    /// Only users whose canonical email contains this text.
+    pub email_contains: Option<String>,
+    pub limit: u32,
+}
+
 /// Failed login attempts counted against one throttling key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginFailures {
@@ -89,6 +113,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError>;
     /// Every user, oldest first.
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// One page of users in id order (ids are UUIDv7, so oldest first).
+    async fn query_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError>;
     async fn count_users(&self) -> Result<u64, StoreError>;
     /// [`StoreError::Conflict`] when the new email is taken; [`StoreError::NotFound`].
     async fn update_profile(&self, id: Uuid, change: &ProfileChange) -> Result<(), StoreError>;
@@ -151,6 +177,17 @@ pub trait Store: Send + Sync + 'static {
         key: &SigningKey,
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+
+    async fn insert_personal_token(&self, token: &PersonalTokenRecord) -> Result<(), StoreError>;
+    async fn personal_token(&self, id: Uuid) -> Result<Option<PersonalTokenRecord>, StoreError>;
+    /// The user's tokens, newest first.
+    async fn personal_tokens_of_user(&self, user_id: Uuid) -> Result<Vec<PersonalTokenRecord>, StoreError>;
+    /// Deletes one token; `false` when there was none.
+    async fn delete_personal_token(&self, id: Uuid) -> Result<bool, StoreError>;
+    /// Deletes every token of a user; returns how many.
+    async fn delete_personal_tokens_of_user(&self, user_id: Uuid) -> Result<u64, StoreError>;
+    /// Records when tokens were last used, many at once (uses are batched in memory).
+    async fn record_personal_token_uses(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<(), StoreError>;
 
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError>;
     /// Adds one failure at `now`; a count whose last failure is before

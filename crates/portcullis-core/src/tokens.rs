@@ -59,6 +59,8 @@ pub enum TokenError {
     WrongIssuerOrAudience,
     #[error("the session of this token has been revoked")]
     Revoked,
+    #[error("the personal access token is unknown, expired or revoked")]
+    UnknownPersonalToken,
 }
 
 /// What goes into a new access token besides the time-based claims.

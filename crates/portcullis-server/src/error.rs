@@ -22,12 +22,20 @@ pub(crate) enum ApiError {
     /// A credential was presented and refused; the text is safe to send.
     InvalidCredential(String),
     MalformedJson(String),
+    /// The query string does not parse.
+    InvalidQuery(String),
     UnsupportedMediaType,
     PayloadTooLarge,
     Validation(Vec<FieldError>),
     NotFound,
     MethodNotAllowed,
     Domain(AuthError),
+}
+
+impl ApiError {
+    pub(crate) fn invalid_query(reason: &str) -> Self {
+        Self::InvalidQuery(reason.to_owned())
+    }
 }
 
 impl From<AuthError> for ApiError {
@@ -88,6 +96,12 @@ impl IntoResponse for ApiError {
                 reason.clone(),
                 None,
             ),
+            Self::InvalidQuery(reason) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                reason.clone(),
+                None,
+            ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported-media-type",
@@ -134,6 +148,13 @@ impl IntoResponse for ApiError {
                     "no such resource".to_owned(),
                     None,
                 ),
+                AuthError::Forbidden { needed } => {
+                    headers.insert(header::WWW_AUTHENTICATE, insufficient_scope(needed));
+                    (StatusCode::FORBIDDEN, "insufficient-scope", error.to_string(), None)
+                }
+                AuthError::NotWithPersonalToken => {
+                    (StatusCode::FORBIDDEN, "personal-token-not-allowed", error.to_string(), None)
+                }
                 AuthError::Throttled {
                     retry_after_seconds,
                 } => {
@@ -240,13 +261,23 @@ fn challenge(error_description: Option<&str>) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="portcullis""#))
 }
 
-/// A failure on `/token` or `/token/revoke`, rendered as an OAuth 2.0 error.
+/// The RFC 6750 §3.1 challenge for a missing permission.
+fn insufficient_scope(needed: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        r#"Bearer realm="{REALM}", error="insufficient_scope", scope="{}""#,
+        needed.replace(['"', '\\'], "")
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="portcullis", error="insufficient_scope""#))
+}
+
+/// A failure on `/token`, `/token/revoke` or `/token/introspect`, rendered as an OAuth 2.0 error.
 #[derive(Debug)]
 pub(crate) struct OAuthError {
     status: StatusCode,
     code: &'static str,
     description: String,
     retry_after_seconds: Option<u64>,
+    challenge: Option<HeaderValue>,
 }
 
 impl OAuthError {
@@ -276,6 +307,41 @@ impl OAuthError {
             code,
             description: description.into(),
             retry_after_seconds: None,
+            challenge: None,
+        }
+    }
+
+    /// The caller of introspection presented no usable credential.
+    pub(crate) fn unauthenticated(reason: Option<&str>) -> Self {
+        Self {
+            challenge: Some(challenge(reason)),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                reason.unwrap_or("this endpoint needs a bearer token holding tokens:introspect"),
+            )
+        }
+    }
+
+    /// Maps a failure to authenticate or authorise the caller of introspection.
+    pub(crate) fn from_caller(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidToken(reason) => {
+                let reason = reason.to_string();
+                Self {
+                    challenge: Some(challenge(Some(&reason))),
+                    ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", reason)
+                }
+            }
+            AuthError::Forbidden { needed } => Self {
+                challenge: Some(insufficient_scope(&needed)),
+                ..Self::new(
+                    StatusCode::FORBIDDEN,
+                    "insufficient_scope",
+                    format!("this needs the permission {needed}"),
+                )
+            },
+            other => Self::from_domain(other, "the token is invalid"),
         }
     }
 
@@ -334,6 +400,9 @@ impl IntoResponse for OAuthError {
         let mut headers = no_store_headers();
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         let body = OAuthErrorBody {
             error: self.code,

@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::http::request::Parts;
 use portcullis_core::service::{ClientInfo, FieldError, Principal};
 use serde::de::DeserializeOwned;
@@ -28,9 +28,9 @@ pub(crate) enum PresentedCredential<'a> {
     OtherScheme,
 }
 
-/// Reads the credential out of an `Authorization` header value.
-pub(crate) fn presented_credential(parts: &Parts) -> PresentedCredential<'_> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+/// Reads the credential out of the `Authorization` header.
+pub(crate) fn presented_credential(headers: &HeaderMap) -> PresentedCredential<'_> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return PresentedCredential::Missing;
     };
     let Ok(value) = value.to_str() else {
@@ -59,7 +59,7 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match presented_credential(parts) {
+        match presented_credential(&parts.headers) {
             PresentedCredential::Missing => Err(ApiError::MissingCredential),
             PresentedCredential::OtherScheme => Err(ApiError::InvalidCredential(
                 "use the Bearer scheme with an access token".to_owned(),
@@ -67,6 +67,7 @@ impl FromRequestParts<AppState> for Authenticated {
             PresentedCredential::Token(token) => state
                 .auth
                 .authenticate(token)
+                .await
                 .map(Self)
                 .map_err(ApiError::from),
         }
@@ -215,7 +216,7 @@ mod tests {
             builder = builder.header("authorization", value);
         }
         let (parts, ()) = builder.body(()).unwrap().into_parts();
-        match presented_credential(&parts) {
+        match presented_credential(&parts.headers) {
             PresentedCredential::Token(token) => assert_eq!(Some(token), expected),
             PresentedCredential::Missing => assert!(expected.is_none() && !other_scheme),
             PresentedCredential::OtherScheme => assert!(other_scheme),

@@ -37,7 +37,17 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.http.cors_origins);
     let api = Router::new()
-        .route("/users", post(routes::accounts::sign_up))
+        .route("/users", post(routes::accounts::sign_up).get(routes::admin::list_users))
+        .route(
+            "/users/{id}",
+            get(routes::admin::get_user).patch(routes::admin::update_user).delete(routes::admin::delete_user),
+        )
+        .route("/roles", get(routes::admin::list_roles))
+        .route("/roles/{name}", axum::routing::put(routes::admin::put_role).delete(routes::admin::delete_role))
+        .route("/me/tokens", post(routes::personal_tokens::create).get(routes::personal_tokens::list))
+        .route("/me/tokens/{id}", axum::routing::delete(routes::personal_tokens::delete))
+        .route("/token/introspect", post(routes::protected_apis::introspect))
+        .route("/auth/verify", get(routes::protected_apis::verify))
         .route(
             "/me",
             get(routes::accounts::me)

@@ -2,8 +2,9 @@
 //! rotations made by other processes (the command line, other instances).
 //!
 //! Every second it reads the sessions revoked recently (an indexed query
-//! returning few rows) into the deny list; every 30 seconds it reloads the
-//! signing keys. Failures are logged and retried on the next tick; they never
+//! returning few rows) into the deny list; every 5 seconds it writes the
+//! batched use times of personal access tokens; every 30 seconds it reloads
+//! the signing keys. Failures are logged and retried on the next tick; they never
 //! stop the server.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use portcullis_core::AuthService;
 use tokio::task::JoinHandle;
 
 const REVOCATION_INTERVAL: Duration = Duration::from_secs(1);
+const TOKEN_USES_EVERY_TICKS: u32 = 5;
 const KEY_RELOAD_EVERY_TICKS: u32 = 30;
 
 /// Starts the upkeep loop; abort the handle to stop it.
@@ -26,6 +28,11 @@ pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {
             tick = tick.wrapping_add(1);
             if let Err(error) = auth.refresh_revocations().await {
                 tracing::warn!(%error, "could not read recent revocations");
+            }
+            if tick.is_multiple_of(TOKEN_USES_EVERY_TICKS)
+                && let Err(error) = auth.flush_personal_token_uses().await
+            {
+                tracing::warn!(%error, "could not record personal access token uses");
             }
             if tick.is_multiple_of(KEY_RELOAD_EVERY_TICKS)
                 && let Err(error) = auth.reload_keys().await

@@ -32,8 +32,10 @@ use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::keys::{KeyState, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
+use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::store::{
-    LoginFailures, ProfileChange, SessionRecord, Store, StoreError, UserRecord,
+    LoginFailures, PersonalTokenRecord, ProfileChange, SessionRecord, Store, StoreError,
+    UserQuery, UserRecord,
 };
 
 /// How long a statement waits for another connection's write lock before
@@ -172,6 +174,16 @@ macro_rules! select_sessions {
     };
 }
 
+macro_rules! select_personal_tokens {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, user_id, name, scopes, secret_hash, created_at, expires_at, last_used_at
+             FROM personal_tokens ",
+            $tail
+        )
+    };
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -223,6 +235,21 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
+        users_from_rows(&rows)
+    }
+
+    async fn query_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query(select_users!(
+            "WHERE u.id IN (SELECT id FROM users WHERE (?1 IS NULL OR id > ?1)
+                              AND (?2 IS NULL OR instr(email, ?2) > 0) ORDER BY id LIMIT ?3)
+             ORDER BY u.id, r.role"
+        ))
+        .bind(query.after.map(|id| id.to_string()))
+        .bind(query.email_contains.as_deref().map(str::to_lowercase))
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
         users_from_rows(&rows)
     }
 
@@ -562,6 +589,79 @@ impl Store for SqliteStore {
         transaction.commit().await.map_err(map_err)
     }
 
+    async fn insert_personal_token(&self, token: &PersonalTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO personal_tokens (id, user_id, name, scopes, secret_hash, created_at, expires_at, last_used_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token.id.to_string())
+        .bind(token.user_id.to_string())
+        .bind(&token.name)
+        .bind(token.scopes.join(" "))
+        .bind(token.secret_hash.0.as_slice())
+        .bind(token.created_at.unix_timestamp())
+        .bind(token.expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(token.last_used_at.map(OffsetDateTime::unix_timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn personal_token(&self, id: Uuid) -> Result<Option<PersonalTokenRecord>, StoreError> {
+        let row = sqlx::query(select_personal_tokens!("WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(personal_token_from_row).transpose()
+    }
+
+    async fn personal_tokens_of_user(&self, user_id: Uuid) -> Result<Vec<PersonalTokenRecord>, StoreError> {
+        let rows = sqlx::query(select_personal_tokens!("WHERE user_id = ? ORDER BY id DESC"))
+            .bind(user_id.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(personal_token_from_row).collect()
+    }
+
+    async fn delete_personal_token(&self, id: Uuid) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM personal_tokens WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_personal_tokens_of_user(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM personal_tokens WHERE user_id = ?")
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn record_personal_token_uses(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<(), StoreError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self.begin_write().await?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE personal_tokens SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
+            )
+            .bind(at.unix_timestamp())
+            .bind(id.to_string())
+            .execute(&mut *transaction)
+            .await
+            .map_err(map_err)?;
+        }
+        transaction.commit().await.map_err(map_err)
+    }
+
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
         let row = sqlx::query("SELECT count, last_at FROM login_failures WHERE key = ?")
             .bind(key)
@@ -635,6 +735,24 @@ fn found(rows_affected: u64) -> Result<(), StoreError> {
     } else {
         Ok(())
     }
+}
+
+fn personal_token_from_row(row: &SqliteRow) -> Result<PersonalTokenRecord, StoreError> {
+    let scopes: String = column(row, "scopes")?;
+    let hash: Vec<u8> = column(row, "secret_hash")?;
+    Ok(PersonalTokenRecord {
+        id: uuid_column(row, "id")?,
+        user_id: uuid_column(row, "user_id")?,
+        name: column(row, "name")?,
+        scopes: scopes.split_ascii_whitespace().map(str::to_owned).collect(),
+        secret_hash: PersonalTokenSecretHash(
+            hash.try_into()
+                .map_err(|_| StoreError::Other("column secret_hash: not 32 bytes".to_owned()))?,
+        ),
+        created_at: timestamp(row, "created_at")?,
+        expires_at: optional_timestamp(row, "expires_at")?,
+        last_used_at: optional_timestamp(row, "last_used_at")?,
+    })
 }
 
 /// Folds rows of [`select_users!`], ordered by user then role, into users.

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::{Context as _, anyhow, bail};
 use portcullis_core::AuthService;
 use portcullis_core::keys::{ALGORITHM, KeyState};
-use portcullis_core::roles::{ADMIN_ROLE, permissions_of};
 use portcullis_core::service::{AuthError, NewAccount};
 use portcullis_core::store::Store;
 use portcullis_server::AppState;
@@ -87,13 +86,16 @@ async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode
     tracing::info!(database = %config.database, issuer = %config.auth.issuer, "portcullis listening on http://{address}");
     let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&auth));
     let state = AppState {
-        auth,
+        auth: Arc::clone(&auth),
         http: Arc::new(config.http),
     };
     portcullis_server::serve(listener, state, shutdown_signal())
         .await
         .context("serving")?;
     maintenance.abort();
+    if let Err(error) = auth.flush_personal_token_uses().await {
+        tracing::warn!(%error, "could not record personal access token uses");
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -183,18 +185,8 @@ async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCo
             );
         }
         RoleCommand::List => {
-            let roles = auth.roles().await.map_err(describe)?;
-            let admin = permissions_of(&[ADMIN_ROLE.to_owned()], &roles);
-            println!(
-                "{ADMIN_ROLE}\t{}",
-                admin.into_iter().collect::<Vec<_>>().join(" ")
-            );
-            for role in roles {
-                println!(
-                    "{}\t{}",
-                    role.name,
-                    role.permissions.into_iter().collect::<Vec<_>>().join(" ")
-                );
+            for role in auth.roles_with_admin().await.map_err(describe)? {
+                println!("{}\t{}", role.name, role.permissions.into_iter().collect::<Vec<_>>().join(" "));
             }
         }
     }

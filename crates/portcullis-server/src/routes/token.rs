@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{OAuthError, no_store_headers};
 use crate::extract::{Client, is_json};
 use crate::state::AppState;
-use crate::wire::{RevokeRequest, TokenRequest, TokenResponse};
+use crate::wire::{SingleTokenRequest, TokenRequest, TokenResponse};
 
 const INVALID_CREDENTIALS: &str = "the email or password is incorrect";
 const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
@@ -86,7 +86,7 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
-    let request: RevokeRequest = read_body(&headers, body)?;
+    let request: SingleTokenRequest = read_body(&headers, body)?;
     let token = request
         .token
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
@@ -99,7 +99,7 @@ pub(crate) async fn revoke(
 }
 
 /// Reads a JSON or form body; an empty body with no content type is empty input.
-fn read_body<T: DeserializeOwned + Default>(
+pub(crate) fn read_body<T: DeserializeOwned + Default>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, OAuthError> {

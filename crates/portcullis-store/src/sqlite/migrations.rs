@@ -23,11 +23,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration of `migrations/sqlite/`, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    file_name: "0001_initial.sql",
-    sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        file_name: "0001_initial.sql",
+        sql: include_str!("../../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        file_name: "0002_personal_tokens.sql",
+        sql: include_str!("../../migrations/sqlite/0002_personal_tokens.sql"),
+    },
+];
 
 /// Brings the schema up to date; does nothing when it already is.
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -1,0 +1,76 @@
+//! For the APIs Portcullis protects: token introspection (RFC 7662) and
+//! forward-auth for nginx `auth_request`, Traefik ForwardAuth and Caddy
+//! `forward_auth`.
+//!
+//! Forward-auth answers `200` with identity headers only when the credential
+//! is valid (and holds `?permission=` when asked); it never copies a header
+//! from the request, so a client's own `X-Auth-*` headers go nowhere, and it
+//! fails closed: when the database cannot be read the answer is `503`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::AuthError;
+
+use crate::error::{ApiError, OAuthError, no_store_headers};
+use crate::extract::{PresentedCredential, presented_credential};
+use crate::routes::token::read_body;
+use crate::state::AppState;
+use crate::wire::{ActiveTokenBody, IntrospectionBody, SingleTokenRequest, VerifyQuery};
+
+pub(crate) async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let caller = match presented_credential(&headers) {
+        PresentedCredential::Token(token) => state.auth.authenticate(token).await.map_err(OAuthError::from_caller)?,
+        PresentedCredential::Missing => return Err(OAuthError::unauthenticated(None)),
+        PresentedCredential::OtherScheme => {
+            return Err(OAuthError::unauthenticated(Some("use the Bearer scheme")));
+        }
+    };
+    let request: SingleTokenRequest = read_body(&headers, body)?;
+    let token = request.token.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let active = state.auth.introspect(&caller, &token).await.map_err(OAuthError::from_caller)?;
+    let body = IntrospectionBody { active: active.is_some(), details: active.map(ActiveTokenBody::from) };
+    Ok((no_store_headers(), Json(body)).into_response())
+}
+
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<VerifyQuery>,
+) -> Result<Response, ApiError> {
+    let token = match presented_credential(&headers) {
+        PresentedCredential::Token(token) => token,
+        PresentedCredential::Missing => return Err(ApiError::MissingCredential),
+        PresentedCredential::OtherScheme => {
+            return Err(ApiError::InvalidCredential("use the Bearer scheme with an access token".to_owned()));
+        }
+    };
+    let (principal, user) = state.auth.verify_for_proxy(token, query.permission.as_deref()).await.map_err(
+        |error| match error {
+            AuthError::Internal(cause) => {
+                tracing::error!(%cause, "forward-auth could not decide; refusing");
+                ApiError::Domain(AuthError::Unavailable)
+            }
+            other => ApiError::from(other),
+        },
+    )?;
+    let mut response = no_store_headers();
+    let identity = [
+        ("x-auth-user-id", user.id.to_string()),
+        ("x-auth-email", user.email.to_string()),
+        ("x-auth-roles", principal.roles.join(",")),
+        ("x-auth-scope", principal.scope.join(" ")),
+    ];
+    for (name, value) in identity {
+        let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| ApiError::Domain(AuthError::Unavailable))?;
+        response.insert(HeaderName::from_static(name), value);
+    }
+    Ok(response.into_response())
+}
