@@ -467,31 +467,16 @@ impl AuthService {
                 .live_session(token.session_id, now)
                 .await?
                 .ok_or(AuthError::InvalidGrant)?;
-            let next = match token.lineage(
+            let (rotate, next) = match token.lineage(
                 &session.refresh_key,
                 session.refresh_generation,
                 &session.refresh_hash,
             ) {
-                Lineage::Current => {
-                    let next = token.successor(&session.refresh_key);
-                    if !self
-                        .store
-                        .rotate_refresh_token(
-                            session.id,
-                            session.refresh_generation,
-                            &next.secret.hash(),
-                            now,
-                        )
-                        .await?
-                    {
-                        continue;
-                    }
-                    next
-                }
+                Lineage::Current => (true, token.successor(&session.refresh_key)),
                 Lineage::JustRotated(current)
                     if now - session.last_used_at <= self.settings.refresh_reuse_grace =>
                 {
-                    current
+                    (false, current)
                 }
                 Lineage::JustRotated(_) | Lineage::Older => {
                     tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reuse detected; session revoked");
@@ -500,6 +485,8 @@ impl AuthService {
                 }
                 Lineage::Foreign => return Err(AuthError::InvalidGrant),
             };
+            // Everything that can refuse the grant is checked before the
+            // rotation, so a refused refresh never uses the token up.
             let user = match self.store.user_by_id(session.user_id).await? {
                 Some(user) if !user.disabled => user,
                 _ => return Err(AuthError::InvalidGrant),
@@ -517,6 +504,19 @@ impl AuthService {
                 Some(requested) => narrow_scope(requested, &allowed)?,
                 None => allowed.into_iter().collect(),
             };
+            if rotate
+                && !self
+                    .store
+                    .rotate_refresh_token(
+                        session.id,
+                        session.refresh_generation,
+                        &next.secret.hash(),
+                        now,
+                    )
+                    .await?
+            {
+                continue;
+            }
             return Ok(self.token_pair(&user, session.id, scope, &next, now));
         }
         Err(AuthError::InvalidGrant)

@@ -8,9 +8,13 @@
 //! `portcullis-core`), or read configuration itself: the binary passes a URL
 //! and options in.
 //!
-//! Today the one backend is SQLite ([`SqliteStore`]); a PostgreSQL backend
-//! will sit beside it and pass the same test suite (`tests/it/store_suite.rs`).
+//! Two backends pass the same test suite (`tests/it/store_suite.rs`) and keep
+//! the same semantics: SQLite ([`SqliteStore`]) for one instance on one
+//! machine, PostgreSQL ([`PgStore`]) for several instances sharing a database.
 
+mod migration;
+mod postgres;
 mod sqlite;
 
+pub use postgres::{PgStore, PgStoreOptions};
 pub use sqlite::{SqliteStore, SqliteStoreOptions};

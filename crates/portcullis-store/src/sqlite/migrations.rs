@@ -13,14 +13,8 @@ use time::OffsetDateTime;
 
 use portcullis_core::store::StoreError;
 
+use crate::migration::{Migration, newest_version};
 use crate::sqlite::map_err;
-
-/// One schema step, applied in order of `version`.
-pub(crate) struct Migration {
-    pub(crate) version: i64,
-    pub(crate) file_name: &'static str,
-    pub(crate) sql: &'static str,
-}
 
 /// Every migration of `migrations/sqlite/`, oldest first.
 pub(crate) const MIGRATIONS: &[Migration] = &[
@@ -49,7 +43,7 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     .await
     .map_err(map_err)?;
 
-    let newest_known = MIGRATIONS.last().map_or(0, |migration| migration.version);
+    let newest_known = newest_version(MIGRATIONS);
     let newest_applied: Option<i64> =
         sqlx::query("SELECT MAX(version) AS version FROM schema_migrations")
             .fetch_one(pool)
@@ -103,41 +97,11 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    /// A file added to `migrations/sqlite/` but not listed here would never run.
     #[test]
     fn every_migration_file_is_embedded_in_order() {
-        let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
-        let mut files: Vec<String> = std::fs::read_dir(directory)
-            .expect("migrations directory")
-            .map(|entry| {
-                entry
-                    .expect("directory entry")
-                    .file_name()
-                    .into_string()
-                    .expect("UTF-8 name")
-            })
-            .filter(|name| name.ends_with(".sql"))
-            .collect();
-        files.sort();
-        let embedded: Vec<&str> = MIGRATIONS
-            .iter()
-            .map(|migration| migration.file_name)
-            .collect();
-        assert_eq!(files, embedded);
-        for (index, migration) in MIGRATIONS.iter().enumerate() {
-            let expected_version = i64::try_from(index).expect("few migrations") + 1;
-            assert_eq!(
-                migration.version, expected_version,
-                "{}",
-                migration.file_name
-            );
-            assert!(
-                migration
-                    .file_name
-                    .starts_with(&format!("{expected_version:04}_")),
-                "{}",
-                migration.file_name
-            );
-        }
+        crate::migration::assert_embedded_in_order(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"),
+            MIGRATIONS,
+        );
     }
 }

@@ -1,10 +1,10 @@
-//! The store suite on SQLite, plus what only a file database has: URL forms,
-//! migrations run twice or at once, data that outlives the process's pool.
+//! The store suite on SQLite (`sqlite::suite::*`), plus what only a file
+//! database has: URL forms, migrations run twice or at once, data that
+//! outlives the process's pool.
 //!
 //! Every test gets its own file in its own temporary directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use portcullis_core::store::{Store, StoreError};
 use portcullis_store::{SqliteStore, SqliteStoreOptions};
@@ -38,37 +38,7 @@ async fn open(path: &Path) -> SqliteStore {
     store
 }
 
-/// One `#[tokio::test]` per suite function taking `&dyn Store`.
-macro_rules! sqlite_suite {
-    ($($suite:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $suite() {
-                let database = TestDatabase::new().await;
-                store_suite::$suite(&database.store).await;
-            }
-        )*
-    };
-}
-
-sqlite_suite!(
-    users,
-    user_flags,
-    profile_changes,
-    user_roles,
-    roles,
-    delete_user_cascades,
-    sessions,
-    refresh_rotation,
-    signing_keys,
-    login_failures,
-);
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_refresh_rotation() {
-    let database = TestDatabase::new().await;
-    store_suite::concurrent_refresh_rotation(Arc::new(database.store.clone())).await;
-}
+crate::store_suite::store_suite_tests!(Some(TestDatabase::new().await));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_signing_key_from_two_pools() {

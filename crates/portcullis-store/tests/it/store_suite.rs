@@ -1,9 +1,11 @@
 //! What any `Store` must do, as tests over `&dyn Store`.
 //!
 //! Backend-agnostic on purpose: no SQL, no file, no driver here, so the
-//! PostgreSQL store runs exactly these functions. Each function expects an
-//! empty, migrated store of its own. Times are whole seconds, since stores
-//! keep one-second precision.
+//! SQLite and PostgreSQL stores run exactly these functions. Each function
+//! expects an empty, migrated store of its own. Times are whole seconds, since
+//! stores keep one-second precision. [`store_suite_tests!`] turns every
+//! function into one test per backend; a function missing from its list is
+//! dead code, which the lints refuse.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -719,6 +721,130 @@ pub(crate) async fn concurrent_refresh_rotation(store: Arc<dyn Store>) {
     );
 }
 
+/// Names come back in byte order, as Rust's `str` sorts, whatever the database's locale.
+pub(crate) async fn text_order_is_bytewise(store: &dyn Store) {
+    let names = [
+        "admin", "Zeta", "zeta", "_ops", "éclair", "Éclair", "a b", "a-b", "ab", "B", "a",
+    ];
+    let mut expected: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    expected.sort();
+
+    let mut alice = user("alice@example.com", at(0));
+    alice.roles = names.iter().map(|name| (*name).to_owned()).collect();
+    store.insert_user(&alice).await.unwrap();
+    assert_eq!(
+        store.user_by_id(alice.id).await.unwrap().unwrap().roles,
+        expected,
+        "a user's roles"
+    );
+
+    for name in names {
+        store.put_role(&role(name, &names)).await.unwrap();
+    }
+    let stored = store.roles().await.unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+        expected,
+        "role names"
+    );
+    assert!(stored.iter().all(|r| r.permissions.len() == names.len()));
+
+    // Keys created in the same second are listed by kid.
+    let created = at(10);
+    let key = |kid: &str| SigningKey {
+        kid: kid.to_owned(),
+        ..signing_key(1, created)
+    };
+    assert!(store.insert_first_signing_key(&key("b")).await.unwrap());
+    store.rotate_signing_key(&key("B"), created).await.unwrap();
+    store.rotate_signing_key(&key("_"), created).await.unwrap();
+    let kids: Vec<String> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["B", "_", "b"]);
+}
+
+/// Replacing a user's roles, a role's permissions, or the signing key, many
+/// times at once: each change applies whole, as if one after the other.
+pub(crate) async fn concurrent_replacements(store: Arc<dyn Store>) {
+    const WRITERS: usize = 8;
+    // Overlapping sets, so interleaved deletes and inserts would collide or mix.
+    let set = |writer: usize| -> Vec<String> {
+        vec![
+            "shared".to_owned(),
+            format!("own-{writer}"),
+            format!("next-{}", (writer + 1) % WRITERS),
+        ]
+    };
+    let alice = user("alice@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+    assert!(
+        store
+            .insert_first_signing_key(&signing_key(200, at(0)))
+            .await
+            .unwrap()
+    );
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            let roles = set(writer);
+            // Every writer starts each kind of change at the same moment.
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.set_roles(alice.id, &roles).await.expect("set_roles");
+                let permissions: Vec<&str> = roles.iter().map(String::as_str).collect();
+                barrier.wait().await;
+                store
+                    .put_role(&role("contested", &permissions))
+                    .await
+                    .expect("put_role");
+                let seed = u8::try_from(writer).expect("few writers");
+                barrier.wait().await;
+                store
+                    .rotate_signing_key(&signing_key(seed, at(1)), at(1))
+                    .await
+                    .expect("rotate_signing_key");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task");
+    }
+
+    let sets: Vec<BTreeSet<String>> = (0..WRITERS)
+        .map(|writer| set(writer).into_iter().collect())
+        .collect();
+    let final_roles: BTreeSet<String> = store
+        .user_by_id(alice.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .roles
+        .into_iter()
+        .collect();
+    assert!(sets.contains(&final_roles), "roles {final_roles:?}");
+    let contested = store.roles().await.unwrap();
+    assert_eq!(contested.len(), 1);
+    assert!(
+        sets.contains(&contested[0].permissions),
+        "permissions {:?}",
+        contested[0].permissions
+    );
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), WRITERS + 1);
+    let active = keys
+        .iter()
+        .filter(|key| key.state == KeyState::Active)
+        .count();
+    assert_eq!(active, 1, "exactly one active key: {keys:?}");
+}
+
 /// The first key is stored once; rotation retires every active key.
 pub(crate) async fn signing_keys(store: &dyn Store) {
     assert!(store.signing_keys().await.unwrap().is_empty());
@@ -863,3 +989,60 @@ pub(crate) async fn login_failures(store: &dyn Store) {
         })
     );
 }
+
+/// Expands, inside a backend's test module, to `mod suite` with one
+/// `#[tokio::test]` per function of this file. `$fresh` is evaluated at the
+/// start of each test, in that backend module's scope, and yields
+/// `Option<TestDatabase>` whose `store` field is that backend's store; `None`
+/// skips the test (no server to test against).
+macro_rules! store_suite_tests {
+    ($fresh:expr) => {
+        $crate::store_suite::suite_tests_for!(
+            $fresh;
+            borrowed: [
+                users,
+                user_flags,
+                profile_changes,
+                user_roles,
+                roles,
+                delete_user_cascades,
+                sessions,
+                refresh_rotation,
+                text_order_is_bytewise,
+                signing_keys,
+                login_failures,
+            ];
+            shared: [concurrent_refresh_rotation, concurrent_replacements];
+        );
+    };
+}
+
+/// The expansion of [`store_suite_tests!`]: functions taking `&dyn Store`
+/// run on a current-thread runtime, those taking `Arc<dyn Store>` (they
+/// race tasks) on four worker threads.
+macro_rules! suite_tests_for {
+    ($fresh:expr; borrowed: [$($borrowed:ident),* $(,)?]; shared: [$($shared:ident),* $(,)?];) => {
+        /// The generic store suite (`store_suite.rs`) on this backend.
+        mod suite {
+            use super::*;
+
+            $(
+                #[tokio::test]
+                async fn $borrowed() {
+                    let Some(database) = $fresh else { return };
+                    $crate::store_suite::$borrowed(&database.store).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $shared() {
+                    let Some(database) = $fresh else { return };
+                    $crate::store_suite::$shared(::std::sync::Arc::new(database.store.clone()))
+                        .await;
+                }
+            )*
+        }
+    };
+}
+
+pub(crate) use {store_suite_tests, suite_tests_for};

@@ -1,0 +1,523 @@
+//! The store suite on PostgreSQL (`postgres::suite::*`), plus what only a
+//! shared server shows: two pools (two instances) racing on one database,
+//! migrators starting together, the statement timeout, unreachable servers.
+//!
+//! `PORTCULLIS_TEST_POSTGRES` names a server (`postgres://postgres@127.0.0.1:5432`,
+//! a role that may create databases; PostgreSQL 15 or newer, with ICU).
+//! Every test creates its own database there and drops it afterwards, even
+//! when the test panics. Without the variable, each test that needs a server
+//! returns at once and one line says so; with it, a server that cannot be
+//! used fails the tests rather than skipping them.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant, SystemTime};
+
+use portcullis_core::keys::{KeyState, SigningKey};
+use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
+use portcullis_core::store::{SessionRecord, Store, StoreError};
+use portcullis_store::{PgStore, PgStoreOptions};
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::store_suite;
+
+/// The environment variable holding the test server's URL.
+const SERVER_VARIABLE: &str = "PORTCULLIS_TEST_POSTGRES";
+
+/// The test server's URL, or `None` (said once per run) when there is none.
+fn server_url() -> Option<String> {
+    static SKIP_NOTICE: Once = Once::new();
+    match std::env::var(SERVER_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        Ok(_) | Err(std::env::VarError::NotPresent) => {
+            SKIP_NOTICE.call_once(|| {
+                // Straight to the process's stderr: libtest captures `eprintln!`
+                // of passing tests, and this line must be seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping PostgreSQL store tests: {SERVER_VARIABLE} is not set"
+                );
+            });
+            None
+        }
+        Err(error) => panic!("{SERVER_VARIABLE}: {error}"),
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`, query kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |index| index + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |index| authority_start + index);
+    let query = query.map(|query| format!("?{query}")).unwrap_or_default();
+    format!("{}/{database}{query}", &base[..path_start])
+}
+
+/// A new, empty database on the test server, dropped when this is dropped.
+pub(crate) struct ScratchDatabase {
+    pub(crate) name: String,
+    /// Connects to this database.
+    pub(crate) url: String,
+    /// Connects to the server's `postgres` database, to create and drop others.
+    admin_url: String,
+}
+
+impl ScratchDatabase {
+    /// `None` when no test server is configured.
+    pub(crate) async fn create() -> Option<Self> {
+        Self::create_with("").await
+    }
+
+    /// `clauses` are appended to `CREATE DATABASE name` (e.g. a locale).
+    pub(crate) async fn create_with(clauses: &str) -> Option<Self> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let server = server_url()?;
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos();
+        let name = format!(
+            "portcullis_test_{}_{nanos}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin_url = with_database(&server, "postgres");
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|error| panic!("{SERVER_VARIABLE}={server}: {error}"));
+        // Through `Executor`: `RawSql::execute`'s future is not provably `Send`.
+        admin
+            .execute(sqlx::raw_sql(&format!(
+                "CREATE DATABASE \"{name}\" {clauses}"
+            )))
+            .await
+            .unwrap_or_else(|error| panic!("creating database {name}: {error}"));
+        admin.close().await.ok();
+        let url = with_database(&server, &name);
+        Some(Self {
+            name,
+            url,
+            admin_url,
+        })
+    }
+
+    pub(crate) async fn connect(&self) -> PgStore {
+        PgStore::connect(&self.url).await.expect("connect")
+    }
+
+    pub(crate) async fn connect_and_migrate(&self) -> PgStore {
+        let store = self.connect().await;
+        store.migrate().await.expect("migrate");
+        store
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        // Drop may run on a runtime's thread, even while a panic unwinds
+        // through a test: do the async work on a thread and runtime of its own.
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                // FORCE ends the connections a pool of the test may still hold.
+                admin
+                    .execute(sqlx::raw_sql(&format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .await
+                    .map_err(|error| error.to_string())?;
+                admin.close().await.map_err(|error| error.to_string())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("could not drop test database {}: {error}", self.name),
+            Err(_) => eprintln!(
+                "could not drop test database {}: thread panicked",
+                self.name
+            ),
+        }
+    }
+}
+
+/// A migrated store on a database of its own.
+pub(crate) struct TestDatabase {
+    // Fields drop in order: the pool before its database.
+    pub(crate) store: PgStore,
+    pub(crate) database: ScratchDatabase,
+}
+
+impl TestDatabase {
+    /// `None` when no test server is configured.
+    pub(crate) async fn new() -> Option<Self> {
+        let database = ScratchDatabase::create().await?;
+        let store = database.connect_and_migrate().await;
+        Some(Self { store, database })
+    }
+}
+
+crate::store_suite::store_suite_tests!(TestDatabase::new().await);
+
+fn at(seconds_after_base: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_750_000_000 + seconds_after_base).expect("valid time")
+}
+
+/// A live session of a new user, stored.
+async fn stored_session(store: &dyn Store) -> SessionRecord {
+    let user = portcullis_core::store::UserRecord {
+        id: Uuid::now_v7(),
+        email: portcullis_core::email::Email::parse("alice@example.com").unwrap(),
+        name: None,
+        roles: Vec::new(),
+        password_hash: portcullis_core::hashing::PasswordHashString("$argon2id$x".into()),
+        disabled: false,
+        created_at: at(0),
+    };
+    store.insert_user(&user).await.unwrap();
+    let session = SessionRecord {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        created_at: at(1),
+        last_used_at: at(1),
+        expires_at: at(1000),
+        revoked_at: None,
+        refresh_key: SessionRefreshKey::generate(),
+        refresh_generation: 0,
+        refresh_hash: RefreshSecretHash([0; 32]),
+        scope: None,
+        user_agent: None,
+        ip: None,
+    };
+    store.insert_session(&session).await.unwrap();
+    session
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refresh_rotation_from_two_pools() {
+    const CONTENDERS: u8 = 32;
+    // Two pools on one database stand for two server instances.
+    let Some(database) = TestDatabase::new().await else {
+        return;
+    };
+    let other = database.database.connect().await;
+    let session = stored_session(&database.store).await;
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(CONTENDERS)));
+    let tasks: Vec<_> = (0..CONTENDERS)
+        .map(|contender| {
+            let store = if contender % 2 == 0 {
+                database.store.clone()
+            } else {
+                other.clone()
+            };
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let won = store
+                    .rotate_refresh_token(session.id, 0, &RefreshSecretHash([contender; 32]), at(2))
+                    .await
+                    .expect("rotate");
+                (contender, won)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (contender, won) = task.await.expect("task");
+        if won {
+            winners.push(contender);
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    let stored = other.session(session.id).await.unwrap().unwrap();
+    assert_eq!(stored.refresh_generation, 1);
+    assert_eq!(stored.refresh_hash, RefreshSecretHash([winners[0]; 32]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_signing_key_from_two_pools() {
+    let Some(database) = TestDatabase::new().await else {
+        return;
+    };
+    let other = database.database.connect().await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(8));
+    let tasks: Vec<_> = (0..8u8)
+        .map(|seed| {
+            let store = if seed % 2 == 0 {
+                database.store.clone()
+            } else {
+                other.clone()
+            };
+            let barrier = Arc::clone(&barrier);
+            let key = SigningKey {
+                kid: format!("kid-{seed}"),
+                created_at: at(0),
+                state: KeyState::Active,
+                private_pkcs8: vec![seed; 48],
+                public_key: [seed; 32],
+            };
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.insert_first_signing_key(&key).await.expect("insert")
+            })
+        })
+        .collect();
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += usize::from(task.await.expect("task"));
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(database.store.signing_keys().await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_on_a_fresh_database() {
+    let Some(database) = ScratchDatabase::create().await else {
+        return;
+    };
+    let stores = [database.connect().await, database.connect().await];
+    let barrier = Arc::new(tokio::sync::Barrier::new(stores.len()));
+    let tasks: Vec<_> = stores
+        .iter()
+        .map(|store| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.migrate().await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("migrate");
+    }
+    let mut raw = PgConnection::connect(&database.url).await.unwrap();
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(applied, [1], "each migration applied once");
+    raw.close().await.unwrap();
+    store_suite::users(&stores[1]).await;
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let Some(database) = TestDatabase::new().await else {
+        return;
+    };
+    database.store.migrate().await.expect("second migrate");
+    let again = database.database.connect_and_migrate().await;
+    store_suite::users(&again).await;
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let Some(database) = TestDatabase::new().await else {
+        return;
+    };
+    let mut raw = PgConnection::connect(&database.database.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, file_name, applied_at) VALUES (9999, 'future.sql', 0)",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    raw.close().await.unwrap();
+    let result = database.store.migrate().await;
+    assert!(
+        matches!(&result, Err(StoreError::Other(message)) if message.contains("9999")),
+        "{result:?}"
+    );
+}
+
+/// The schema orders text bytewise even where the database's locale would not.
+#[tokio::test]
+async fn text_order_is_bytewise_in_a_natural_language_locale() {
+    let Some(database) =
+        ScratchDatabase::create_with("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
+            .await
+    else {
+        return;
+    };
+    let store = database.connect_and_migrate().await;
+    store_suite::text_order_is_bytewise(&store).await;
+}
+
+#[tokio::test]
+async fn a_statement_blocked_past_the_timeout_is_unavailable() {
+    let Some(database) = ScratchDatabase::create().await else {
+        return;
+    };
+    let store = PgStore::connect_with(
+        &database.url,
+        PgStoreOptions {
+            statement_timeout: Duration::from_millis(300),
+            ..PgStoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let session = stored_session(&store).await;
+
+    // Another client holds the session's row until it rolls back.
+    let mut blocker = PgConnection::connect(&database.url).await.unwrap();
+    let mut transaction = blocker.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
+        .bind(session.id)
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let result = store
+        .rotate_refresh_token(session.id, 0, &RefreshSecretHash([1; 32]), at(2))
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3), "timed out late");
+
+    transaction.rollback().await.unwrap();
+    blocker.close().await.unwrap();
+    assert!(
+        store
+            .rotate_refresh_token(session.id, 0, &RefreshSecretHash([1; 32]), at(2))
+            .await
+            .unwrap(),
+        "the lock gone, the same rotation succeeds"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_store_is_unavailable() {
+    let Some(database) = TestDatabase::new().await else {
+        return;
+    };
+    database.store.close().await;
+    let result = database.store.ping().await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_database_is_an_error() {
+    let Some(database) = ScratchDatabase::create().await else {
+        return;
+    };
+    let missing = with_database(&database.url, &format!("{}_missing", database.name));
+    let result = PgStore::connect(&missing).await;
+    assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_are_dropped_even_when_a_test_panics() {
+    let Some(server) = server_url() else {
+        return;
+    };
+    let (name_sender, name_receiver) = tokio::sync::oneshot::channel();
+    let failing_test = tokio::spawn(async move {
+        let database = TestDatabase::new().await.expect("server configured");
+        name_sender.send(database.database.name.clone()).unwrap();
+        panic!("a test failing on purpose, with its database open");
+    });
+    assert!(failing_test.await.unwrap_err().is_panic());
+    let name = name_receiver.await.unwrap();
+    let mut admin = PgConnection::connect(&with_database(&server, "postgres"))
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "{name} should have been dropped");
+    admin.close().await.unwrap();
+}
+
+// These need no server: they run with or without PORTCULLIS_TEST_POSTGRES.
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let result = PgStore::connect_with(
+        &format!("postgres://postgres@127.0.0.1:{port}/portcullis"),
+        PgStoreOptions {
+            acquire_timeout: Duration::from_millis(300),
+            ..PgStoreOptions::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_malformed_url_is_other() {
+    for url in [
+        "",
+        "not a url",
+        "postgres://host:notaport/db",
+        "mysql://host/db",
+        "sqlite://portcullis.db",
+        "host=127.0.0.1 dbname=portcullis",
+    ] {
+        let result = PgStore::connect(url).await;
+        assert!(
+            matches!(result, Err(StoreError::Other(_))),
+            "{url}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn database_urls() {
+    #[track_caller]
+    fn check(server: &str, expected: &str) {
+        assert_eq!(with_database(server, "db"), expected, "{server}");
+    }
+    check(
+        "postgres://postgres@127.0.0.1:5432",
+        "postgres://postgres@127.0.0.1:5432/db",
+    );
+    check(
+        "postgres://postgres@127.0.0.1:5432/",
+        "postgres://postgres@127.0.0.1:5432/db",
+    );
+    check("postgres://u:p@h/other", "postgres://u:p@h/db");
+    check(
+        "postgresql://h:1/x?sslmode=disable",
+        "postgresql://h:1/db?sslmode=disable",
+    );
+    check(
+        "postgres://h?application_name=t",
+        "postgres://h/db?application_name=t",
+    );
+}
