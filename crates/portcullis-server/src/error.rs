@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::AuthError;
 use portcullis_core::service::FieldError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The realm named in every `WWW-Authenticate` challenge.
 pub(crate) const REALM: &str = "portcullis";
@@ -51,19 +52,35 @@ impl From<AuthError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// Problem details (RFC 9457), the body of every error outside `/token*`.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "type": "urn:portcullis:problem:validation-error",
+    "title": "Unprocessable Entity",
+    "status": 422,
+    "detail": "password: must have at least 12 characters",
+    "errors": [{"field": "password", "message": "must have at least 12 characters"}]
+})))]
+pub(crate) struct Problem<'a> {
+    /// `urn:portcullis:problem:<slug>`, one slug per kind of failure.
     #[serde(rename = "type")]
+    #[schema(format = "uri")]
     problem_type: String,
+    /// The status code's reason phrase.
     title: &'a str,
+    /// The HTTP status code again.
     status: u16,
+    /// What went wrong, for a person to read.
     detail: String,
+    /// Only for `422`: each invalid field and why.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     errors: Option<Vec<ProblemField<'a>>>,
 }
 
-#[derive(Serialize)]
-struct ProblemField<'a> {
+/// One invalid input field of a `422`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProblemField<'a> {
     field: &'a str,
     message: &'a str,
 }
@@ -150,11 +167,19 @@ impl IntoResponse for ApiError {
                 ),
                 AuthError::Forbidden { needed } => {
                     headers.insert(header::WWW_AUTHENTICATE, insufficient_scope(needed));
-                    (StatusCode::FORBIDDEN, "insufficient-scope", error.to_string(), None)
+                    (
+                        StatusCode::FORBIDDEN,
+                        "insufficient-scope",
+                        error.to_string(),
+                        None,
+                    )
                 }
-                AuthError::NotWithPersonalToken => {
-                    (StatusCode::FORBIDDEN, "personal-token-not-allowed", error.to_string(), None)
-                }
+                AuthError::NotWithPersonalToken => (
+                    StatusCode::FORBIDDEN,
+                    "personal-token-not-allowed",
+                    error.to_string(),
+                    None,
+                ),
                 AuthError::Throttled {
                     retry_after_seconds,
                 } => {
@@ -267,14 +292,16 @@ fn insufficient_scope(needed: &str) -> HeaderValue {
         r#"Bearer realm="{REALM}", error="insufficient_scope", scope="{}""#,
         needed.replace(['"', '\\'], "")
     ))
-    .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="portcullis", error="insufficient_scope""#))
+    .unwrap_or_else(|_| {
+        HeaderValue::from_static(r#"Bearer realm="portcullis", error="insufficient_scope""#)
+    })
 }
 
 /// A failure on `/token`, `/token/revoke` or `/token/introspect`, rendered as an OAuth 2.0 error.
 #[derive(Debug)]
 pub(crate) struct OAuthError {
     status: StatusCode,
-    code: &'static str,
+    code: OAuthErrorCode,
     description: String,
     retry_after_seconds: Option<u64>,
     challenge: Option<HeaderValue>,
@@ -282,13 +309,17 @@ pub(crate) struct OAuthError {
 
 impl OAuthError {
     pub(crate) fn invalid_request(description: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            description,
+        )
     }
 
     pub(crate) fn unsupported_grant_type(grant: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
+            OAuthErrorCode::UnsupportedGrantType,
             format!("grant_type {grant:?} is not supported; use password or refresh_token"),
         )
     }
@@ -296,12 +327,12 @@ impl OAuthError {
     pub(crate) fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "the body is larger than 64 KiB",
         )
     }
 
-    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: OAuthErrorCode, description: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -317,7 +348,7 @@ impl OAuthError {
             challenge: Some(challenge(reason)),
             ..Self::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_token",
+                OAuthErrorCode::InvalidToken,
                 reason.unwrap_or("this endpoint needs a bearer token holding tokens:introspect"),
             )
         }
@@ -330,14 +361,18 @@ impl OAuthError {
                 let reason = reason.to_string();
                 Self {
                     challenge: Some(challenge(Some(&reason))),
-                    ..Self::new(StatusCode::UNAUTHORIZED, "invalid_token", reason)
+                    ..Self::new(
+                        StatusCode::UNAUTHORIZED,
+                        OAuthErrorCode::InvalidToken,
+                        reason,
+                    )
                 }
             }
             AuthError::Forbidden { needed } => Self {
                 challenge: Some(insufficient_scope(&needed)),
                 ..Self::new(
                     StatusCode::FORBIDDEN,
-                    "insufficient_scope",
+                    OAuthErrorCode::InsufficientScope,
                     format!("this needs the permission {needed}"),
                 )
             },
@@ -351,20 +386,22 @@ impl OAuthError {
         match error {
             AuthError::InvalidGrant => Self::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_grant",
+                OAuthErrorCode::InvalidGrant,
                 invalid_grant_description,
             ),
             AuthError::InvalidRequest(description) => Self::invalid_request(description),
-            AuthError::InvalidScope(description) => {
-                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
-            }
+            AuthError::InvalidScope(description) => Self::new(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidScope,
+                description,
+            ),
             AuthError::Throttled {
                 retry_after_seconds,
             } => Self {
                 retry_after_seconds: Some(retry_after_seconds),
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "temporarily_unavailable",
+                    OAuthErrorCode::TemporarilyUnavailable,
                     error.to_string(),
                 )
             },
@@ -372,7 +409,7 @@ impl OAuthError {
                 retry_after_seconds: Some(5),
                 ..Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "temporarily_unavailable",
+                    OAuthErrorCode::TemporarilyUnavailable,
                     "the database is unavailable",
                 )
             },
@@ -380,7 +417,7 @@ impl OAuthError {
                 tracing::error!(%cause, "internal error on the token endpoint");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
+                    OAuthErrorCode::ServerError,
                     "an internal error occurred",
                 )
             }
@@ -389,9 +426,29 @@ impl OAuthError {
     }
 }
 
-#[derive(Serialize)]
-struct OAuthErrorBody<'a> {
-    error: &'a str,
+/// The `error` codes of RFC 6749 §5.2, RFC 6750 §3.1 and RFC 7009 §2.2.1 this server sends.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidGrant,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidToken,
+    InsufficientScope,
+    TemporarilyUnavailable,
+    ServerError,
+}
+
+/// The OAuth 2.0 error body (RFC 6749 §5.2) of `/token`, `/token/revoke` and `/token/introspect`.
+#[derive(Serialize, ToSchema)]
+#[schema(examples(json!({
+    "error": "invalid_grant",
+    "error_description": "the email or password is incorrect"
+})))]
+pub(crate) struct OAuthErrorBody<'a> {
+    error: OAuthErrorCode,
+    /// What went wrong, for a person to read.
     error_description: &'a str,
 }
 

@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use portcullis_core::service::{ClientInfo, FieldError, Principal};
 use serde::de::DeserializeOwned;
 

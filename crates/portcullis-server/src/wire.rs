@@ -2,7 +2,12 @@
 //! from the domain types and converted by hand, so that renaming a field in
 //! the domain can never silently change the contract. Bodies that carry a
 //! password or a token deliberately do not implement `Debug`.
+//!
+//! Every body derives [`utoipa::ToSchema`], so the OpenAPI document
+//! ([`crate::openapi`]) describes exactly these types; a body is never built
+//! with `serde_json::json!`, whose shape no schema could follow.
 
+use portcullis_core::keys::PublicJwk;
 use portcullis_core::roles::Role;
 use portcullis_core::service::personal_tokens::PersonalTokenView;
 use portcullis_core::service::protected_apis::{ActiveToken, TokenKind};
@@ -10,55 +15,76 @@ use portcullis_core::service::{SessionView, User};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, Type,
+};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 /// `POST /users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignUpRequest {
+    #[schema(format = Email, examples("ada@example.com"))]
     pub(crate) email: String,
+    /// At least 12 characters after NFKC by default (configurable, never
+    /// below 8), at most 1024, not a common password, not the email.
+    #[schema(format = Password)]
     pub(crate) password: String,
     #[serde(default)]
     pub(crate) name: Option<String>,
 }
 
 /// `PATCH /me`. Anything else (such as `roles`) is refused, never ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateMeRequest {
     #[serde(default)]
+    #[schema(format = Email)]
     pub(crate) email: Option<String>,
     /// Absent: unchanged; `null`: cleared.
     #[serde(default, deserialize_with = "present")]
     pub(crate) name: Option<Option<String>>,
+    /// Required when `email` changes.
     #[serde(default)]
+    #[schema(format = Password)]
     pub(crate) current_password: Option<String>,
 }
 
 /// `PUT /me/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangePasswordRequest {
+    #[schema(format = Password)]
     pub(crate) current_password: String,
+    /// The same policy as at sign-up.
+    #[schema(format = Password)]
     pub(crate) new_password: String,
 }
 
 /// `DELETE /me`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteMeRequest {
+    #[schema(format = Password)]
     pub(crate) current_password: String,
 }
 
 /// The user object of the contract.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserBody {
     pub(crate) id: Uuid,
+    #[schema(format = Email)]
     pub(crate) email: String,
+    #[schema(required)]
     pub(crate) name: Option<String>,
     pub(crate) roles: Vec<String>,
+    #[schema(format = DateTime)]
     pub(crate) created_at: String,
+    /// Only in `GET /me`: the union of the permissions of the user's roles.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub(crate) permissions: Option<Vec<String>>,
 }
 
@@ -76,14 +102,21 @@ impl UserBody {
 }
 
 /// One entry of `GET /me/sessions`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SessionBody {
     pub(crate) id: Uuid,
+    #[schema(format = DateTime)]
     pub(crate) created_at: String,
+    #[schema(format = DateTime)]
     pub(crate) last_used_at: String,
+    /// The earlier of the idle and the absolute end.
+    #[schema(format = DateTime)]
     pub(crate) expires_at: String,
+    #[schema(required)]
     pub(crate) user_agent: Option<String>,
+    #[schema(required)]
     pub(crate) ip: Option<String>,
+    /// Whether this is the session of the access token that asked.
     pub(crate) current: bool,
 }
 
@@ -101,32 +134,49 @@ impl From<SessionView> for SessionBody {
     }
 }
 
-/// The fields `POST /token` reads, from JSON or a form.
-#[derive(Default, Deserialize)]
+/// The fields `POST /token` reads, from JSON or a form. Without
+/// `grant_type`, a body with `password` (or `Authorization: Basic`) is the
+/// password grant.
+#[derive(Default, Deserialize, ToSchema)]
 pub(crate) struct TokenRequest {
+    #[schema(examples("password", "refresh_token"))]
     pub(crate) grant_type: Option<String>,
+    /// The email, for the password grant.
     pub(crate) username: Option<String>,
+    /// Another name for `username`.
+    #[schema(format = Email)]
     pub(crate) email: Option<String>,
+    #[schema(format = Password)]
     pub(crate) password: Option<String>,
+    /// For the refresh grant.
     pub(crate) refresh_token: Option<String>,
+    /// Space-separated subset of the user's permissions.
     pub(crate) scope: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct TokenResponse {
+    /// A JWT (RFC 9068), `typ` `at+jwt`, signed with EdDSA.
     pub(crate) access_token: String,
+    #[schema(examples("Bearer"))]
     pub(crate) token_type: &'static str,
+    /// Seconds until the access token expires.
     pub(crate) expires_in: i64,
+    /// Opaque; every refresh returns a new one and retires this one.
     pub(crate) refresh_token: String,
+    /// Space-separated permissions the access token carries.
     pub(crate) scope: String,
 }
 
 /// The fields `POST /token/revoke` (RFC 7009 §2.1) and `POST /token/introspect`
 /// (RFC 7662 §2.1) read. `token_type_hint`
 /// is accepted and ignored: every kind of token is tried anyway.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 pub(crate) struct SingleTokenRequest {
+    /// The token to revoke or introspect.
+    // An `Option` only so that its absence is an OAuth `invalid_request`.
+    #[schema(required, nullable = false)]
     pub(crate) token: Option<String>,
 }
 
@@ -143,34 +193,46 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// `GET /users` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UserListQuery {
+    /// Page size; 50 when absent.
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub(crate) limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[param(nullable = false, format = Uuid)]
     pub(crate) cursor: Option<String>,
+    /// Only users whose email contains this text.
+    #[param(nullable = false)]
     pub(crate) email: Option<String>,
 }
 
 /// `GET /users` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserListBody {
     pub(crate) items: Vec<UserBody>,
+    /// The `cursor` of the next page; `null` on the last page.
+    #[schema(required)]
     pub(crate) next_cursor: Option<Uuid>,
 }
 
 /// `PATCH /users/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdminUserChangeRequest {
+    /// Replaces the user's roles.
     #[serde(default)]
     pub(crate) roles: Option<Vec<String>>,
+    /// `true` also revokes every session and personal access token of the user.
     #[serde(default)]
     pub(crate) disabled: Option<bool>,
+    /// Absent: unchanged; `null`: cleared.
     #[serde(default, deserialize_with = "present")]
     pub(crate) name: Option<Option<String>>,
 }
 
 /// A role: `GET /roles` items and the answer of `PUT /roles/{name}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RoleBody {
     pub(crate) name: String,
     pub(crate) permissions: Vec<String>,
@@ -178,38 +240,52 @@ pub(crate) struct RoleBody {
 
 impl From<Role> for RoleBody {
     fn from(role: Role) -> Self {
-        Self { name: role.name, permissions: role.permissions.into_iter().collect() }
+        Self {
+            name: role.name,
+            permissions: role.permissions.into_iter().collect(),
+        }
     }
 }
 
 /// `PUT /roles/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PutRoleRequest {
+    /// The role's whole set of permissions, such as `books:download`.
     pub(crate) permissions: Vec<String>,
 }
 
 /// `POST /me/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPersonalTokenRequest {
+    #[schema(min_length = 1, max_length = 100)]
     pub(crate) name: String,
+    /// A subset of the caller's permissions.
     #[serde(default)]
     pub(crate) scopes: Vec<String>,
+    /// Days until the token expires; never when absent.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub(crate) expires_in_days: Option<u32>,
 }
 
 /// A personal access token; `token` only in the answer to its creation.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct PersonalTokenBody {
     pub(crate) id: Uuid,
     pub(crate) name: String,
+    /// `pat_` + random + checksum; only in the answer to `POST /me/tokens`, shown once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub(crate) token: Option<String>,
     pub(crate) scopes: Vec<String>,
+    #[schema(format = DateTime)]
     pub(crate) created_at: String,
+    /// `null`: never expires.
+    #[schema(format = DateTime, required)]
     pub(crate) expires_at: Option<String>,
+    #[schema(format = DateTime, required)]
     pub(crate) last_used_at: Option<String>,
 }
 
@@ -227,7 +303,8 @@ impl PersonalTokenBody {
     }
 }
 
-/// The RFC 7662 introspection answer.
+/// The RFC 7662 introspection answer: `{"active": false}` alone for a token
+/// that is unknown, expired or revoked.
 #[derive(Debug, Serialize)]
 pub(crate) struct IntrospectionBody {
     pub(crate) active: bool,
@@ -235,14 +312,63 @@ pub(crate) struct IntrospectionBody {
     pub(crate) details: Option<ActiveTokenBody>,
 }
 
-#[derive(Debug, Serialize)]
+/// Written by hand: for the flattened optional `details` the derive makes a
+/// schema that `{"active": false}` does not match.
+impl PartialSchema for IntrospectionBody {
+    fn schema() -> RefOr<Schema> {
+        let active = |value: bool| {
+            ObjectBuilder::new()
+                .property(
+                    "active",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([value])),
+                )
+                .required("active")
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "RFC 7662 §2.2: `{\"active\": false}` alone for a token that is unknown, \
+                 expired or revoked; for an active one, what it grants.",
+            ))
+            .item(active(false).additional_properties(Some(AdditionalProperties::FreeForm(false))))
+            .item(
+                AllOfBuilder::new()
+                    .item(Ref::from_schema_name(ActiveTokenBody::name()))
+                    .item(active(true)),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for IntrospectionBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            ActiveTokenBody::name().into_owned(),
+            ActiveTokenBody::schema(),
+        ));
+        ActiveTokenBody::schemas(schemas);
+    }
+}
+
+/// What introspection tells about an active token.
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ActiveTokenBody {
+    /// The user id.
     pub(crate) sub: Uuid,
+    /// Space-separated permissions the token grants now.
     pub(crate) scope: String,
+    /// Unix time; `null` for a personal access token that never expires.
+    #[schema(required)]
     pub(crate) exp: Option<i64>,
+    /// Unix time.
     pub(crate) iat: i64,
+    /// The session; `null` for a personal access token.
+    #[schema(required)]
     pub(crate) sid: Option<Uuid>,
     pub(crate) roles: Vec<String>,
+    /// `access_token` or `personal_access_token`.
+    #[schema(examples("access_token", "personal_access_token"))]
     pub(crate) token_type: &'static str,
 }
 
@@ -264,7 +390,81 @@ impl From<ActiveToken> for ActiveTokenBody {
 }
 
 /// `GET /auth/verify` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct VerifyQuery {
+    /// A permission the credential must hold, else `403`.
+    #[param(nullable = false, example = "books:download")]
     pub(crate) permission: Option<String>,
+}
+
+/// `GET /.well-known/jwks.json` (RFC 7517).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JwkSetBody {
+    /// Every key whose tokens may still be live; the active one signs.
+    pub(crate) keys: Vec<JwkBody>,
+}
+
+/// One public key (RFC 8037 OKP key, Ed25519).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JwkBody {
+    #[schema(examples("OKP"))]
+    pub(crate) kty: &'static str,
+    #[schema(examples("Ed25519"))]
+    pub(crate) crv: &'static str,
+    /// The public key, base64url without padding.
+    pub(crate) x: String,
+    /// Named in the `kid` header of the tokens it signed.
+    pub(crate) kid: String,
+    #[schema(examples("EdDSA"))]
+    pub(crate) alg: &'static str,
+    #[serde(rename = "use")]
+    #[schema(examples("sig"))]
+    pub(crate) key_use: &'static str,
+}
+
+impl From<PublicJwk> for JwkBody {
+    fn from(key: PublicJwk) -> Self {
+        Self {
+            kty: key.kty,
+            crv: key.crv,
+            x: key.x,
+            kid: key.kid,
+            alg: key.alg,
+            key_use: key.key_use,
+        }
+    }
+}
+
+/// `GET /.well-known/openid-configuration`: the OpenID Connect discovery
+/// subset a resource server needs (RFC 8414 field names).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DiscoveryBody {
+    #[schema(format = "uri")]
+    pub(crate) issuer: String,
+    #[schema(format = "uri")]
+    pub(crate) jwks_uri: String,
+    #[schema(format = "uri")]
+    pub(crate) token_endpoint: String,
+    #[schema(format = "uri")]
+    pub(crate) revocation_endpoint: String,
+    #[schema(format = "uri")]
+    pub(crate) introspection_endpoint: String,
+    pub(crate) grant_types_supported: &'static [&'static str],
+    pub(crate) token_endpoint_auth_methods_supported: &'static [&'static str],
+    pub(crate) id_token_signing_alg_values_supported: &'static [&'static str],
+    pub(crate) response_types_supported: &'static [&'static str],
+    pub(crate) subject_types_supported: &'static [&'static str],
+}
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HealthBody {
+    /// `ok` (`/healthz`), `ready` or `unavailable` (`/readyz`).
+    #[schema(examples("ok", "ready", "unavailable"))]
+    pub(crate) status: &'static str,
+    /// Why the server is not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) detail: Option<&'static str>,
 }

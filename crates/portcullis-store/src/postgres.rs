@@ -35,8 +35,10 @@ use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::keys::{KeyState, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
+use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::store::{
-    LoginFailures, ProfileChange, SessionRecord, Store, StoreError, UserRecord,
+    LoginFailures, PersonalTokenRecord, ProfileChange, SessionRecord, Store, StoreError,
+    UserQuery, UserRecord,
 };
 
 /// Sizing of the connection pool and the bound on each statement.
@@ -208,6 +210,16 @@ macro_rules! select_sessions {
     };
 }
 
+macro_rules! select_personal_tokens {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, user_id, name, scopes, secret_hash, created_at, expires_at, last_used_at
+             FROM personal_tokens ",
+            $tail
+        )
+    };
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -260,6 +272,21 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(map_err)?;
+        users_from_rows(&rows)
+    }
+
+    async fn query_users(&self, query: &UserQuery) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query(select_users!(
+            "WHERE u.id IN (SELECT id FROM users WHERE ($1::uuid IS NULL OR id > $1)
+                              AND ($2::text IS NULL OR strpos(email, $2) > 0) ORDER BY id LIMIT $3)
+             ORDER BY u.id, r.role"
+        ))
+        .bind(query.after)
+        .bind(query.email_contains.as_deref().map(str::to_lowercase))
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
         users_from_rows(&rows)
     }
 
@@ -609,6 +636,79 @@ impl Store for PgStore {
         transaction.commit().await.map_err(map_err)
     }
 
+    async fn insert_personal_token(&self, token: &PersonalTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO personal_tokens (id, user_id, name, scopes, secret_hash, created_at, expires_at, last_used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(token.id)
+        .bind(token.user_id)
+        .bind(&token.name)
+        .bind(token.scopes.join(" "))
+        .bind(token.secret_hash.0.as_slice())
+        .bind(token.created_at.unix_timestamp())
+        .bind(token.expires_at.map(OffsetDateTime::unix_timestamp))
+        .bind(token.last_used_at.map(OffsetDateTime::unix_timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn personal_token(&self, id: Uuid) -> Result<Option<PersonalTokenRecord>, StoreError> {
+        let row = sqlx::query(select_personal_tokens!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(personal_token_from_row).transpose()
+    }
+
+    async fn personal_tokens_of_user(&self, user_id: Uuid) -> Result<Vec<PersonalTokenRecord>, StoreError> {
+        let rows = sqlx::query(select_personal_tokens!("WHERE user_id = $1 ORDER BY id DESC"))
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(personal_token_from_row).collect()
+    }
+
+    async fn delete_personal_token(&self, id: Uuid) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM personal_tokens WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_personal_tokens_of_user(&self, user_id: Uuid) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM personal_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn record_personal_token_uses(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<(), StoreError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = uses.iter().map(|(id, _)| *id).collect();
+        let times: Vec<i64> = uses.iter().map(|(_, at)| at.unix_timestamp()).collect();
+        sqlx::query(
+            "UPDATE personal_tokens AS t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), u.at)
+             FROM unnest($1::uuid[], $2::bigint[]) AS u(id, at) WHERE t.id = u.id",
+        )
+        .bind(&ids)
+        .bind(&times)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
         let row = sqlx::query("SELECT count, last_at FROM login_failures WHERE key = $1")
             .bind(key)
@@ -689,6 +789,20 @@ fn found(rows_affected: u64) -> Result<(), StoreError> {
 }
 
 /// Folds rows of [`select_users!`], ordered by user then role, into users.
+fn personal_token_from_row(row: &PgRow) -> Result<PersonalTokenRecord, StoreError> {
+    let scopes: String = column(row, "scopes")?;
+    Ok(PersonalTokenRecord {
+        id: column(row, "id")?,
+        user_id: column(row, "user_id")?,
+        name: column(row, "name")?,
+        scopes: scopes.split_ascii_whitespace().map(str::to_owned).collect(),
+        secret_hash: PersonalTokenSecretHash(bytes32(row, "secret_hash")?),
+        created_at: timestamp(row, "created_at")?,
+        expires_at: optional_timestamp(row, "expires_at")?,
+        last_used_at: optional_timestamp(row, "last_used_at")?,
+    })
+}
+
 fn users_from_rows(rows: &[PgRow]) -> Result<Vec<UserRecord>, StoreError> {
     let mut users: Vec<UserRecord> = Vec::new();
     for row in rows {

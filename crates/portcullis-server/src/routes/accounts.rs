@@ -8,11 +8,37 @@ use portcullis_core::service::AccountChange;
 
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
+use crate::openapi::responses::{
+    BadRequest, EmailTaken, InternalError, PayloadTooLarge, PersonalTokenNotAllowed, SignupClosed,
+    TooManyAttempts, Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
+};
 use crate::state::AppState;
 use crate::wire::{
     ChangePasswordRequest, DeleteMeRequest, SignUpRequest, UpdateMeRequest, UserBody,
 };
 
+/// Sign up
+///
+/// Creates an account (open sign-up; `403` when closed).
+#[utoipa::path(
+    post,
+    path = "/users",
+    operation_id = "sign_up",
+    tag = "accounts",
+    request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "The new user.", body = UserBody,
+            headers(("Location" = String, description = "`/users/{id}` of the new user."))),
+        (status = 400, response = BadRequest),
+        (status = 403, response = SignupClosed),
+        (status = 409, response = EmailTaken),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn sign_up(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<SignUpRequest>,
@@ -30,6 +56,22 @@ pub(crate) async fn sign_up(
         .into_response())
 }
 
+/// The caller's account
+///
+/// The caller's account, with the permissions its roles grant now.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "get_me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller, with `permissions`.", body = UserBody),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -41,6 +83,30 @@ pub(crate) async fn me(
     )))
 }
 
+/// Change the caller's name or email
+///
+/// Changes the caller's name or email; an email change needs
+/// `current_password`.
+#[utoipa::path(
+    patch,
+    path = "/me",
+    operation_id = "update_me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, description = "The changed user.", body = UserBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 409, response = EmailTaken),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn update_me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -55,6 +121,29 @@ pub(crate) async fn update_me(
     Ok(Json(UserBody::new(user, None)))
 }
 
+/// Change the caller's password
+///
+/// Sets a new password; every other session of the user is revoked.
+#[utoipa::path(
+    put,
+    path = "/me/password",
+    operation_id = "change_password",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed; every other session is revoked."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -67,6 +156,29 @@ pub(crate) async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Delete the caller's account
+///
+/// Deletes the caller's account, its sessions and its tokens.
+#[utoipa::path(
+    delete,
+    path = "/me",
+    operation_id = "delete_me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = DeleteMeRequest,
+    responses(
+        (status = 204, description = "Deleted, with every session and token."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn delete_me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

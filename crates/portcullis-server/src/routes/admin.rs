@@ -9,9 +9,35 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
+use crate::openapi::responses::{
+    BadRequest, InsufficientScope, InternalError, NotFound, PayloadTooLarge, Unauthorized,
+    Unavailable, UnsupportedMediaType, ValidationFailed,
+};
 use crate::state::AppState;
-use crate::wire::{AdminUserChangeRequest, PutRoleRequest, RoleBody, UserBody, UserListBody, UserListQuery};
+use crate::wire::{
+    AdminUserChangeRequest, PutRoleRequest, RoleBody, UserBody, UserListBody, UserListQuery,
+};
 
+/// List users
+///
+/// One page of users, oldest first; `next_cursor` fetches the next.
+#[utoipa::path(
+    get,
+    path = "/users",
+    operation_id = "list_users",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(UserListQuery),
+    responses(
+        (status = 200, description = "One page of users.", body = UserListBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = InsufficientScope),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn list_users(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -24,13 +50,39 @@ pub(crate) async fn list_users(
         .map(Uuid::parse_str)
         .transpose()
         .map_err(|_| ApiError::invalid_query("cursor is not one this server gave"))?;
-    let page = state.auth.admin_list_users(&principal, query.limit, cursor, query.email.as_deref()).await?;
+    let page = state
+        .auth
+        .admin_list_users(&principal, query.limit, cursor, query.email.as_deref())
+        .await?;
     Ok(Json(UserListBody {
-        items: page.items.into_iter().map(|user| UserBody::new(user, None)).collect(),
+        items: page
+            .items
+            .into_iter()
+            .map(|user| UserBody::new(user, None))
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
 
+/// Get a user
+///
+/// One user.
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    operation_id = "get_user",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id.")),
+    responses(
+        (status = 200, description = "The user.", body = UserBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = InsufficientScope),
+        (status = 404, response = NotFound),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn get_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -40,6 +92,31 @@ pub(crate) async fn get_user(
     Ok(Json(UserBody::new(user, None)))
 }
 
+/// Change a user
+///
+/// Changes a user's roles, name or disabled state; disabling revokes every
+/// session and personal access token of the user.
+#[utoipa::path(
+    patch,
+    path = "/users/{id}",
+    operation_id = "update_user",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id.")),
+    request_body = AdminUserChangeRequest,
+    responses(
+        (status = 200, description = "The changed user.", body = UserBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = InsufficientScope),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -51,19 +128,61 @@ pub(crate) async fn update_user(
         disabled: request.disabled,
         name: request.name.as_ref().map(Option::as_deref),
     };
-    let user = state.auth.admin_update_user(&principal, parse_id(&id)?, change).await?;
+    let user = state
+        .auth
+        .admin_update_user(&principal, parse_id(&id)?, change)
+        .await?;
     Ok(Json(UserBody::new(user, None)))
 }
 
+/// Delete a user
+///
+/// Deletes a user with every session and token.
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    operation_id = "delete_user",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = InsufficientScope),
+        (status = 404, response = NotFound),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.admin_delete_user(&principal, parse_id(&id)?).await?;
+    state
+        .auth
+        .admin_delete_user(&principal, parse_id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// List roles
+///
+/// Every role, the built-in `admin` first.
+#[utoipa::path(
+    get,
+    path = "/roles",
+    operation_id = "list_roles",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every role.", body = Vec<RoleBody>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = InsufficientScope),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn list_roles(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
@@ -72,16 +191,63 @@ pub(crate) async fn list_roles(
     Ok(Json(roles.into_iter().map(RoleBody::from).collect()))
 }
 
+/// Create or replace a role
+///
+/// Creates or replaces a role; users holding it see the change in their next
+/// token, and `GET /me` at once.
+#[utoipa::path(
+    put,
+    path = "/roles/{name}",
+    operation_id = "put_role",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The role's name.")),
+    request_body = PutRoleRequest,
+    responses(
+        (status = 200, description = "The role as stored.", body = RoleBody),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = InsufficientScope),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn put_role(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<PutRoleRequest>,
 ) -> Result<Json<RoleBody>, ApiError> {
-    let role = state.auth.admin_put_role(&principal, &name, &request.permissions).await?;
+    let role = state
+        .auth
+        .admin_put_role(&principal, &name, &request.permissions)
+        .await?;
     Ok(Json(role.into()))
 }
 
+/// Delete a role
+///
+/// Deletes a role; the built-in `admin` cannot be deleted (`422`).
+#[utoipa::path(
+    delete,
+    path = "/roles/{name}",
+    operation_id = "delete_role",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The role's name.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = InsufficientScope),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub(crate) async fn delete_role(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

@@ -4,23 +4,58 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::state::AppState;
+use crate::wire::HealthBody;
 
+/// Liveness
+///
 /// `200` while the process runs.
-pub(crate) async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The process runs: `{\"status\": \"ok\"}`.", body = HealthBody),
+    )
+)]
+pub(crate) async fn healthz() -> Json<HealthBody> {
+    Json(HealthBody {
+        status: "ok",
+        detail: None,
+    })
 }
 
+/// Readiness
+///
 /// `200` when the database answers, else `503` with `Retry-After`.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database answers: `{\"status\": \"ready\"}`.", body = HealthBody),
+        (status = 503, description = "The database does not answer: `{\"status\": \"unavailable\", \"detail\": \"...\"}`.",
+            body = HealthBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before asking again."))),
+    )
+)]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     match state.auth.ping().await {
-        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(()) => Json(HealthBody {
+            status: "ready",
+            detail: None,
+        })
+        .into_response(),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "5")],
-            Json(json!({ "status": "unavailable", "detail": "the database does not answer" })),
+            Json(HealthBody {
+                status: "unavailable",
+                detail: Some("the database does not answer"),
+            }),
         )
             .into_response(),
     }

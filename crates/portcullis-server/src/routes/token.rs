@@ -17,6 +17,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{OAuthError, no_store_headers};
 use crate::extract::{Client, is_json};
+use crate::openapi::responses::{
+    OAuthBadRequest, OAuthPayloadTooLarge, OAuthServerError, OAuthTooManyAttempts, OAuthUnavailable,
+};
 use crate::state::AppState;
 use crate::wire::{SingleTokenRequest, TokenRequest, TokenResponse};
 
@@ -28,6 +31,40 @@ enum Grant {
     RefreshToken,
 }
 
+/// Get tokens (password or refresh grant)
+///
+/// The OAuth 2.0 token endpoint: the password and refresh grants.
+///
+/// `grant_type=password` with `username` (or `email`) and `password`, or the
+/// same pair as `Authorization: Basic`; a body with `password` and no
+/// `grant_type` is the password grant. `grant_type=refresh_token` with
+/// `refresh_token`: every refresh returns a new refresh token and retires the
+/// presented one. An optional `scope` narrows the token to a subset of the
+/// user's permissions. Every answer is `Cache-Control: no-store`.
+#[utoipa::path(
+    post,
+    path = "/token",
+    operation_id = "token",
+    tag = "tokens",
+    security((), ("basic" = [])),
+    request_body(
+        description = "Optional when `Authorization: Basic` carries the credentials.",
+        content(
+            (TokenRequest = "application/json"),
+            (TokenRequest = "application/x-www-form-urlencoded"),
+        )
+    ),
+    responses(
+        (status = 200, description = "An access token and a refresh token (RFC 6749 §5.1).",
+            body = TokenResponse,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = OAuthBadRequest),
+        (status = 413, response = OAuthPayloadTooLarge),
+        (status = 429, response = OAuthTooManyAttempts),
+        (status = 500, response = OAuthServerError),
+        (status = 503, response = OAuthUnavailable),
+    )
+)]
 pub(crate) async fn token(
     State(state): State<AppState>,
     Client(client): Client,
@@ -80,7 +117,30 @@ pub(crate) async fn token(
     Ok((no_store_headers(), Json(body)).into_response())
 }
 
-/// RFC 7009: `200` whether or not the token was valid.
+/// Revoke a token (RFC 7009)
+///
+/// Revokes the session of a refresh or access token, or deletes a personal
+/// access token. Anyone holding the token may call it; the answer is `200`
+/// whether or not the token was valid. `token_type_hint` is accepted and
+/// ignored.
+#[utoipa::path(
+    post,
+    path = "/token/revoke",
+    operation_id = "revoke_token",
+    tag = "tokens",
+    request_body(content(
+        (SingleTokenRequest = "application/json"),
+        (SingleTokenRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke; no body.",
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = OAuthBadRequest),
+        (status = 413, response = OAuthPayloadTooLarge),
+        (status = 500, response = OAuthServerError),
+        (status = 503, response = OAuthUnavailable),
+    )
+)]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -19,11 +19,18 @@ use crate::migration::{Migration, newest_version};
 use crate::postgres::map_err;
 
 /// Every migration of `migrations/postgres/`, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    file_name: "0001_initial.sql",
-    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        file_name: "0001_initial.sql",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        file_name: "0002_personal_tokens.sql",
+        sql: include_str!("../../migrations/postgres/0002_personal_tokens.sql"),
+    },
+];
 
 /// The advisory lock key held by whoever is migrating ("portcull" as eight
 /// ASCII bytes). Advisory locks are per database, so two Portcullis databases

@@ -1,0 +1,3 @@
+//! The integration tests of `portcullis-server`, one binary (STYLE.md).
+
+mod openapi;
