@@ -31,6 +31,10 @@ use crate::store::{ProfileChange, SessionRecord, Store, StoreError, UserRecord};
 use crate::throttle::{self, ThrottleSubject};
 use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
 
+/// How far back each read of recent revocations overlaps the previous one:
+/// the store keeps whole seconds, and clocks of instances differ a little.
+const REVOCATION_OVERLAP: Duration = Duration::seconds(5);
+
 /// Longest display name accepted, in characters.
 pub const MAX_NAME_LENGTH: usize = 200;
 
@@ -210,6 +214,8 @@ pub struct AuthService {
     revoked: RevokedSessions,
     /// When each personal access token was last used, not yet written.
     personal_token_uses: Mutex<HashMap<Uuid, OffsetDateTime>>,
+    /// Up to when [`AuthService::refresh_revocations`] has read the store.
+    revocations_read_until: Mutex<Option<OffsetDateTime>>,
     settings: AuthSettings,
 }
 
@@ -243,6 +249,7 @@ impl AuthService {
             tokens,
             revoked: RevokedSessions::default(),
             personal_token_uses: Mutex::default(),
+            revocations_read_until: Mutex::default(),
             settings,
         };
         service.refresh_revocations().await?;
@@ -282,17 +289,27 @@ impl AuthService {
         Ok(())
     }
 
-    /// Adds sessions revoked within one token lifetime to the deny list and
-    /// forgets entries whose tokens have all expired.
+    /// Adds sessions revoked since the last call (by any process sharing the
+    /// database) to the deny list, and forgets entries whose tokens have all
+    /// expired. The first call reads one token lifetime back.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn refresh_revocations(&self) -> Result<(), AuthError> {
         let now = OffsetDateTime::now_utc();
         let horizon = self.settings.access_token_horizon();
-        for (session_id, revoked_at) in self.store.sessions_revoked_since(now - horizon).await? {
+        let since = self
+            .revocations_read_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map_or(now - horizon, |until| until - REVOCATION_OVERLAP);
+        for (session_id, revoked_at) in self.store.sessions_revoked_since(since).await? {
             self.revoked.deny(session_id, revoked_at + horizon);
         }
+        *self
+            .revocations_read_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
         self.revoked.prune(now);
         Ok(())
     }

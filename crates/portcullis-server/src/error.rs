@@ -12,6 +12,10 @@ use portcullis_core::service::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// One text for every 404, so a malformed id, another user's id and a
+/// missing one cannot be told apart.
+const NOT_FOUND_DETAIL: &str = "there is nothing here";
+
 /// The realm named in every `WWW-Authenticate` challenge.
 pub(crate) const REALM: &str = "portcullis";
 
@@ -135,7 +139,7 @@ impl IntoResponse for ApiError {
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 "not-found",
-                "there is nothing here".to_owned(),
+                NOT_FOUND_DETAIL.to_owned(),
                 None,
             ),
             Self::MethodNotAllowed => (
@@ -162,7 +166,7 @@ impl IntoResponse for ApiError {
                 AuthError::NotFound => (
                     StatusCode::NOT_FOUND,
                     "not-found",
-                    "no such resource".to_owned(),
+                    NOT_FOUND_DETAIL.to_owned(),
                     None,
                 ),
                 AuthError::Forbidden { needed } => {

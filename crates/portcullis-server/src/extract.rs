@@ -156,13 +156,20 @@ pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
 
 /// Deserialises JSON, telling malformed syntax (`400`) from a wrong shape (`422`).
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|error| json_error(&error.path().to_string(), &error.into_inner()))?;
-    deserializer
-        .end()
+    // Syntax first, over the whole body (trailing garbage included).
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
         .map_err(|error| json_error(".", &error))?;
-    Ok(value)
+    // serde reads a struct from an array too, field by field in order; a body
+    // must be an object, so an array never fills fields by position.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "body".to_owned(),
+            message: "must be a JSON object".to_owned(),
+        }]));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| json_error(&error.path().to_string(), &error.into_inner()))
 }
 
 fn json_error(path: &str, error: &serde_json::Error) -> ApiError {

@@ -55,7 +55,15 @@ pub fn router(state: AppState) -> Router {
         Some(cors) => api.layer(cors),
         None => api,
     };
-    api.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    with_safety_layers(api)
+}
+
+/// The layers every route sits behind: the body limit, `Connection: close`
+/// after a 413, request spans, and a panic turned into a 500.
+fn with_safety_layers(routes: Router) -> Router {
+    routes
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
@@ -175,6 +183,18 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
+/// A `413` leaves the rest of the body unread on the connection, so the
+/// connection cannot carry another request: say so, rather than let a
+/// client's next request on it fail.
+async fn close_after_unread_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     problem_response(
@@ -185,4 +205,46 @@ fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         axum::http::HeaderMap::new(),
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    async fn panicking_handler() -> &'static str {
+        panic!("handler bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_500_problem_and_the_router_keeps_serving() {
+        let app = with_safety_layers(
+            Router::new()
+                .route("/boom", get(panicking_handler))
+                .route("/fine", get(|| async { "fine" })),
+        );
+        let boom = app
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            boom.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let body = axum::body::to_bytes(boom.into_body(), 4096).await.unwrap();
+        assert!(
+            !String::from_utf8_lossy(&body).contains("handler bug"),
+            "no internal detail is sent"
+        );
+        let fine = app
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }

@@ -1,10 +1,11 @@
 //! Background upkeep of a running server: picking up revocations and key
 //! rotations made by other processes (the command line, other instances).
 //!
-//! Every second it reads the sessions revoked recently (an indexed query
-//! returning few rows) into the deny list; every 5 seconds it writes the
-//! batched use times of personal access tokens; every 30 seconds it reloads
-//! the signing keys. Failures are logged and retried on the next tick; they never
+//! Every half second it reads the sessions revoked since its last read (an
+//! indexed query returning few rows) into the deny list, so a revocation made
+//! anywhere takes effect here within a second; every 5 seconds it writes the
+//! batched use times of personal access tokens and reloads the signing keys
+//! (a few rows), so a rotation made anywhere is served here within seconds. Failures are logged and retried on the next tick; they never
 //! stop the server.
 
 use std::sync::Arc;
@@ -13,9 +14,9 @@ use std::time::Duration;
 use portcullis_core::AuthService;
 use tokio::task::JoinHandle;
 
-const REVOCATION_INTERVAL: Duration = Duration::from_secs(1);
-const TOKEN_USES_EVERY_TICKS: u32 = 5;
-const KEY_RELOAD_EVERY_TICKS: u32 = 30;
+const REVOCATION_INTERVAL: Duration = Duration::from_millis(500);
+const TOKEN_USES_EVERY_TICKS: u32 = 10;
+const KEY_RELOAD_EVERY_TICKS: u32 = 10;
 
 /// Starts the upkeep loop; abort the handle to stop it.
 pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {

@@ -710,7 +710,7 @@ impl Store for PgStore {
     }
 
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        let row = sqlx::query("SELECT count, last_at FROM login_failures WHERE key = $1")
+        let row = sqlx::query("SELECT count, last_at_ms FROM login_failures WHERE key = $1")
             .bind(key)
             .fetch_optional(&self.pool)
             .await
@@ -721,7 +721,7 @@ impl Store for PgStore {
         let count: i64 = column(&row, "count")?;
         Ok(Some(LoginFailures {
             count: u32::try_from(count).unwrap_or(u32::MAX),
-            last_at: timestamp(&row, "last_at")?,
+            last_at: from_unix_millis(column(&row, "last_at_ms")?)?,
         }))
     }
 
@@ -734,14 +734,14 @@ impl Store for PgStore {
         // One statement: PostgreSQL's upsert either inserts or locks and
         // updates the existing row, never both nor neither.
         sqlx::query(
-            "INSERT INTO login_failures (key, count, last_at) VALUES ($1, 1, $2)
+            "INSERT INTO login_failures (key, count, last_at_ms) VALUES ($1, 1, $2)
              ON CONFLICT (key) DO UPDATE
-             SET count = CASE WHEN login_failures.last_at < $3 THEN 1 ELSE login_failures.count + 1 END,
-                 last_at = excluded.last_at",
+             SET count = CASE WHEN login_failures.last_at_ms < $3 THEN 1 ELSE login_failures.count + 1 END,
+                 last_at_ms = excluded.last_at_ms",
         )
         .bind(key)
-        .bind(now.unix_timestamp())
-        .bind(forget_before.unix_timestamp())
+        .bind(unix_millis(now))
+        .bind(unix_millis(forget_before))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -861,6 +861,16 @@ fn timestamp(row: &PgRow, name: &str) -> Result<OffsetDateTime, StoreError> {
 fn optional_timestamp(row: &PgRow, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     let seconds: Option<i64> = column(row, name)?;
     seconds.map(|seconds| from_unix(seconds, name)).transpose()
+}
+
+/// Milliseconds since the epoch (the precision of login failures).
+fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_unix_millis(millis: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .map_err(|error| StoreError::Other(format!("column last_at_ms: {error}")))
 }
 
 fn from_unix(seconds: i64, name: &str) -> Result<OffsetDateTime, StoreError> {

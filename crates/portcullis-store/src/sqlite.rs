@@ -663,7 +663,7 @@ impl Store for SqliteStore {
     }
 
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        let row = sqlx::query("SELECT count, last_at FROM login_failures WHERE key = ?")
+        let row = sqlx::query("SELECT count, last_at_ms FROM login_failures WHERE key = ?")
             .bind(key)
             .fetch_optional(&self.pool)
             .await
@@ -674,7 +674,7 @@ impl Store for SqliteStore {
         let count: i64 = column(&row, "count")?;
         Ok(Some(LoginFailures {
             count: u32::try_from(count).unwrap_or(u32::MAX),
-            last_at: timestamp(&row, "last_at")?,
+            last_at: from_unix_millis(column(&row, "last_at_ms")?)?,
         }))
     }
 
@@ -686,13 +686,13 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         // In DO UPDATE, bare column names are the stored row's values.
         sqlx::query(
-            "INSERT INTO login_failures (key, count, last_at) VALUES (?, 1, ?)
+            "INSERT INTO login_failures (key, count, last_at_ms) VALUES (?, 1, ?)
              ON CONFLICT (key) DO UPDATE
-             SET count = CASE WHEN last_at < ? THEN 1 ELSE count + 1 END, last_at = excluded.last_at",
+             SET count = CASE WHEN last_at_ms < ? THEN 1 ELSE count + 1 END, last_at_ms = excluded.last_at_ms",
         )
         .bind(key)
-        .bind(now.unix_timestamp())
-        .bind(forget_before.unix_timestamp())
+        .bind(unix_millis(now))
+        .bind(unix_millis(forget_before))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -819,6 +819,16 @@ fn timestamp(row: &SqliteRow, name: &str) -> Result<OffsetDateTime, StoreError> 
 fn optional_timestamp(row: &SqliteRow, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
     let seconds: Option<i64> = column(row, name)?;
     seconds.map(|seconds| from_unix(seconds, name)).transpose()
+}
+
+/// Milliseconds since the epoch (the precision of login failures).
+fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_unix_millis(millis: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .map_err(|error| StoreError::Other(format!("column last_at_ms: {error}")))
 }
 
 fn from_unix(seconds: i64, name: &str) -> Result<OffsetDateTime, StoreError> {

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Token-based authentication for APIs."
 )]
 pub(crate) struct Cli {
-    /// Database URL: `sqlite://FILE` or a plain file path.
+    /// Database URL: `sqlite://FILE`, a plain file path, or `postgres://USER@HOST/DB`.
     #[arg(long, global = true, env = "PORTCULLIS_DATABASE")]
     pub(crate) database: Option<String>,
 
@@ -206,6 +206,18 @@ pub(crate) struct ServeArgs {
     /// Passwords hashed at once; more wait their turn [default: the number of cores].
     #[arg(long, env = "PORTCULLIS_HASHING_WORKERS")]
     pub(crate) hashing_workers: Option<usize>,
+
+    /// Database connections open at most [default: 8 for SQLite, 16 for PostgreSQL].
+    #[arg(long, env = "PORTCULLIS_DB_MAX_CONNECTIONS")]
+    pub(crate) db_max_connections: Option<u32>,
+
+    /// Longest wait for a database connection before answering 503 [default: 5s].
+    #[arg(long, env = "PORTCULLIS_DB_ACQUIRE_TIMEOUT")]
+    pub(crate) db_acquire_timeout: Option<String>,
+
+    /// PostgreSQL cancels a statement running longer; the request gets 503 [default: 5s].
+    #[arg(long, env = "PORTCULLIS_DB_STATEMENT_TIMEOUT")]
+    pub(crate) db_statement_timeout: Option<String>,
 
     /// Throttle failed logins per account and per client address [default: true].
     #[arg(long, env = "PORTCULLIS_THROTTLE")]

@@ -11,7 +11,7 @@ use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::service::{AuthError, NewAccount};
 use portcullis_core::store::Store;
 use portcullis_server::AppState;
-use portcullis_store::SqliteStore;
+use portcullis_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions};
 use time::format_description::well_known::Rfc3339;
 
 use crate::cli::{
@@ -27,11 +27,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         _ => settings_from_environment(),
     };
     let config = config::resolve(cli.database, serve_args, file)?;
-    let store = open_store(&config.database).await?;
+    let store = open_store(&config).await?;
     match cli.command {
         Command::Serve(_) => serve(store, config).await,
         Command::Migrate => {
-            println!("migrations applied to {}", config.database);
+            println!(
+                "migrations applied to {}",
+                without_password(&config.database)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::User(command) => user(&start(store, &config).await?, command).await,
@@ -57,13 +60,36 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Opens the database named by `url` and applies its migrations.
-async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    let store = SqliteStore::connect(url)
-        .await
-        .with_context(|| format!("opening the database {url}"))?;
-    store.migrate().await.context("applying migrations")?;
-    Ok(Arc::new(store))
+/// Opens the database named in `config` (PostgreSQL for `postgres://` URLs,
+/// SQLite otherwise) and applies its migrations.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let url = config.database.as_str();
+    let pool = config.pool;
+    let context = || format!("opening the database {}", without_password(url));
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let defaults = PgStoreOptions::default();
+        let options = PgStoreOptions {
+            max_connections: pool.max_connections.unwrap_or(defaults.max_connections),
+            acquire_timeout: pool.acquire_timeout,
+            statement_timeout: pool.statement_timeout,
+        };
+        let store = PgStore::connect_with(url, options)
+            .await
+            .with_context(context)?;
+        store.migrate().await.context("applying migrations")?;
+        Ok(Arc::new(store))
+    } else {
+        let defaults = SqliteStoreOptions::default();
+        let options = SqliteStoreOptions {
+            max_connections: pool.max_connections.unwrap_or(defaults.max_connections),
+            acquire_timeout: pool.acquire_timeout,
+        };
+        let store = SqliteStore::connect_with(url, options)
+            .await
+            .with_context(context)?;
+        store.migrate().await.context("applying migrations")?;
+        Ok(Arc::new(store))
+    }
 }
 
 async fn start(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<AuthService> {
@@ -83,7 +109,7 @@ async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
-    tracing::info!(database = %config.database, issuer = %config.auth.issuer, "portcullis listening on http://{address}");
+    tracing::info!(database = %without_password(&config.database), issuer = %config.auth.issuer, "portcullis listening on http://{address}");
     let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&auth));
     let state = AppState {
         auth: Arc::clone(&auth),
@@ -236,6 +262,20 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(first)
 }
 
+/// The database URL with any password replaced, for logs and messages.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// A domain failure as one line for a person at a terminal.
 fn describe(error: AuthError) -> anyhow::Error {
     match error {
@@ -249,5 +289,25 @@ fn describe(error: AuthError) -> anyhow::Error {
         ),
         AuthError::NotFound => anyhow!("no such user"),
         other => anyhow!("{other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cret@db:5432/auth",
+                "postgres://app:***@db:5432/auth",
+            ),
+            ("postgres://app@db/auth", "postgres://app@db/auth"),
+            ("sqlite://portcullis.db", "sqlite://portcullis.db"),
+            ("portcullis.db", "portcullis.db"),
+        ] {
+            assert_eq!(without_password(url), shown);
+        }
     }
 }

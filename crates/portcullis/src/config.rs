@@ -45,6 +45,9 @@ pub(crate) struct FileConfig {
     argon2_iterations: Option<u32>,
     argon2_parallelism: Option<u32>,
     hashing_workers: Option<usize>,
+    db_max_connections: Option<u32>,
+    db_acquire_timeout: Option<String>,
+    db_statement_timeout: Option<String>,
     throttle: Option<bool>,
     throttle_account_attempts: Option<u32>,
     throttle_ip_attempts: Option<u32>,
@@ -53,10 +56,20 @@ pub(crate) struct FileConfig {
     throttle_forget_after: Option<String>,
 }
 
+/// How to use the database's connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PoolSettings {
+    /// `None`: the store's own default.
+    pub(crate) max_connections: Option<u32>,
+    pub(crate) acquire_timeout: std::time::Duration,
+    pub(crate) statement_timeout: std::time::Duration,
+}
+
 /// Everything a command needs, resolved.
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) database: String,
+    pub(crate) pool: PoolSettings,
     pub(crate) listen: String,
     pub(crate) auth: AuthSettings,
     pub(crate) http: HttpSettings,
@@ -177,10 +190,26 @@ pub(crate) fn resolve(
         .or(file.throttle_ip_attempts)
         .unwrap_or(throttle.ip_free_attempts);
 
+    let pool = PoolSettings {
+        max_connections: args.db_max_connections.or(file.db_max_connections),
+        acquire_timeout: pool_timeout(
+            "db-acquire-timeout",
+            args.db_acquire_timeout.or(file.db_acquire_timeout),
+        )?,
+        statement_timeout: pool_timeout(
+            "db-statement-timeout",
+            args.db_statement_timeout.or(file.db_statement_timeout),
+        )?,
+    };
+    if pool.max_connections == Some(0) {
+        bail!("--db-max-connections must be at least 1");
+    }
+
     Ok(Config {
         database: database
             .or(file.database)
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+        pool,
         listen: args
             .listen
             .or(file.listen)
@@ -199,6 +228,13 @@ fn non_empty_or<T>(preferred: Vec<T>, fallback: Vec<T>) -> Vec<T> {
     } else {
         preferred
     }
+}
+
+/// A pool timeout, 5 s unless given.
+fn pool_timeout(name: &str, text: Option<String>) -> anyhow::Result<std::time::Duration> {
+    text.map_or(Ok(std::time::Duration::from_secs(5)), |text| {
+        Ok(parse_duration(name, &text)?.unsigned_abs())
+    })
 }
 
 /// Parses `15m`, `30d`, `2s` and the like.

@@ -66,5 +66,5 @@ CREATE TABLE signing_keys (
 CREATE TABLE login_failures (
     key     TEXT   COLLATE "C" NOT NULL PRIMARY KEY,
     count   BIGINT NOT NULL,
-    last_at BIGINT NOT NULL
+    last_at_ms BIGINT NOT NULL
 );

@@ -63,5 +63,5 @@ CREATE TABLE signing_keys (
 CREATE TABLE login_failures (
     key     TEXT    NOT NULL PRIMARY KEY,
     count   INTEGER NOT NULL,
-    last_at INTEGER NOT NULL
+    last_at_ms INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;

@@ -1,0 +1,463 @@
+//! Access tokens as issued and as checked (API.md "Access token" and
+//! "Credentials a client can present"): the RFC 9068 header and claims, the
+//! JWKS that names their key, which `Authorization` headers a protected
+//! endpoint accepts, the RFC 6750 challenge on every refusal (forged,
+//! tampered, `none`/HS256, expired, foreign, wrong `typ`), revocation taking
+//! effect at once, and tokens outliving a server restart.
+//!
+//! The JWTs are taken apart and re-assembled by hand (base64url JSON); these
+//! tests never sign anything with a real key, so a token they build can only
+//! be accepted if the server's checks are broken.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, TestServer, assert_problem, text};
+
+const CHALLENGE: &str = r#"Bearer realm="portcullis""#;
+const INVALID_TOKEN_CHALLENGE: &str =
+    r#"Bearer realm="portcullis", error="invalid_token", error_description=""#;
+
+fn decode_part(part: &str) -> Value {
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+}
+
+fn header(token: &str) -> Value {
+    decode_part(token.split('.').next().unwrap())
+}
+
+fn header_of(token_response: &Value) -> Value {
+    header(&text(token_response, "access_token"))
+}
+
+fn claims(token: &str) -> Value {
+    decode_part(token.split('.').nth(1).expect("a JWT has a payload"))
+}
+
+/// The token with its header or payload (part 0 or 1) edited and the original signature kept.
+fn with_part_edited(token: &str, part: usize, edit: impl FnOnce(&mut Value)) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut value = decode_part(&parts[part]);
+    edit(&mut value);
+    parts[part] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&value).unwrap());
+    parts.join(".")
+}
+
+fn with_signature_byte_changed(token: &str) -> String {
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    signature[10] ^= 0x01;
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+fn now_unix() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+fn is_uuid(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| {
+        s.len() == 36
+            && s.char_indices().all(|(i, c)| {
+                if [8, 13, 18, 23].contains(&i) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    })
+}
+
+async fn me_with_authorization(server: &TestServer, authorization: &str) -> Response {
+    server
+        .client
+        .get(server.url("/me"))
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts a `401` with the RFC 6750 `invalid_token` challenge and a problem body.
+async fn assert_invalid_token(response: Response, label: &str) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{label}");
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with(INVALID_TOKEN_CHALLENGE)
+            && challenge.ends_with('"')
+            && challenge.len() > INVALID_TOKEN_CHALLENGE.len() + 1,
+        "{label}: WWW-Authenticate is {challenge:?}"
+    );
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+}
+
+async fn jwks(server: &TestServer) -> Vec<Value> {
+    let response = server
+        .client
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    body["keys"].as_array().expect("keys is an array").clone()
+}
+
+#[tokio::test]
+async fn the_access_token_is_an_eddsa_at_jwt_with_the_contract_claims() {
+    let server = TestServer::spawn().await;
+    let user = server.sign_up("ada@example.com").await;
+    let first = server.login("ada@example.com", PASSWORD).await;
+    let second = server.login("ada@example.com", PASSWORD).await;
+    let token = text(&first, "access_token");
+
+    let header = header(&token);
+    let kid = text(&header, "kid");
+    let names: BTreeSet<&str> = header
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(names, BTreeSet::from(["alg", "kid", "typ"]), "{header}");
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["typ"], "at+jwt");
+
+    let claims_of_first = claims(&token);
+    let names: BTreeSet<&str> = claims_of_first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for name in [
+        "iss", "sub", "aud", "exp", "iat", "jti", "sid", "roles", "scope",
+    ] {
+        assert!(names.contains(name), "{name} missing in {claims_of_first}");
+    }
+    assert_eq!(claims_of_first["iss"], "http://localhost:8080");
+    // Contract silent on the default audience; the command line documents "the issuer".
+    assert_eq!(claims_of_first["aud"], "http://localhost:8080");
+    assert_eq!(claims_of_first["sub"], user["id"]);
+    let iat = claims_of_first["iat"].as_i64().expect("iat is a number");
+    assert!((iat - now_unix()).abs() <= 5, "iat {iat} is not now");
+    assert_eq!(claims_of_first["exp"].as_i64(), Some(iat + 900));
+    assert_eq!(first["expires_in"], 900);
+    assert_eq!(claims_of_first["roles"], serde_json::json!([]));
+    assert_eq!(claims_of_first["scope"], first["scope"]);
+    assert!(claims_of_first["scope"].is_string());
+    assert!(
+        is_uuid(&claims_of_first["jti"]) && is_uuid(&claims_of_first["sid"]),
+        "{claims_of_first}"
+    );
+
+    let claims_of_second = claims(&text(&second, "access_token"));
+    assert_ne!(claims_of_first["jti"], claims_of_second["jti"]);
+    assert_ne!(claims_of_first["sid"], claims_of_second["sid"]);
+    assert_eq!(text(&header_of(&second), "kid"), kid);
+
+    let keys = jwks(&server).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let key = &keys[0];
+    assert_eq!(key["kid"], kid.as_str());
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    assert_eq!(key["alg"], "EdDSA");
+    assert_eq!(key["use"], "sig");
+    assert_eq!(
+        URL_SAFE_NO_PAD
+            .decode(text(key, "x"))
+            .expect("x is base64url")
+            .len(),
+        32
+    );
+    assert!(key.get("d").is_none(), "the JWKS leaks the private key");
+}
+
+#[tokio::test]
+async fn issuer_and_audience_come_from_the_configuration() {
+    let server = TestServer::spawn_with(&[
+        "--issuer",
+        "https://auth.example.test",
+        "--audience",
+        "https://api.example.test",
+    ])
+    .await;
+    let tokens = server.user_with_tokens("ada@example.com").await;
+    let access = text(&tokens, "access_token");
+    let claims = claims(&access);
+    assert_eq!(claims["iss"], "https://auth.example.test");
+    assert_eq!(claims["aud"], "https://api.example.test");
+    assert_eq!(
+        server.get_authorized("/me", &access).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_in_any_case_and_a_bare_token_are_accepted() {
+    let server = TestServer::spawn().await;
+    let user = server.sign_up("ada@example.com").await;
+    let access = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    for authorization in [
+        format!("Bearer {access}"),
+        format!("bearer {access}"),
+        format!("BEARER {access}"),
+        access.clone(),
+    ] {
+        let response = me_with_authorization(&server, &authorization).await;
+        let label = authorization
+            .split(' ')
+            .next()
+            .unwrap()
+            .chars()
+            .take(8)
+            .collect::<String>();
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+        let me: Value = response.json().await.unwrap();
+        assert_eq!(me["id"], user["id"], "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_credential_gets_a_challenge_without_an_error() {
+    let server = TestServer::spawn().await;
+    let response = server.client.get(server.url("/me")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], CHALLENGE);
+    assert_problem(response, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn forged_tampered_foreign_and_mistyped_tokens_get_an_invalid_token_challenge() {
+    let server = TestServer::spawn().await;
+    let other_server = TestServer::spawn().await;
+    server.sign_up("ada@example.com").await;
+    let mallory = server.sign_up("mallory@example.com").await;
+    let access = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let foreign = text(
+        &other_server.user_with_tokens("ada@example.com").await,
+        "access_token",
+    );
+    let (unsigned, _) = access.rsplit_once('.').unwrap();
+    let alg_none = with_part_edited(unsigned, 0, |h| h["alg"] = "none".into());
+
+    let cases = [
+        ("not a JWT", "Bearer not-a-jwt".to_owned()),
+        ("three garbage parts", "Bearer a.b.c".to_owned()),
+        ("header and payload only", format!("Bearer {unsigned}")),
+        (
+            "one signature byte changed",
+            format!("Bearer {}", with_signature_byte_changed(&access)),
+        ),
+        (
+            "sub changed, signature kept",
+            format!(
+                "Bearer {}",
+                with_part_edited(&access, 1, |c| c["sub"] = mallory["id"].clone())
+            ),
+        ),
+        (
+            "scope widened, signature kept",
+            format!(
+                "Bearer {}",
+                with_part_edited(&access, 1, |c| c["scope"] = "admin:users".into())
+            ),
+        ),
+        ("alg none, empty signature", format!("Bearer {alg_none}.")),
+        (
+            "alg HS256, signature kept",
+            format!(
+                "Bearer {}",
+                with_part_edited(&access, 0, |h| h["alg"] = "HS256".into())
+            ),
+        ),
+        (
+            "kid of no key",
+            format!(
+                "Bearer {}",
+                with_part_edited(&access, 0, |h| h["kid"] = "unknown".into())
+            ),
+        ),
+        (
+            "typ JWT",
+            format!(
+                "Bearer {}",
+                with_part_edited(&access, 0, |h| h["typ"] = "JWT".into())
+            ),
+        ),
+        (
+            "no typ",
+            format!(
+                "Bearer {}",
+                with_part_edited(&access, 0, |h| {
+                    h.as_object_mut().unwrap().remove("typ");
+                })
+            ),
+        ),
+        ("a token from another server", format!("Bearer {foreign}")),
+        (
+            "Basic credentials",
+            format!(
+                "Basic {}",
+                STANDARD.encode(format!("ada@example.com:{PASSWORD}"))
+            ),
+        ),
+        ("another scheme", format!("Token {access}")),
+    ];
+    for (label, authorization) in &cases {
+        assert_invalid_token(me_with_authorization(&server, authorization).await, label).await;
+    }
+    // The refusals were the tokens' doing: the genuine token still works.
+    assert_eq!(
+        server.get_authorized("/me", &access).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refused() {
+    let server = TestServer::spawn_with(&["--access-ttl", "1s", "--leeway", "0s"]).await;
+    let tokens = server.user_with_tokens("ada@example.com").await;
+    assert_eq!(tokens["expires_in"], 1);
+    let access = text(&tokens, "access_token");
+    assert_eq!(
+        server.get_authorized("/me", &access).await.status(),
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_invalid_token(server.get_authorized("/me", &access).await, "expired").await;
+}
+
+#[tokio::test]
+async fn logout_refuses_the_access_token_at_once() {
+    let server = TestServer::spawn().await;
+    server.sign_up("ada@example.com").await;
+    let leaving = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let staying = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    assert_eq!(
+        server.get_authorized("/me", &leaving).await.status(),
+        StatusCode::OK
+    );
+
+    let logout = server
+        .client
+        .post(server.url("/logout"))
+        .bearer_auth(&leaving)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_invalid_token(server.get_authorized("/me", &leaving).await, "after logout").await;
+    assert_eq!(
+        server.get_authorized("/me", &staying).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn ending_another_session_refuses_its_access_token_at_once() {
+    let server = TestServer::spawn().await;
+    server.sign_up("ada@example.com").await;
+    let laptop = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let phone = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let phone_session = text(&claims(&phone), "sid");
+    assert_eq!(
+        server.get_authorized("/me", &phone).await.status(),
+        StatusCode::OK
+    );
+
+    let ended = server
+        .client
+        .delete(server.url(&format!("/me/sessions/{phone_session}")))
+        .bearer_auth(&laptop)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    assert_invalid_token(server.get_authorized("/me", &phone).await, "ended session").await;
+    assert_eq!(
+        server.get_authorized("/me", &laptop).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn access_tokens_and_revocations_outlive_a_server_restart() {
+    let server = TestServer::spawn().await;
+    server.sign_up("ada@example.com").await;
+    let kept = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let revoked = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let logout = server
+        .client
+        .post(server.url("/logout"))
+        .bearer_auth(&revoked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let kids_before: Vec<Value> = jwks(&server)
+        .await
+        .iter()
+        .map(|key| key["kid"].clone())
+        .collect();
+
+    let server = server.kill_and_restart().await;
+    assert_eq!(
+        server.get_authorized("/me", &kept).await.status(),
+        StatusCode::OK
+    );
+    assert_invalid_token(
+        server.get_authorized("/me", &revoked).await,
+        "revoked before the restart",
+    )
+    .await;
+    let kids_after: Vec<Value> = jwks(&server)
+        .await
+        .iter()
+        .map(|key| key["kid"].clone())
+        .collect();
+    assert_eq!(kids_after, kids_before);
+    let new_token = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    assert_eq!(header(&new_token)["kid"], header(&kept)["kid"]);
+}

@@ -1,0 +1,285 @@
+//! Operating the server: health and readiness probes, graceful shutdown on
+//! SIGTERM, what the log says (and never says), and staying responsive under
+//! load.
+//!
+//! Two tests need the real, default Argon2 cost (a login must take long
+//! enough to be "in flight", and hashing must be heavy enough to starve
+//! anything queued behind it); they pass the `--argon2-*` flags themselves.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestServer, text};
+
+/// The contract's default Argon2 cost, instead of the harness's cheap one.
+const DEFAULT_ARGON2: &[&str] = &["--argon2-memory-kib", "19456", "--argon2-iterations", "2"];
+
+const WRONG: &str = "not the right password at all";
+
+fn login_body(email: &str, password: &str) -> Value {
+    json!({ "grant_type": "password", "username": email, "password": password })
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_200() {
+    let server = TestServer::spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = server.client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_lets_in_flight_logins_finish() {
+    let server =
+        TestServer::spawn_with(&[DEFAULT_ARGON2, &["--hashing-workers", "1"]].concat()).await;
+    server.sign_up("alice@example.com").await;
+
+    let logins: Vec<_> = (0..4)
+        .map(|_| {
+            let client = server.client.clone();
+            let url = server.url("/token");
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .json(&login_body("alice@example.com", PASSWORD))
+                    .send()
+                    .await;
+                (response.map(|r| r.status()), Instant::now())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let signalled = Instant::now();
+    let exited_cleanly = tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        server.terminate()
+    })
+    .await
+    .unwrap();
+
+    let mut answered_after_the_signal = 0;
+    for login in logins {
+        let (status, answered) = login.await.unwrap();
+        assert_eq!(
+            status.expect("an in-flight login is answered, not cut off"),
+            StatusCode::OK
+        );
+        if answered > signalled {
+            answered_after_the_signal += 1;
+        }
+    }
+    assert!(
+        answered_after_the_signal > 0,
+        "no login was still in flight at SIGTERM: the test proved nothing"
+    );
+    assert!(exited_cleanly, "the server exits with 0 after SIGTERM");
+}
+
+#[tokio::test]
+async fn the_log_never_contains_passwords_or_tokens() {
+    // At debug level, as an operator chasing a problem would run it.
+    let server = TestServer::spawn_with_env(&[("RUST_LOG", "debug")]).await;
+    server.sign_up("alice@example.com").await;
+    let tokens = server.login("alice@example.com", PASSWORD).await;
+    let me = server
+        .get_authorized("/me", &text(&tokens, "access_token"))
+        .await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let refreshed: Value = refreshed.json().await.unwrap();
+    let failed = server.token(login_body("alice@example.com", WRONG)).await;
+    assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
+    let logout = server
+        .client
+        .post(server.url("/logout"))
+        .bearer_auth(text(&refreshed, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+
+    let log = server.log();
+    assert!(log.contains("listening on"), "the log was captured: {log}");
+    let mut secrets = vec![
+        ("the password", PASSWORD.to_owned()),
+        ("the wrong password", WRONG.to_owned()),
+    ];
+    for (which, response) in [("first", &tokens), ("refreshed", &refreshed)] {
+        let access = text(response, "access_token");
+        let signature = access.rsplit('.').next().unwrap().to_owned();
+        let refresh = text(response, "refresh_token");
+        let refresh_tail = refresh[refresh.len() - 32..].to_owned();
+        secrets.push((which, access));
+        secrets.push((which, signature));
+        secrets.push((which, refresh));
+        secrets.push((which, refresh_tail));
+    }
+    for (which, secret) in secrets {
+        assert!(
+            !log.contains(&secret),
+            "the log contains {which} secret {secret:?}:\n{log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let server = TestServer::spawn_with(&["--log-format", "json"]).await;
+    let tokens = server.user_with_tokens("alice@example.com").await;
+    let failed = server.token(login_body("alice@example.com", WRONG)).await;
+    assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
+    let me = server
+        .get_authorized("/me", &text(&tokens, "access_token"))
+        .await;
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.len() >= 2, "{log}");
+    for line in lines {
+        let parsed: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(parsed.is_object(), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn the_first_start_on_an_empty_database_says_how_to_create_an_admin() {
+    let server = TestServer::spawn().await;
+    let log = server.log();
+    let hint = log
+        .lines()
+        .find(|line| line.contains("portcullis user add") && line.contains("--role admin"));
+    assert!(
+        hint.is_some(),
+        "no hint to create the first admin in:\n{log}"
+    );
+
+    server.sign_up("alice@example.com").await;
+    let restarted = server.kill_and_restart().await;
+    let log = restarted.log();
+    assert!(
+        !log.contains("portcullis user add"),
+        "the hint is only for an empty database:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_mixed_requests_never_fail() {
+    let server = TestServer::spawn().await;
+    let tokens = server.user_with_tokens("alice@example.com").await;
+    server.sign_up("bob@example.com").await;
+    let access = text(&tokens, "access_token");
+
+    let requests: Vec<_> = (0..200)
+        .map(|n| {
+            let client = server.client.clone();
+            let base = server.base.clone();
+            let access = access.clone();
+            tokio::spawn(async move {
+                let (kind, request) = match n % 3 {
+                    0 => (
+                        "GET /me",
+                        client.get(format!("{base}/me")).bearer_auth(access),
+                    ),
+                    1 => (
+                        "wrong login",
+                        client
+                            .post(format!("{base}/token"))
+                            .json(&login_body("bob@example.com", WRONG)),
+                    ),
+                    _ => ("GET /healthz", client.get(format!("{base}/healthz"))),
+                };
+                (kind, request.send().await.map(|r| r.status()))
+            })
+        })
+        .collect();
+    for request in requests {
+        let (kind, status) = request.await.unwrap();
+        let status = status.unwrap_or_else(|e| panic!("{kind}: no answer: {e}"));
+        let expected: &[StatusCode] = match kind {
+            "wrong login" => &[StatusCode::BAD_REQUEST, StatusCode::TOO_MANY_REQUESTS],
+            _ => &[StatusCode::OK],
+        };
+        assert!(expected.contains(&status), "{kind}: {status}");
+    }
+
+    let me = server.get_authorized("/me", &access).await;
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "the server still answers afterwards"
+    );
+    let health = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn token_checks_do_not_queue_behind_password_hashing() {
+    let server =
+        TestServer::spawn_with(&[DEFAULT_ARGON2, &["--hashing-workers", "2"]].concat()).await;
+    server.sign_up("alice@example.com").await;
+    let response = server
+        .client
+        .post(server.url("/token"))
+        .json(&login_body("alice@example.com", PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let access = text(&response.json().await.unwrap(), "access_token");
+
+    let logins: Vec<_> = (0..16)
+        .map(|_| {
+            let client = server.client.clone();
+            let url = server.url("/token");
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .json(&login_body("alice@example.com", PASSWORD))
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut slowest = Duration::ZERO;
+    let mut checked_during_the_storm = 0;
+    for _ in 0..50 {
+        let storm_on = logins.iter().any(|login| !login.is_finished());
+        let started = Instant::now();
+        let me = server
+            .client
+            .get(server.url("/me"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(me.status(), StatusCode::OK);
+        if storm_on {
+            checked_during_the_storm += 1;
+        }
+    }
+    for login in logins {
+        assert_eq!(login.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    assert!(
+        checked_during_the_storm >= 10,
+        "only {checked_during_the_storm} checks ran during the storm"
+    );
+    assert!(
+        slowest < Duration::from_millis(200),
+        "a GET /me took {slowest:?} while passwords were hashed"
+    );
+}

@@ -1,0 +1,289 @@
+//! Signing keys and the token commands of the command line (API.md "Command
+//! line"): the first start makes exactly one key, `keys list` and `keys
+//! rotate` print what the contract says, a rotation makes new tokens use the
+//! new key while tokens signed before it keep verifying and the JWKS lists
+//! both, and `token verify` prints the claims of a good token and refuses a
+//! bad or revoked one with exit code 1.
+//!
+//! The server reloads keys only every 30 s; rather than wait, these tests
+//! restart it after a rotation, so they never depend on that timer.
+
+use std::process::Output;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{PASSWORD, TestServer, text};
+
+fn decode_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("a JWT has three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+}
+
+fn kid_of(access_token: &str) -> String {
+    text(&decode_part(access_token, 0), "kid")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_success(output: &Output, what: &str) {
+    assert!(output.status.success(), "{what} failed: {}", stderr(output));
+}
+
+/// One line of `keys list`: kid, algorithm, state, created.
+#[derive(Debug, PartialEq, Eq)]
+struct KeyLine {
+    kid: String,
+    state: String,
+    created_unix: i64,
+}
+
+fn keys_list(server: &TestServer) -> Vec<KeyLine> {
+    let output = server.cli(&["keys", "list"], None);
+    assert_success(&output, "keys list");
+    stdout(&output)
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 4, "keys list line {line:?}");
+            assert_eq!(fields[1], "EdDSA", "{line:?}");
+            KeyLine {
+                kid: fields[0].to_owned(),
+                state: fields[2].to_owned(),
+                created_unix: unix_seconds(fields[3]),
+            }
+        })
+        .collect()
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time (`Z`, optional fraction).
+#[track_caller]
+fn unix_seconds(rfc3339: &str) -> i64 {
+    let bytes = rfc3339.as_bytes();
+    let shape_ok = rfc3339.len() >= 20
+        && rfc3339.ends_with('Z')
+        && [4, 7].iter().all(|&i| bytes[i] == b'-')
+        && bytes[10] == b'T'
+        && [13, 16].iter().all(|&i| bytes[i] == b':')
+        && (rfc3339.len() == 20 || (bytes[19] == b'.' && rfc3339.len() > 21));
+    assert!(shape_ok, "{rfc3339:?} is not an RFC 3339 UTC time");
+    let number = |from: usize, to: usize| -> i64 {
+        rfc3339[from..to]
+            .parse()
+            .unwrap_or_else(|_| panic!("{rfc3339:?} is not an RFC 3339 UTC time"))
+    };
+    let (year, month, day) = (number(0, 4), number(5, 7), number(8, 10));
+    // Days from civil (H. Hinnant), March-based years.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    days * 86_400 + number(11, 13) * 3600 + number(14, 16) * 60 + number(17, 19)
+}
+
+fn now_unix() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+async fn jwks_kids(server: &TestServer) -> Vec<String> {
+    let response = server
+        .client
+        .get(server.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let mut kids: Vec<String> = body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| text(key, "kid"))
+        .collect();
+    kids.sort();
+    kids
+}
+
+#[test]
+fn rfc3339_reading_is_right() {
+    assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), 0);
+    assert_eq!(unix_seconds("2000-03-01T01:02:03Z"), 951_872_523);
+    assert_eq!(unix_seconds("2024-02-29T23:59:59.5Z"), 1_709_251_199);
+}
+
+#[tokio::test]
+async fn the_first_start_generates_exactly_one_active_key() {
+    let server = TestServer::spawn().await;
+    let keys = keys_list(&server);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(keys[0].state, "active");
+    assert!(
+        (keys[0].created_unix - now_unix()).abs() <= 60,
+        "created {} is not now",
+        keys[0].created_unix
+    );
+    assert_eq!(jwks_kids(&server).await, [keys[0].kid.clone()]);
+    let access = text(
+        &server.user_with_tokens("ada@example.com").await,
+        "access_token",
+    );
+    assert_eq!(kid_of(&access), keys[0].kid);
+
+    let server = server.kill_and_restart().await;
+    assert_eq!(keys_list(&server), keys, "a restart made another key");
+    assert_eq!(jwks_kids(&server).await, [keys[0].kid.clone()]);
+}
+
+#[tokio::test]
+async fn rotation_signs_with_the_new_key_and_keeps_verifying_the_old_one() {
+    let server = TestServer::spawn().await;
+    server.sign_up("ada@example.com").await;
+    let before = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let old_kid = kid_of(&before);
+
+    let rotated = server.cli(&["keys", "rotate"], None);
+    assert_success(&rotated, "keys rotate");
+    let printed = stdout(&rotated);
+    let new_kid = printed.trim_end().to_owned();
+    assert_eq!(
+        printed,
+        format!("{new_kid}\n"),
+        "keys rotate prints one kid"
+    );
+    assert!(
+        !new_kid.is_empty() && !new_kid.contains(char::is_whitespace),
+        "{printed:?}"
+    );
+    assert_ne!(new_kid, old_kid);
+
+    let keys = keys_list(&server);
+    let states: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|key| (key.kid.as_str(), key.state.as_str()))
+        .collect();
+    assert_eq!(states.len(), 2, "{keys:?}");
+    assert!(states.contains(&(old_kid.as_str(), "retiring")), "{keys:?}");
+    assert!(states.contains(&(new_kid.as_str(), "active")), "{keys:?}");
+
+    let server = server.kill_and_restart().await;
+    let mut both = vec![old_kid.clone(), new_kid.clone()];
+    both.sort();
+    assert_eq!(jwks_kids(&server).await, both);
+    let after = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    assert_eq!(kid_of(&after), new_kid);
+    assert_eq!(
+        server.get_authorized("/me", &after).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        server.get_authorized("/me", &before).await.status(),
+        StatusCode::OK,
+        "a token signed before the rotation"
+    );
+    assert_success(
+        &server.cli(&["token", "verify", &before], None),
+        "token verify of a token signed before the rotation",
+    );
+}
+
+#[tokio::test]
+async fn token_verify_prints_the_claims_of_a_valid_token() {
+    let server = TestServer::spawn().await;
+    let user = server.sign_up("ada@example.com").await;
+    let access = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let output = server.cli(&["token", "verify", &access], None);
+    assert_success(&output, "token verify");
+    let printed: Value = serde_json::from_str(&stdout(&output)).expect("token verify prints JSON");
+    let claims = decode_part(&access, 1);
+    assert_eq!(printed, claims);
+    assert_eq!(printed["sub"], user["id"]);
+    assert!(
+        printed["sid"].is_string() && printed["scope"].is_string(),
+        "{printed}"
+    );
+}
+
+#[tokio::test]
+async fn token_verify_refuses_garbage_tampered_and_revoked_tokens() {
+    let server = TestServer::spawn().await;
+    let access = text(
+        &server.user_with_tokens("ada@example.com").await,
+        "access_token",
+    );
+    let (signed, signature) = access.rsplit_once('.').unwrap();
+    let mut signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    signature[0] ^= 0x80;
+    let tampered = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature));
+
+    for (label, token) in [("garbage", "not-a-token"), ("tampered", tampered.as_str())] {
+        let output = server.cli(&["token", "verify", token], None);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{label}: {}",
+            stderr(&output)
+        );
+        assert!(
+            output.stdout.is_empty(),
+            "{label}: printed {:?}",
+            stdout(&output)
+        );
+        assert!(
+            !stderr(&output).trim().is_empty(),
+            "{label}: no reason given"
+        );
+    }
+
+    let logout = server
+        .client
+        .post(server.url("/logout"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let output = server.cli(&["token", "verify", &access], None);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "revoked: {}",
+        stderr(&output)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "revoked: printed {:?}",
+        stdout(&output)
+    );
+    assert!(
+        stderr(&output).contains("revoked"),
+        "revoked: {:?}",
+        stderr(&output)
+    );
+}

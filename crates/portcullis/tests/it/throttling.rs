@@ -1,0 +1,352 @@
+//! Login throttling on `POST /token`: per account and per client address,
+//! with a back-off that grows, and the same treatment for emails that have
+//! no account (so throttling never reveals which emails exist).
+//!
+//! Each test picks the throttling flags it needs. A long base delay (60s)
+//! makes "still locked" certain where the test never waits for the lock to
+//! end; tests that wait use delays of one or two seconds and poll, so the
+//! suite stays fast.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestServer, assert_oauth_error};
+
+const WRONG: &str = "not the right password at all";
+
+async fn attempt(server: &TestServer, identifier: &str, password: &str) -> Response {
+    server
+        .token(json!({ "grant_type": "password", "username": identifier, "password": password }))
+        .await
+}
+
+/// `count` wrong passwords for `identifier`, each refused as `invalid_grant`.
+async fn fail(server: &TestServer, identifier: &str, count: usize) {
+    for n in 1..=count {
+        let response = attempt(server, identifier, WRONG).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "failure {n} for {identifier}"
+        );
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    }
+}
+
+/// Asserts a throttled answer: `429`, `Retry-After` in whole seconds, an
+/// OAuth error body. Returns the `Retry-After` seconds and the body.
+async fn assert_throttled(response: Response, case: &str) -> (u64, Value) {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{case}");
+    assert_eq!(response.headers()["cache-control"], "no-store", "{case}");
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("{case}: no Retry-After"))
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let seconds: u64 = retry_after
+        .parse()
+        .unwrap_or_else(|_| panic!("{case}: Retry-After {retry_after:?} is not whole seconds"));
+    assert!(seconds >= 1, "{case}: Retry-After {seconds}");
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{case}: {body}"
+    );
+    assert!(body["error_description"].is_string(), "{case}: {body}");
+    (seconds, body)
+}
+
+/// Retries `password` every 50 ms while the answer is `429`; returns the
+/// first other answer. Fails after `limit`.
+async fn retry_while_throttled(
+    server: &TestServer,
+    identifier: &str,
+    password: &str,
+    limit: Duration,
+) -> Response {
+    let deadline = Instant::now() + limit;
+    loop {
+        let response = attempt(server, identifier, password).await;
+        if response.status() != StatusCode::TOO_MANY_REQUESTS {
+            return response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{identifier} is still throttled after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_even_against_the_right_password() {
+    // 2s rather than 1s: the lock must be certain for the attempt right after
+    // the fifth failure, whichever part of a second that failure falls in.
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        "2s",
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    fail(&server, "alice@example.com", 5).await;
+
+    let (retry_after, _) = assert_throttled(
+        attempt(&server, "alice@example.com", PASSWORD).await,
+        "the right password, locked",
+    )
+    .await;
+    assert!(
+        retry_after <= 2,
+        "Retry-After {retry_after} is longer than the base delay"
+    );
+    assert_throttled(
+        attempt(&server, "alice@example.com", WRONG).await,
+        "a wrong password, locked",
+    )
+    .await;
+
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "after waiting Retry-After seconds"
+    );
+}
+
+#[tokio::test]
+async fn the_lock_lasts_the_whole_base_delay_even_late_in_a_second() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        "1s",
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    fail(&server, "alice@example.com", 4).await;
+    // The fifth failure lands late in a wall-clock second: a lock that counted
+    // from the start of that second would end a few milliseconds later.
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    let wait = if millis < 850 {
+        850 - millis
+    } else {
+        1850 - millis
+    };
+    tokio::time::sleep(Duration::from_millis(u64::from(wait))).await;
+    let fifth_failure_sent = Instant::now();
+    fail(&server, "alice@example.com", 1).await;
+
+    assert_throttled(
+        attempt(&server, "alice@example.com", PASSWORD).await,
+        "right after the fifth failure",
+    )
+    .await;
+    let response = retry_while_throttled(
+        &server,
+        "alice@example.com",
+        PASSWORD,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let locked_for = fifth_failure_sent.elapsed();
+    assert!(
+        locked_for >= Duration::from_millis(900),
+        "a 1s back-off let a login through after {locked_for:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_locked_account_leaves_other_accounts_alone() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        "60s",
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    server.sign_up("bob@example.com").await;
+    fail(&server, "alice@example.com", 5).await;
+
+    assert_throttled(
+        attempt(&server, "alice@example.com", PASSWORD).await,
+        "alice is locked",
+    )
+    .await;
+    let bob = attempt(&server, "bob@example.com", PASSWORD).await;
+    assert_eq!(
+        bob.status(),
+        StatusCode::OK,
+        "bob logs in while alice is locked"
+    );
+}
+
+#[tokio::test]
+async fn failures_from_one_address_lock_the_address() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-ip-attempts",
+        "3",
+        "--throttle-account-attempts",
+        "1000",
+        "--throttle-base-delay",
+        "60s",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    for email in [
+        "nobody1@example.com",
+        "nobody2@example.com",
+        "nobody3@example.com",
+    ] {
+        fail(&server, email, 1).await;
+    }
+
+    assert_throttled(
+        attempt(&server, "nobody4@example.com", WRONG).await,
+        "a fourth failure from 127.0.0.1",
+    )
+    .await;
+    assert_throttled(
+        attempt(&server, "nobody5@example.com", WRONG).await,
+        "a fifth failure from 127.0.0.1",
+    )
+    .await;
+    assert_throttled(
+        attempt(&server, "alice@example.com", PASSWORD).await,
+        "any login from the locked address",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_back_off_grows_with_each_failure_after_the_lock() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        "1s",
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    fail(&server, "alice@example.com", 5).await;
+
+    let mut waits = Vec::new();
+    for failure in [6, 7] {
+        let response =
+            retry_while_throttled(&server, "alice@example.com", WRONG, Duration::from_secs(5))
+                .await;
+        assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
+        let case = format!("right after failure {failure}");
+        let (retry_after, _) =
+            assert_throttled(attempt(&server, "alice@example.com", PASSWORD).await, &case).await;
+        waits.push(retry_after);
+    }
+    assert!(
+        waits[1] > waits[0],
+        "Retry-After after failures 6 and 7: {waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_throttling_off_failures_are_never_throttled() {
+    let server = TestServer::spawn_with(&["--throttle", "false"]).await;
+    server.sign_up("alice@example.com").await;
+    fail(&server, "alice@example.com", 20).await;
+    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unknown_emails_are_throttled_like_known_ones() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        "60s",
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    let mut answers = Vec::new();
+    for identifier in ["alice@example.com", "nobody@example.com", "not-an-email"] {
+        let mut refusals = Vec::new();
+        for _ in 0..5 {
+            let response = attempt(&server, identifier, WRONG).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{identifier}");
+            refusals.push(response.bytes().await.unwrap());
+        }
+        let (_, body) =
+            assert_throttled(attempt(&server, identifier, WRONG).await, identifier).await;
+        answers.push((identifier, refusals, body["error"].clone()));
+    }
+    let (known, known_refusals, known_error) = &answers[0];
+    for (identifier, refusals, error) in &answers[1..] {
+        assert_eq!(
+            refusals, known_refusals,
+            "{identifier} is refused exactly like {known}"
+        );
+        assert_eq!(
+            error, known_error,
+            "{identifier} is throttled exactly like {known}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn spellings_of_one_email_share_one_count() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        "60s",
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    for spelling in [
+        "alice@example.com",
+        "Alice@Example.com",
+        " alice@example.com ",
+        "ALICE@EXAMPLE.COM",
+        "alice@example.com",
+    ] {
+        fail(&server, spelling, 1).await;
+    }
+    assert_throttled(
+        attempt(&server, "alice@example.com", PASSWORD).await,
+        "five failures under five spellings",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_account_count() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        "60s",
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    fail(&server, "alice@example.com", 4).await;
+    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    fail(&server, "alice@example.com", 4).await;
+    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "four failures since the last success are still free"
+    );
+}
