@@ -46,7 +46,9 @@ pub struct PersonalToken {
 
 impl std::fmt::Debug for PersonalToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PersonalToken").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("PersonalToken")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,7 +61,10 @@ impl PersonalToken {
     pub fn generate() -> Self {
         let mut secret = [0u8; 32];
         getrandom::getrandom(&mut secret).expect("the OS CSPRNG is unavailable");
-        Self { id: Uuid::now_v7(), secret }
+        Self {
+            id: Uuid::now_v7(),
+            secret,
+        }
     }
 
     /// Whether `input` looks like a personal access token at all (by prefix).
@@ -94,12 +99,19 @@ impl PersonalToken {
         if sum != checksum(id, secret) {
             return None;
         }
-        Some(Self { id: Uuid::from_bytes(*id), secret: *secret })
+        Some(Self {
+            id: Uuid::from_bytes(*id),
+            secret: *secret,
+        })
     }
 }
 
 fn checksum(id: &[u8], secret: &[u8]) -> [u8; 4] {
-    let digest = Sha256::new().chain_update(PREFIX).chain_update(id).chain_update(secret).finalize();
+    let digest = Sha256::new()
+        .chain_update(PREFIX)
+        .chain_update(id)
+        .chain_update(secret)
+        .finalize();
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
@@ -116,8 +128,17 @@ mod tests {
         assert_eq!(PersonalToken::parse(&encoded), Some(token.clone()));
         let mut typo = encoded.clone().into_bytes();
         typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
-        assert_eq!(PersonalToken::parse(std::str::from_utf8(&typo).unwrap()), None);
-        for bad in ["", "pat_", "pat_abc", &encoded[..encoded.len() - 1], &encoded.replace("pat_", "tap_")] {
+        assert_eq!(
+            PersonalToken::parse(std::str::from_utf8(&typo).unwrap()),
+            None
+        );
+        for bad in [
+            "",
+            "pat_",
+            "pat_abc",
+            &encoded[..encoded.len() - 1],
+            &encoded.replace("pat_", "tap_"),
+        ] {
             assert_eq!(PersonalToken::parse(bad), None, "{bad:?}");
         }
         assert!(!format!("{token:?}").contains("secret"));
@@ -127,6 +148,10 @@ mod tests {
     fn hashes_compare_by_value() {
         let token = PersonalToken::generate();
         assert!(token.secret_hash().matches(&token.secret_hash()));
-        assert!(!token.secret_hash().matches(&PersonalToken::generate().secret_hash()));
+        assert!(
+            !token
+                .secret_hash()
+                .matches(&PersonalToken::generate().secret_hash())
+        );
     }
 }

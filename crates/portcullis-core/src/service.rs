@@ -35,6 +35,10 @@ use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
 /// the store keeps whole seconds, and clocks of instances differ a little.
 const REVOCATION_OVERLAP: Duration = Duration::seconds(5);
 
+/// The least time between two key reloads caused by tokens with unknown keys
+/// (a flood of forged `kid`s must not become a flood of queries).
+const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Longest display name accepted, in characters.
 pub const MAX_NAME_LENGTH: usize = 200;
 
@@ -216,6 +220,8 @@ pub struct AuthService {
     personal_token_uses: Mutex<HashMap<Uuid, OffsetDateTime>>,
     /// Up to when [`AuthService::refresh_revocations`] has read the store.
     revocations_read_until: Mutex<Option<OffsetDateTime>>,
+    /// When a token with an unknown key last made this process reload its keys.
+    last_unknown_key_reload: Mutex<Option<std::time::Instant>>,
     settings: AuthSettings,
 }
 
@@ -250,6 +256,7 @@ impl AuthService {
             revoked: RevokedSessions::default(),
             personal_token_uses: Mutex::default(),
             revocations_read_until: Mutex::default(),
+            last_unknown_key_reload: Mutex::default(),
             settings,
         };
         service.refresh_revocations().await?;
@@ -549,7 +556,7 @@ impl AuthService {
         if PersonalToken::is_personal_token(token) {
             return self.authenticate_personal_token(token).await;
         }
-        let claims = self.verify_access_token(token)?;
+        let claims = self.verify_access_token(token).await?;
         Ok(Principal {
             user_id: claims.sub,
             credential: Credential::Session(claims.sid),
@@ -562,13 +569,37 @@ impl AuthService {
         })
     }
 
-    /// An access token's claims, when its signature, claims and session are all valid.
-    fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, AuthError> {
-        let claims = self.tokens.verify(token).map_err(AuthError::InvalidToken)?;
+    /// An access token's claims, when its signature, claims and session are
+    /// all valid. A key this process does not know yet (rotated by another
+    /// process) makes it reload the keys, at most once per
+    /// [`KEY_RELOAD_INTERVAL`], and try again.
+    async fn verify_access_token(&self, token: &str) -> Result<AccessTokenClaims, AuthError> {
+        let claims = match self.tokens.verify(token) {
+            Err(TokenError::UnknownKey) if self.may_reload_keys() => {
+                self.reload_keys().await?;
+                self.tokens.verify(token)
+            }
+            verified => verified,
+        }
+        .map_err(AuthError::InvalidToken)?;
         if self.revoked.is_denied(claims.sid) {
             return Err(AuthError::InvalidToken(TokenError::Revoked));
         }
         Ok(claims)
+    }
+
+    /// Whether an unknown key may trigger a reload now; claims the slot if so.
+    fn may_reload_keys(&self) -> bool {
+        let mut last = self
+            .last_unknown_key_reload
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < KEY_RELOAD_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// The caller's account and current permissions.
@@ -733,7 +764,8 @@ impl AuthService {
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
-        self.revoke_session_everywhere(principal.require_session()?).await
+        self.revoke_session_everywhere(principal.require_session()?)
+            .await
     }
 
     /// RFC 7009: revokes the session of a refresh or access token, or deletes

@@ -181,13 +181,19 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_personal_token(&self, token: &PersonalTokenRecord) -> Result<(), StoreError>;
     async fn personal_token(&self, id: Uuid) -> Result<Option<PersonalTokenRecord>, StoreError>;
     /// The user's tokens, newest first.
-    async fn personal_tokens_of_user(&self, user_id: Uuid) -> Result<Vec<PersonalTokenRecord>, StoreError>;
+    async fn personal_tokens_of_user(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<PersonalTokenRecord>, StoreError>;
     /// Deletes one token; `false` when there was none.
     async fn delete_personal_token(&self, id: Uuid) -> Result<bool, StoreError>;
     /// Deletes every token of a user; returns how many.
     async fn delete_personal_tokens_of_user(&self, user_id: Uuid) -> Result<u64, StoreError>;
     /// Records when tokens were last used, many at once (uses are batched in memory).
-    async fn record_personal_token_uses(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<(), StoreError>;
+    async fn record_personal_token_uses(
+        &self,
+        uses: &[(Uuid, OffsetDateTime)],
+    ) -> Result<(), StoreError>;
 
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError>;
     /// Adds one failure at `now`; a count whose last failure is before

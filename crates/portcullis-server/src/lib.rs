@@ -223,8 +223,8 @@ mod tests {
     async fn a_panicking_handler_is_a_500_problem_and_the_router_keeps_serving() {
         let app = with_safety_layers(
             Router::new()
-                .route("/boom", get(panicking_handler))
-                .route("/fine", get(|| async { "fine" })),
+                .route("/boom", axum::routing::get(panicking_handler))
+                .route("/fine", axum::routing::get(|| async { "fine" })),
         );
         let boom = app
             .clone()

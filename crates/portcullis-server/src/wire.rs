@@ -86,6 +86,10 @@ pub(crate) struct UserBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub(crate) permissions: Option<Vec<String>>,
+    /// Only in the admin API: whether the account is disabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) disabled: Option<bool>,
 }
 
 impl UserBody {
@@ -97,6 +101,16 @@ impl UserBody {
             roles: user.roles,
             created_at: rfc3339(user.created_at),
             permissions,
+            disabled: None,
+        }
+    }
+
+    /// The user as the admin API shows it, with `disabled`.
+    pub(crate) fn for_admin(user: User) -> Self {
+        let disabled = user.disabled;
+        Self {
+            disabled: Some(disabled),
+            ..Self::new(user, None)
         }
     }
 }

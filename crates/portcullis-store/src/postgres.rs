@@ -33,12 +33,12 @@ use uuid::Uuid;
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::keys::{KeyState, SigningKey};
+use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
-use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::store::{
-    LoginFailures, PersonalTokenRecord, ProfileChange, SessionRecord, Store, StoreError,
-    UserQuery, UserRecord,
+    LoginFailures, PersonalTokenRecord, ProfileChange, SessionRecord, Store, StoreError, UserQuery,
+    UserRecord,
 };
 
 /// Sizing of the connection pool and the bound on each statement.
@@ -664,12 +664,17 @@ impl Store for PgStore {
         row.as_ref().map(personal_token_from_row).transpose()
     }
 
-    async fn personal_tokens_of_user(&self, user_id: Uuid) -> Result<Vec<PersonalTokenRecord>, StoreError> {
-        let rows = sqlx::query(select_personal_tokens!("WHERE user_id = $1 ORDER BY id DESC"))
-            .bind(user_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+    async fn personal_tokens_of_user(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<PersonalTokenRecord>, StoreError> {
+        let rows = sqlx::query(select_personal_tokens!(
+            "WHERE user_id = $1 ORDER BY id DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
         rows.iter().map(personal_token_from_row).collect()
     }
 
@@ -691,7 +696,10 @@ impl Store for PgStore {
         Ok(result.rows_affected())
     }
 
-    async fn record_personal_token_uses(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<(), StoreError> {
+    async fn record_personal_token_uses(
+        &self,
+        uses: &[(Uuid, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
         if uses.is_empty() {
             return Ok(());
         }

@@ -30,12 +30,12 @@ use uuid::Uuid;
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::keys::{KeyState, SigningKey};
+use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
-use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::store::{
-    LoginFailures, PersonalTokenRecord, ProfileChange, SessionRecord, Store, StoreError,
-    UserQuery, UserRecord,
+    LoginFailures, PersonalTokenRecord, ProfileChange, SessionRecord, Store, StoreError, UserQuery,
+    UserRecord,
 };
 
 /// How long a statement waits for another connection's write lock before
@@ -617,12 +617,17 @@ impl Store for SqliteStore {
         row.as_ref().map(personal_token_from_row).transpose()
     }
 
-    async fn personal_tokens_of_user(&self, user_id: Uuid) -> Result<Vec<PersonalTokenRecord>, StoreError> {
-        let rows = sqlx::query(select_personal_tokens!("WHERE user_id = ? ORDER BY id DESC"))
-            .bind(user_id.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+    async fn personal_tokens_of_user(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<PersonalTokenRecord>, StoreError> {
+        let rows = sqlx::query(select_personal_tokens!(
+            "WHERE user_id = ? ORDER BY id DESC"
+        ))
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
         rows.iter().map(personal_token_from_row).collect()
     }
 
@@ -644,7 +649,10 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
-    async fn record_personal_token_uses(&self, uses: &[(Uuid, OffsetDateTime)]) -> Result<(), StoreError> {
+    async fn record_personal_token_uses(
+        &self,
+        uses: &[(Uuid, OffsetDateTime)],
+    ) -> Result<(), StoreError> {
         if uses.is_empty() {
             return Ok(());
         }

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::verifier::{Claims, VerifyError, Verifier};
+use crate::verifier::{Claims, Verifier, VerifyError};
 
 /// A permission an extractor requires; declare one with [`permission!`](crate::permission).
 pub trait Permission {
@@ -79,19 +79,35 @@ pub enum Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         let (status, challenge, detail) = match &self {
-            Self::Missing => (StatusCode::UNAUTHORIZED, Some(r#"Bearer realm="portcullis""#.to_owned()), "a bearer token is required".to_owned()),
+            Self::Missing => (
+                StatusCode::UNAUTHORIZED,
+                Some(r#"Bearer realm="portcullis""#.to_owned()),
+                "a bearer token is required".to_owned(),
+            ),
             Self::Invalid(error) => (
                 StatusCode::UNAUTHORIZED,
-                Some(format!(r#"Bearer realm="portcullis", error="invalid_token", error_description="{error}""#)),
+                Some(format!(
+                    r#"Bearer realm="portcullis", error="invalid_token", error_description="{error}""#
+                )),
                 error.to_string(),
             ),
             Self::InsufficientScope(needed) => (
                 StatusCode::FORBIDDEN,
-                Some(format!(r#"Bearer realm="portcullis", error="insufficient_scope", scope="{needed}""#)),
+                Some(format!(
+                    r#"Bearer realm="portcullis", error="insufficient_scope", scope="{needed}""#
+                )),
                 format!("this needs the permission {needed}"),
             ),
-            Self::NotFound => (StatusCode::NOT_FOUND, None, "there is nothing here".to_owned()),
-            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, None, "the authentication server is unavailable".to_owned()),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                None,
+                "there is nothing here".to_owned(),
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the authentication server is unavailable".to_owned(),
+            ),
         };
         let body = serde_json::json!({
             "type": "about:blank",
@@ -99,9 +115,16 @@ impl IntoResponse for Rejection {
             "status": status.as_u16(),
             "detail": detail,
         });
-        let mut response = (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response();
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response();
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
@@ -123,7 +146,11 @@ fn presented_token(parts: &Parts) -> Result<&str, Rejection> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)
-        .map(|value| value.to_str().map_err(|_| Rejection::Invalid(VerifyError::Malformed)))
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| Rejection::Invalid(VerifyError::Malformed))
+        })
         .transpose()?
         .map(str::trim)
         .filter(|value| !value.is_empty())
@@ -172,8 +199,12 @@ where
 
 /// Whether the route's `{user_id}` path parameter is the caller's id.
 async fn owns_resource<S: Send + Sync>(parts: &mut Parts, state: &S, claims: &Claims) -> bool {
-    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else { return false };
-    params.iter().any(|(name, value)| name == "user_id" && value == claims.user_id)
+    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else {
+        return false;
+    };
+    params
+        .iter()
+        .any(|(name, value)| name == "user_id" && value == claims.user_id)
 }
 
 impl<S: Send + Sync, P: Permission> FromRequestParts<S> for OwnerOr<P>
@@ -200,7 +231,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let claims = verified(parts, state).await?;
-        if owns_resource(parts, state, &claims).await { Ok(Self(claims)) } else { Err(Rejection::NotFound) }
+        if owns_resource(parts, state, &claims).await {
+            Ok(Self(claims))
+        } else {
+            Err(Rejection::NotFound)
+        }
     }
 }
 
@@ -212,6 +247,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = presented_token(parts)?;
-        Ok(Self(Verifier::from_ref(state).verify_with_revocation(token).await?))
+        Ok(Self(
+            Verifier::from_ref(state)
+                .verify_with_revocation(token)
+                .await?,
+        ))
     }
 }

@@ -65,7 +65,10 @@ mod extract;
 mod verifier;
 
 #[cfg(feature = "axum")]
-pub use extract::{Authenticated, Owner, OwnerOr, Permission, Rejection, RevocationChecked, WithPermission};
+pub use extract::{
+    Authenticated, Owner, OwnerOr, Permission, Rejection, RevocationChecked, WithPermission,
+};
 pub use verifier::{
-    Claims, DEFAULT_INTROSPECTION_CACHE, JWKS_REFETCH_INTERVAL, Verifier, VerifierBuilder, VerifyError,
+    Claims, DEFAULT_INTROSPECTION_CACHE, JWKS_REFETCH_INTERVAL, Verifier, VerifierBuilder,
+    VerifyError,
 };

@@ -61,7 +61,9 @@ pub enum VerifyError {
     WrongType,
     #[error("the token has been revoked")]
     Revoked,
-    #[error("personal access tokens need introspection; configure it with VerifierBuilder::introspection")]
+    #[error(
+        "personal access tokens need introspection; configure it with VerifierBuilder::introspection"
+    )]
     IntrospectionNotConfigured,
     /// The Portcullis server could not be asked; the request must be refused.
     #[error("the authentication server is unavailable: {0}")]
@@ -146,7 +148,10 @@ impl VerifierBuilder {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let http = self.http.unwrap_or_else(|| {
-            reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default()
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default()
         });
         Verifier {
             inner: Arc::new(Inner {
@@ -185,7 +190,9 @@ struct Inner {
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("jwks_url", &self.inner.jwks_url).finish_non_exhaustive()
+        f.debug_struct("Verifier")
+            .field("jwks_url", &self.inner.jwks_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -271,7 +278,11 @@ impl Verifier {
         if header.alg != Algorithm::EdDSA {
             return Err(VerifyError::Malformed);
         }
-        if !header.typ.as_deref().is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt")) {
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt"))
+        {
             return Err(VerifyError::WrongType);
         }
         let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
@@ -282,27 +293,37 @@ impl Verifier {
                 self.cached_key(&kid).ok_or(VerifyError::UnknownKey)?
             }
         };
-        let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &self.inner.validation).map_err(|error| {
-            match error.kind() {
-                ErrorKind::InvalidSignature => VerifyError::BadSignature,
-                ErrorKind::ExpiredSignature => VerifyError::Expired,
-                ErrorKind::ImmatureSignature => VerifyError::NotYetValid,
-                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => VerifyError::WrongIssuerOrAudience,
-                _ => VerifyError::Malformed,
+        let data = jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &self.inner.validation)
+            .map_err(|error| match error.kind() {
+            ErrorKind::InvalidSignature => VerifyError::BadSignature,
+            ErrorKind::ExpiredSignature => VerifyError::Expired,
+            ErrorKind::ImmatureSignature => VerifyError::NotYetValid,
+            ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
+                VerifyError::WrongIssuerOrAudience
             }
+            _ => VerifyError::Malformed,
         })?;
         let claims = data.claims;
         Ok(Claims {
             user_id: claims.sub,
             session_id: claims.sid,
             roles: claims.roles,
-            permissions: claims.scope.split_ascii_whitespace().map(str::to_owned).collect(),
+            permissions: claims
+                .scope
+                .split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect(),
             expires_at: Some(claims.exp),
         })
     }
 
     fn cached_key(&self, kid: &str) -> Option<DecodingKey> {
-        self.inner.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(kid).cloned()
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(kid)
+            .cloned()
     }
 
     /// Fetches the JWKS unless it was fetched within the refetch interval;
@@ -337,12 +358,20 @@ impl Verifier {
             })
             .collect();
         tracing::debug!(keys = keys.len(), "fetched the Portcullis JWKS");
-        *self.inner.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+        *self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
         Ok(())
     }
 
     async fn introspect(&self, token: &str) -> Result<Claims, VerifyError> {
-        let credential = self.inner.introspection_credential.as_deref().ok_or(VerifyError::IntrospectionNotConfigured)?;
+        let credential = self
+            .inner
+            .introspection_credential
+            .as_deref()
+            .ok_or(VerifyError::IntrospectionNotConfigured)?;
         let cache_key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(cached) = self.cached_introspection(&cache_key) {
             return cached.ok_or(VerifyError::Revoked);
@@ -361,7 +390,14 @@ impl Verifier {
             .await
             .map_err(|e| VerifyError::Unavailable(e.to_string()))?;
         let claims = match answer {
-            IntrospectionAnswer { active: true, sub: Some(user_id), sid, roles, scope, exp } => Some(Claims {
+            IntrospectionAnswer {
+                active: true,
+                sub: Some(user_id),
+                sid,
+                roles,
+                scope,
+                exp,
+            } => Some(Claims {
                 user_id,
                 session_id: sid,
                 roles,
@@ -370,7 +406,11 @@ impl Verifier {
             }),
             _ => None,
         };
-        let mut cache = self.inner.introspected.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = self
+            .inner
+            .introspected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let ttl = self.inner.introspection_cache_ttl;
         cache.retain(|_, (at, _)| at.elapsed() < ttl);
         cache.insert(cache_key, (Instant::now(), claims.clone()));
@@ -378,7 +418,11 @@ impl Verifier {
     }
 
     fn cached_introspection(&self, key: &[u8; 32]) -> Option<Option<Claims>> {
-        let cache = self.inner.introspected.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = self
+            .inner
+            .introspected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         cache
             .get(key)
             .filter(|(at, _)| at.elapsed() < self.inner.introspection_cache_ttl)

@@ -212,7 +212,11 @@ async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCo
         }
         RoleCommand::List => {
             for role in auth.roles_with_admin().await.map_err(describe)? {
-                println!("{}\t{}", role.name, role.permissions.into_iter().collect::<Vec<_>>().join(" "));
+                println!(
+                    "{}\t{}",
+                    role.name,
+                    role.permissions.into_iter().collect::<Vec<_>>().join(" ")
+                );
             }
         }
     }

@@ -67,9 +67,21 @@ struct Book {
 }
 
 const BOOKS: [Book; 3] = [
-    Book { id: 1, title: "The Rust Programming Language", author: "Klabnik & Nichols" },
-    Book { id: 2, title: "Zero To Production In Rust", author: "Palmieri" },
-    Book { id: 3, title: "Designing Data-Intensive Applications", author: "Kleppmann" },
+    Book {
+        id: 1,
+        title: "The Rust Programming Language",
+        author: "Klabnik & Nichols",
+    },
+    Book {
+        id: 2,
+        title: "Zero To Production In Rust",
+        author: "Palmieri",
+    },
+    Book {
+        id: 3,
+        title: "Designing Data-Intensive Applications",
+        author: "Kleppmann",
+    },
 ];
 
 #[derive(Clone, Serialize)]
@@ -93,7 +105,9 @@ struct Profile {
 
 /// The bookstore's router.
 pub fn app(config: Config) -> Router {
-    let verifier = Verifier::builder(&config.portcullis_url).introspection(&config.admin_token).build();
+    let verifier = Verifier::builder(&config.portcullis_url)
+        .introspection(&config.admin_token)
+        .build();
     let state = AppState {
         verifier,
         config: Arc::new(config),
@@ -105,8 +119,14 @@ pub fn app(config: Config) -> Router {
         .route("/books/{id}/download", get(download))
         .route("/books/{id}/comments", get(comments).post(comment))
         .route("/purchases", post(purchase))
-        .route("/users/{user_id}/profile", get(read_profile).put(write_profile))
-        .route("/users/{user_id}/medical-history", get(read_medical_history))
+        .route(
+            "/users/{user_id}/profile",
+            get(read_profile).put(write_profile),
+        )
+        .route(
+            "/users/{user_id}/medical-history",
+            get(read_medical_history),
+        )
         .with_state(state)
 }
 
@@ -115,7 +135,10 @@ async fn catalogue() -> Json<Vec<Book>> {
 }
 
 fn book(id: u32) -> Result<&'static Book, StatusCode> {
-    BOOKS.iter().find(|book| book.id == id).ok_or(StatusCode::NOT_FOUND)
+    BOOKS
+        .iter()
+        .find(|book| book.id == id)
+        .ok_or(StatusCode::NOT_FOUND)
 }
 
 async fn download(
@@ -123,12 +146,21 @@ async fn download(
     Path(id): Path<u32>,
 ) -> Result<String, StatusCode> {
     let book = book(id)?;
-    Ok(format!("{} by {}, downloaded by {}\n", book.title, book.author, claims.user_id))
+    Ok(format!(
+        "{} by {}, downloaded by {}\n",
+        book.title, book.author, claims.user_id
+    ))
 }
 
-async fn comments(State(state): State<AppState>, Path(id): Path<u32>) -> Result<Json<Vec<Comment>>, StatusCode> {
+async fn comments(
+    State(state): State<AppState>,
+    Path(id): Path<u32>,
+) -> Result<Json<Vec<Comment>>, StatusCode> {
     book(id)?;
-    let data = state.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let data = state
+        .data
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok(Json(data.comments.get(&id).cloned().unwrap_or_default()))
 }
 
@@ -139,16 +171,29 @@ async fn comment(
     Json(new): Json<NewComment>,
 ) -> Result<(StatusCode, Json<Comment>), StatusCode> {
     book(id)?;
-    let comment = Comment { user_id: claims.user_id, text: new.text };
-    let mut data = state.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let comment = Comment {
+        user_id: claims.user_id,
+        text: new.text,
+    };
+    let mut data = state
+        .data
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     data.comments.entry(id).or_default().push(comment.clone());
     Ok((StatusCode::CREATED, Json(comment)))
 }
 
 /// Simulates a payment, then grants the `customer` role through Portcullis.
 /// The buyer's next token (after a refresh) carries `books:download`.
-async fn purchase(State(state): State<AppState>, Authenticated(claims): Authenticated) -> Result<Json<Value>, StatusCode> {
-    let user_url = format!("{}/users/{}", state.config.portcullis_url.trim_end_matches('/'), claims.user_id);
+async fn purchase(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<Json<Value>, StatusCode> {
+    let user_url = format!(
+        "{}/users/{}",
+        state.config.portcullis_url.trim_end_matches('/'),
+        claims.user_id
+    );
     let user: Value = state
         .http
         .get(&user_url)
@@ -173,11 +218,20 @@ async fn purchase(State(state): State<AppState>, Authenticated(claims): Authenti
         .await
         .and_then(reqwest::Response::error_for_status)
         .map_err(|_| StatusCode::BAD_GATEWAY)?;
-    Ok(Json(json!({ "paid": true, "roles": roles, "note": "refresh your token to use the new permission" })))
+    Ok(Json(
+        json!({ "paid": true, "roles": roles, "note": "refresh your token to use the new permission" }),
+    ))
 }
 
-async fn read_profile(State(state): State<AppState>, OwnerOr(..): OwnerOr<RecordsRead>, Path(user_id): Path<String>) -> Json<Profile> {
-    let data = state.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+async fn read_profile(
+    State(state): State<AppState>,
+    OwnerOr(..): OwnerOr<RecordsRead>,
+    Path(user_id): Path<String>,
+) -> Json<Profile> {
+    let data = state
+        .data
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Json(data.profiles.get(&user_id).cloned().unwrap_or_default())
 }
 
@@ -186,7 +240,10 @@ async fn write_profile(
     Owner(claims): Owner,
     Json(profile): Json<Profile>,
 ) -> Json<Profile> {
-    let mut data = state.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut data = state
+        .data
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     data.profiles.insert(claims.user_id, profile.clone());
     Json(profile)
 }
@@ -196,6 +253,14 @@ async fn read_medical_history(
     OwnerOr(..): OwnerOr<RecordsRead>,
     Path(user_id): Path<String>,
 ) -> Json<Vec<String>> {
-    let data = state.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    Json(data.profiles.get(&user_id).map(|profile| profile.medical_history.clone()).unwrap_or_default())
+    let data = state
+        .data
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Json(
+        data.profiles
+            .get(&user_id)
+            .map(|profile| profile.medical_history.clone())
+            .unwrap_or_default(),
+    )
 }

@@ -6,13 +6,18 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let Ok(admin_token) = std::env::var("BOOKSTORE_ADMIN_TOKEN") else {
-        eprintln!("error: set BOOKSTORE_ADMIN_TOKEN to a personal access token holding admin:users and tokens:introspect");
+        eprintln!(
+            "error: set BOOKSTORE_ADMIN_TOKEN to a personal access token holding admin:users and tokens:introspect"
+        );
         return ExitCode::FAILURE;
     };
     let config = bookstore::Config {
-        portcullis_url: std::env::var("PORTCULLIS_URL").unwrap_or_else(|_| "http://localhost:8080".to_owned()),
+        portcullis_url: std::env::var("PORTCULLIS_URL")
+            .unwrap_or_else(|_| "http://localhost:8080".to_owned()),
         admin_token,
     };
     let listen = std::env::var("BOOKSTORE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());

@@ -38,7 +38,9 @@ impl AuthService {
         if principal.has_permission(permission) {
             Ok(())
         } else {
-            Err(AuthError::Forbidden { needed: permission.to_owned() })
+            Err(AuthError::Forbidden {
+                needed: permission.to_owned(),
+            })
         }
     }
 
@@ -56,14 +58,26 @@ impl AuthService {
         self.authorize(principal, PERMISSION_ADMIN_USERS)?;
         let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(AuthError::Invalid(vec![field("limit", format!("must be between 1 and {MAX_PAGE_SIZE}"))]));
+            return Err(AuthError::Invalid(vec![field(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            )]));
         }
         let query = UserQuery {
             after: cursor,
-            email_contains: email.map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned),
+            email_contains: email
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned),
             limit: limit + 1,
         };
-        let mut items: Vec<User> = self.store.query_users(&query).await?.into_iter().map(User::from).collect();
+        let mut items: Vec<User> = self
+            .store
+            .query_users(&query)
+            .await?
+            .into_iter()
+            .map(User::from)
+            .collect();
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|user| user.id)
@@ -77,7 +91,11 @@ impl AuthService {
     /// [`AuthError::Forbidden`], [`AuthError::NotFound`].
     pub async fn admin_user(&self, principal: &Principal, id: Uuid) -> Result<User, AuthError> {
         self.authorize(principal, PERMISSION_ADMIN_USERS)?;
-        self.store.user_by_id(id).await?.map(User::from).ok_or(AuthError::NotFound)
+        self.store
+            .user_by_id(id)
+            .await?
+            .map(User::from)
+            .ok_or(AuthError::NotFound)
     }
 
     /// Changes roles, the disabled flag and/or the name of a user.
@@ -111,12 +129,20 @@ impl AuthService {
         if !errors.is_empty() {
             return Err(AuthError::Invalid(errors));
         }
-        let user = self.store.user_by_id(id).await?.ok_or(AuthError::NotFound)?;
+        let user = self
+            .store
+            .user_by_id(id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
         if let Some(roles) = change.roles {
-            self.store.set_roles(id, &super::sorted_unique(roles)).await?;
+            self.store
+                .set_roles(id, &super::sorted_unique(roles))
+                .await?;
         }
         if name.is_some() {
-            self.store.update_profile(id, &ProfileChange { email: None, name }).await?;
+            self.store
+                .update_profile(id, &ProfileChange { email: None, name })
+                .await?;
         }
         match change.disabled {
             Some(true) if !user.disabled => self.disable_account(id).await?,
@@ -130,9 +156,16 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::Forbidden`], [`AuthError::NotFound`].
-    pub async fn admin_delete_user(&self, principal: &Principal, id: Uuid) -> Result<(), AuthError> {
+    pub async fn admin_delete_user(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<(), AuthError> {
         self.authorize(principal, PERMISSION_ADMIN_USERS)?;
-        self.store.user_by_id(id).await?.ok_or(AuthError::NotFound)?;
+        self.store
+            .user_by_id(id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
         self.delete_user(id).await
     }
 
@@ -176,10 +209,17 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::Forbidden`], [`AuthError::NotFound`], [`AuthError::Invalid`] for `admin`.
-    pub async fn admin_delete_role(&self, principal: &Principal, name: &str) -> Result<(), AuthError> {
+    pub async fn admin_delete_role(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<(), AuthError> {
         self.authorize(principal, PERMISSION_ADMIN_USERS)?;
         if name == roles::ADMIN_ROLE {
-            return Err(AuthError::Invalid(vec![field("name", "the admin role is built in")]));
+            return Err(AuthError::Invalid(vec![field(
+                "name",
+                "the admin role is built in",
+            )]));
         }
         match self.store.delete_role(name).await {
             Err(StoreError::NotFound) => Err(AuthError::NotFound),

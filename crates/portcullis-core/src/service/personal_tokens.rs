@@ -66,7 +66,10 @@ impl AuthService {
         let mut errors = Vec::new();
         let name = request.name.trim();
         if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_LENGTH {
-            errors.push(field("name", format!("must have 1 to {MAX_TOKEN_NAME_LENGTH} characters")));
+            errors.push(field(
+                "name",
+                format!("must have 1 to {MAX_TOKEN_NAME_LENGTH} characters"),
+            ));
         } else if name.chars().any(char::is_control) {
             errors.push(field("name", "must not contain control characters"));
         }
@@ -77,10 +80,19 @@ impl AuthService {
             .map(String::as_str)
             .collect();
         if !not_granted.is_empty() {
-            errors.push(field("scopes", format!("not granted to you: {}", not_granted.join(" "))));
+            errors.push(field(
+                "scopes",
+                format!("not granted to you: {}", not_granted.join(" ")),
+            ));
         }
-        if request.expires_in_days.is_some_and(|days| !(1..=MAX_EXPIRES_IN_DAYS).contains(&days)) {
-            errors.push(field("expires_in_days", format!("must be between 1 and {MAX_EXPIRES_IN_DAYS}")));
+        if request
+            .expires_in_days
+            .is_some_and(|days| !(1..=MAX_EXPIRES_IN_DAYS).contains(&days))
+        {
+            errors.push(field(
+                "expires_in_days",
+                format!("must be between 1 and {MAX_EXPIRES_IN_DAYS}"),
+            ));
         }
         if !errors.is_empty() {
             return Err(AuthError::Invalid(errors));
@@ -94,7 +106,9 @@ impl AuthService {
             scopes: super::sorted_unique(request.scopes),
             secret_hash: token.secret_hash(),
             created_at: now,
-            expires_at: request.expires_in_days.map(|days| now + Duration::days(i64::from(days))),
+            expires_at: request
+                .expires_in_days
+                .map(|days| now + Duration::days(i64::from(days))),
             last_used_at: None,
         };
         self.store.insert_personal_token(&record).await?;
@@ -105,12 +119,22 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::NotWithPersonalToken`].
-    pub async fn personal_tokens(&self, principal: &Principal) -> Result<Vec<PersonalTokenView>, AuthError> {
+    pub async fn personal_tokens(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<PersonalTokenView>, AuthError> {
         principal.require_session()?;
-        let mut tokens = self.store.personal_tokens_of_user(principal.user_id).await?;
+        let mut tokens = self
+            .store
+            .personal_tokens_of_user(principal.user_id)
+            .await?;
         let pending = self.pending_uses();
         for token in &mut tokens {
-            if let Some(used) = pending.iter().find(|(id, _)| *id == token.id).map(|(_, at)| *at) {
+            if let Some(used) = pending
+                .iter()
+                .find(|(id, _)| *id == token.id)
+                .map(|(_, at)| *at)
+            {
                 token.last_used_at = token.last_used_at.max(Some(used));
             }
         }
@@ -121,7 +145,11 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::NotWithPersonalToken`], [`AuthError::NotFound`].
-    pub async fn delete_personal_token(&self, principal: &Principal, id: Uuid) -> Result<(), AuthError> {
+    pub async fn delete_personal_token(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+    ) -> Result<(), AuthError> {
         principal.require_session()?;
         match self.store.personal_token(id).await? {
             Some(token) if token.user_id == principal.user_id => {
@@ -142,7 +170,10 @@ impl AuthService {
             return Ok(());
         }
         self.store.record_personal_token_uses(&uses).await?;
-        let mut pending = self.personal_token_uses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pending = self
+            .personal_token_uses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (id, at) in uses {
             if pending.get(&id) == Some(&at) {
                 pending.remove(&id);
@@ -152,13 +183,20 @@ impl AuthService {
     }
 
     fn pending_uses(&self) -> Vec<(Uuid, OffsetDateTime)> {
-        let pending = self.personal_token_uses.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pending = self
+            .personal_token_uses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         pending.iter().map(|(id, at)| (*id, *at)).collect()
     }
 
-    pub(super) async fn authenticate_personal_token(&self, token: &str) -> Result<Principal, AuthError> {
+    pub(super) async fn authenticate_personal_token(
+        &self,
+        token: &str,
+    ) -> Result<Principal, AuthError> {
         let unknown = || AuthError::InvalidToken(TokenError::UnknownPersonalToken);
-        let presented = PersonalToken::parse(token).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
+        let presented =
+            PersonalToken::parse(token).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
         let record = self
             .store
             .personal_token(presented.id)
@@ -166,7 +204,10 @@ impl AuthService {
             .filter(|record| record.secret_hash.matches(&presented.secret_hash()))
             .ok_or_else(unknown)?;
         let now = OffsetDateTime::now_utc();
-        if record.expires_at.is_some_and(|expires_at| expires_at <= now) {
+        if record
+            .expires_at
+            .is_some_and(|expires_at| expires_at <= now)
+        {
             return Err(AuthError::InvalidToken(TokenError::Expired));
         }
         let user = match self.store.user_by_id(record.user_id).await? {
@@ -174,11 +215,20 @@ impl AuthService {
             _ => return Err(unknown()),
         };
         let permissions = self.permissions_of(&user.roles).await?;
-        let scope = record.scopes.into_iter().filter(|scope| permissions.contains(scope)).collect();
+        let scope = record
+            .scopes
+            .into_iter()
+            .filter(|scope| permissions.contains(scope))
+            .collect();
         self.personal_token_uses
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(record.id, now_seconds());
-        Ok(Principal { user_id: user.id, credential: Credential::PersonalToken(record.id), roles: user.roles, scope })
+        Ok(Principal {
+            user_id: user.id,
+            credential: Credential::PersonalToken(record.id),
+            roles: user.roles,
+            scope,
+        })
     }
 }

@@ -36,7 +36,11 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::Forbidden`], [`AuthError::Unavailable`].
-    pub async fn introspect(&self, caller: &Principal, token: &str) -> Result<Option<ActiveToken>, AuthError> {
+    pub async fn introspect(
+        &self,
+        caller: &Principal,
+        token: &str,
+    ) -> Result<Option<ActiveToken>, AuthError> {
         self.authorize(caller, PERMISSION_INTROSPECT)?;
         let token = token.trim();
         if PersonalToken::is_personal_token(token) {
@@ -45,8 +49,12 @@ impl AuthService {
                 Err(AuthError::InvalidToken(_)) => return Ok(None),
                 Err(other) => return Err(other),
             };
-            let Credential::PersonalToken(id) = principal.credential else { return Ok(None) };
-            let Some(record) = self.store.personal_token(id).await? else { return Ok(None) };
+            let Credential::PersonalToken(id) = principal.credential else {
+                return Ok(None);
+            };
+            let Some(record) = self.store.personal_token(id).await? else {
+                return Ok(None);
+            };
             return Ok(Some(ActiveToken {
                 user_id: principal.user_id,
                 scope: principal.scope,
@@ -57,15 +65,22 @@ impl AuthService {
                 kind: TokenKind::PersonalAccessToken,
             }));
         }
-        let Ok(claims) = self.verify_access_token(token) else { return Ok(None) };
-        let (Ok(issued_at), Ok(expires_at)) =
-            (OffsetDateTime::from_unix_timestamp(claims.iat), OffsetDateTime::from_unix_timestamp(claims.exp))
-        else {
+        let Ok(claims) = self.verify_access_token(token).await else {
+            return Ok(None);
+        };
+        let (Ok(issued_at), Ok(expires_at)) = (
+            OffsetDateTime::from_unix_timestamp(claims.iat),
+            OffsetDateTime::from_unix_timestamp(claims.exp),
+        ) else {
             return Ok(None);
         };
         Ok(Some(ActiveToken {
             user_id: claims.sub,
-            scope: claims.scope.split_ascii_whitespace().map(str::to_owned).collect(),
+            scope: claims
+                .scope
+                .split_ascii_whitespace()
+                .map(str::to_owned)
+                .collect(),
             roles: claims.roles,
             issued_at,
             expires_at: Some(expires_at),

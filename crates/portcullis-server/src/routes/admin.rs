@@ -55,11 +55,7 @@ pub(crate) async fn list_users(
         .admin_list_users(&principal, query.limit, cursor, query.email.as_deref())
         .await?;
     Ok(Json(UserListBody {
-        items: page
-            .items
-            .into_iter()
-            .map(|user| UserBody::new(user, None))
-            .collect(),
+        items: page.items.into_iter().map(UserBody::for_admin).collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -89,7 +85,7 @@ pub(crate) async fn get_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserBody>, ApiError> {
     let user = state.auth.admin_user(&principal, parse_id(&id)?).await?;
-    Ok(Json(UserBody::new(user, None)))
+    Ok(Json(UserBody::for_admin(user)))
 }
 
 /// Change a user
@@ -132,7 +128,7 @@ pub(crate) async fn update_user(
         .auth
         .admin_update_user(&principal, parse_id(&id)?, change)
         .await?;
-    Ok(Json(UserBody::new(user, None)))
+    Ok(Json(UserBody::for_admin(user)))
 }
 
 /// Delete a user

@@ -10,6 +10,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -117,8 +118,9 @@ pub(crate) async fn introspect(
 pub(crate) async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<VerifyQuery>,
+    query: Result<Query<VerifyQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid_query(&e.body_text()))?;
     let token = match presented_credential(&headers) {
         PresentedCredential::Token(token) => token,
         PresentedCredential::Missing => return Err(ApiError::MissingCredential),
