@@ -14,15 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant, SystemTime};
 
-use portcullis_core::keys::{KeyState, SigningKey};
-use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
+use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::store::{SessionRecord, Store, StoreError};
 use portcullis_store::{PgStore, PgStoreOptions};
 use sqlx::{Connection as _, Executor as _, PgConnection};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::store_suite;
+use crate::store_suite::{self, at};
 
 /// The environment variable holding the test server's URL.
 const SERVER_VARIABLE: &str = "PORTCULLIS_TEST_POSTGRES";
@@ -173,80 +170,32 @@ impl TestDatabase {
 
 crate::store_suite::store_suite_tests!(TestDatabase::new().await);
 
-fn at(seconds_after_base: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp(1_750_000_000 + seconds_after_base).expect("valid time")
-}
-
 /// A live session of a new user, stored.
 async fn stored_session(store: &dyn Store) -> SessionRecord {
-    let user = portcullis_core::store::UserRecord {
-        id: Uuid::now_v7(),
-        email: portcullis_core::email::Email::parse("alice@example.com").unwrap(),
-        name: None,
-        roles: Vec::new(),
-        password_hash: portcullis_core::hashing::PasswordHashString("$argon2id$x".into()),
-        disabled: false,
-        created_at: at(0),
-    };
+    let user = store_suite::user("alice@example.com", at(0));
     store.insert_user(&user).await.unwrap();
-    let session = SessionRecord {
-        id: Uuid::now_v7(),
-        user_id: user.id,
-        created_at: at(1),
-        last_used_at: at(1),
-        expires_at: at(1000),
-        revoked_at: None,
-        refresh_key: SessionRefreshKey::generate(),
-        refresh_generation: 0,
-        refresh_hash: RefreshSecretHash([0; 32]),
-        scope: None,
-        user_agent: None,
-        ip: None,
-    };
+    let session = store_suite::session(user.id, at(1));
     store.insert_session(&session).await.unwrap();
     session
 }
 
+/// The test database's store and a second pool on the same database.
+async fn two_pools(database: &TestDatabase) -> [Arc<dyn Store>; 2] {
+    [
+        Arc::new(database.store.clone()),
+        Arc::new(database.database.connect().await),
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refresh_rotation_from_two_pools() {
-    const CONTENDERS: u8 = 32;
     // Two pools on one database stand for two server instances.
     let Some(database) = TestDatabase::new().await else {
         return;
     };
-    let other = database.database.connect().await;
     let session = stored_session(&database.store).await;
-
-    let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(CONTENDERS)));
-    let tasks: Vec<_> = (0..CONTENDERS)
-        .map(|contender| {
-            let store = if contender % 2 == 0 {
-                database.store.clone()
-            } else {
-                other.clone()
-            };
-            let barrier = Arc::clone(&barrier);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                let won = store
-                    .rotate_refresh_token(session.id, 0, &RefreshSecretHash([contender; 32]), at(2))
-                    .await
-                    .expect("rotate");
-                (contender, won)
-            })
-        })
-        .collect();
-    let mut winners = Vec::new();
-    for task in tasks {
-        let (contender, won) = task.await.expect("task");
-        if won {
-            winners.push(contender);
-        }
-    }
-    assert_eq!(winners.len(), 1, "winners: {winners:?}");
-    let stored = other.session(session.id).await.unwrap().unwrap();
-    assert_eq!(stored.refresh_generation, 1);
-    assert_eq!(stored.refresh_hash, RefreshSecretHash([winners[0]; 32]));
+    store_suite::exactly_one_rotation_wins(&two_pools(&database).await, session.id, 32, at(2))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -254,35 +203,7 @@ async fn concurrent_first_signing_key_from_two_pools() {
     let Some(database) = TestDatabase::new().await else {
         return;
     };
-    let other = database.database.connect().await;
-    let barrier = Arc::new(tokio::sync::Barrier::new(8));
-    let tasks: Vec<_> = (0..8u8)
-        .map(|seed| {
-            let store = if seed % 2 == 0 {
-                database.store.clone()
-            } else {
-                other.clone()
-            };
-            let barrier = Arc::clone(&barrier);
-            let key = SigningKey {
-                kid: format!("kid-{seed}"),
-                created_at: at(0),
-                state: KeyState::Active,
-                private_pkcs8: vec![seed; 48],
-                public_key: [seed; 32],
-            };
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.insert_first_signing_key(&key).await.expect("insert")
-            })
-        })
-        .collect();
-    let mut inserted = 0;
-    for task in tasks {
-        inserted += usize::from(task.await.expect("task"));
-    }
-    assert_eq!(inserted, 1);
-    assert_eq!(database.store.signing_keys().await.unwrap().len(), 1);
+    store_suite::exactly_one_first_signing_key(&two_pools(&database).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -338,11 +259,7 @@ async fn a_newer_schema_is_refused() {
     .await
     .unwrap();
     raw.close().await.unwrap();
-    let result = database.store.migrate().await;
-    assert!(
-        matches!(&result, Err(StoreError::Other(message)) if message.contains("9999")),
-        "{result:?}"
-    );
+    store_suite::assert_refused_as_newer(database.store.migrate().await);
 }
 
 /// The schema orders text bytewise even where the database's locale would not.
@@ -388,10 +305,7 @@ async fn a_statement_blocked_past_the_timeout_is_unavailable() {
     let result = store
         .rotate_refresh_token(session.id, 0, &RefreshSecretHash([1; 32]), at(2))
         .await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
+    store_suite::assert_unavailable(result);
     assert!(started.elapsed() < Duration::from_secs(3), "timed out late");
 
     transaction.rollback().await.unwrap();
@@ -411,11 +325,7 @@ async fn a_closed_store_is_unavailable() {
         return;
     };
     database.store.close().await;
-    let result = database.store.ping().await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
+    store_suite::assert_unavailable(database.store.ping().await);
 }
 
 #[tokio::test]
@@ -472,10 +382,7 @@ async fn an_unreachable_server_is_unavailable() {
         },
     )
     .await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
+    store_suite::assert_unavailable(result);
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 

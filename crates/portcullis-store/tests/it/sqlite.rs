@@ -5,6 +5,7 @@
 //! Every test gets its own file in its own temporary directory.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use portcullis_core::store::{Store, StoreError};
 use portcullis_store::{SqliteStore, SqliteStoreOptions};
@@ -42,35 +43,14 @@ crate::store_suite::store_suite_tests!(Some(TestDatabase::new().await));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_signing_key_from_two_pools() {
-    use portcullis_core::keys::{KeyState, SigningKey};
     // Two pools on one file stand for two server instances starting together.
     let database = TestDatabase::new().await;
     let other = open(&database.path()).await;
-    let now = time::OffsetDateTime::from_unix_timestamp(1_750_000_000).unwrap();
-    let key = |seed: u8| SigningKey {
-        kid: format!("kid-{seed}"),
-        created_at: now,
-        state: KeyState::Active,
-        private_pkcs8: vec![seed; 48],
-        public_key: [seed; 32],
-    };
-    let tasks: Vec<_> = (0..8u8)
-        .map(|seed| {
-            let store = if seed % 2 == 0 {
-                database.store.clone()
-            } else {
-                other.clone()
-            };
-            let key = key(seed);
-            tokio::spawn(async move { store.insert_first_signing_key(&key).await.expect("insert") })
-        })
-        .collect();
-    let mut inserted = 0;
-    for task in tasks {
-        inserted += usize::from(task.await.expect("task"));
-    }
-    assert_eq!(inserted, 1);
-    assert_eq!(database.store.signing_keys().await.unwrap().len(), 1);
+    store_suite::exactly_one_first_signing_key(&[
+        Arc::new(database.store.clone()),
+        Arc::new(other),
+    ])
+    .await;
 }
 
 #[tokio::test]
@@ -139,21 +119,7 @@ async fn file_is_wal_and_foreign_keys_are_enforced() {
     )
     .await
     .unwrap();
-    let now = time::OffsetDateTime::from_unix_timestamp(1_750_000_000).unwrap();
-    let dangling = portcullis_core::store::SessionRecord {
-        id: uuid::Uuid::now_v7(),
-        user_id: uuid::Uuid::now_v7(),
-        created_at: now,
-        last_used_at: now,
-        expires_at: now,
-        revoked_at: None,
-        refresh_key: portcullis_core::refresh::SessionRefreshKey([0; 32]),
-        refresh_generation: 0,
-        refresh_hash: portcullis_core::refresh::RefreshSecretHash([0; 32]),
-        scope: None,
-        user_agent: None,
-        ip: None,
-    };
+    let dangling = store_suite::session(uuid::Uuid::now_v7(), store_suite::at(0));
     let result = store.insert_session(&dangling).await;
     assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
     assert!(store.session(dangling.id).await.unwrap().is_none());
@@ -204,11 +170,7 @@ async fn a_newer_schema_is_refused() {
         .await
         .unwrap();
     drop(raw);
-    let result = database.store.migrate().await;
-    assert!(
-        matches!(&result, Err(StoreError::Other(message)) if message.contains("9999")),
-        "{result:?}"
-    );
+    store_suite::assert_refused_as_newer(database.store.migrate().await);
 }
 
 #[tokio::test]
@@ -244,9 +206,5 @@ async fn data_survives_reopening_the_file() {
 async fn a_closed_store_is_unavailable() {
     let database = TestDatabase::new().await;
     database.store.close().await;
-    let result = database.store.ping().await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
+    store_suite::assert_unavailable(database.store.ping().await);
 }

@@ -5,7 +5,10 @@
 //! expects an empty, migrated store of its own. Times are whole seconds, since
 //! stores keep one-second precision. [`store_suite_tests!`] turns every
 //! function into one test per backend; a function missing from its list is
-//! dead code, which the lints refuse.
+//! dead code, which the lints refuse. The `exactly_one_*` functions take
+//! several stores (pools on one database, standing for several instances)
+//! and are called by the backends' own tests; so are the record builders and
+//! the `assert_*` checks marked `pub(crate)`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 /// A fixed, whole-second instant, so stored and expected times compare equal.
-fn at(seconds_after_base: i64) -> OffsetDateTime {
+pub(crate) fn at(seconds_after_base: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_750_000_000 + seconds_after_base).expect("valid time")
 }
 
@@ -30,7 +33,7 @@ fn email(text: &str) -> Email {
     Email::parse(text).expect("valid email")
 }
 
-fn user(address: &str, created_at: OffsetDateTime) -> UserRecord {
+pub(crate) fn user(address: &str, created_at: OffsetDateTime) -> UserRecord {
     UserRecord {
         id: Uuid::now_v7(),
         email: email(address),
@@ -42,7 +45,7 @@ fn user(address: &str, created_at: OffsetDateTime) -> UserRecord {
     }
 }
 
-fn session(user_id: Uuid, created_at: OffsetDateTime) -> SessionRecord {
+pub(crate) fn session(user_id: Uuid, created_at: OffsetDateTime) -> SessionRecord {
     SessionRecord {
         id: Uuid::now_v7(),
         user_id,
@@ -59,7 +62,7 @@ fn session(user_id: Uuid, created_at: OffsetDateTime) -> SessionRecord {
     }
 }
 
-fn signing_key(seed: u8, created_at: OffsetDateTime) -> SigningKey {
+pub(crate) fn signing_key(seed: u8, created_at: OffsetDateTime) -> SigningKey {
     SigningKey {
         kid: format!("kid-{seed}"),
         created_at,
@@ -76,11 +79,16 @@ fn role(name: &str, permissions: &[&str]) -> Role {
     }
 }
 
+/// Asserts that `got` and `want` agree on each named field.
+macro_rules! assert_fields_eq {
+    ($got:expr, $want:expr, $($field:ident),+ $(,)?) => {
+        $(assert_eq!($got.$field, $want.$field, stringify!($field));)+
+    };
+}
+
 #[track_caller]
 fn assert_same_user(got: &UserRecord, want: &UserRecord) {
-    assert_eq!(got.id, want.id);
-    assert_eq!(got.email, want.email);
-    assert_eq!(got.name, want.name);
+    assert_fields_eq!(got, want, id, email, name);
     let want_roles: Vec<String> = want
         .roles
         .iter()
@@ -89,34 +97,32 @@ fn assert_same_user(got: &UserRecord, want: &UserRecord) {
         .into_iter()
         .collect();
     assert_eq!(got.roles, want_roles, "roles come back sorted and unique");
-    assert_eq!(got.password_hash, want.password_hash);
-    assert_eq!(got.disabled, want.disabled);
-    assert_eq!(got.created_at, want.created_at);
+    assert_fields_eq!(got, want, password_hash, disabled, created_at);
 }
 
 #[track_caller]
 fn assert_same_session(got: &SessionRecord, want: &SessionRecord) {
-    assert_eq!(got.id, want.id);
-    assert_eq!(got.user_id, want.user_id);
-    assert_eq!(got.created_at, want.created_at);
-    assert_eq!(got.last_used_at, want.last_used_at);
-    assert_eq!(got.expires_at, want.expires_at);
-    assert_eq!(got.revoked_at, want.revoked_at);
-    assert_eq!(got.refresh_key, want.refresh_key);
-    assert_eq!(got.refresh_generation, want.refresh_generation);
-    assert_eq!(got.refresh_hash, want.refresh_hash);
-    assert_eq!(got.scope, want.scope);
-    assert_eq!(got.user_agent, want.user_agent);
-    assert_eq!(got.ip, want.ip);
+    assert_fields_eq!(
+        got,
+        want,
+        id,
+        user_id,
+        created_at,
+        last_used_at,
+        expires_at,
+        revoked_at,
+        refresh_key,
+        refresh_generation,
+        refresh_hash,
+        scope,
+        user_agent,
+        ip,
+    );
 }
 
 #[track_caller]
 fn assert_same_key(got: &SigningKey, want: &SigningKey) {
-    assert_eq!(got.kid, want.kid);
-    assert_eq!(got.created_at, want.created_at);
-    assert_eq!(got.state, want.state);
-    assert_eq!(got.private_pkcs8, want.private_pkcs8);
-    assert_eq!(got.public_key, want.public_key);
+    assert_fields_eq!(got, want, kid, created_at, state, private_pkcs8, public_key);
 }
 
 #[track_caller]
@@ -132,6 +138,23 @@ fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
     assert!(
         matches!(result, Err(StoreError::NotFound)),
         "expected NotFound, got {result:?}"
+    );
+}
+
+#[track_caller]
+pub(crate) fn assert_unavailable<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "expected Unavailable, got {result:?}"
+    );
+}
+
+/// Asserts that a migration refused a schema newer than it knows, version 9999.
+#[track_caller]
+pub(crate) fn assert_refused_as_newer(result: Result<(), StoreError>) {
+    assert!(
+        matches!(&result, Err(StoreError::Other(message)) if message.contains("9999")),
+        "{result:?}"
     );
 }
 
@@ -254,55 +277,45 @@ pub(crate) async fn profile_changes(store: &dyn Store) {
         change: ProfileChange,
         expected: Option<(&'static str, Option<&'static str>)>,
     }
+    /// A change of the email and of the name (`Some(None)` clears it), or of neither.
+    fn change(new_email: Option<&str>, new_name: Option<Option<&str>>) -> ProfileChange {
+        ProfileChange {
+            email: new_email.map(email),
+            name: new_name.map(|name| name.map(str::to_owned)),
+        }
+    }
     let taken = user("taken@example.com", at(0));
     store.insert_user(&taken).await.unwrap();
 
+    let before = Some(("before@example.com", Some("Before")));
     let cases = [
         Case {
             change: ProfileChange::default(),
-            expected: Some(("before@example.com", Some("Before"))),
+            expected: before,
         },
         Case {
-            change: ProfileChange {
-                email: Some(email("after@example.com")),
-                name: None,
-            },
+            change: change(Some("after@example.com"), None),
             expected: Some(("after@example.com", Some("Before"))),
         },
         Case {
-            change: ProfileChange {
-                email: None,
-                name: Some(Some("After".into())),
-            },
+            change: change(None, Some(Some("After"))),
             expected: Some(("before@example.com", Some("After"))),
         },
         Case {
-            change: ProfileChange {
-                email: None,
-                name: Some(None),
-            },
+            change: change(None, Some(None)),
             expected: Some(("before@example.com", None)),
         },
         Case {
-            change: ProfileChange {
-                email: Some(email("both@example.com")),
-                name: Some(Some("Both".into())),
-            },
+            change: change(Some("both@example.com"), Some(Some("Both"))),
             expected: Some(("both@example.com", Some("Both"))),
         },
         // Keeping one's own address is not a conflict.
         Case {
-            change: ProfileChange {
-                email: Some(email("before@example.com")),
-                name: None,
-            },
-            expected: Some(("before@example.com", Some("Before"))),
+            change: change(Some("before@example.com"), None),
+            expected: before,
         },
         Case {
-            change: ProfileChange {
-                email: Some(email("taken@example.com")),
-                name: Some(Some("Lost".into())),
-            },
+            change: change(Some("taken@example.com"), Some(Some("Lost"))),
             expected: None,
         },
     ];
@@ -467,22 +480,17 @@ pub(crate) async fn sessions(store: &dyn Store) {
     let mut already_revoked = session(alice.id, at(40));
     already_revoked.revoked_at = Some(at(45));
     let bobs = session(bob.id, at(50));
-    for record in [
+    let records = [
         &narrowed,
         &nothing_granted,
         &anonymous,
         &already_revoked,
         &bobs,
-    ] {
+    ];
+    for record in records {
         store.insert_session(record).await.unwrap();
     }
-    for record in [
-        &narrowed,
-        &nothing_granted,
-        &anonymous,
-        &already_revoked,
-        &bobs,
-    ] {
+    for record in records {
         assert_same_session(
             &store.session(record.id).await.unwrap().expect("stored"),
             record,
@@ -588,6 +596,33 @@ pub(crate) async fn sessions(store: &dyn Store) {
     }
 }
 
+/// One compare-and-set of a session's refresh chain; whether it applied.
+async fn rotates(
+    store: &dyn Store,
+    session_id: Uuid,
+    generation: u64,
+    hash: &RefreshSecretHash,
+    now: OffsetDateTime,
+) -> bool {
+    store
+        .rotate_refresh_token(session_id, generation, hash, now)
+        .await
+        .unwrap()
+}
+
+/// A stored session's refresh generation, refresh hash and last use.
+async fn chain_state(
+    store: &dyn Store,
+    session_id: Uuid,
+) -> (u64, RefreshSecretHash, OffsetDateTime) {
+    let stored = store.session(session_id).await.unwrap().unwrap();
+    (
+        stored.refresh_generation,
+        stored.refresh_hash,
+        stored.last_used_at,
+    )
+}
+
 /// The refresh compare-and-set: success, stale generation, revoked session.
 pub(crate) async fn refresh_rotation(store: &dyn Store) {
     let alice = user("alice@example.com", at(0));
@@ -600,104 +635,68 @@ pub(crate) async fn refresh_rotation(store: &dyn Store) {
         RefreshSecretHash([2; 32]),
         RefreshSecretHash([3; 32]),
     );
-    assert!(
-        store
-            .rotate_refresh_token(record.id, 0, &first, at(20))
-            .await
-            .unwrap()
-    );
-    let stored = store.session(record.id).await.unwrap().unwrap();
+    assert!(rotates(store, record.id, 0, &first, at(20)).await);
+    assert_eq!(chain_state(store, record.id).await, (1, first, at(20)));
+
+    for (session_id, generation, case) in [
+        (record.id, 0, "stale generation"),
+        (record.id, 2, "future generation"),
+        (record.id, u64::MAX, "absurd generation"),
+        (Uuid::now_v7(), 1, "unknown session"),
+    ] {
+        assert!(
+            !rotates(store, session_id, generation, &second, at(30)).await,
+            "{case}"
+        );
+    }
     assert_eq!(
-        (
-            stored.refresh_generation,
-            stored.refresh_hash,
-            stored.last_used_at
-        ),
-        (1, first, at(20))
+        chain_state(store, record.id).await,
+        (1, first, at(20)),
+        "unchanged"
     );
 
-    assert!(
-        !store
-            .rotate_refresh_token(record.id, 0, &second, at(30))
-            .await
-            .unwrap(),
-        "stale generation"
-    );
-    assert!(
-        !store
-            .rotate_refresh_token(record.id, 2, &second, at(30))
-            .await
-            .unwrap(),
-        "future generation"
-    );
-    assert!(
-        !store
-            .rotate_refresh_token(record.id, u64::MAX, &second, at(30))
-            .await
-            .unwrap(),
-        "absurd generation"
-    );
-    assert!(
-        !store
-            .rotate_refresh_token(Uuid::now_v7(), 1, &second, at(30))
-            .await
-            .unwrap(),
-        "unknown session"
-    );
-    let unchanged = store.session(record.id).await.unwrap().unwrap();
-    assert_eq!(
-        (
-            unchanged.refresh_generation,
-            unchanged.refresh_hash,
-            unchanged.last_used_at
-        ),
-        (1, first, at(20))
-    );
-
-    assert!(
-        store
-            .rotate_refresh_token(record.id, 1, &second, at(40))
-            .await
-            .unwrap()
-    );
+    assert!(rotates(store, record.id, 1, &second, at(40)).await);
     assert!(store.revoke_session(record.id, at(50)).await.unwrap());
     assert!(
-        !store
-            .rotate_refresh_token(record.id, 2, &third, at(60))
-            .await
-            .unwrap(),
+        !rotates(store, record.id, 2, &third, at(60)).await,
         "revoked"
     );
-    let revoked = store.session(record.id).await.unwrap().unwrap();
-    assert_eq!(
-        (
-            revoked.refresh_generation,
-            revoked.refresh_hash,
-            revoked.last_used_at
-        ),
-        (2, second, at(40))
-    );
+    assert_eq!(chain_state(store, record.id).await, (2, second, at(40)));
     // The key never changes along the chain.
-    assert_eq!(revoked.refresh_key, record.refresh_key);
+    assert_eq!(
+        store.session(record.id).await.unwrap().unwrap().refresh_key,
+        record.refresh_key
+    );
 }
 
 /// Many refreshes of the same token at once: exactly one wins.
 pub(crate) async fn concurrent_refresh_rotation(store: Arc<dyn Store>) {
-    const CONTENDERS: u8 = 16;
     let alice = user("alice@example.com", at(0));
     store.insert_user(&alice).await.unwrap();
     let record = session(alice.id, at(10));
     store.insert_session(&record).await.unwrap();
+    exactly_one_rotation_wins(&[store], record.id, 16, at(20)).await;
+}
 
-    let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(CONTENDERS)));
-    let tasks: Vec<_> = (0..CONTENDERS)
+/// `contenders` rotations of generation 0 of `session_id` at the same moment,
+/// taking `stores` in turn (several pools stand for several instances):
+/// exactly one wins, and the last store reads the winner's hash.
+pub(crate) async fn exactly_one_rotation_wins(
+    stores: &[Arc<dyn Store>],
+    session_id: Uuid,
+    contenders: u8,
+    now: OffsetDateTime,
+) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(contenders)));
+    let tasks: Vec<_> = (0..contenders)
         .map(|contender| {
-            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            let store = Arc::clone(&stores[usize::from(contender) % stores.len()]);
+            let barrier = Arc::clone(&barrier);
             tokio::spawn(async move {
                 barrier.wait().await;
                 let hash = RefreshSecretHash([contender; 32]);
                 let won = store
-                    .rotate_refresh_token(record.id, 0, &hash, at(20))
+                    .rotate_refresh_token(session_id, 0, &hash, now)
                     .await
                     .expect("rotate");
                 (contender, won)
@@ -712,13 +711,38 @@ pub(crate) async fn concurrent_refresh_rotation(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(winners.len(), 1, "winners: {winners:?}");
-    let stored = store.session(record.id).await.unwrap().unwrap();
+    let reader = stores.last().expect("a store");
+    let stored = reader.session(session_id).await.unwrap().unwrap();
     assert_eq!(stored.refresh_generation, 1);
     assert_eq!(
         stored.refresh_hash,
         RefreshSecretHash([winners[0]; 32]),
         "the winner's hash is stored"
     );
+}
+
+/// Eight first keys inserted at the same moment, taking `stores` in turn:
+/// exactly one is stored.
+pub(crate) async fn exactly_one_first_signing_key(stores: &[Arc<dyn Store>]) {
+    const CONTENDERS: u8 = 8;
+    let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(CONTENDERS)));
+    let tasks: Vec<_> = (0..CONTENDERS)
+        .map(|seed| {
+            let store = Arc::clone(&stores[usize::from(seed) % stores.len()]);
+            let barrier = Arc::clone(&barrier);
+            let key = signing_key(seed, at(0));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.insert_first_signing_key(&key).await.expect("insert")
+            })
+        })
+        .collect();
+    let mut inserted = 0;
+    for task in tasks {
+        inserted += usize::from(task.await.expect("task"));
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(stores[0].signing_keys().await.unwrap().len(), 1);
 }
 
 /// Names come back in byte order, as Rust's `str` sorts, whatever the database's locale.
@@ -901,64 +925,20 @@ pub(crate) async fn login_failures(store: &dyn Store) {
         Fail { now: i64, forget_before: i64 },
         Clear,
     }
+    /// A failure at `now`, forgetting those before `forget_before`.
+    fn fail(now: i64, forget_before: i64) -> Step {
+        Step::Fail { now, forget_before }
+    }
+    // (key, step, expected (count, last failure) afterwards)
     let steps = [
-        (
-            "a",
-            Step::Fail {
-                now: 100,
-                forget_before: 0,
-            },
-            Some((1, 100)),
-        ),
-        (
-            "a",
-            Step::Fail {
-                now: 110,
-                forget_before: 0,
-            },
-            Some((2, 110)),
-        ),
-        (
-            "a",
-            Step::Fail {
-                now: 120,
-                forget_before: 110,
-            },
-            Some((3, 120)),
-        ), // at the edge: kept
-        (
-            "b",
-            Step::Fail {
-                now: 125,
-                forget_before: 0,
-            },
-            Some((1, 125)),
-        ),
-        (
-            "a",
-            Step::Fail {
-                now: 500,
-                forget_before: 121,
-            },
-            Some((1, 500)),
-        ), // last one too old: restart
-        (
-            "a",
-            Step::Fail {
-                now: 510,
-                forget_before: 121,
-            },
-            Some((2, 510)),
-        ),
+        ("a", fail(100, 0), Some((1, 100))),
+        ("a", fail(110, 0), Some((2, 110))),
+        ("a", fail(120, 110), Some((3, 120))), // at the edge: kept
+        ("b", fail(125, 0), Some((1, 125))),
+        ("a", fail(500, 121), Some((1, 500))), // last one too old: restart
+        ("a", fail(510, 121), Some((2, 510))),
         ("a", Step::Clear, None),
-        (
-            "a",
-            Step::Fail {
-                now: 520,
-                forget_before: 0,
-            },
-            Some((1, 520)),
-        ),
+        ("a", fail(520, 0), Some((1, 520))),
         ("nobody", Step::Clear, None),
     ];
     for (index, (key, step, expected)) in steps.into_iter().enumerate() {

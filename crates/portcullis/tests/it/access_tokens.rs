@@ -9,73 +9,29 @@
 //! tests never sign anything with a real key, so a token they build can only
 //! be accepted if the server's checks are broken.
 
-use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestServer, assert_problem, text};
+use crate::helpers::{
+    PASSWORD, TestServer, assert_problem, is_uuid, jwt_claims, jwt_header, jwt_part, now_unix,
+    sorted_keys, text, with_signature_changed,
+};
 
 const CHALLENGE: &str = r#"Bearer realm="portcullis""#;
 const INVALID_TOKEN_CHALLENGE: &str =
     r#"Bearer realm="portcullis", error="invalid_token", error_description=""#;
 
-fn decode_part(part: &str) -> Value {
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-}
-
-fn header(token: &str) -> Value {
-    decode_part(token.split('.').next().unwrap())
-}
-
-fn header_of(token_response: &Value) -> Value {
-    header(&text(token_response, "access_token"))
-}
-
-fn claims(token: &str) -> Value {
-    decode_part(token.split('.').nth(1).expect("a JWT has a payload"))
-}
-
 /// The token with its header or payload (part 0 or 1) edited and the original signature kept.
 fn with_part_edited(token: &str, part: usize, edit: impl FnOnce(&mut Value)) -> String {
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let mut value = decode_part(&parts[part]);
+    let mut value = jwt_part(token, part);
     edit(&mut value);
     parts[part] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&value).unwrap());
     parts.join(".")
-}
-
-fn with_signature_byte_changed(token: &str) -> String {
-    let (signed, signature) = token.rsplit_once('.').unwrap();
-    let mut signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
-    signature[10] ^= 0x01;
-    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-fn now_unix() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
-fn is_uuid(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| {
-        s.len() == 36
-            && s.char_indices().all(|(i, c)| {
-                if [8, 13, 18, 23].contains(&i) {
-                    c == '-'
-                } else {
-                    c.is_ascii_hexdigit()
-                }
-            })
-    })
 }
 
 async fn me_with_authorization(server: &TestServer, authorization: &str) -> Response {
@@ -104,18 +60,6 @@ async fn assert_invalid_token(response: Response, label: &str) {
     assert_problem(response, StatusCode::UNAUTHORIZED).await;
 }
 
-async fn jwks(server: &TestServer) -> Vec<Value> {
-    let response = server
-        .client
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    body["keys"].as_array().expect("keys is an array").clone()
-}
-
 #[tokio::test]
 async fn the_access_token_is_an_eddsa_at_jwt_with_the_contract_claims() {
     let server = TestServer::spawn().await;
@@ -124,29 +68,18 @@ async fn the_access_token_is_an_eddsa_at_jwt_with_the_contract_claims() {
     let second = server.login("ada@example.com", PASSWORD).await;
     let token = text(&first, "access_token");
 
-    let header = header(&token);
+    let header = jwt_header(&token);
     let kid = text(&header, "kid");
-    let names: BTreeSet<&str> = header
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(names, BTreeSet::from(["alg", "kid", "typ"]), "{header}");
+    assert_eq!(sorted_keys(&header), ["alg", "kid", "typ"], "{header}");
     assert_eq!(header["alg"], "EdDSA");
     assert_eq!(header["typ"], "at+jwt");
 
-    let claims_of_first = claims(&token);
-    let names: BTreeSet<&str> = claims_of_first
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let claims_of_first = jwt_claims(&token);
+    let names = sorted_keys(&claims_of_first);
     for name in [
         "iss", "sub", "aud", "exp", "iat", "jti", "sid", "roles", "scope",
     ] {
-        assert!(names.contains(name), "{name} missing in {claims_of_first}");
+        assert!(names.contains(&name), "{name} missing in {claims_of_first}");
     }
     assert_eq!(claims_of_first["iss"], "http://localhost:8080");
     // Contract silent on the default audience; the command line documents "the issuer".
@@ -160,16 +93,21 @@ async fn the_access_token_is_an_eddsa_at_jwt_with_the_contract_claims() {
     assert_eq!(claims_of_first["scope"], first["scope"]);
     assert!(claims_of_first["scope"].is_string());
     assert!(
-        is_uuid(&claims_of_first["jti"]) && is_uuid(&claims_of_first["sid"]),
+        ["jti", "sid"]
+            .iter()
+            .all(|claim| claims_of_first[claim].as_str().is_some_and(is_uuid)),
         "{claims_of_first}"
     );
 
-    let claims_of_second = claims(&text(&second, "access_token"));
+    let claims_of_second = jwt_claims(&text(&second, "access_token"));
     assert_ne!(claims_of_first["jti"], claims_of_second["jti"]);
     assert_ne!(claims_of_first["sid"], claims_of_second["sid"]);
-    assert_eq!(text(&header_of(&second), "kid"), kid);
+    assert_eq!(
+        text(&jwt_header(&text(&second, "access_token")), "kid"),
+        kid
+    );
 
-    let keys = jwks(&server).await;
+    let keys = server.jwks().await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let key = &keys[0];
     assert_eq!(key["kid"], kid.as_str());
@@ -198,7 +136,7 @@ async fn issuer_and_audience_come_from_the_configuration() {
     .await;
     let tokens = server.user_with_tokens("ada@example.com").await;
     let access = text(&tokens, "access_token");
-    let claims = claims(&access);
+    let claims = jwt_claims(&access);
     assert_eq!(claims["iss"], "https://auth.example.test");
     assert_eq!(claims["aud"], "https://api.example.test");
     assert_eq!(
@@ -238,7 +176,7 @@ async fn the_bearer_scheme_in_any_case_and_a_bare_token_are_accepted() {
 #[tokio::test]
 async fn a_missing_credential_gets_a_challenge_without_an_error() {
     let server = TestServer::spawn().await;
-    let response = server.client.get(server.url("/me")).send().await.unwrap();
+    let response = server.get("/me").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["www-authenticate"], CHALLENGE);
     assert_problem(response, StatusCode::UNAUTHORIZED).await;
@@ -267,7 +205,7 @@ async fn forged_tampered_foreign_and_mistyped_tokens_get_an_invalid_token_challe
         ("header and payload only", format!("Bearer {unsigned}")),
         (
             "one signature byte changed",
-            format!("Bearer {}", with_signature_byte_changed(&access)),
+            format!("Bearer {}", with_signature_changed(&access, 10, 0x01)),
         ),
         (
             "sub changed, signature kept",
@@ -365,13 +303,7 @@ async fn logout_refuses_the_access_token_at_once() {
         StatusCode::OK
     );
 
-    let logout = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(&leaving)
-        .send()
-        .await
-        .unwrap();
+    let logout = server.logout(&leaving).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_invalid_token(server.get_authorized("/me", &leaving).await, "after logout").await;
     assert_eq!(
@@ -392,7 +324,7 @@ async fn ending_another_session_refuses_its_access_token_at_once() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let phone_session = text(&claims(&phone), "sid");
+    let phone_session = text(&jwt_claims(&phone), "sid");
     assert_eq!(
         server.get_authorized("/me", &phone).await.status(),
         StatusCode::OK
@@ -425,15 +357,10 @@ async fn access_tokens_and_revocations_outlive_a_server_restart() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let logout = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(&revoked)
-        .send()
-        .await
-        .unwrap();
+    let logout = server.logout(&revoked).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let kids_before: Vec<Value> = jwks(&server)
+    let kids_before: Vec<Value> = server
+        .jwks()
         .await
         .iter()
         .map(|key| key["kid"].clone())
@@ -449,7 +376,8 @@ async fn access_tokens_and_revocations_outlive_a_server_restart() {
         "revoked before the restart",
     )
     .await;
-    let kids_after: Vec<Value> = jwks(&server)
+    let kids_after: Vec<Value> = server
+        .jwks()
         .await
         .iter()
         .map(|key| key["kid"].clone())
@@ -459,5 +387,5 @@ async fn access_tokens_and_revocations_outlive_a_server_restart() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    assert_eq!(header(&new_token)["kid"], header(&kept)["kid"]);
+    assert_eq!(jwt_header(&new_token)["kid"], jwt_header(&kept)["kid"]);
 }

@@ -6,160 +6,54 @@
 //! object (no hash, no extra fields), nor let a request body pick its own
 //! roles.
 
-use std::process::Output;
-
-use reqwest::header::HeaderMap;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, assert_problem, run_to_exit, text};
-
-/// A response read to the end, so checks can be plain synchronous functions.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Reply {
-    async fn read(response: Response) -> Self {
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                panic!(
-                    "{status}: body is not JSON: {}",
-                    String::from_utf8_lossy(&bytes)
-                )
-            })
-        };
-        Self {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-}
+use crate::helpers::{
+    PASSWORD, Reply, TestServer, assert_oauth_error, assert_problem, check_field_error,
+    check_problem, is_uuid, read, serve_to_exit, sorted_keys, text,
+};
 
 async fn post_users(server: &TestServer, body: &Value) -> Reply {
-    Reply::read(
-        server
-            .client
-            .post(server.url("/users"))
-            .json(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    read(server.client.post(server.url("/users")).json(body)).await
 }
 
 async fn sign_up_with_password(server: &TestServer, email: &str, password: &str) -> Reply {
-    post_users(server, &json!({ "email": email, "password": password })).await
+    Reply::of(server.sign_up_with(email, password).await).await
 }
 
 async fn patch_me(server: &TestServer, access_token: &str, body: &Value) -> Reply {
-    Reply::read(
+    read(
         server
             .client
             .patch(server.url("/me"))
             .bearer_auth(access_token)
-            .json(body)
-            .send()
-            .await
-            .unwrap(),
+            .json(body),
     )
     .await
 }
 
 async fn delete_me(server: &TestServer, access_token: &str, current_password: &str) -> Reply {
     let body = json!({ "current_password": current_password });
-    Reply::read(
+    read(
         server
             .client
             .delete(server.url("/me"))
             .bearer_auth(access_token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
+            .json(&body),
     )
     .await
 }
 
 async fn get_me(server: &TestServer, access_token: &str) -> Reply {
-    Reply::read(server.get_authorized("/me", access_token).await).await
-}
-
-async fn password_grant(server: &TestServer, email: &str, password: &str) -> Response {
-    server
-        .token(json!({ "grant_type": "password", "username": email, "password": password }))
-        .await
-}
-
-/// Asserts a problem-details response with `status`.
-#[track_caller]
-fn check_problem(reply: &Reply, status: StatusCode) {
-    assert_eq!(reply.status, status, "{}", reply.body);
-    assert_eq!(
-        reply.content_type(),
-        "application/problem+json",
-        "{}",
-        reply.body
-    );
-    assert_eq!(reply.body["status"], status.as_u16(), "{}", reply.body);
-    for member in ["type", "title", "detail"] {
-        assert!(
-            reply.body[member].is_string(),
-            "{member} missing in {}",
-            reply.body
-        );
-    }
-}
-
-/// Asserts a `422` whose `errors` name `field`, each entry with a message.
-#[track_caller]
-fn check_field_error(reply: &Reply, field: &str) {
-    check_problem(reply, StatusCode::UNPROCESSABLE_ENTITY);
-    let errors = reply.body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors in {}", reply.body));
-    for error in errors {
-        assert!(
-            error["message"].is_string(),
-            "an error without a message in {}",
-            reply.body
-        );
-    }
-    assert!(
-        errors.iter().any(|error| error["field"] == field),
-        "no error for field {field:?} in {}",
-        reply.body
-    );
+    Reply::of(server.get_authorized("/me", access_token).await).await
 }
 
 /// Asserts the user object of the contract, exactly its members.
 #[track_caller]
 fn check_user_object(user: &Value, email: &str) {
-    let mut members: Vec<&str> = user
-        .as_object()
-        .expect("a JSON object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    members.sort_unstable();
     assert_eq!(
-        members,
+        sorted_keys(user),
         ["created_at", "email", "id", "name", "roles"],
         "{user}"
     );
@@ -173,17 +67,6 @@ fn check_user_object(user: &Value, email: &str) {
         is_rfc3339_utc(user["created_at"].as_str().unwrap()),
         "created_at is not RFC 3339 UTC: {user}"
     );
-}
-
-fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text.char_indices().all(|(at, c)| {
-            if [8, 13, 18, 23].contains(&at) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS`, optional fraction, then `Z`.
@@ -202,11 +85,6 @@ fn is_rfc3339_utc(text: &str) -> bool {
     shape_ok && !fraction.is_empty() && fraction.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Runs `portcullis serve ARGS` in an empty folder and waits for it to exit.
-fn serve_until_exit(args: &[&str]) -> Output {
-    run_to_exit(&[&["serve", "--listen", "127.0.0.1:0"], args].concat())
-}
-
 #[tokio::test]
 async fn sign_up_answers_201_with_location_and_the_user_object() {
     let server = TestServer::spawn().await;
@@ -216,13 +94,13 @@ async fn sign_up_answers_201_with_location_and_the_user_object() {
     )
     .await;
 
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     assert!(
-        reply.content_type().starts_with("application/json"),
+        reply.header("content-type").starts_with("application/json"),
         "{}",
-        reply.content_type()
+        reply.header("content-type")
     );
-    let mut user = reply.body.clone();
+    let mut user = reply.json();
     assert_eq!(user["name"], "Bob");
     user["name"] = Value::Null;
     check_user_object(&user, "bob@example.com");
@@ -232,29 +110,29 @@ async fn sign_up_answers_201_with_location_and_the_user_object() {
         .expect("a Location header")
         .to_str()
         .unwrap();
-    assert_eq!(location, format!("/users/{}", text(&reply.body, "id")));
+    assert_eq!(location, format!("/users/{}", text(&reply.json(), "id")));
 
     let tokens = server.login("bob@example.com", PASSWORD).await;
     let me = get_me(&server, &text(&tokens, "access_token")).await;
-    assert_eq!(me.body["id"], reply.body["id"]);
-    assert_eq!(me.body["created_at"], reply.body["created_at"]);
+    assert_eq!(me.json()["id"], reply.json()["id"]);
+    assert_eq!(me.json()["created_at"], reply.json()["created_at"]);
 }
 
 #[tokio::test]
 async fn emails_are_trimmed_lowercased_and_one_account_per_address() {
     let server = TestServer::spawn().await;
     let first = sign_up_with_password(&server, "Bob@X.io", PASSWORD).await;
-    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
-    assert_eq!(first.body["email"], "bob@x.io");
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    assert_eq!(first.json()["email"], "bob@x.io");
 
     for again in [" bob@x.IO ", "bob@x.io", "BOB@X.IO", "\tBob@x.io\n"] {
         let reply = sign_up_with_password(&server, again, PASSWORD).await;
-        check_problem(&reply, StatusCode::CONFLICT);
+        check_problem(&reply, StatusCode::CONFLICT, again);
     }
     // Logging in is as forgiving as signing up.
     let tokens = server.login("  BOB@x.Io ", PASSWORD).await;
     assert_eq!(
-        get_me(&server, &text(&tokens, "access_token")).await.body["email"],
+        get_me(&server, &text(&tokens, "access_token")).await.json()["email"],
         "bob@x.io"
     );
 }
@@ -267,9 +145,9 @@ async fn one_address_in_two_unicode_forms_is_one_account() {
         decomposed.status,
         StatusCode::CREATED,
         "{}",
-        decomposed.body
+        decomposed.text()
     );
-    assert_eq!(decomposed.body["email"], "\u{e9}lodie@exemple.fr");
+    assert_eq!(decomposed.json()["email"], "\u{e9}lodie@exemple.fr");
 
     for same in [
         "\u{e9}lodie@exemple.fr",
@@ -277,7 +155,7 @@ async fn one_address_in_two_unicode_forms_is_one_account() {
         "E\u{301}lodie@exemple.fr",
     ] {
         let reply = sign_up_with_password(&server, same, PASSWORD).await;
-        check_problem(&reply, StatusCode::CONFLICT);
+        check_problem(&reply, StatusCode::CONFLICT, same);
     }
     server.login("\u{e9}lodie@exemple.fr", PASSWORD).await;
     server.login("e\u{301}lodie@exemple.fr", PASSWORD).await;
@@ -293,9 +171,9 @@ async fn one_address_in_two_unicode_forms_is_one_account() {
             reply.status,
             StatusCode::CREATED,
             "{international}: {}",
-            reply.body
+            reply.text()
         );
-        assert_eq!(reply.body["email"], international);
+        assert_eq!(reply.json()["email"], international);
         server.login(international, PASSWORD).await;
     }
 }
@@ -325,7 +203,7 @@ async fn invalid_emails_are_422_naming_the_email() {
         &too_long,
     ] {
         let reply = sign_up_with_password(&server, email, PASSWORD).await;
-        check_field_error(&reply, "email");
+        check_field_error(&reply, "email", &format!("{email:?}"));
     }
 }
 
@@ -357,10 +235,15 @@ async fn the_password_policy_applies_at_sign_up() {
     for (email, password, accepted) in table {
         let reply = sign_up_with_password(&server, email, password).await;
         if accepted {
-            assert_eq!(reply.status, StatusCode::CREATED, "{email}: {}", reply.body);
+            assert_eq!(
+                reply.status,
+                StatusCode::CREATED,
+                "{email}: {}",
+                reply.text()
+            );
         } else {
-            check_field_error(&reply, "password");
-            let refused = password_grant(&server, email, password).await;
+            check_field_error(&reply, "password", email);
+            let refused = server.password_grant(email, password).await;
             assert_oauth_error(refused, StatusCode::BAD_REQUEST, "invalid_grant").await;
         }
     }
@@ -368,9 +251,13 @@ async fn the_password_policy_applies_at_sign_up() {
     server.login("crabs@example.com", &crabs).await;
     server.login("longest@example.com", &longest).await;
     // Never truncated: a prefix of the password is a wrong password.
-    let prefix = password_grant(&server, "longest@example.com", &longest[..1023]).await;
+    let prefix = server
+        .password_grant("longest@example.com", &longest[..1023])
+        .await;
     assert_oauth_error(prefix, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let prefix = password_grant(&server, "longest@example.com", &longest[..72]).await;
+    let prefix = server
+        .password_grant("longest@example.com", &longest[..72])
+        .await;
     assert_oauth_error(prefix, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -378,19 +265,19 @@ async fn the_password_policy_applies_at_sign_up() {
 async fn the_minimum_length_can_be_lowered_to_eight() {
     let server = TestServer::spawn_with(&["--password-min-length", "8"]).await;
     let eight = sign_up_with_password(&server, "eight@example.com", "zq8#vK2m").await;
-    assert_eq!(eight.status, StatusCode::CREATED, "{}", eight.body);
+    assert_eq!(eight.status, StatusCode::CREATED, "{}", eight.text());
     server.login("eight@example.com", "zq8#vK2m").await;
 
     let seven = sign_up_with_password(&server, "seven@example.com", "zq8#vK2").await;
-    check_field_error(&seven, "password");
+    check_field_error(&seven, "password", "seven characters");
     // The common list still applies under a lower minimum.
     let common = sign_up_with_password(&server, "common@example.com", "iloveyou").await;
-    check_field_error(&common, "password");
+    check_field_error(&common, "password", "a common password");
 }
 
 #[test]
 fn a_minimum_length_below_eight_keeps_the_server_from_starting() {
-    let output = serve_until_exit(&["--password-min-length", "7"]);
+    let output = serve_to_exit(&["--password-min-length", "7"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         !output.status.success(),
@@ -406,8 +293,8 @@ fn a_minimum_length_below_eight_keeps_the_server_from_starting() {
 async fn closed_sign_up_is_403() {
     let server = TestServer::spawn_with(&["--signup", "closed"]).await;
     let reply = sign_up_with_password(&server, "walk-in@example.com", PASSWORD).await;
-    check_problem(&reply, StatusCode::FORBIDDEN);
-    let login = password_grant(&server, "walk-in@example.com", PASSWORD).await;
+    check_problem(&reply, StatusCode::FORBIDDEN, "closed sign-up");
+    let login = server.password_grant("walk-in@example.com", PASSWORD).await;
     assert_oauth_error(login, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -427,15 +314,15 @@ async fn sign_up_refuses_fields_it_does_not_know() {
         let mut body = json!({ "email": email, "password": PASSWORD });
         body[extra_field] = value;
         let reply = post_users(&server, &body).await;
-        check_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+        check_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, extra_field);
         assert!(
-            reply.body.to_string().contains(extra_field),
+            reply.json().to_string().contains(extra_field),
             "the refusal does not name {extra_field}: {}",
-            reply.body
+            reply.text()
         );
     }
     // Nothing was created by the refused requests.
-    let login = password_grant(&server, "mallory@example.com", PASSWORD).await;
+    let login = server.password_grant("mallory@example.com", PASSWORD).await;
     assert_oauth_error(login, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let user = server.sign_up("mallory@example.com").await;
     assert_eq!(user["roles"], json!([]));
@@ -448,9 +335,9 @@ async fn me_is_the_user_object_with_permissions() {
     let tokens = server.login("carol@example.com", PASSWORD).await;
     let me = get_me(&server, &text(&tokens, "access_token")).await;
 
-    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
-    assert_eq!(me.body["permissions"], json!([]));
-    let mut user = me.body.clone();
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    assert_eq!(me.json()["permissions"], json!([]));
+    let mut user = me.json();
     user.as_object_mut().unwrap().remove("permissions");
     check_user_object(&user, "carol@example.com");
     assert_eq!(user, created);
@@ -463,21 +350,24 @@ async fn patch_me_sets_and_clears_the_name() {
     let access = text(&tokens, "access_token");
 
     let named = patch_me(&server, &access, &json!({ "name": "Dave Ðavidson" })).await;
-    assert_eq!(named.status, StatusCode::OK, "{}", named.body);
-    assert_eq!(named.body["name"], "Dave Ðavidson");
-    let mut user = named.body.clone();
+    assert_eq!(named.status, StatusCode::OK, "{}", named.text());
+    assert_eq!(named.json()["name"], "Dave Ðavidson");
+    let mut user = named.json();
     user["name"] = Value::Null;
     check_user_object(&user, "dave@example.com");
-    assert_eq!(get_me(&server, &access).await.body["name"], "Dave Ðavidson");
+    assert_eq!(
+        get_me(&server, &access).await.json()["name"],
+        "Dave Ðavidson"
+    );
 
     let untouched = patch_me(&server, &access, &json!({})).await;
-    assert_eq!(untouched.status, StatusCode::OK, "{}", untouched.body);
-    assert_eq!(untouched.body["name"], "Dave Ðavidson");
+    assert_eq!(untouched.status, StatusCode::OK, "{}", untouched.text());
+    assert_eq!(untouched.json()["name"], "Dave Ðavidson");
 
     let cleared = patch_me(&server, &access, &json!({ "name": null })).await;
-    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.body);
-    assert_eq!(cleared.body["name"], Value::Null);
-    assert_eq!(get_me(&server, &access).await.body["name"], Value::Null);
+    assert_eq!(cleared.status, StatusCode::OK, "{}", cleared.text());
+    assert_eq!(cleared.json()["name"], Value::Null);
+    assert_eq!(get_me(&server, &access).await.json()["name"], Value::Null);
 }
 
 #[tokio::test]
@@ -492,23 +382,23 @@ async fn changing_the_email_needs_the_right_current_password() {
         &json!({ "email": "erin@new.example.com" }),
     )
     .await;
-    check_field_error(&without, "current_password");
+    check_field_error(&without, "current_password", "no current password");
     let wrong = patch_me(
         &server,
         &access,
         &json!({ "email": "erin@new.example.com", "current_password": "not the password at all" }),
     )
     .await;
-    check_field_error(&wrong, "current_password");
+    check_field_error(&wrong, "current_password", "a wrong current password");
     let invalid = patch_me(
         &server,
         &access,
         &json!({ "email": "not an address", "current_password": PASSWORD }),
     )
     .await;
-    check_field_error(&invalid, "email");
+    check_field_error(&invalid, "email", "an invalid email");
     assert_eq!(
-        get_me(&server, &access).await.body["email"],
+        get_me(&server, &access).await.json()["email"],
         "erin@example.com"
     );
 
@@ -518,15 +408,15 @@ async fn changing_the_email_needs_the_right_current_password() {
         &json!({ "email": " Erin@New.Example.com ", "current_password": PASSWORD }),
     )
     .await;
-    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
-    assert_eq!(changed.body["email"], "erin@new.example.com");
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    assert_eq!(changed.json()["email"], "erin@new.example.com");
     assert_eq!(
-        get_me(&server, &access).await.body["email"],
+        get_me(&server, &access).await.json()["email"],
         "erin@new.example.com"
     );
 
     server.login("erin@new.example.com", PASSWORD).await;
-    let old = password_grant(&server, "erin@example.com", PASSWORD).await;
+    let old = server.password_grant("erin@example.com", PASSWORD).await;
     assert_oauth_error(old, StatusCode::BAD_REQUEST, "invalid_grant").await;
     // The old address is free again.
     server.sign_up("erin@example.com").await;
@@ -546,10 +436,10 @@ async fn changing_the_email_to_a_taken_one_is_409() {
             &json!({ "email": taken, "current_password": PASSWORD }),
         )
         .await;
-        check_problem(&reply, StatusCode::CONFLICT);
+        check_problem(&reply, StatusCode::CONFLICT, taken);
     }
     assert_eq!(
-        get_me(&server, &access).await.body["email"],
+        get_me(&server, &access).await.json()["email"],
         "grace@example.com"
     );
     server.login("frank@example.com", PASSWORD).await;
@@ -568,13 +458,13 @@ async fn patch_me_cannot_grant_roles() {
         json!({ "disabled": false }),
     ] {
         let reply = patch_me(&server, &access, &body).await;
-        check_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY);
+        check_problem(&reply, StatusCode::UNPROCESSABLE_ENTITY, &body.to_string());
     }
     let me = get_me(&server, &access).await;
-    assert_eq!(me.body["roles"], json!([]));
-    assert_eq!(me.body["permissions"], json!([]));
+    assert_eq!(me.json()["roles"], json!([]));
+    assert_eq!(me.json()["permissions"], json!([]));
     assert_eq!(
-        me.body["name"],
+        me.json()["name"],
         Value::Null,
         "a refused request changed the name"
     );
@@ -590,18 +480,18 @@ async fn deleting_the_account_needs_the_password_and_ends_everything() {
     let access = text(&tokens, "access_token");
 
     let wrong = delete_me(&server, &access, "not the password at all").await;
-    check_field_error(&wrong, "current_password");
+    check_field_error(&wrong, "current_password", "deleting with a wrong password");
     assert_eq!(get_me(&server, &access).await.status, StatusCode::OK);
 
     let deleted = delete_me(&server, &access, PASSWORD).await;
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
 
     let me = server.get_authorized("/me", &access).await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     assert!(me.headers().contains_key("www-authenticate"));
     let refresh = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_oauth_error(refresh, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let login = password_grant(&server, "ivan@example.com", PASSWORD).await;
+    let login = server.password_grant("ivan@example.com", PASSWORD).await;
     assert_oauth_error(login, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
     let again = server.sign_up("ivan@example.com").await;
@@ -614,7 +504,7 @@ async fn deleting_the_account_needs_the_password_and_ends_everything() {
 #[tokio::test]
 async fn me_without_a_token_is_401_problem() {
     let server = TestServer::spawn().await;
-    let response = server.client.get(server.url("/me")).send().await.unwrap();
+    let response = server.get("/me").await;
     assert_eq!(
         response.headers()["www-authenticate"],
         r#"Bearer realm="portcullis""#

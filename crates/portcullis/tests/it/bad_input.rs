@@ -8,50 +8,17 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::helpers::{PASSWORD, TestServer, text};
+use crate::helpers::{
+    PASSWORD, Reply, TestServer, check_field_error, check_oauth_error, check_problem, login_body,
+    read, sign_up_from, text,
+};
 
 const LIMIT: usize = 64 * 1024;
-
-/// A response read to the end, so checks can be plain synchronous functions.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or_else(|_| {
-            panic!(
-                "{}: body is not JSON: {}",
-                self.status,
-                String::from_utf8_lossy(&self.bytes)
-            )
-        })
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
-}
-
-async fn read(request: RequestBuilder) -> Reply {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap().to_vec();
-    Reply {
-        status,
-        headers,
-        bytes,
-    }
-}
 
 /// A request with raw bytes and an optional content type.
 fn raw(
@@ -77,59 +44,6 @@ fn json_bytes(
     raw(server, method, path, Some("application/json"), bytes.into())
 }
 
-/// Asserts a problem-details response with `status`.
-#[track_caller]
-fn check_problem(reply: &Reply, status: StatusCode, case: &str) {
-    assert_eq!(
-        reply.status,
-        status,
-        "{case}: {}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    assert_eq!(
-        reply.header("content-type"),
-        "application/problem+json",
-        "{case}"
-    );
-    let body = reply.json();
-    assert_eq!(body["status"], status.as_u16(), "{case}: {body}");
-    for member in ["type", "title", "detail"] {
-        assert!(
-            body[member].is_string(),
-            "{case}: {member} missing in {body}"
-        );
-    }
-}
-
-/// Asserts a `422` problem whose `errors` name `field`.
-#[track_caller]
-fn check_field_error(reply: &Reply, field: &str, case: &str) {
-    check_problem(reply, StatusCode::UNPROCESSABLE_ENTITY, case);
-    let body = reply.json();
-    let errors = body["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{case}: no errors in {body}"));
-    assert!(
-        errors.iter().any(|error| error["field"] == field),
-        "{case}: no error for {field:?} in {body}"
-    );
-}
-
-/// Asserts an OAuth 2.0 error response.
-#[track_caller]
-fn check_oauth_error(reply: &Reply, status: StatusCode, error: &str, case: &str) {
-    assert_eq!(
-        reply.status,
-        status,
-        "{case}: {}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    assert_eq!(reply.header("cache-control"), "no-store", "{case}");
-    let body = reply.json();
-    assert_eq!(body["error"], error, "{case}: {body}");
-    assert!(body["error_description"].is_string(), "{case}: {body}");
-}
-
 /// Asserts a refusal that is `400` or `422` problem details, never a crash.
 #[track_caller]
 fn check_refused_cleanly(reply: &Reply, case: &str) {
@@ -137,20 +51,14 @@ fn check_refused_cleanly(reply: &Reply, case: &str) {
         [StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY].contains(&reply.status),
         "{case}: {} {}",
         reply.status,
-        String::from_utf8_lossy(&reply.bytes)
+        reply.text()
     );
     check_problem(reply, reply.status, case);
 }
 
 /// The server still answers, and has logged no error or panic.
 async fn assert_still_healthy(server: &TestServer) {
-    let health = server
-        .client
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
     let log = server.log();
     assert!(
         !log.contains("ERROR") && !log.contains("panicked"),
@@ -165,8 +73,7 @@ async fn access_token(server: &TestServer, email: &str) -> String {
 /// Sends a request over a raw socket and returns the status code, or `None`
 /// when the server closed the connection without answering.
 async fn raw_http(server: &TestServer, head: &str, body_chunks: &[&[u8]]) -> Option<u16> {
-    let address = server.base.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut stream = TcpStream::connect(server.address()).await.unwrap();
     let mut written = stream.write_all(head.as_bytes()).await;
     for chunk in body_chunks {
         if written.is_err() {
@@ -353,12 +260,7 @@ async fn bodies_that_are_not_json_are_415() {
         body,
     ))
     .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
     assert_still_healthy(&server).await;
 }
 
@@ -379,7 +281,7 @@ async fn bodies_over_64_kib_are_413_with_or_without_content_length() {
     let reply =
         read(json_bytes(&server, Method::PATCH, "/me", big.clone()).bearer_auth(&access)).await;
     check_problem(&reply, StatusCode::PAYLOAD_TOO_LARGE, "PATCH /me, 100 KiB");
-    let big_grant = json!({ "grant_type": "password", "username": "owner@example.com", "password": "x".repeat(100 * 1024) });
+    let big_grant = login_body("owner@example.com", &"x".repeat(100 * 1024));
     let reply = read(server.client.post(server.url("/token")).json(&big_grant)).await;
     check_oauth_error(
         &reply,
@@ -551,9 +453,8 @@ async fn read_response(stream: &mut TcpStream) -> Option<(u16, String)> {
 #[tokio::test]
 async fn a_413_that_ends_the_connection_says_so() {
     let server = TestServer::spawn().await;
-    let address = server.base.trim_start_matches("http://").to_owned();
     for size in [100 * 1024, 1024 * 1024] {
-        let mut stream = TcpStream::connect(&address).await.unwrap();
+        let mut stream = TcpStream::connect(server.address()).await.unwrap();
         let head = format!(
             "POST /users HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
         );
@@ -842,12 +743,7 @@ async fn racing_sign_ups_create_one_account_per_email() {
         let client = server.client.clone();
         let url = server.url("/users");
         tasks.push(tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .json(&json!({ "email": email, "password": PASSWORD }))
-                .send()
-                .await
-                .unwrap();
+            let response = sign_up_from(&client, url, &email, PASSWORD).await;
             let status = response.status();
             let content_type = response
                 .headers()

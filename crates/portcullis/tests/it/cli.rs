@@ -7,64 +7,17 @@
 //! user or a reset password cuts off live sessions within about a second
 //! (the server polls revocations), and a role change shows in `GET /me`.
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, text};
+use crate::helpers::{
+    PASSWORD, TestServer, assert_exit, assert_oauth_error, is_uuid, jwt_claims, stderr, stdout,
+    text,
+};
 
 const NEW_PASSWORD: &str = "a brand new passphrase for alice";
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(output: &Output, code: i32, case: &str) {
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "{case}: stdout {:?}, stderr {:?}",
-        stdout(output),
-        stderr(output)
-    );
-}
-
-#[track_caller]
-fn assert_uuid(value: &str) {
-    let groups: Vec<&str> = value.split('-').collect();
-    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-    assert_eq!(lengths, [8, 4, 4, 4, 12], "{value:?} is not a UUID");
-    assert!(
-        value.chars().all(|c| c == '-' || c.is_ascii_hexdigit()),
-        "{value:?} is not a UUID"
-    );
-}
-
-/// The decoded claims of an access token.
-fn claims(tokens: &Value) -> Value {
-    let access = text(tokens, "access_token");
-    let payload = access.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-fn add_user(server: &TestServer, email: &str, roles: &[&str]) -> String {
-    let mut args = vec!["user", "add", "--email", email, "--password-stdin"];
-    for role in roles {
-        args.extend(["--role", role]);
-    }
-    let output = server.cli(&args, Some(&format!("{PASSWORD}\n")));
-    assert_exit(&output, 0, "user add");
-    stdout(&output).trim().to_owned()
-}
 
 /// `user list` as `[id, email, roles, state]` rows.
 fn user_list(server: &TestServer) -> Vec<Vec<String>> {
@@ -80,12 +33,6 @@ fn role_list(server: &TestServer) -> Vec<String> {
     let output = server.cli(&["role", "list"], None);
     assert_exit(&output, 0, "role list");
     stdout(&output).lines().map(str::to_owned).collect()
-}
-
-async fn login_attempt(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
-    server
-        .token(json!({ "grant_type": "password", "username": email, "password": password }))
-        .await
 }
 
 /// Polls `path` with `access_token` until it is refused; fails after 2.5 s.
@@ -123,10 +70,12 @@ async fn user_add_reads_the_password_from_stdin_and_prints_the_id() {
     );
     assert_exit(&output, 0, "user add");
     let id = stdout(&output).trim().to_owned();
-    assert_uuid(&id);
+    assert!(is_uuid(&id), "{id:?} is not a UUID");
     assert_eq!(stdout(&output), format!("{id}\n"), "only the id is printed");
 
-    let with_newline = login_attempt(&server, "admin@example.com", &format!("{PASSWORD}\n")).await;
+    let with_newline = server
+        .password_grant("admin@example.com", &format!("{PASSWORD}\n"))
+        .await;
     assert_oauth_error(with_newline, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let tokens = server.login("admin@example.com", PASSWORD).await;
     let me: Value = server
@@ -143,7 +92,7 @@ async fn user_add_reads_the_password_from_stdin_and_prints_the_id() {
 #[tokio::test]
 async fn user_add_refuses_bad_input_with_exit_1_and_a_message() {
     let server = TestServer::spawn().await;
-    add_user(&server, "taken@example.com", &[]);
+    server.add_user("taken@example.com", &[]);
     let password = format!("{PASSWORD}\n");
     for (case, email, stdin_flag, stdin, mentions) in [
         ("too short", "a@example.com", true, "short pw\n", "password"),
@@ -206,7 +155,7 @@ async fn user_add_refuses_bad_input_with_exit_1_and_a_message() {
 #[tokio::test]
 async fn user_list_prints_id_email_roles_and_state() {
     let server = TestServer::spawn().await;
-    let admin_id = add_user(&server, "admin@example.com", &["admin"]);
+    let admin_id = server.add_user("admin@example.com", &["admin"]);
     let bob = server.sign_up("bob@example.com").await;
 
     let mut rows = user_list(&server);
@@ -245,7 +194,7 @@ async fn user_disable_cuts_off_a_live_session_within_two_seconds() {
     assert_refused_soon(&server, "/me", &access).await;
     let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_oauth_error(refreshed, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let login = login_attempt(&server, "alice@example.com", PASSWORD).await;
+    let login = server.password_grant("alice@example.com", PASSWORD).await;
     assert_oauth_error(login, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let states: Vec<(String, String)> = user_list(&server)
         .into_iter()
@@ -285,7 +234,7 @@ async fn user_passwd_sets_the_password_and_ends_every_session() {
     assert_refused_soon(&server, "/me/sessions", &text(&tokens, "access_token")).await;
     let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_oauth_error(refreshed, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let old = login_attempt(&server, "alice@example.com", PASSWORD).await;
+    let old = server.password_grant("alice@example.com", PASSWORD).await;
     assert_oauth_error(old, StatusCode::BAD_REQUEST, "invalid_grant").await;
     server.login("alice@example.com", NEW_PASSWORD).await;
 }
@@ -404,17 +353,13 @@ async fn role_set_creates_or_replaces_a_role_and_role_list_shows_it() {
 #[tokio::test]
 async fn a_role_s_permissions_show_in_me_and_in_the_token() {
     let server = TestServer::spawn().await;
-    let output = server.cli(
-        &["role", "set", "reader", "--permission", "books:read"],
-        None,
-    );
-    assert_exit(&output, 0, "role set");
-    add_user(&server, "reader@example.com", &["reader"]);
+    server.set_role("reader", &["books:read"]);
+    server.add_user("reader@example.com", &["reader"]);
 
     let tokens = server.login("reader@example.com", PASSWORD).await;
 
     assert_eq!(tokens["scope"], "books:read");
-    let claims = claims(&tokens);
+    let claims = jwt_claims(&text(&tokens, "access_token"));
     assert_eq!(claims["scope"], "books:read", "{claims}");
     assert_eq!(claims["roles"], json!(["reader"]), "{claims}");
     let access = text(&tokens, "access_token");
@@ -427,11 +372,7 @@ async fn a_role_s_permissions_show_in_me_and_in_the_token() {
     assert_eq!(me["roles"], json!(["reader"]), "{me}");
     assert_eq!(me["permissions"], json!(["books:read"]), "{me}");
 
-    let output = server.cli(
-        &["role", "set", "reader", "--permission", "books:list"],
-        None,
-    );
-    assert_exit(&output, 0, "role set again");
+    server.set_role("reader", &["books:list"]);
     let me: Value = server
         .get_authorized("/me", &access)
         .await

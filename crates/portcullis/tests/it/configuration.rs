@@ -7,28 +7,18 @@
 
 use std::process::Output;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{TestServer, run_to_exit, text};
+use crate::helpers::{TestServer, jwt_claims, run_to_exit, serve_to_exit, text};
 
 const APP: &str = "https://app.example.com";
 
 /// `serve` on a random port with a database in `dir`, plus `extra`.
-fn serve_to_exit(dir: &tempfile::TempDir, extra: &[&str]) -> Output {
+fn serve_in(dir: &tempfile::TempDir, extra: &[&str]) -> Output {
     let database = dir.path().join("portcullis.db");
-    let mut args = vec![
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--database",
-        database.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    run_to_exit(&args)
+    serve_to_exit(&[&["--database", database.to_str().unwrap()], extra].concat())
 }
 
 async fn preflight(server: &TestServer, origin: &str) -> HeaderMap {
@@ -45,6 +35,17 @@ async fn preflight(server: &TestServer, origin: &str) -> HeaderMap {
         .await
         .unwrap();
     response.headers().clone()
+}
+
+/// A simple (non-preflighted) cross-origin request: `GET /healthz` from `origin`.
+async fn simple_request(server: &TestServer, origin: &str) -> Response {
+    server
+        .client
+        .get(server.url("/healthz"))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
@@ -69,17 +70,9 @@ fn check_no_cors_headers(headers: &HeaderMap, case: &str) {
     assert!(cors.is_empty(), "{case}: unexpected CORS headers {cors:?}");
 }
 
-fn claims(access_token: &str) -> Value {
-    let payload = access_token
-        .split('.')
-        .nth(1)
-        .expect("a JWT has three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
 async fn expires_in(server: &TestServer) -> Value {
     let tokens = server.user_with_tokens("ttl@example.com").await;
-    let claims = claims(&text(&tokens, "access_token"));
+    let claims = jwt_claims(&text(&tokens, "access_token"));
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert_eq!(
         tokens["expires_in"], lifetime,
@@ -118,13 +111,7 @@ async fn cors_admits_the_configured_origin_only() {
         header(&allowed, "vary")
     );
 
-    let simple = server
-        .client
-        .get(server.url("/healthz"))
-        .header("origin", APP)
-        .send()
-        .await
-        .unwrap();
+    let simple = simple_request(&server, APP).await;
     assert_eq!(header(simple.headers(), "access-control-allow-origin"), APP);
 
     for stranger in [
@@ -138,13 +125,7 @@ async fn cors_admits_the_configured_origin_only() {
             refused.get("access-control-allow-origin").is_none(),
             "{stranger}: {refused:?}"
         );
-        let simple = server
-            .client
-            .get(server.url("/healthz"))
-            .header("origin", stranger)
-            .send()
-            .await
-            .unwrap();
+        let simple = simple_request(&server, stranger).await;
         assert!(
             simple
                 .headers()
@@ -159,13 +140,7 @@ async fn cors_admits_the_configured_origin_only() {
 async fn without_cors_origins_there_are_no_cors_headers() {
     let server = TestServer::spawn().await;
     check_no_cors_headers(&preflight(&server, APP).await, "preflight");
-    let simple = server
-        .client
-        .get(server.url("/healthz"))
-        .header("origin", APP)
-        .send()
-        .await
-        .unwrap();
+    let simple = simple_request(&server, APP).await;
     assert_eq!(simple.status(), StatusCode::OK);
     check_no_cors_headers(simple.headers(), "GET /healthz");
 }
@@ -205,7 +180,7 @@ async fn the_config_file_is_read_and_flags_and_environment_win_over_it() {
 fn an_unknown_key_in_the_config_file_stops_serve() {
     let dir = tempfile::tempdir().unwrap();
     let path = config_file(&dir, "access_ttl = \"3m\"\nacess_tll = \"4m\"\n");
-    let output = serve_to_exit(&dir, &["--config", &path]);
+    let output = serve_in(&dir, &["--config", &path]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -255,12 +230,7 @@ fn serve_help_lists_every_setting() {
 async fn the_issuer_shows_in_discovery_and_in_tokens() {
     let issuer = "https://auth.example.com";
     let server = TestServer::spawn_with(&["--issuer", issuer]).await;
-    let response = server
-        .client
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/.well-known/openid-configuration").await;
     assert_eq!(response.status(), StatusCode::OK);
     let discovery: Value = response.json().await.unwrap();
     for (member, expected) in [
@@ -288,7 +258,7 @@ async fn the_issuer_shows_in_discovery_and_in_tokens() {
     }
 
     let tokens = server.user_with_tokens("issued@example.com").await;
-    assert_eq!(claims(&text(&tokens, "access_token"))["iss"], issuer);
+    assert_eq!(jwt_claims(&text(&tokens, "access_token"))["iss"], issuer);
 }
 
 #[tokio::test]
@@ -296,15 +266,12 @@ async fn the_default_issuer_is_not_derived_from_the_listen_address() {
     let server = TestServer::spawn().await;
     let tokens = server.user_with_tokens("default@example.com").await;
     assert_eq!(
-        claims(&text(&tokens, "access_token"))["iss"],
+        jwt_claims(&text(&tokens, "access_token"))["iss"],
         "http://localhost:8080"
     );
     let discovery: Value = server
-        .client
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
+        .get("/.well-known/openid-configuration")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -314,7 +281,7 @@ async fn the_default_issuer_is_not_derived_from_the_listen_address() {
 #[test]
 fn a_bad_duration_exits_1_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
-    let output = serve_to_exit(&dir, &["--access-ttl", "soon"]);
+    let output = serve_in(&dir, &["--access-ttl", "soon"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -326,7 +293,7 @@ fn a_bad_duration_exits_1_with_a_message() {
 #[test]
 fn an_unknown_flag_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let output = serve_to_exit(&dir, &["--no-such-flag"]);
+    let output = serve_in(&dir, &["--no-such-flag"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(

@@ -5,18 +5,10 @@
 //! Each test acts, waits for the answer, and kills the process at once,
 //! with no graceful shutdown to flush anything.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, text};
-
-/// The decoded header of a JWT.
-fn jwt_header(token: &str) -> Value {
-    let header = token.split('.').next().unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
-}
+use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, jwt_header, sign_up_from, text};
 
 #[tokio::test]
 async fn a_user_a_session_and_the_signing_key_survive_kill_9() {
@@ -33,24 +25,10 @@ async fn a_user_a_session_and_the_signing_key_survive_kill_9() {
         StatusCode::OK,
         "an access token issued before verifies after"
     );
-    let jwks: Value = server
-        .client
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let kids: Vec<&Value> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|key| &key["kid"])
-        .collect();
+    let keys = server.jwks().await;
     assert!(
-        kids.contains(&&Value::String(kid.clone())),
-        "{kid} missing from {jwks}"
+        keys.iter().any(|key| key["kid"] == kid.as_str()),
+        "{kid} missing from {keys:?}"
     );
     let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_eq!(
@@ -76,12 +54,7 @@ async fn sign_ups_acknowledged_before_kill_9_all_log_in_after() {
             let url = server.url("/users");
             tokio::spawn(async move {
                 let email = format!("user{n}@example.com");
-                let response = client
-                    .post(url)
-                    .json(&json!({ "email": email, "password": PASSWORD }))
-                    .send()
-                    .await
-                    .unwrap();
+                let response = sign_up_from(&client, url, &email, PASSWORD).await;
                 assert_eq!(response.status(), StatusCode::CREATED, "sign-up of {email}");
                 email
             })
@@ -138,13 +111,7 @@ async fn a_logout_acknowledged_before_kill_9_stays_in_force() {
     let server = TestServer::spawn().await;
     let ended = server.user_with_tokens("alice@example.com").await;
     let kept = server.login("alice@example.com", PASSWORD).await;
-    let logout = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(text(&ended, "access_token"))
-        .send()
-        .await
-        .unwrap();
+    let logout = server.logout(&text(&ended, "access_token")).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
 
     let server = server.kill_and_restart().await;
@@ -187,8 +154,6 @@ async fn a_password_change_acknowledged_before_kill_9_stays_in_force() {
     let server = server.kill_and_restart().await;
 
     server.login("alice@example.com", new_password).await;
-    let old_password =
-        json!({ "grant_type": "password", "username": "alice@example.com", "password": PASSWORD });
-    let old = server.token(old_password).await;
+    let old = server.password_grant("alice@example.com", PASSWORD).await;
     assert_oauth_error(old, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }

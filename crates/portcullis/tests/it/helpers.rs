@@ -9,9 +9,12 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use reqwest::{Client, Response, StatusCode};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::header::HeaderMap;
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -116,6 +119,11 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The `host:port` the server listens on, for raw TCP connections.
+    pub(crate) fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     pub(crate) fn database(&self) -> PathBuf {
         self.dir.path().join("portcullis.db")
     }
@@ -176,23 +184,46 @@ impl TestServer {
         child.wait_with_output().expect("wait")
     }
 
+    /// `role set NAME --permission P…` on this server's database; asserts success.
+    pub(crate) fn set_role(&self, name: &str, permissions: &[&str]) {
+        let mut args = vec!["role", "set", name];
+        for permission in permissions {
+            args.extend(["--permission", permission]);
+        }
+        assert_exit(&self.cli(&args, None), 0, "role set");
+    }
+
+    /// `user add --email EMAIL --password-stdin --role R…` with [`PASSWORD`];
+    /// asserts success and returns the printed id.
+    pub(crate) fn add_user(&self, email: &str, roles: &[&str]) -> String {
+        let mut args = vec!["user", "add", "--email", email, "--password-stdin"];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        let output = self.cli(&args, Some(&format!("{PASSWORD}\n")));
+        assert_exit(&output, 0, "user add");
+        stdout(&output).trim().to_owned()
+    }
+
+    /// `POST /users` with an email and a password, whatever the answer.
+    pub(crate) async fn sign_up_with(&self, email: &str, password: &str) -> Response {
+        sign_up_from(&self.client, self.url("/users"), email, password).await
+    }
+
     pub(crate) async fn sign_up(&self, email: &str) -> Value {
-        let response = self
-            .client
-            .post(self.url("/users"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
+        let response = self.sign_up_with(email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::CREATED, "sign-up of {email}");
         response.json().await.unwrap()
     }
 
+    /// The JSON password grant, whatever the answer.
+    pub(crate) async fn password_grant(&self, email: &str, password: &str) -> Response {
+        self.token(login_body(email, password)).await
+    }
+
     /// Logs in with the JSON password grant and returns the token response.
     pub(crate) async fn login(&self, email: &str, password: &str) -> Value {
-        let response = self
-            .token(json!({ "grant_type": "password", "username": email, "password": password }))
-            .await;
+        let response = self.password_grant(email, password).await;
         assert_eq!(response.status(), StatusCode::OK, "login of {email}");
         response.json().await.unwrap()
     }
@@ -217,6 +248,10 @@ impl TestServer {
             .await
     }
 
+    pub(crate) async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
     pub(crate) async fn get_authorized(&self, path: &str, access_token: &str) -> Response {
         self.client
             .get(self.url(path))
@@ -224,6 +259,24 @@ impl TestServer {
             .send()
             .await
             .unwrap()
+    }
+
+    /// `POST /logout` with `access_token`, whatever the answer.
+    pub(crate) async fn logout(&self, access_token: &str) -> Response {
+        self.client
+            .post(self.url("/logout"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The keys of `GET /.well-known/jwks.json`; asserts `200`.
+    pub(crate) async fn jwks(&self) -> Vec<Value> {
+        let response = self.get("/.well-known/jwks.json").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["keys"].as_array().expect("keys is an array").clone()
     }
 }
 
@@ -242,20 +295,132 @@ pub(crate) fn text(value: &Value, field: &str) -> String {
         .to_owned()
 }
 
+/// `POST` of an email and a password to `users_url` (`/users`) from `client`,
+/// whatever the answer; for tasks that hold their own clone of the client.
+pub(crate) async fn sign_up_from(
+    client: &Client,
+    users_url: String,
+    email: &str,
+    password: &str,
+) -> Response {
+    client
+        .post(users_url)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The JSON body of the password grant.
+pub(crate) fn login_body(email: &str, password: &str) -> Value {
+    json!({ "grant_type": "password", "username": email, "password": password })
+}
+
+/// A response read to the end, so checks can be plain synchronous functions.
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) async fn of(response: Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        Self {
+            status,
+            headers,
+            bytes,
+        }
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|_| {
+            panic!(
+                "{}: body is not JSON: {}",
+                self.status,
+                String::from_utf8_lossy(&self.bytes)
+            )
+        })
+    }
+
+    /// The body as text, for messages.
+    pub(crate) fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+
+    /// A header's value, or `""` when it is missing.
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+/// Sends `request` and reads the whole response.
+pub(crate) async fn read(request: RequestBuilder) -> Reply {
+    Reply::of(request.send().await.unwrap()).await
+}
+
+/// Asserts a problem-details response with `status`.
+#[track_caller]
+pub(crate) fn check_problem(reply: &Reply, status: StatusCode, case: &str) {
+    assert_eq!(reply.status, status, "{case}: {}", reply.text());
+    assert_eq!(
+        reply.header("content-type"),
+        "application/problem+json",
+        "{case}: problem details expected"
+    );
+    let body = reply.json();
+    assert_eq!(body["status"], status.as_u16(), "{case}: {body}");
+    for member in ["type", "title", "detail"] {
+        assert!(
+            body[member].is_string(),
+            "{case}: {member} missing in {body}"
+        );
+    }
+}
+
+/// Asserts a `422` problem whose `errors` name `field`, each entry with a message.
+#[track_caller]
+pub(crate) fn check_field_error(reply: &Reply, field: &str, case: &str) {
+    check_problem(reply, StatusCode::UNPROCESSABLE_ENTITY, case);
+    let body = reply.json();
+    let errors = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{case}: no errors in {body}"));
+    for error in errors {
+        assert!(
+            error["message"].is_string(),
+            "{case}: an error without a message in {body}"
+        );
+    }
+    assert!(
+        errors.iter().any(|error| error["field"] == field),
+        "{case}: no error for {field:?} in {body}"
+    );
+}
+
+/// Asserts an OAuth 2.0 error (RFC 6749 §5.2): JSON with
+/// `Cache-Control: no-store`.
+#[track_caller]
+pub(crate) fn check_oauth_error(reply: &Reply, status: StatusCode, error: &str, case: &str) {
+    assert_eq!(reply.status, status, "{case}: {}", reply.text());
+    assert_eq!(reply.header("cache-control"), "no-store", "{case}");
+    assert!(
+        reply.header("content-type").starts_with("application/json"),
+        "{case}: {}",
+        reply.header("content-type")
+    );
+    let body = reply.json();
+    assert_eq!(body["error"], error, "{case}: {body}");
+    assert!(body["error_description"].is_string(), "{case}: {body}");
+}
+
 /// Asserts a problem-details response and returns its body.
 pub(crate) async fn assert_problem(response: Response, status: StatusCode) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json",
-        "problem details expected"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status.as_u16());
-    for field in ["type", "title", "detail"] {
-        assert!(body[field].is_string(), "{field} missing in {body}");
-    }
-    body
+    let reply = Reply::of(response).await;
+    check_problem(&reply, status, "problem details");
+    reply.json()
 }
 
 /// Asserts an OAuth 2.0 error response and returns its body.
@@ -264,12 +429,96 @@ pub(crate) async fn assert_oauth_error(
     status: StatusCode,
     error: &str,
 ) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], error, "{body}");
-    assert!(body["error_description"].is_string(), "{body}");
-    body
+    let reply = Reply::of(response).await;
+    check_oauth_error(&reply, status, error, "OAuth 2.0 error");
+    reply.json()
+}
+
+/// Part `index` of a JWT (0 the header, 1 the payload), decoded without
+/// checking anything.
+pub(crate) fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("a JWT has three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+}
+
+/// The decoded header of a JWT.
+pub(crate) fn jwt_header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+/// The decoded claims of a JWT.
+pub(crate) fn jwt_claims(token: &str) -> Value {
+    jwt_part(token, 1)
+}
+
+/// `token` with byte `index` of its signature XORed with `mask`.
+pub(crate) fn with_signature_changed(token: &str, index: usize, mask: u8) -> String {
+    let (signed, signature) = token.rsplit_once('.').expect("a JWT has a signature");
+    let mut signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    signature[index] ^= mask;
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// The `sid` claim of a token response's access token: the id of its session.
+pub(crate) fn session_id(token_response: &Value) -> String {
+    text(&jwt_claims(&text(token_response, "access_token")), "sid")
+}
+
+/// The member names of a JSON object, sorted.
+pub(crate) fn sorted_keys(object: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .unwrap_or_else(|| panic!("not a JSON object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// Whether `value` has the shape of a UUID (8-4-4-4-12 hex digits).
+pub(crate) fn is_uuid(value: &str) -> bool {
+    value.len() == 36
+        && value.char_indices().all(|(at, c)| {
+            if [8, 13, 18, 23].contains(&at) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// Seconds since the Unix epoch, now.
+pub(crate) fn now_unix() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// A command's standard output; it must be UTF-8.
+pub(crate) fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+/// A command's standard error, lossily decoded.
+pub(crate) fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a command's exit code; the message shows what it printed.
+#[track_caller]
+pub(crate) fn assert_exit(output: &Output, code: i32, case: &str) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{case}: stdout {:?}, stderr {:?}",
+        stdout(output),
+        stderr(output)
+    );
 }
 
 /// Runs `portcullis ARGS` in an empty folder and waits for it to exit
@@ -305,4 +554,10 @@ pub(crate) fn run_to_exit(args: &[&str]) -> Output {
             );
         }
     }
+}
+
+/// Runs `portcullis serve --listen 127.0.0.1:0 EXTRA` in an empty folder and
+/// waits for it to exit (see [`run_to_exit`]).
+pub(crate) fn serve_to_exit(extra: &[&str]) -> Output {
+    run_to_exit(&[&["serve", "--listen", "127.0.0.1:0"], extra].concat())
 }

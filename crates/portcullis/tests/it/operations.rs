@@ -9,24 +9,20 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestServer, text};
+use crate::helpers::{PASSWORD, TestServer, login_body, text};
 
 /// The contract's default Argon2 cost, instead of the harness's cheap one.
 const DEFAULT_ARGON2: &[&str] = &["--argon2-memory-kib", "19456", "--argon2-iterations", "2"];
 
 const WRONG: &str = "not the right password at all";
 
-fn login_body(email: &str, password: &str) -> Value {
-    json!({ "grant_type": "password", "username": email, "password": password })
-}
-
 #[tokio::test]
 async fn health_and_readiness_answer_200() {
     let server = TestServer::spawn().await;
     for path in ["/healthz", "/readyz"] {
-        let response = server.client.get(server.url(path)).send().await.unwrap();
+        let response = server.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
@@ -91,15 +87,9 @@ async fn the_log_never_contains_passwords_or_tokens() {
     let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
     let refreshed: Value = refreshed.json().await.unwrap();
-    let failed = server.token(login_body("alice@example.com", WRONG)).await;
+    let failed = server.password_grant("alice@example.com", WRONG).await;
     assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
-    let logout = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(text(&refreshed, "access_token"))
-        .send()
-        .await
-        .unwrap();
+    let logout = server.logout(&text(&refreshed, "access_token")).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
 
     let log = server.log();
@@ -130,7 +120,7 @@ async fn the_log_never_contains_passwords_or_tokens() {
 async fn json_logs_are_one_object_per_line() {
     let server = TestServer::spawn_with(&["--log-format", "json"]).await;
     let tokens = server.user_with_tokens("alice@example.com").await;
-    let failed = server.token(login_body("alice@example.com", WRONG)).await;
+    let failed = server.password_grant("alice@example.com", WRONG).await;
     assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
     let me = server
         .get_authorized("/me", &text(&tokens, "access_token"))
@@ -214,13 +204,7 @@ async fn two_hundred_concurrent_mixed_requests_never_fail() {
         StatusCode::OK,
         "the server still answers afterwards"
     );
-    let health = server
-        .client
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }
 
@@ -229,15 +213,10 @@ async fn token_checks_do_not_queue_behind_password_hashing() {
     let server =
         TestServer::spawn_with(&[DEFAULT_ARGON2, &["--hashing-workers", "2"]].concat()).await;
     server.sign_up("alice@example.com").await;
-    let response = server
-        .client
-        .post(server.url("/token"))
-        .json(&login_body("alice@example.com", PASSWORD))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let access = text(&response.json().await.unwrap(), "access_token");
+    let access = text(
+        &server.login("alice@example.com", PASSWORD).await,
+        "access_token",
+    );
 
     let logins: Vec<_> = (0..16)
         .map(|_| {
@@ -258,13 +237,7 @@ async fn token_checks_do_not_queue_behind_password_hashing() {
     for _ in 0..50 {
         let storm_on = logins.iter().any(|login| !login.is_finished());
         let started = Instant::now();
-        let me = server
-            .client
-            .get(server.url("/me"))
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap();
+        let me = server.get_authorized("/me", &access).await;
         slowest = slowest.max(started.elapsed());
         assert_eq!(me.status(), StatusCode::OK);
         if storm_on {

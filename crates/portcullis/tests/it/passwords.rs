@@ -36,22 +36,6 @@ async fn change_password(
         .unwrap()
 }
 
-async fn login_attempt(server: &TestServer, email: &str, password: &str) -> Response {
-    server
-        .token(json!({ "grant_type": "password", "username": email, "password": password }))
-        .await
-}
-
-async fn sign_up_with(server: &TestServer, email: &str, password: &str) -> Response {
-    server
-        .client
-        .post(server.url("/users"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .unwrap()
-}
-
 /// Asserts a `422` whose `errors` all name `field`.
 async fn assert_invalid_field(response: Response, field: &str, case: &str) {
     assert_eq!(
@@ -139,7 +123,7 @@ async fn a_password_change_ends_every_other_session_but_keeps_this_one() {
     let response = change_password(&server, &this, PASSWORD, NEW_PASSWORD).await;
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let old = login_attempt(&server, "alice@example.com", PASSWORD).await;
+    let old = server.password_grant("alice@example.com", PASSWORD).await;
     assert_oauth_error(old, StatusCode::BAD_REQUEST, "invalid_grant").await;
     server.login("alice@example.com", NEW_PASSWORD).await;
     for other in &others {
@@ -197,19 +181,23 @@ async fn a_password_change_needs_a_token() {
 async fn an_overlong_password_at_login_is_an_invalid_grant_and_never_truncated() {
     let server = TestServer::spawn().await;
     let longest = "x".repeat(1024);
-    let created = sign_up_with(&server, "alice@example.com", &longest).await;
+    let created = server.sign_up_with("alice@example.com", &longest).await;
     assert_eq!(
         created.status(),
         StatusCode::CREATED,
         "1024 characters is the longest allowed"
     );
     server.login("alice@example.com", &longest).await;
-    let reference = login_attempt(&server, "alice@example.com", "not the password of alice").await;
+    let reference = server
+        .password_grant("alice@example.com", "not the password of alice")
+        .await;
     assert_eq!(reference.status(), StatusCode::BAD_REQUEST);
     let reference = reference.bytes().await.unwrap();
 
     for length in [1025, 4096, 60_000] {
-        let response = login_attempt(&server, "alice@example.com", &"x".repeat(length)).await;
+        let response = server
+            .password_grant("alice@example.com", &"x".repeat(length))
+            .await;
         assert_eq!(
             response.status(),
             StatusCode::BAD_REQUEST,
@@ -221,7 +209,9 @@ async fn an_overlong_password_at_login_is_an_invalid_grant_and_never_truncated()
             "{length} characters: the same refusal as any wrong password"
         );
     }
-    let refused = sign_up_with(&server, "bob@example.com", &"x".repeat(1025)).await;
+    let refused = server
+        .sign_up_with("bob@example.com", &"x".repeat(1025))
+        .await;
     assert_invalid_field(refused, "password", "sign-up with 1025 characters").await;
 }
 
@@ -250,11 +240,11 @@ async fn passwords_equal_under_nfkc_are_the_same_password() {
             "full width key",
         ),
     ] {
-        let created = sign_up_with(&server, email, signed_up_with).await;
+        let created = server.sign_up_with(email, signed_up_with).await;
         assert_eq!(created.status(), StatusCode::CREATED, "{email}");
         let both = [signed_up_with, logs_in_with];
         for password in both {
-            let response = login_attempt(&server, email, password).await;
+            let response = server.password_grant(email, password).await;
             assert_eq!(
                 response.status(),
                 StatusCode::OK,
@@ -262,7 +252,9 @@ async fn passwords_equal_under_nfkc_are_the_same_password() {
             );
         }
     }
-    let different = login_attempt(&server, "ligature@example.com", "Fine fine fine fine").await;
+    let different = server
+        .password_grant("ligature@example.com", "Fine fine fine fine")
+        .await;
     assert_oauth_error(different, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -280,7 +272,8 @@ async fn a_login_upgrades_a_hash_made_with_weaker_parameters() {
         .restart_with(&["--argon2-memory-kib", "2048", "--argon2-iterations", "2"])
         .await;
     let login = || async {
-        login_attempt(&stronger, "alice@example.com", PASSWORD)
+        stronger
+            .password_grant("alice@example.com", PASSWORD)
             .await
             .status()
     };

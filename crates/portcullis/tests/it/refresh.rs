@@ -21,7 +21,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 
-use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, text};
+use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, jwt_claims, session_id, text};
 
 /// Refreshes and asserts success; returns the token response.
 async fn refresh_ok(server: &TestServer, refresh_token: &str) -> Value {
@@ -47,17 +47,6 @@ async fn refresh_with_scope(
     scope: &str,
 ) -> reqwest::Response {
     server.token(json!({ "grant_type": "refresh_token", "refresh_token": refresh_token, "scope": scope })).await
-}
-
-/// The payload of a JWT, decoded without checking anything.
-fn claims(access_token: &str) -> Value {
-    let payload = access_token.split('.').nth(1).expect("a JWT has a payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url payload"))
-        .expect("JSON payload")
-}
-
-fn session_id(token_response: &Value) -> String {
-    text(&claims(&text(token_response, "access_token")), "sid")
 }
 
 async fn me_status(server: &TestServer, access_token: &str) -> StatusCode {
@@ -119,40 +108,8 @@ fn generation_of(refresh_token: &str) -> u64 {
 
 /// A user holding the role `editor` (`a:read a:write`), created from the command line.
 fn add_editor(server: &TestServer, email: &str) {
-    let role = server.cli(
-        &[
-            "role",
-            "set",
-            "editor",
-            "--permission",
-            "a:read",
-            "--permission",
-            "a:write",
-        ],
-        None,
-    );
-    assert!(
-        role.status.success(),
-        "role set: {}",
-        String::from_utf8_lossy(&role.stderr)
-    );
-    let user = server.cli(
-        &[
-            "user",
-            "add",
-            "--email",
-            email,
-            "--role",
-            "editor",
-            "--password-stdin",
-        ],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    assert!(
-        user.status.success(),
-        "user add: {}",
-        String::from_utf8_lossy(&user.stderr)
-    );
+    server.set_role("editor", &["a:read", "a:write"]);
+    server.add_user(email, &["editor"]);
 }
 
 #[tokio::test]
@@ -410,13 +367,7 @@ async fn refresh_after_logout_is_refused() {
     let login = server.user_with_tokens("ada@example.com").await;
     let first = text(&login, "refresh_token");
     let rotated = refresh_ok(&server, &first).await;
-    let logout = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(text(&rotated, "access_token"))
-        .send()
-        .await
-        .unwrap();
+    let logout = server.logout(&text(&rotated, "access_token")).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
 
     assert_refresh_refused(&server, &text(&rotated, "refresh_token")).await;
@@ -471,7 +422,10 @@ async fn a_refresh_may_narrow_the_scope_within_the_users_permissions() {
     assert_eq!(narrowed.status(), StatusCode::OK);
     let narrowed: Value = narrowed.json().await.unwrap();
     assert_eq!(narrowed["scope"], "a:read");
-    assert_eq!(claims(&text(&narrowed, "access_token"))["scope"], "a:read");
+    assert_eq!(
+        jwt_claims(&text(&narrowed, "access_token"))["scope"],
+        "a:read"
+    );
 
     let refused = refresh_with_scope(&server, &text(&narrowed, "refresh_token"), "b:x").await;
     assert_oauth_error(refused, StatusCode::BAD_REQUEST, "invalid_scope").await;

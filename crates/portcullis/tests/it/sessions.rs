@@ -6,14 +6,15 @@
 //! another user's. A session id of someone else must be indistinguishable
 //! from an id that does not exist.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, assert_problem, text};
+use crate::helpers::{
+    PASSWORD, TestServer, assert_oauth_error, assert_problem, login_body, session_id, sorted_keys,
+    text,
+};
 
 /// Logs in with the JSON password grant, sending `user_agent`.
 async fn login_as_agent(server: &TestServer, email: &str, user_agent: &str) -> Value {
@@ -21,7 +22,7 @@ async fn login_as_agent(server: &TestServer, email: &str, user_agent: &str) -> V
         .client
         .post(server.url("/token"))
         .header("user-agent", user_agent)
-        .json(&json!({ "grant_type": "password", "username": email, "password": PASSWORD }))
+        .json(&login_body(email, PASSWORD))
         .send()
         .await
         .unwrap();
@@ -31,14 +32,6 @@ async fn login_as_agent(server: &TestServer, email: &str, user_agent: &str) -> V
         "login of {email} as {user_agent}"
     );
     response.json().await.unwrap()
-}
-
-/// The `sid` claim of an access token: the id of its session.
-fn session_id(tokens: &Value) -> String {
-    let access = text(tokens, "access_token");
-    let payload = access.split('.').nth(1).expect("a JWT has a payload");
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    text(&claims, "sid")
 }
 
 async fn sessions(server: &TestServer, tokens: &Value) -> Vec<Value> {
@@ -132,10 +125,8 @@ async fn the_list_shows_every_login_with_its_user_agent_address_and_times() {
 
     assert_eq!(listed.len(), 3, "{listed:?}");
     for session in &listed {
-        let mut keys: Vec<&String> = session.as_object().unwrap().keys().collect();
-        keys.sort();
         assert_eq!(
-            keys,
+            sorted_keys(session),
             [
                 "created_at",
                 "current",
@@ -306,13 +297,7 @@ async fn logout_ends_only_the_current_session() {
     let this = server.login("alice@example.com", PASSWORD).await;
     let other = server.login("alice@example.com", PASSWORD).await;
 
-    let response = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(text(&this, "access_token"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.logout(&text(&this, "access_token")).await;
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_session_dead(&server, &this).await;
@@ -359,7 +344,7 @@ async fn session_endpoints_need_a_token() {
 async fn token_responses_are_never_cached() {
     let server = TestServer::spawn().await;
     server.sign_up("alice@example.com").await;
-    let login = server.token(password_grant(PASSWORD)).await;
+    let login = server.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::OK);
     assert_eq!(
         login.headers()["cache-control"],
@@ -376,10 +361,8 @@ async fn token_responses_are_never_cached() {
         "refresh grant"
     );
 
-    let refused = server.token(password_grant("wrong password here")).await;
+    let refused = server
+        .password_grant("alice@example.com", "wrong password here")
+        .await;
     assert_oauth_error(refused, StatusCode::BAD_REQUEST, "invalid_grant").await;
-}
-
-fn password_grant(password: &str) -> Value {
-    json!({ "grant_type": "password", "username": "alice@example.com", "password": password })
 }

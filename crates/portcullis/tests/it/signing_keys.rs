@@ -8,36 +8,16 @@
 //! The server reloads keys only every 30 s; rather than wait, these tests
 //! restart it after a rotation, so they never depend on that timer.
 
-use std::process::Output;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestServer, text};
-
-fn decode_part(token: &str, index: usize) -> Value {
-    let part = token.split('.').nth(index).expect("a JWT has three parts");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-}
+use crate::helpers::{
+    PASSWORD, TestServer, assert_exit, jwt_claims, jwt_header, now_unix, stderr, stdout, text,
+    with_signature_changed,
+};
 
 fn kid_of(access_token: &str) -> String {
-    text(&decode_part(access_token, 0), "kid")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_success(output: &Output, what: &str) {
-    assert!(output.status.success(), "{what} failed: {}", stderr(output));
+    text(&jwt_header(access_token), "kid")
 }
 
 /// One line of `keys list`: kid, algorithm, state, created.
@@ -50,7 +30,7 @@ struct KeyLine {
 
 fn keys_list(server: &TestServer) -> Vec<KeyLine> {
     let output = server.cli(&["keys", "list"], None);
-    assert_success(&output, "keys list");
+    assert_exit(&output, 0, "keys list");
     stdout(&output)
         .lines()
         .map(|line| {
@@ -93,28 +73,10 @@ fn unix_seconds(rfc3339: &str) -> i64 {
     days * 86_400 + number(11, 13) * 3600 + number(14, 16) * 60 + number(17, 19)
 }
 
-fn now_unix() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
-
 async fn jwks_kids(server: &TestServer) -> Vec<String> {
-    let response = server
-        .client
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
+    let mut kids: Vec<String> = server
+        .jwks()
         .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    let mut kids: Vec<String> = body["keys"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|key| text(key, "kid"))
         .collect();
@@ -163,7 +125,7 @@ async fn rotation_signs_with_the_new_key_and_keeps_verifying_the_old_one() {
     let old_kid = kid_of(&before);
 
     let rotated = server.cli(&["keys", "rotate"], None);
-    assert_success(&rotated, "keys rotate");
+    assert_exit(&rotated, 0, "keys rotate");
     let printed = stdout(&rotated);
     let new_kid = printed.trim_end().to_owned();
     assert_eq!(
@@ -204,8 +166,9 @@ async fn rotation_signs_with_the_new_key_and_keeps_verifying_the_old_one() {
         StatusCode::OK,
         "a token signed before the rotation"
     );
-    assert_success(
+    assert_exit(
         &server.cli(&["token", "verify", &before], None),
+        0,
         "token verify of a token signed before the rotation",
     );
 }
@@ -219,9 +182,9 @@ async fn token_verify_prints_the_claims_of_a_valid_token() {
         "access_token",
     );
     let output = server.cli(&["token", "verify", &access], None);
-    assert_success(&output, "token verify");
+    assert_exit(&output, 0, "token verify");
     let printed: Value = serde_json::from_str(&stdout(&output)).expect("token verify prints JSON");
-    let claims = decode_part(&access, 1);
+    let claims = jwt_claims(&access);
     assert_eq!(printed, claims);
     assert_eq!(printed["sub"], user["id"]);
     assert!(
@@ -237,10 +200,7 @@ async fn token_verify_refuses_garbage_tampered_and_revoked_tokens() {
         &server.user_with_tokens("ada@example.com").await,
         "access_token",
     );
-    let (signed, signature) = access.rsplit_once('.').unwrap();
-    let mut signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
-    signature[0] ^= 0x80;
-    let tampered = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature));
+    let tampered = with_signature_changed(&access, 0, 0x80);
 
     for (label, token) in [("garbage", "not-a-token"), ("tampered", tampered.as_str())] {
         let output = server.cli(&["token", "verify", token], None);
@@ -261,13 +221,7 @@ async fn token_verify_refuses_garbage_tampered_and_revoked_tokens() {
         );
     }
 
-    let logout = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let logout = server.logout(&access).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     let output = server.cli(&["token", "verify", &access], None);
     assert_eq!(

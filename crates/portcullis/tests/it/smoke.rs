@@ -18,13 +18,7 @@ async fn tour_sign_up_log_in_me_refresh_log_out() {
     let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
 
-    let logout = server
-        .client
-        .post(server.url("/logout"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let logout = server.logout(&access).await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     let after = server.get_authorized("/me", &access).await;
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);

@@ -10,22 +10,16 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{PASSWORD, TestServer, assert_oauth_error};
 
 const WRONG: &str = "not the right password at all";
 
-async fn attempt(server: &TestServer, identifier: &str, password: &str) -> Response {
-    server
-        .token(json!({ "grant_type": "password", "username": identifier, "password": password }))
-        .await
-}
-
 /// `count` wrong passwords for `identifier`, each refused as `invalid_grant`.
 async fn fail(server: &TestServer, identifier: &str, count: usize) {
     for n in 1..=count {
-        let response = attempt(server, identifier, WRONG).await;
+        let response = server.password_grant(identifier, WRONG).await;
         assert_eq!(
             response.status(),
             StatusCode::BAD_REQUEST,
@@ -60,6 +54,29 @@ async fn assert_throttled(response: Response, case: &str) -> (u64, Value) {
     (seconds, body)
 }
 
+/// A server that locks an account after five failures for `base_delay` (and
+/// allows an address far more), where alice has an account.
+async fn server_with_alice(base_delay: &str) -> TestServer {
+    let server = TestServer::spawn_with(&[
+        "--throttle-base-delay",
+        base_delay,
+        "--throttle-ip-attempts",
+        "1000",
+    ])
+    .await;
+    server.sign_up("alice@example.com").await;
+    server
+}
+
+/// Asserts that alice's right password is throttled; see [`assert_throttled`].
+async fn assert_alice_throttled(server: &TestServer, case: &str) -> (u64, Value) {
+    assert_throttled(
+        server.password_grant("alice@example.com", PASSWORD).await,
+        case,
+    )
+    .await
+}
+
 /// Retries `password` every 50 ms while the answer is `429`; returns the
 /// first other answer. Fails after `limit`.
 async fn retry_while_throttled(
@@ -70,7 +87,7 @@ async fn retry_while_throttled(
 ) -> Response {
     let deadline = Instant::now() + limit;
     loop {
-        let response = attempt(server, identifier, password).await;
+        let response = server.password_grant(identifier, password).await;
         if response.status() != StatusCode::TOO_MANY_REQUESTS {
             return response;
         }
@@ -86,33 +103,22 @@ async fn retry_while_throttled(
 async fn five_failures_lock_the_account_even_against_the_right_password() {
     // 2s rather than 1s: the lock must be certain for the attempt right after
     // the fifth failure, whichever part of a second that failure falls in.
-    let server = TestServer::spawn_with(&[
-        "--throttle-base-delay",
-        "2s",
-        "--throttle-ip-attempts",
-        "1000",
-    ])
-    .await;
-    server.sign_up("alice@example.com").await;
+    let server = server_with_alice("2s").await;
     fail(&server, "alice@example.com", 5).await;
 
-    let (retry_after, _) = assert_throttled(
-        attempt(&server, "alice@example.com", PASSWORD).await,
-        "the right password, locked",
-    )
-    .await;
+    let (retry_after, _) = assert_alice_throttled(&server, "the right password, locked").await;
     assert!(
         retry_after <= 2,
         "Retry-After {retry_after} is longer than the base delay"
     );
     assert_throttled(
-        attempt(&server, "alice@example.com", WRONG).await,
+        server.password_grant("alice@example.com", WRONG).await,
         "a wrong password, locked",
     )
     .await;
 
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
-    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    let response = server.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
@@ -122,14 +128,7 @@ async fn five_failures_lock_the_account_even_against_the_right_password() {
 
 #[tokio::test]
 async fn the_lock_lasts_the_whole_base_delay_even_late_in_a_second() {
-    let server = TestServer::spawn_with(&[
-        "--throttle-base-delay",
-        "1s",
-        "--throttle-ip-attempts",
-        "1000",
-    ])
-    .await;
-    server.sign_up("alice@example.com").await;
+    let server = server_with_alice("1s").await;
     fail(&server, "alice@example.com", 4).await;
     // The fifth failure lands late in a wall-clock second: a lock that counted
     // from the start of that second would end a few milliseconds later.
@@ -146,11 +145,7 @@ async fn the_lock_lasts_the_whole_base_delay_even_late_in_a_second() {
     let fifth_failure_sent = Instant::now();
     fail(&server, "alice@example.com", 1).await;
 
-    assert_throttled(
-        attempt(&server, "alice@example.com", PASSWORD).await,
-        "right after the fifth failure",
-    )
-    .await;
+    assert_alice_throttled(&server, "right after the fifth failure").await;
     let response = retry_while_throttled(
         &server,
         "alice@example.com",
@@ -168,23 +163,12 @@ async fn the_lock_lasts_the_whole_base_delay_even_late_in_a_second() {
 
 #[tokio::test]
 async fn a_locked_account_leaves_other_accounts_alone() {
-    let server = TestServer::spawn_with(&[
-        "--throttle-base-delay",
-        "60s",
-        "--throttle-ip-attempts",
-        "1000",
-    ])
-    .await;
-    server.sign_up("alice@example.com").await;
+    let server = server_with_alice("60s").await;
     server.sign_up("bob@example.com").await;
     fail(&server, "alice@example.com", 5).await;
 
-    assert_throttled(
-        attempt(&server, "alice@example.com", PASSWORD).await,
-        "alice is locked",
-    )
-    .await;
-    let bob = attempt(&server, "bob@example.com", PASSWORD).await;
+    assert_alice_throttled(&server, "alice is locked").await;
+    let bob = server.password_grant("bob@example.com", PASSWORD).await;
     assert_eq!(
         bob.status(),
         StatusCode::OK,
@@ -213,32 +197,21 @@ async fn failures_from_one_address_lock_the_address() {
     }
 
     assert_throttled(
-        attempt(&server, "nobody4@example.com", WRONG).await,
+        server.password_grant("nobody4@example.com", WRONG).await,
         "a fourth failure from 127.0.0.1",
     )
     .await;
     assert_throttled(
-        attempt(&server, "nobody5@example.com", WRONG).await,
+        server.password_grant("nobody5@example.com", WRONG).await,
         "a fifth failure from 127.0.0.1",
     )
     .await;
-    assert_throttled(
-        attempt(&server, "alice@example.com", PASSWORD).await,
-        "any login from the locked address",
-    )
-    .await;
+    assert_alice_throttled(&server, "any login from the locked address").await;
 }
 
 #[tokio::test]
 async fn the_back_off_grows_with_each_failure_after_the_lock() {
-    let server = TestServer::spawn_with(&[
-        "--throttle-base-delay",
-        "1s",
-        "--throttle-ip-attempts",
-        "1000",
-    ])
-    .await;
-    server.sign_up("alice@example.com").await;
+    let server = server_with_alice("1s").await;
     fail(&server, "alice@example.com", 5).await;
 
     let mut waits = Vec::new();
@@ -248,8 +221,7 @@ async fn the_back_off_grows_with_each_failure_after_the_lock() {
                 .await;
         assert_oauth_error(response, StatusCode::BAD_REQUEST, "invalid_grant").await;
         let case = format!("right after failure {failure}");
-        let (retry_after, _) =
-            assert_throttled(attempt(&server, "alice@example.com", PASSWORD).await, &case).await;
+        let (retry_after, _) = assert_alice_throttled(&server, &case).await;
         waits.push(retry_after);
     }
     assert!(
@@ -263,30 +235,23 @@ async fn with_throttling_off_failures_are_never_throttled() {
     let server = TestServer::spawn_with(&["--throttle", "false"]).await;
     server.sign_up("alice@example.com").await;
     fail(&server, "alice@example.com", 20).await;
-    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    let response = server.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn unknown_emails_are_throttled_like_known_ones() {
-    let server = TestServer::spawn_with(&[
-        "--throttle-base-delay",
-        "60s",
-        "--throttle-ip-attempts",
-        "1000",
-    ])
-    .await;
-    server.sign_up("alice@example.com").await;
+    let server = server_with_alice("60s").await;
     let mut answers = Vec::new();
     for identifier in ["alice@example.com", "nobody@example.com", "not-an-email"] {
         let mut refusals = Vec::new();
         for _ in 0..5 {
-            let response = attempt(&server, identifier, WRONG).await;
+            let response = server.password_grant(identifier, WRONG).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{identifier}");
             refusals.push(response.bytes().await.unwrap());
         }
         let (_, body) =
-            assert_throttled(attempt(&server, identifier, WRONG).await, identifier).await;
+            assert_throttled(server.password_grant(identifier, WRONG).await, identifier).await;
         answers.push((identifier, refusals, body["error"].clone()));
     }
     let (known, known_refusals, known_error) = &answers[0];
@@ -304,14 +269,7 @@ async fn unknown_emails_are_throttled_like_known_ones() {
 
 #[tokio::test]
 async fn spellings_of_one_email_share_one_count() {
-    let server = TestServer::spawn_with(&[
-        "--throttle-base-delay",
-        "60s",
-        "--throttle-ip-attempts",
-        "1000",
-    ])
-    .await;
-    server.sign_up("alice@example.com").await;
+    let server = server_with_alice("60s").await;
     for spelling in [
         "alice@example.com",
         "Alice@Example.com",
@@ -321,29 +279,18 @@ async fn spellings_of_one_email_share_one_count() {
     ] {
         fail(&server, spelling, 1).await;
     }
-    assert_throttled(
-        attempt(&server, "alice@example.com", PASSWORD).await,
-        "five failures under five spellings",
-    )
-    .await;
+    assert_alice_throttled(&server, "five failures under five spellings").await;
 }
 
 #[tokio::test]
 async fn a_successful_login_resets_the_account_count() {
-    let server = TestServer::spawn_with(&[
-        "--throttle-base-delay",
-        "60s",
-        "--throttle-ip-attempts",
-        "1000",
-    ])
-    .await;
-    server.sign_up("alice@example.com").await;
+    let server = server_with_alice("60s").await;
     fail(&server, "alice@example.com", 4).await;
-    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    let response = server.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
 
     fail(&server, "alice@example.com", 4).await;
-    let response = attempt(&server, "alice@example.com", PASSWORD).await;
+    let response = server.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,

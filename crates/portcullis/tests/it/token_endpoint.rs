@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use reqwest::header::HeaderMap;
-use reqwest::{Client, RequestBuilder, StatusCode};
+use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, text};
+use crate::helpers::{
+    PASSWORD, Reply, TestServer, assert_exit, assert_oauth_error, check_oauth_error, login_body,
+    read, sorted_keys, text,
+};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -29,29 +31,6 @@ enum Body<'a> {
     Nothing,
 }
 
-/// A response read to the end, so checks can be plain synchronous functions.
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or_else(|_| {
-            panic!(
-                "{}: body is not JSON: {}",
-                self.status,
-                String::from_utf8_lossy(&self.bytes)
-            )
-        })
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
-    }
-}
-
 async fn send(request: RequestBuilder, body: Body<'_>) -> Reply {
     let request = match body {
         Body::Json(value) => request.json(&value),
@@ -64,15 +43,7 @@ async fn send(request: RequestBuilder, body: Body<'_>) -> Reply {
             .body(bytes.to_vec()),
         Body::Nothing => request,
     };
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap().to_vec();
-    Reply {
-        status,
-        headers,
-        bytes,
-    }
+    read(request).await
 }
 
 async fn post_token(server: &TestServer, body: Body<'_>) -> Reply {
@@ -104,27 +75,15 @@ fn basic(email: &str, password: &str) -> String {
 /// Asserts a successful token response for a user without permissions.
 #[track_caller]
 fn check_token_response(reply: &Reply, shape: &str) {
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "{shape}: {}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
+    assert_eq!(reply.status, StatusCode::OK, "{shape}: {}", reply.text());
     assert_eq!(reply.header("cache-control"), "no-store", "{shape}");
     assert!(
         reply.header("content-type").starts_with("application/json"),
         "{shape}"
     );
     let body = reply.json();
-    let mut members: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    members.sort_unstable();
     assert_eq!(
-        members,
+        sorted_keys(&body),
         [
             "access_token",
             "expires_in",
@@ -148,26 +107,6 @@ fn check_token_response(reply: &Reply, shape: &str) {
     assert!(!text(&body, "refresh_token").is_empty(), "{shape}");
 }
 
-/// Asserts an OAuth 2.0 error (RFC 6749 §5.2) with `Cache-Control: no-store`.
-#[track_caller]
-fn check_oauth_error(reply: &Reply, status: StatusCode, error: &str, case: &str) {
-    assert_eq!(
-        reply.status,
-        status,
-        "{case}: {}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    assert_eq!(reply.header("cache-control"), "no-store", "{case}");
-    assert!(
-        reply.header("content-type").starts_with("application/json"),
-        "{case}: {}",
-        reply.header("content-type")
-    );
-    let body = reply.json();
-    assert_eq!(body["error"], error, "{case}: {body}");
-    assert!(body["error_description"].is_string(), "{case}: {body}");
-}
-
 #[tokio::test]
 async fn the_password_grant_is_accepted_in_every_documented_shape() {
     let server = TestServer::spawn().await;
@@ -189,13 +128,7 @@ async fn the_password_grant_is_accepted_in_every_documented_shape() {
     let replies = [
         (
             "JSON password grant",
-            send(
-                post(),
-                Body::Json(
-                    json!({ "grant_type": "password", "username": email, "password": PASSWORD }),
-                ),
-            )
-            .await,
+            send(post(), Body::Json(login_body(email, PASSWORD))).await,
         ),
         (
             "JSON email and password, no grant_type",
@@ -257,29 +190,19 @@ async fn refused_logins_are_byte_identical() {
         &["user", "disable", "--email", "disabled@example.com"],
         None,
     );
-    assert!(
-        disable.status.success(),
-        "{}",
-        String::from_utf8_lossy(&disable.stderr)
-    );
+    assert_exit(&disable, 0, "user disable");
 
     let refusals = [
         (
             "wrong password",
-            json!({ "grant_type": "password", "username": "real@example.com", "password": "not the right password" }),
+            login_body("real@example.com", "not the right password"),
         ),
-        (
-            "unknown email",
-            json!({ "grant_type": "password", "username": "nobody@example.com", "password": PASSWORD }),
-        ),
+        ("unknown email", login_body("nobody@example.com", PASSWORD)),
         (
             "disabled user",
-            json!({ "grant_type": "password", "username": "disabled@example.com", "password": PASSWORD }),
+            login_body("disabled@example.com", PASSWORD),
         ),
-        (
-            "not an email",
-            json!({ "grant_type": "password", "username": "not an email", "password": PASSWORD }),
-        ),
+        ("not an email", login_body("not an email", PASSWORD)),
         (
             "wrong password, email form",
             json!({ "email": "real@example.com", "password": "not the right password" }),
@@ -294,8 +217,8 @@ async fn refused_logins_are_byte_identical() {
     let (first_case, first) = &replies[0];
     for (case, reply) in &replies[1..] {
         assert_eq!(
-            String::from_utf8_lossy(&reply.bytes),
-            String::from_utf8_lossy(&first.bytes),
+            reply.text(),
+            first.text(),
             "{case} and {first_case} must be told apart by nothing"
         );
         assert_eq!(reply.bytes, first.bytes);
@@ -417,52 +340,15 @@ async fn a_scope_beyond_the_users_permissions_is_invalid_scope() {
         "scope x:y without permissions",
     );
 
-    let role = server.cli(
-        &[
-            "role",
-            "set",
-            "reader",
-            "--permission",
-            "books:read",
-            "--permission",
-            "books:list",
-        ],
-        None,
-    );
-    assert!(
-        role.status.success(),
-        "{}",
-        String::from_utf8_lossy(&role.stderr)
-    );
-    let add = server.cli(
-        &[
-            "user",
-            "add",
-            "--email",
-            "reader@example.com",
-            "--role",
-            "reader",
-            "--password-stdin",
-        ],
-        Some(PASSWORD),
-    );
-    assert!(
-        add.status.success(),
-        "{}",
-        String::from_utf8_lossy(&add.stderr)
-    );
+    server.set_role("reader", &["books:read", "books:list"]);
+    server.add_user("reader@example.com", &["reader"]);
 
     let form = format!(
         "grant_type=password&username=reader%40example.com&password={}&scope=books%3Aread",
         form_value(PASSWORD)
     );
     let narrowed = post_token(&server, Body::Form(&form)).await;
-    assert_eq!(
-        narrowed.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&narrowed.bytes)
-    );
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.text());
     assert_eq!(narrowed.json()["scope"], "books:read");
 
     let beyond = format!("{form}+x%3Ay");
@@ -475,15 +361,9 @@ async fn a_scope_beyond_the_users_permissions_is_invalid_scope() {
     );
 }
 
-async fn timed_login(client: &Client, base: &str, email: &str, password: &str) -> Duration {
-    let body = json!({ "grant_type": "password", "username": email, "password": password });
+async fn timed_login(server: &TestServer, email: &str, password: &str) -> Duration {
     let started = Instant::now();
-    let response = client
-        .post(format!("{base}/token"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = server.password_grant(email, password).await;
     let bytes = response.bytes().await.unwrap();
     let elapsed = started.elapsed();
     assert!(
@@ -513,7 +393,6 @@ async fn login_time_does_not_tell_whether_the_email_exists() {
     ])
     .await;
     server.sign_up("timed@example.com").await;
-    let client = &server.client;
 
     // Seven of each, interleaved. A second round runs only when the first is
     // out of bounds, so that a burst of load on a shared machine does not fail
@@ -523,24 +402,9 @@ async fn login_time_does_not_tell_whether_the_email_exists() {
         let mut unknown = Vec::new();
         let mut wrong = Vec::new();
         for _ in 0..7 {
-            unknown.push(
-                timed_login(
-                    client,
-                    &server.base,
-                    "nobody@example.com",
-                    "not the right password",
-                )
-                .await,
-            );
-            wrong.push(
-                timed_login(
-                    client,
-                    &server.base,
-                    "timed@example.com",
-                    "not the right password",
-                )
-                .await,
-            );
+            unknown
+                .push(timed_login(&server, "nobody@example.com", "not the right password").await);
+            wrong.push(timed_login(&server, "timed@example.com", "not the right password").await);
         }
         let (unknown, wrong) = (median(unknown), median(wrong));
         if (0.5..=2.0).contains(&(unknown.as_secs_f64() / wrong.as_secs_f64())) {
@@ -563,12 +427,7 @@ async fn revoking_a_refresh_token_ends_its_session_only() {
 
     let form = format!("token={}", form_value(&text(&revoked, "refresh_token")));
     let reply = post_revoke(&server, Body::Form(&form)).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
 
     let refresh = server.refresh(&text(&revoked, "refresh_token")).await;
     assert_oauth_error(refresh, StatusCode::BAD_REQUEST, "invalid_grant").await;
@@ -616,12 +475,7 @@ async fn revoking_an_unknown_token_is_200_and_a_missing_one_is_invalid_request()
         ("an altered refresh token", Body::Form(&unknown_refresh)),
     ] {
         let reply = post_revoke(&server, body).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "{case}: {}",
-            String::from_utf8_lossy(&reply.bytes)
-        );
+        assert_eq!(reply.status, StatusCode::OK, "{case}: {}", reply.text());
     }
     // Nothing real was revoked by those.
     assert_eq!(
