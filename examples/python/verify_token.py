@@ -1,11 +1,12 @@
 """Verify a Portcullis access token from Python, with PyJWT and the JWKS.
 
     pip install "PyJWT[crypto]"
-    python3 verify_token.py http://localhost:8080 "$ACCESS"
+    python3 verify_token.py http://localhost:8080 "$ACCESS" [ISSUER]
 
 Prints the token's claims as JSON, or exits 1 saying why the token is refused.
 Any language works the same way: fetch the JWKS once (cache it), accept only
-EdDSA, and check typ, iss, aud and exp.
+EdDSA, and check typ, iss, aud and exp. ISSUER is the server's --issuer when
+it is not the URL you reach it at (the default audience is the issuer too).
 """
 
 import json
@@ -14,16 +15,18 @@ import sys
 import jwt
 
 
-def verify(token: str, base_url: str) -> dict:
+def verify(token: str, base_url: str, issuer: str | None = None) -> dict:
+    issuer = issuer or base_url
     if jwt.get_unverified_header(token).get("typ") != "at+jwt":
         raise jwt.InvalidTokenError("not an access token")
-    signing_key = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json").get_signing_key_from_jwt(token)
+    jwks = jwt.PyJWKClient(f"{base_url}/.well-known/jwks.json")
+    signing_key = jwks.get_signing_key_from_jwt(token).key  # .key: PyJWT before 2.10 needs the raw key
     return jwt.decode(
         token,
         signing_key,
         algorithms=["EdDSA"],
-        issuer=base_url,
-        audience=base_url,
+        issuer=issuer,
+        audience=issuer,
         leeway=1,
         options={"require": ["exp", "iat", "iss", "aud", "sub"]},
     )
@@ -31,8 +34,9 @@ def verify(token: str, base_url: str) -> dict:
 
 if __name__ == "__main__":
     base_url, token = sys.argv[1].rstrip("/"), sys.argv[2]
+    issuer = sys.argv[3] if len(sys.argv) > 3 else None
     try:
-        print(json.dumps(verify(token, base_url)))
+        print(json.dumps(verify(token, base_url, issuer)))
     except jwt.PyJWTError as error:
         print(f"invalid token: {error}", file=sys.stderr)
         sys.exit(1)

@@ -404,8 +404,11 @@ impl From<ActiveToken> for ActiveTokenBody {
 }
 
 /// `GET /auth/verify` query.
+/// Unknown parameters are refused: a misspelt `permision=` must never pass
+/// as "no permission asked".
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct VerifyQuery {
     /// A permission the credential must hold, else `403`.
     #[param(nullable = false, example = "books:download")]

@@ -18,6 +18,9 @@ use sha2::{Digest as _, Sha256};
 
 /// The least time between two JWKS fetches caused by unknown keys.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// The least time between two JWKS fetches after one failed.
+const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
 /// How long an introspection answer is reused by default.
 pub const DEFAULT_INTROSPECTION_CACHE: Duration = Duration::from_secs(5);
 
@@ -183,10 +186,21 @@ struct Inner {
     validation: Validation,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, DecodingKey>>,
-    /// When the JWKS was last fetched; the lock makes fetches one at a time.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
-    introspected: Mutex<HashMap<[u8; 32], (Instant, Option<Claims>)>>,
+    /// The last JWKS fetch; the lock makes fetches one at a time.
+    last_fetch: tokio::sync::Mutex<Option<JwksFetch>>,
+    introspected: Mutex<HashMap<[u8; 32], IntrospectionAnswerCached>>,
 }
+
+/// When the JWKS was last fetched and whether that worked.
+#[derive(Debug, Clone, Copy)]
+struct JwksFetch {
+    at: Instant,
+    succeeded: bool,
+}
+
+/// When an introspection answer was received, and the claims of an active
+/// token (`None`: not active), keyed by SHA-256 of the token.
+type IntrospectionAnswerCached = (Instant, Option<Claims>);
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -333,21 +347,25 @@ impl Verifier {
         if self.cached_key(kid).is_some() {
             return Ok(());
         }
-        if last_fetch.is_some_and(|at| at.elapsed() < JWKS_REFETCH_INTERVAL) {
-            return Err(VerifyError::UnknownKey);
+        match *last_fetch {
+            Some(fetch) if fetch.succeeded && fetch.at.elapsed() < JWKS_REFETCH_INTERVAL => {
+                return Err(VerifyError::UnknownKey);
+            }
+            // While the server is unreachable, say so (never blame the token),
+            // and ask again at most once per second.
+            Some(fetch) if !fetch.succeeded && fetch.at.elapsed() < JWKS_RETRY_AFTER_FAILURE => {
+                return Err(VerifyError::Unavailable(
+                    "the last JWKS fetch failed".to_owned(),
+                ));
+            }
+            _ => {}
         }
-        *last_fetch = Some(Instant::now());
-        let set: JwkSet = self
-            .inner
-            .http
-            .get(&self.inner.jwks_url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| VerifyError::Unavailable(e.to_string()))?
-            .json()
-            .await
-            .map_err(|e| VerifyError::Unavailable(e.to_string()))?;
+        let fetched = self.fetch_jwks().await;
+        *last_fetch = Some(JwksFetch {
+            at: Instant::now(),
+            succeeded: fetched.is_ok(),
+        });
+        let set = fetched?;
         let keys: HashMap<String, DecodingKey> = set
             .keys
             .into_iter()
@@ -364,6 +382,19 @@ impl Verifier {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
         Ok(())
+    }
+
+    async fn fetch_jwks(&self) -> Result<JwkSet, VerifyError> {
+        self.inner
+            .http
+            .get(&self.inner.jwks_url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| VerifyError::Unavailable(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| VerifyError::Unavailable(e.to_string()))
     }
 
     async fn introspect(&self, token: &str) -> Result<Claims, VerifyError> {

@@ -37,6 +37,9 @@ pub struct Config {
     /// A personal access token holding `admin:users` (to grant roles) and
     /// `tokens:introspect` (to accept users' personal access tokens).
     pub admin_token: String,
+    /// The `iss` (and `aud`) of Portcullis's tokens, its `--issuer`, when it
+    /// differs from `portcullis_url` [default: `portcullis_url`].
+    pub issuer: Option<String>,
 }
 
 #[derive(Clone)]
@@ -105,9 +108,11 @@ struct Profile {
 
 /// The bookstore's router.
 pub fn app(config: Config) -> Router {
-    let verifier = Verifier::builder(&config.portcullis_url)
-        .introspection(&config.admin_token)
-        .build();
+    let mut verifier = Verifier::builder(&config.portcullis_url).introspection(&config.admin_token);
+    if let Some(issuer) = &config.issuer {
+        verifier = verifier.issuer(issuer);
+    }
+    let verifier = verifier.build();
     let state = AppState {
         verifier,
         config: Arc::new(config),

@@ -1,6 +1,7 @@
 //! Runs the bookstore: `PORTCULLIS_URL` (default `http://localhost:8080`),
 //! `BOOKSTORE_ADMIN_TOKEN` (a personal access token holding `admin:users` and
-//! `tokens:introspect`), `BOOKSTORE_LISTEN` (default `127.0.0.1:3000`).
+//! `tokens:introspect`), `PORTCULLIS_ISSUER` (Portcullis's `--issuer`; default
+//! `PORTCULLIS_URL`), `BOOKSTORE_LISTEN` (default `127.0.0.1:3000`).
 
 use std::process::ExitCode;
 
@@ -19,6 +20,7 @@ async fn main() -> ExitCode {
         portcullis_url: std::env::var("PORTCULLIS_URL")
             .unwrap_or_else(|_| "http://localhost:8080".to_owned()),
         admin_token,
+        issuer: std::env::var("PORTCULLIS_ISSUER").ok(),
     };
     let listen = std::env::var("BOOKSTORE_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = match tokio::net::TcpListener::bind(&listen).await {

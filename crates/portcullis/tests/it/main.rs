@@ -4,13 +4,21 @@
 
 mod access_tokens;
 mod accounts;
+mod admin;
 mod bad_input;
+mod bookstore;
 mod cli;
 mod configuration;
 mod durability;
+mod forward_auth;
 mod helpers;
+mod introspection;
+mod nginx;
 mod operations;
 mod passwords;
+mod permissions;
+mod personal_tokens;
+mod python_jwks;
 mod refresh;
 mod sessions;
 mod signing_keys;
