@@ -3,9 +3,10 @@
 //!
 //! Every half second it reads the sessions revoked since its last read (an
 //! indexed query returning few rows) into the deny list, so a revocation made
-//! anywhere takes effect here within a second; every 30 seconds it reloads the
-//! signing keys. Failures are logged and retried on the next tick; they never
-//! stop the server.
+//! anywhere takes effect here within a second; every 5 seconds it reloads the
+//! signing keys (a few rows), so a rotation made anywhere is served here
+//! within seconds. Failures are logged and retried on the next tick; they
+//! never stop the server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use portcullis_core::AuthService;
 use tokio::task::JoinHandle;
 
 const REVOCATION_INTERVAL: Duration = Duration::from_millis(500);
-const KEY_RELOAD_EVERY_TICKS: u32 = 60;
+const KEY_RELOAD_EVERY_TICKS: u32 = 10;
 
 /// Starts the upkeep loop; abort the handle to stop it.
 pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {

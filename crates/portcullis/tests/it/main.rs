@@ -9,6 +9,7 @@ mod cli;
 mod configuration;
 mod durability;
 mod helpers;
+mod multi_instance;
 mod operations;
 mod passwords;
 mod refresh;
