@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod configuration;
 mod durability;
+mod faults;
 mod helpers;
 mod multi_instance;
 mod operations;

@@ -112,7 +112,10 @@ async fn a_rotated_key_is_served_and_accepted_by_every_instance() {
     let started = Instant::now();
     for server in [&first, &second] {
         loop {
-            let kids: BTreeSet<String> = server.jwks().await.iter()
+            let kids: BTreeSet<String> = server
+                .jwks()
+                .await
+                .iter()
                 .map(|key| key["kid"].as_str().unwrap().to_owned())
                 .collect();
             if kids.contains(&new_kid) {
