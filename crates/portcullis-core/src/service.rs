@@ -27,7 +27,7 @@ use crate::refresh::{Lineage, RefreshToken, SessionRefreshKey};
 use crate::revocation::RevokedSessions;
 use crate::roles::{self, Role};
 use crate::settings::{AuthSettings, SignupMode};
-use crate::store::{ProfileChange, SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord};
 use crate::throttle::{self, ThrottleSubject};
 use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
 
@@ -38,6 +38,11 @@ const REVOCATION_OVERLAP: Duration = Duration::seconds(5);
 /// The least time between two key reloads caused by tokens with unknown keys
 /// (a flood of forged `kid`s must not become a flood of queries).
 const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Rows deleted per statement by [`AuthService::housekeeping`], and how many
+/// statements one run may take: a run never holds the database for long.
+const HOUSEKEEPING_BATCH: u32 = 1_000;
+const HOUSEKEEPING_MAX_BATCHES: u32 = 50;
 
 /// Longest display name accepted, in characters.
 pub const MAX_NAME_LENGTH: usize = 200;
@@ -319,6 +324,47 @@ impl AuthService {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
         self.revoked.prune(now);
         Ok(())
+    }
+
+    /// Deletes, in bounded batches, what can serve no request any more:
+    /// sessions revoked more than a token lifetime ago or past their end,
+    /// keys retired more than a token lifetime ago, and forgotten login
+    /// failures. Returns how many rows went.
+    ///
+    /// # Errors
+    /// [`AuthError`] when the store fails.
+    pub async fn housekeeping(&self) -> Result<u64, AuthError> {
+        let now = OffsetDateTime::now_utc();
+        let horizon = self.settings.access_token_horizon();
+        let cutoff = SessionCutoff {
+            now,
+            revoked_before: now - horizon,
+            idle_before: now - self.settings.refresh_idle_ttl,
+        };
+        let mut deleted = 0;
+        for _ in 0..HOUSEKEEPING_MAX_BATCHES {
+            let batch = self
+                .store
+                .prune_sessions(&cutoff, HOUSEKEEPING_BATCH)
+                .await?;
+            deleted += batch;
+            if batch < u64::from(HOUSEKEEPING_BATCH) {
+                break;
+            }
+        }
+        deleted += self.store.prune_signing_keys(now - horizon).await?;
+        let forget_before = now - self.settings.throttle.forget_after;
+        for _ in 0..HOUSEKEEPING_MAX_BATCHES {
+            let batch = self
+                .store
+                .prune_login_failures(forget_before, HOUSEKEEPING_BATCH)
+                .await?;
+            deleted += batch;
+            if batch < u64::from(HOUSEKEEPING_BATCH) {
+                break;
+            }
+        }
+        Ok(deleted)
     }
 
     /// # Errors

@@ -95,6 +95,16 @@ pub struct UserQuery {
     pub limit: u32,
 }
 
+/// Which sessions are over for good, for [`Store::prune_sessions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCutoff {
+    pub now: OffsetDateTime,
+    /// Revoked before this: their access tokens have all expired.
+    pub revoked_before: OffsetDateTime,
+    /// Unused since before this: past the idle lifetime.
+    pub idle_before: OffsetDateTime,
+}
+
 /// Failed login attempts counted against one throttling key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginFailures {
@@ -165,6 +175,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError>;
+    /// Deletes at most `limit` sessions that can serve no token any more:
+    /// revoked before `cutoff.revoked_before`, past their absolute end
+    /// (`expires_at` before `cutoff.now`), or unused since `cutoff.idle_before`.
+    /// Returns how many.
+    async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError>;
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
     /// Stores `key` as the active key only when there is no key at all;
@@ -194,6 +209,14 @@ pub trait Store: Send + Sync + 'static {
         &self,
         uses: &[(Uuid, OffsetDateTime)],
     ) -> Result<(), StoreError>;
+    /// Deletes retiring keys that stopped signing before `retired_before`; returns how many.
+    async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Deletes at most `limit` failure counts whose last failure is before `before`.
+    async fn prune_login_failures(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
 
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError>;
     /// Adds one failure at `now`; a count whose last failure is before

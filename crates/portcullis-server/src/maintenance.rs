@@ -5,8 +5,10 @@
 //! indexed query returning few rows) into the deny list, so a revocation made
 //! anywhere takes effect here within a second; every 5 seconds it writes the
 //! batched use times of personal access tokens and reloads the signing keys
-//! (a few rows), so a rotation made anywhere is served here within seconds. Failures are logged and retried on the next tick; they never
-//! stop the server.
+//! (a few rows), so a rotation made anywhere is served here within seconds;
+//! every minute it deletes, in bounded batches, sessions, keys and login
+//! failures that can serve no request any more. Failures are logged and
+//! retried on the next tick; they never stop the server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,7 @@ use tokio::task::JoinHandle;
 const REVOCATION_INTERVAL: Duration = Duration::from_millis(500);
 const TOKEN_USES_EVERY_TICKS: u32 = 10;
 const KEY_RELOAD_EVERY_TICKS: u32 = 10;
+const HOUSEKEEPING_EVERY_TICKS: u32 = 120;
 
 /// Starts the upkeep loop; abort the handle to stop it.
 pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {
@@ -39,6 +42,16 @@ pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {
                 && let Err(error) = auth.reload_keys().await
             {
                 tracing::warn!(%error, "could not reload signing keys");
+            }
+            if tick.is_multiple_of(HOUSEKEEPING_EVERY_TICKS) {
+                match auth.housekeeping().await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(
+                        deleted,
+                        "housekeeping deleted finished sessions, old keys and failures"
+                    ),
+                    Err(error) => tracing::warn!(%error, "housekeeping failed"),
+                }
             }
         }
     })

@@ -37,8 +37,8 @@ use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    LoginFailures, PersonalTokenRecord, ProfileChange, SessionRecord, Store, StoreError, UserQuery,
-    UserRecord,
+    LoginFailures, PersonalTokenRecord, ProfileChange, SessionCutoff, SessionRecord, Store,
+    StoreError, UserQuery, UserRecord,
 };
 
 /// Sizing of the connection pool and the bound on each statement.
@@ -564,6 +564,48 @@ impl Store for PgStore {
         rows.iter()
             .map(|row| Ok((column(row, "id")?, timestamp(row, "revoked_at")?)))
             .collect()
+    }
+
+    async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM sessions WHERE id IN (
+                 SELECT id FROM sessions
+                 WHERE (revoked_at IS NOT NULL AND revoked_at < $1) OR expires_at < $2 OR last_used_at < $3
+                 LIMIT $4)",
+        )
+        .bind(cutoff.revoked_before.unix_timestamp())
+        .bind(cutoff.now.unix_timestamp())
+        .bind(cutoff.idle_before.unix_timestamp())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM signing_keys WHERE retiring_since IS NOT NULL AND retiring_since < $1",
+        )
+        .bind(retired_before.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn prune_login_failures(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM login_failures WHERE key IN (SELECT key FROM login_failures WHERE last_at_ms < $1 LIMIT $2)")
+            .bind(unix_millis(before))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(result.rows_affected())
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {

@@ -19,7 +19,7 @@ use portcullis_core::keys::{KeyState, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    LoginFailures, ProfileChange, SessionRecord, Store, StoreError, UserRecord,
+    LoginFailures, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -970,6 +970,113 @@ pub(crate) async fn login_failures(store: &dyn Store) {
     );
 }
 
+/// Housekeeping deletes exactly what can serve no request any more, in bounded batches.
+pub(crate) async fn pruning(store: &dyn Store) {
+    let owner = user("pruned@example.com", at(0));
+    store.insert_user(&owner).await.unwrap();
+    let now = at(100_000);
+    let cutoff = SessionCutoff {
+        now,
+        revoked_before: at(90_000),
+        idle_before: at(50_000),
+    };
+    let mut live = session(owner.id, at(60_000));
+    live.expires_at = at(200_000);
+    let mut revoked_long_ago = session(owner.id, at(60_000));
+    revoked_long_ago.expires_at = at(200_000);
+    let mut revoked_recently = revoked_long_ago.clone();
+    revoked_recently.id = Uuid::now_v7();
+    let mut past_absolute_end = session(owner.id, at(60_000));
+    past_absolute_end.expires_at = at(99_999);
+    let mut idle = session(owner.id, at(40_000));
+    idle.expires_at = at(200_000);
+    for record in [
+        &live,
+        &revoked_long_ago,
+        &revoked_recently,
+        &past_absolute_end,
+        &idle,
+    ] {
+        store.insert_session(record).await.unwrap();
+    }
+    assert!(
+        store
+            .revoke_session(revoked_long_ago.id, at(80_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .revoke_session(revoked_recently.id, at(95_000))
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store.prune_sessions(&cutoff, 2).await.unwrap(),
+        2,
+        "a batch never exceeds its limit"
+    );
+    assert_eq!(store.prune_sessions(&cutoff, 2).await.unwrap(), 1);
+    assert_eq!(store.prune_sessions(&cutoff, 2).await.unwrap(), 0);
+    for (record, kept) in [
+        (&live, true),
+        (&revoked_recently, true),
+        (&revoked_long_ago, false),
+        (&past_absolute_end, false),
+        (&idle, false),
+    ] {
+        assert_eq!(
+            store.session(record.id).await.unwrap().is_some(),
+            kept,
+            "session {:?}",
+            record.expires_at
+        );
+    }
+
+    store
+        .insert_first_signing_key(&signing_key(1, at(0)))
+        .await
+        .unwrap();
+    store
+        .rotate_signing_key(&signing_key(2, at(10)), at(10))
+        .await
+        .unwrap();
+    store
+        .rotate_signing_key(&signing_key(3, at(99_000)), at(99_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.prune_signing_keys(at(90_000)).await.unwrap(),
+        1,
+        "only the key retired long ago"
+    );
+    let kids: Vec<String> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|key| key.kid)
+        .collect();
+    assert_eq!(kids, ["kid-2", "kid-3"]);
+
+    for (key, last_at) in [
+        ("old-1", at(10)),
+        ("old-2", at(20)),
+        ("old-3", at(30)),
+        ("recent", at(99_000)),
+    ] {
+        store
+            .record_login_failure(key, last_at, at(0))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.prune_login_failures(at(50_000), 2).await.unwrap(), 2);
+    assert_eq!(store.prune_login_failures(at(50_000), 2).await.unwrap(), 1);
+    assert!(store.login_failures("recent").await.unwrap().is_some());
+    assert!(store.login_failures("old-1").await.unwrap().is_none());
+}
+
 /// Expands, inside a backend's test module, to `mod suite` with one
 /// `#[tokio::test]` per function of this file. `$fresh` is evaluated at the
 /// start of each test, in that backend module's scope, and yields
@@ -991,6 +1098,7 @@ macro_rules! store_suite_tests {
                 text_order_is_bytewise,
                 signing_keys,
                 login_failures,
+                pruning,
             ];
             shared: [concurrent_refresh_rotation, concurrent_replacements];
         );

@@ -6,7 +6,6 @@
 //! is, and is not, logged. Dropping it kills the process.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,10 +27,153 @@ const FAST_HASHING: [(&str, &str); 2] = [
     ("PORTCULLIS_ARGON2_ITERATIONS", "1"),
 ];
 
+/// The backend every test server runs on unless a test asks for one:
+/// SQLite, or PostgreSQL when `PORTCULLIS_IT_BACKEND=postgres` (on the server
+/// named by `PORTCULLIS_TEST_POSTGRES`).
+const BACKEND_VARIABLE: &str = "PORTCULLIS_IT_BACKEND";
+const POSTGRES_VARIABLE: &str = "PORTCULLIS_TEST_POSTGRES";
+
+/// Where a test server keeps its data: a folder (its working directory and,
+/// for SQLite, home of the database file) and, for PostgreSQL, a database
+/// made for this test alone and dropped when the last server using it is.
+pub(crate) struct TestDatabase {
+    folder: TempDir,
+    url: String,
+    postgres: Option<PostgresDatabase>,
+}
+
+struct PostgresDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// A fresh database on the suite's backend.
+    pub(crate) fn fresh() -> Arc<Self> {
+        if std::env::var(BACKEND_VARIABLE).is_ok_and(|backend| backend == "postgres") {
+            let server = std::env::var(POSTGRES_VARIABLE).unwrap_or_else(|_| {
+                panic!("{BACKEND_VARIABLE}=postgres needs {POSTGRES_VARIABLE} (a server URL)")
+            });
+            Self::on_postgres(&server)
+        } else {
+            let folder = tempfile::tempdir().expect("temporary folder");
+            let url = folder.path().join("portcullis.db").display().to_string();
+            Arc::new(Self {
+                folder,
+                url,
+                postgres: None,
+            })
+        }
+    }
+
+    /// A fresh PostgreSQL database, whatever the suite's backend; `None`
+    /// (after saying so once) when no PostgreSQL server is configured.
+    pub(crate) fn postgres() -> Option<Arc<Self>> {
+        static SKIP_NOTICE: std::sync::Once = std::sync::Once::new();
+        match std::env::var(POSTGRES_VARIABLE) {
+            Ok(server) => Some(Self::on_postgres(&server)),
+            Err(_) => {
+                SKIP_NOTICE.call_once(|| {
+                    eprintln!("skipping PostgreSQL-only tests: {POSTGRES_VARIABLE} is not set");
+                });
+                None
+            }
+        }
+    }
+
+    /// A new database on the PostgreSQL server at `server_url`.
+    pub(crate) fn on_postgres(server_url: &str) -> Arc<Self> {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "portcullis_it_{}_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        postgres_admin(server_url, &format!("CREATE DATABASE {name}"));
+        let server_url = server_url.trim_end_matches('/').to_owned();
+        Arc::new(Self {
+            folder: tempfile::tempdir().expect("temporary folder"),
+            url: format!("{server_url}/{name}"),
+            postgres: Some(PostgresDatabase { server_url, name }),
+        })
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
+    /// The SQLite database file; `None` on PostgreSQL (for the few tests
+    /// that look at the file itself).
+    pub(crate) fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        (!self.is_postgres()).then(|| self.folder.path().join("portcullis.db"))
+    }
+
+    /// The store itself, for checking what was written.
+    pub(crate) async fn store(&self) -> Box<dyn portcullis_core::store::Store> {
+        if self.is_postgres() {
+            Box::new(
+                portcullis_store::PgStore::connect(&self.url)
+                    .await
+                    .expect("open PostgreSQL"),
+            )
+        } else {
+            Box::new(
+                portcullis_store::SqliteStore::connect(&self.url)
+                    .await
+                    .expect("open SQLite"),
+            )
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some(database) = &self.postgres {
+            postgres_admin(
+                &database.server_url,
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", database.name),
+            );
+        }
+    }
+}
+
+/// Runs one statement on the server's `postgres` database, on a thread of its
+/// own (this is called from async tests and from `Drop`).
+fn postgres_admin(server_url: &str, statement: &str) {
+    let url = format!("{}/postgres", server_url.trim_end_matches('/'));
+    let statement = statement.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use sqlx::Connection as _;
+            let mut connection = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::raw_sql(&statement)
+                .execute(&mut connection)
+                .await
+                .expect(&statement);
+        });
+    })
+    .join()
+    .expect("PostgreSQL administration");
+}
+
 pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) client: Client,
-    dir: Arc<TempDir>,
+    database: Arc<TestDatabase>,
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
     args: Vec<String>,
@@ -45,26 +187,27 @@ impl TestServer {
 
     /// A server with extra `serve` flags.
     pub(crate) async fn spawn_with(extra: &[&str]) -> Self {
-        let dir = Arc::new(tempfile::tempdir().expect("temporary folder"));
-        let args = extra.iter().map(|s| (*s).to_owned()).collect();
-        Self::start(dir, args, &[]).await
+        Self::spawn_on(&TestDatabase::fresh(), extra).await
     }
 
     /// A server with extra environment variables (`PORTCULLIS_*`).
     pub(crate) async fn spawn_with_env(env: &[(&str, &str)]) -> Self {
-        let dir = Arc::new(tempfile::tempdir().expect("temporary folder"));
-        Self::start(dir, Vec::new(), env).await
+        Self::start(TestDatabase::fresh(), Vec::new(), env).await
     }
 
-    async fn start(dir: Arc<TempDir>, args: Vec<String>, env: &[(&str, &str)]) -> Self {
-        let database = dir.path().join("portcullis.db");
+    /// A server on an existing database (several may share one).
+    pub(crate) async fn spawn_on(database: &Arc<TestDatabase>, extra: &[&str]) -> Self {
+        let args = extra.iter().map(|s| (*s).to_owned()).collect();
+        Self::start(Arc::clone(database), args, &[]).await
+    }
+
+    async fn start(database: Arc<TestDatabase>, args: Vec<String>, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         command
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--database"])
-            .arg(&database)
+            .args(["--listen", "127.0.0.1:0", "--database", database.url()])
             .args(&args)
-            .current_dir(dir.path())
+            .current_dir(database.folder.path())
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -108,7 +251,7 @@ impl TestServer {
         Self {
             base: format!("http://{address}"),
             client,
-            dir,
+            database,
             child,
             log,
             args,
@@ -124,8 +267,8 @@ impl TestServer {
         self.base.trim_start_matches("http://")
     }
 
-    pub(crate) fn database(&self) -> PathBuf {
-        self.dir.path().join("portcullis.db")
+    pub(crate) fn database(&self) -> &Arc<TestDatabase> {
+        &self.database
     }
 
     /// Everything the server has logged so far.
@@ -158,17 +301,16 @@ impl TestServer {
     async fn kill_and_start(mut self, args: Vec<String>) -> Self {
         self.child.kill().expect("kill -9");
         self.child.wait().expect("wait");
-        let dir = Arc::clone(&self.dir);
+        let database = Arc::clone(&self.database);
         drop(self);
-        Self::start(dir, args, &[]).await
+        Self::start(database, args, &[]).await
     }
 
     /// Runs another `portcullis` command on this server's database.
     pub(crate) fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(args)
-            .arg("--database")
-            .arg(self.database())
+            .args(["--database", self.database.url()])
             .envs(FAST_HASHING)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

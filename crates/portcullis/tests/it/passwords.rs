@@ -7,16 +7,16 @@
 //! shell: nothing over HTTP or on the command line shows a hash, and a
 //! rehash changes nothing a client can observe.
 
-use std::path::Path;
+use std::sync::Arc;
 
 use portcullis_core::Email;
-use portcullis_core::store::Store as _;
-use portcullis_store::SqliteStore;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, assert_problem, text};
+use crate::helpers::{
+    PASSWORD, TestDatabase, TestServer, assert_oauth_error, assert_problem, text,
+};
 
 const NEW_PASSWORD: &str = "a brand new passphrase for alice";
 
@@ -262,7 +262,7 @@ async fn passwords_equal_under_nfkc_are_the_same_password() {
 async fn a_login_upgrades_a_hash_made_with_weaker_parameters() {
     let cheap = TestServer::spawn().await;
     cheap.sign_up("alice@example.com").await;
-    let database = cheap.database();
+    let database = Arc::clone(cheap.database());
     let before = stored_hash(&database, "alice@example.com").await;
     assert!(
         before.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
@@ -294,11 +294,10 @@ async fn a_login_upgrades_a_hash_made_with_weaker_parameters() {
 }
 
 /// The stored `password_hash` of a user, read through the store.
-async fn stored_hash(database: &Path, email: &str) -> String {
-    let store = SqliteStore::connect(database.to_str().unwrap())
+async fn stored_hash(database: &TestDatabase, email: &str) -> String {
+    let user = database
+        .store()
         .await
-        .unwrap();
-    let user = store
         .user_by_email(&Email::parse(email).unwrap())
         .await
         .unwrap();

@@ -1,0 +1,221 @@
+//! Many instances, one truth: two real server processes on one PostgreSQL
+//! database behave as one server. Revocations made through either reach the
+//! other within a second, a key rotation is served and accepted by both,
+//! concurrent refreshes spread over both yield one successor, and failed
+//! logins count across both.
+//!
+//! These run only with `PORTCULLIS_TEST_POSTGRES` (CI sets it).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestDatabase, TestServer, jwt_header, text};
+
+/// Two servers on one fresh PostgreSQL database, or `None` when there is no PostgreSQL.
+async fn two_instances(extra: &[&str]) -> Option<(TestServer, TestServer)> {
+    let database = TestDatabase::postgres()?;
+    let first = TestServer::spawn_on(&database, extra).await;
+    let second = TestServer::spawn_on(&database, extra).await;
+    Some((first, second))
+}
+
+/// Polls `path` on `server` with `token` until it answers `expected`; returns how long that took.
+async fn time_until(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    expected: StatusCode,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if server.get_authorized(path, token).await.status() == expected {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path} never answered {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_is_refused_by_the_other_within_a_second() {
+    let Some((first, second)) = two_instances(&[]).await else {
+        return;
+    };
+    let tokens = first.user_with_tokens("alice@example.com").await;
+    let access = text(&tokens, "access_token");
+    assert_eq!(
+        second.get_authorized("/me", &access).await.status(),
+        StatusCode::OK
+    );
+
+    assert_eq!(first.logout(&access).await.status(), StatusCode::NO_CONTENT);
+    let took = time_until(&second, "/me", &access, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the other instance refused it only after {took:?}"
+    );
+    let refresh = second.refresh(&text(&tokens, "refresh_token")).await;
+    assert_eq!(
+        refresh.status(),
+        StatusCode::BAD_REQUEST,
+        "the refresh token died at once too"
+    );
+}
+
+#[tokio::test]
+async fn a_user_disabled_from_the_command_line_is_refused_by_every_instance_within_a_second() {
+    let Some((first, second)) = two_instances(&[]).await else {
+        return;
+    };
+    let tokens = first.user_with_tokens("bob@example.com").await;
+    let access = text(&tokens, "access_token");
+    let disabled = first.cli(&["user", "disable", "--email", "bob@example.com"], None);
+    assert!(
+        disabled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disabled.stderr)
+    );
+    for server in [&first, &second] {
+        let took = time_until(server, "/me", &access, StatusCode::UNAUTHORIZED).await;
+        assert!(took < Duration::from_secs(1), "refused only after {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_served_and_accepted_by_every_instance() {
+    let Some((first, second)) = two_instances(&[]).await else {
+        return;
+    };
+    let before = first.user_with_tokens("carol@example.com").await;
+    let old_kid = jwt_header(&text(&before, "access_token"))["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let rotated = first.cli(&["keys", "rotate"], None);
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let new_kid = String::from_utf8(rotated.stdout).unwrap().trim().to_owned();
+    assert_ne!(new_kid, old_kid);
+
+    // Each instance reloads its keys every 5 s.
+    let started = Instant::now();
+    for server in [&first, &second] {
+        loop {
+            let kids: BTreeSet<String> = server
+                .jwks()
+                .await
+                .iter()
+                .map(|key| key["kid"].as_str().unwrap().to_owned())
+                .collect();
+            if kids.contains(&new_kid) {
+                assert!(
+                    kids.contains(&old_kid),
+                    "the old key stays while its tokens live"
+                );
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(8),
+                "{new_kid} never served"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let after = first.login("carol@example.com", PASSWORD).await;
+    let access = text(&after, "access_token");
+    assert_eq!(jwt_header(&access)["kid"], new_kid.as_str());
+    assert_eq!(
+        second.get_authorized("/me", &access).await.status(),
+        StatusCode::OK
+    );
+    let old_access = text(&before, "access_token");
+    assert_eq!(
+        second.get_authorized("/me", &old_access).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_spread_over_two_instances_yield_one_successor() {
+    let Some((first, second)) = two_instances(&[]).await else {
+        return;
+    };
+    let servers = Arc::new([first, second]);
+    let mut refresh_token = text(
+        &servers[0].user_with_tokens("dave@example.com").await,
+        "refresh_token",
+    );
+    for round in 0..3 {
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let racers: Vec<_> = (0..16)
+            .map(|racer| {
+                let servers = Arc::clone(&servers);
+                let barrier = Arc::clone(&barrier);
+                let refresh_token = refresh_token.clone();
+                tokio::spawn(async move {
+                    let server = &servers[racer % 2];
+                    barrier.wait().await;
+                    let response = server.refresh(&refresh_token).await;
+                    assert_eq!(
+                        response.status(),
+                        StatusCode::OK,
+                        "round {round}, racer {racer}"
+                    );
+                    text(&response.json().await.unwrap(), "refresh_token")
+                })
+            })
+            .collect();
+        let mut successors = BTreeSet::new();
+        for racer in racers {
+            successors.insert(racer.await.unwrap());
+        }
+        assert_eq!(
+            successors.len(),
+            1,
+            "round {round}: two valid refresh tokens"
+        );
+        refresh_token = successors.into_iter().next().unwrap();
+    }
+    assert_eq!(
+        servers[1].refresh(&refresh_token).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_count_across_instances() {
+    let Some((first, second)) = two_instances(&["--throttle-ip-attempts", "1000"]).await else {
+        return;
+    };
+    first.sign_up("erin@example.com").await;
+    for attempt in 0..5 {
+        let server = if attempt % 2 == 0 { &first } else { &second };
+        let response = server
+            .token(json!({ "grant_type": "password", "username": "erin@example.com", "password": "wrong password" }))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "failure {attempt}"
+        );
+    }
+    for server in [&first, &second] {
+        let response = server.password_grant("erin@example.com", PASSWORD).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "five failures on two instances lock the account"
+        );
+    }
+}
