@@ -1,23 +1,26 @@
-//! Argon2id password hashing on a bounded pool of blocking threads.
+//! Argon2id password hashing on a fixed pool of worker threads.
 //!
 //! Hashing is deliberately expensive, so it must never run on the async
 //! runtime's worker threads (a storm of logins would stall every
-//! token-checked request) and never without a bound (a storm would queue
-//! unbounded memory). [`PasswordHasher`] runs each hash through
-//! `spawn_blocking` behind a semaphore sized to the cores. Verifying against
-//! an unknown account hashes against a dummy of the same cost, so the response
-//! time does not tell whether an email exists. A stored hash whose parameters
-//! differ from the configured ones reports [`Verification::NeedsRehash`].
+//! token-checked request) and never without a bound. [`PasswordHasher`] owns
+//! `workers` threads (one per core by default); requests queue for them.
+//! Each thread allocates its Argon2 memory once and reuses it for every hash:
+//! no 19 MiB allocation per login, and memory stays at workers × m_cost
+//! however many logins arrive. Verifying against an unknown account hashes
+//! against a dummy of the same cost, so the response time does not tell
+//! whether an email exists. A stored hash whose parameters differ from the
+//! configured ones reports [`Verification::NeedsRehash`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::password::Password;
+use crate::telemetry;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,20 +70,25 @@ pub enum HashingError {
     Internal(String),
 }
 
-/// Hashes and verifies passwords off the async runtime, at most `workers` at a time.
+/// Hashes and verifies passwords off the async runtime on `workers` threads.
 #[derive(Clone)]
 pub struct PasswordHasher {
     inner: Arc<HasherInner>,
 }
 
+/// A unit of work for a hashing thread, given that thread's Argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
 struct HasherInner {
     params: Params,
-    permits: Semaphore,
-    waiting: AtomicUsize,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    waiting: Arc<AtomicUsize>,
     dummy_hash: String,
 }
 
 impl PasswordHasher {
+    /// Starts `workers` hashing threads (at least one).
+    ///
     /// # Errors
     /// [`HashingError::InvalidParameters`] when Argon2 refuses the settings.
     pub fn new(settings: Argon2Settings, workers: usize) -> Result<Self, HashingError> {
@@ -91,18 +99,44 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| HashingError::InvalidParameters(e.to_string()))?;
-        let dummy_hash = hash_blocking(&params, "portcullis dummy password for unknown accounts")?;
+        let dummy_hash = hash_with(
+            &params,
+            "portcullis dummy password for unknown accounts",
+            &mut Vec::new(),
+        )?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let waiting = Arc::new(AtomicUsize::new(0));
+        for index in 0..workers.max(1) {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("portcullis-hash-{index}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = receiver
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match job {
+                            Ok(job) => job(&mut memory),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| HashingError::Internal(e.to_string()))?;
+        }
         Ok(Self {
             inner: Arc::new(HasherInner {
                 params,
-                permits: Semaphore::new(workers.max(1)),
-                waiting: AtomicUsize::new(0),
+                jobs: Mutex::new(sender),
+                waiting,
                 dummy_hash,
             }),
         })
     }
 
-    /// Requests waiting for a hashing slot right now.
+    /// Requests waiting for a hashing thread right now.
     #[must_use]
     pub fn queue_depth(&self) -> usize {
         self.inner.waiting.load(Ordering::Relaxed)
@@ -112,8 +146,8 @@ impl PasswordHasher {
     /// [`HashingError`] when the pool is gone or Argon2 fails.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHashString, HashingError> {
         let secret = password.expose().to_owned();
-        let inner = Arc::clone(&self.inner);
-        self.run(move || hash_blocking(&inner.params, &secret).map(PasswordHashString))
+        let params = self.inner.params.clone();
+        self.run(move |memory| hash_with(&params, &secret, memory).map(PasswordHashString))
             .await
     }
 
@@ -128,63 +162,130 @@ impl PasswordHasher {
         stored: Option<&PasswordHashString>,
     ) -> Result<Verification, HashingError> {
         let secret = password.expose().to_owned();
-        let stored = stored.map(|hash| hash.0.clone());
-        let inner = Arc::clone(&self.inner);
-        self.run(move || {
-            let (phc, is_real) = match &stored {
-                Some(phc) => (phc.as_str(), true),
-                None => (inner.dummy_hash.as_str(), false),
-            };
-            let Ok(parsed) = PasswordHash::new(phc) else {
-                return Ok(Verification::Mismatch);
-            };
-            let Ok(hasher) = argon2_for(&parsed) else {
-                return Ok(Verification::Mismatch);
-            };
-            if hasher.verify_password(secret.as_bytes(), &parsed).is_err() || !is_real {
+        let is_real = stored.is_some();
+        let phc = stored.map_or_else(|| self.inner.dummy_hash.clone(), |hash| hash.0.clone());
+        let params = self.inner.params.clone();
+        self.run(move |memory| {
+            if !matches_stored(&phc, &secret, memory) || !is_real {
                 return Ok(Verification::Mismatch);
             }
-            if has_current_parameters(&parsed, &inner.params) {
+            if PasswordHash::new(&phc).is_ok_and(|parsed| has_current_parameters(&parsed, &params))
+            {
                 Ok(Verification::Match)
             } else {
-                hash_blocking(&inner.params, &secret)
+                hash_with(&params, &secret, memory)
                     .map(|new| Verification::NeedsRehash(PasswordHashString(new)))
             }
         })
         .await
     }
 
+    /// Queues `work` for a hashing thread and waits for its answer.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> Result<T, HashingError> + Send + 'static,
+        work: impl FnOnce(&mut Vec<Block>) -> Result<T, HashingError> + Send + 'static,
     ) -> Result<T, HashingError> {
-        self.inner.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = self.inner.permits.acquire().await;
-        self.inner.waiting.fetch_sub(1, Ordering::Relaxed);
-        let _permit = permit.map_err(|_| HashingError::PoolClosed)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| HashingError::Internal(e.to_string()))?
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let waiting = Arc::clone(&self.inner.waiting);
+        let queued = Instant::now();
+        telemetry::hash_queue_depth(waiting.fetch_add(1, Ordering::Relaxed) + 1);
+        let job: Job = Box::new(move |memory| {
+            telemetry::hash_queue_depth(waiting.fetch_sub(1, Ordering::Relaxed) - 1);
+            telemetry::hash_wait(queued.elapsed());
+            let _ = answer.send(work(memory));
+        });
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .send(job)
+            .map_err(|_| HashingError::PoolClosed)?;
+        answered.await.map_err(|_| HashingError::PoolClosed)?
     }
 }
 
-fn hash_blocking(params: &Params, secret: &str) -> Result<String, HashingError> {
+/// A new PHC hash of `secret` with `params`, using (and growing) `memory`.
+fn hash_with(
+    params: &Params,
+    secret: &str,
+    memory: &mut Vec<Block>,
+) -> Result<String, HashingError> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| HashingError::Internal(e.to_string()))
+    let internal = |e: argon2::Error| HashingError::Internal(e.to_string());
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| HashingError::Internal(e.to_string()))?;
+    let output = compute(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params,
+        secret,
+        salt_bytes,
+        memory,
+    )
+    .map_err(internal)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)
+            .map_err(|e| HashingError::Internal(e.to_string()))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output).map_err(|e| HashingError::Internal(e.to_string()))?),
+    };
+    Ok(hash.to_string())
 }
 
-/// An Argon2 instance with the parameters written in the stored hash, so old
-/// hashes keep verifying after the configuration changes.
-fn argon2_for(parsed: &PasswordHash<'_>) -> Result<Argon2<'static>, argon2::password_hash::Error> {
-    let algorithm = Algorithm::try_from(parsed.algorithm)?;
-    let version = parsed
-        .version
-        .map_or(Ok(Version::V0x13), Version::try_from)?;
-    let params = Params::try_from(parsed)?;
-    Ok(Argon2::new(algorithm, version, params))
+/// Whether `secret` hashes to the stored PHC string, with the parameters
+/// written in it (so old hashes keep verifying after a configuration change).
+/// Anything unparsable is a mismatch.
+fn matches_stored(phc: &str, secret: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let Ok(version) = parsed.version.map_or(Ok(Version::V0x13), Version::try_from) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    compute(algorithm, version, &params, secret, salt_bytes, memory)
+        .ok()
+        .and_then(|output| Output::new(&output).ok())
+        // `Output`'s equality is constant-time.
+        .is_some_and(|output| output == expected)
+}
+
+/// Runs Argon2 into a buffer of the output length, reusing `memory`.
+fn compute(
+    algorithm: Algorithm,
+    version: Version,
+    params: &Params,
+    secret: &str,
+    salt: &[u8],
+    memory: &mut Vec<Block>,
+) -> Result<Vec<u8>, argon2::Error> {
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), Block::default());
+    }
+    let mut output = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
+    Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
+        secret.as_bytes(),
+        salt,
+        &mut output,
+        &mut memory[..params.block_count()],
+    )?;
+    Ok(output)
 }
 
 fn has_current_parameters(parsed: &PasswordHash<'_>, current: &Params) -> bool {
@@ -260,6 +361,39 @@ mod tests {
             }
             other => panic!("expected a rehash, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_argon2_crates_own_phc_strings() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let settings = cheap();
+        let hasher = PasswordHasher::new(settings, 1).unwrap();
+        let password = Password::normalise("correct horse battery");
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )
+        .unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password(b"correct horse battery", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            hasher
+                .verify(&password, Some(&PasswordHashString(theirs)))
+                .await
+                .unwrap(),
+            Verification::Match
+        );
+        let ours = hasher.hash(&password).await.unwrap();
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .verify_password(
+                b"correct horse battery",
+                &PasswordHash::new(&ours.0).unwrap(),
+            )
+            .expect("the argon2 crate verifies our hash");
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ pub mod roles;
 pub mod service;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod throttle;
 pub mod tokens;
 

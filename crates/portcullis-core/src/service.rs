@@ -28,6 +28,7 @@ use crate::revocation::RevokedSessions;
 use crate::roles::{self, Role};
 use crate::settings::{AuthSettings, SignupMode};
 use crate::store::{ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord};
+use crate::telemetry::{self, LoginOutcome};
 use crate::throttle::{self, ThrottleSubject};
 use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
 
@@ -284,6 +285,12 @@ impl AuthService {
         self.tokens.jwks()
     }
 
+    /// The database connections in use, for monitoring.
+    #[must_use]
+    pub fn pool_status(&self) -> crate::store::PoolStatus {
+        self.store.pool_status()
+    }
+
     /// # Errors
     /// [`AuthError::Unavailable`] when the database does not answer.
     pub async fn ping(&self) -> Result<(), AuthError> {
@@ -462,8 +469,15 @@ impl AuthService {
                 .map_or_else(|| identifier.trim().to_lowercase(), ToString::to_string),
         );
         let address_key = client.ip.as_deref().map(throttle::address_key);
-        self.ensure_not_throttled(&account_key, address_key.as_deref())
-            .await?;
+        if let Err(error) = self
+            .ensure_not_throttled(&account_key, address_key.as_deref())
+            .await
+        {
+            if matches!(error, AuthError::Throttled { .. }) {
+                telemetry::login(LoginOutcome::Throttled);
+            }
+            return Err(error);
+        }
 
         let user = match &email {
             Some(email) => self.store.user_by_email(email).await?,
@@ -484,9 +498,11 @@ impl AuthService {
                     self.store.set_password_hash(user.id, &new_hash).await?;
                 }
                 self.store.clear_login_failures(&account_key).await?;
+                telemetry::login(LoginOutcome::Success);
                 user
             }
             _ => {
+                telemetry::login(LoginOutcome::InvalidGrant);
                 self.record_failure(&account_key, address_key.as_deref())
                     .await?;
                 return Err(AuthError::InvalidGrant);
@@ -550,6 +566,7 @@ impl AuthService {
                 }
                 Lineage::JustRotated(_) | Lineage::Older => {
                     tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reuse detected; session revoked");
+                    telemetry::refresh_token_reuse();
                     self.revoke_session_everywhere(session.id).await?;
                     return Err(AuthError::InvalidGrant);
                 }
@@ -1089,9 +1106,12 @@ impl AuthService {
             }
         }
         match locked_until {
-            Some(until) => Err(AuthError::Throttled {
-                retry_after_seconds: ceil_seconds(until - now),
-            }),
+            Some(until) => {
+                telemetry::throttled_attempt();
+                Err(AuthError::Throttled {
+                    retry_after_seconds: ceil_seconds(until - now),
+                })
+            }
             None => Ok(()),
         }
     }

@@ -95,6 +95,15 @@ pub struct UserQuery {
     pub limit: u32,
 }
 
+/// The database connections of a store's pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, waiting for work.
+    pub idle: u32,
+}
+
 /// Which sessions are over for good, for [`Store::prune_sessions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionCutoff {
@@ -116,6 +125,8 @@ pub struct LoginFailures {
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Connections of the pool right now, for monitoring.
+    fn pool_status(&self) -> PoolStatus;
 
     /// [`StoreError::Conflict`] when the email is taken.
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError>;

@@ -5,12 +5,20 @@
 //! or embedded in the token), `typ` must be `at+jwt`, and `exp`, `iss`, `aud`
 //! and `nbf` are checked with the configured leeway. Whether the session was
 //! revoked is a separate question answered by [`crate::revocation`].
+//!
+//! A token that verified once is remembered, keyed by SHA-256 of the token,
+//! until it expires: its signature and claims cannot change, only time can,
+//! and time is checked again on every use. Signature checking is most of the
+//! cost of a request, so this keeps a busy API fast; revocation is never
+//! cached (the caller checks the deny list on every use).
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -79,6 +87,46 @@ pub struct AccessTokens {
     lifetime: Duration,
     validation: Validation,
     ring: RwLock<Arc<KeyRing>>,
+    verified: VerifiedTokens,
+}
+
+/// Most tokens remembered at once (about 400 bytes each).
+const VERIFIED_CACHE_CAPACITY: usize = 50_000;
+
+/// Access tokens that verified, by SHA-256 of the token.
+struct VerifiedTokens {
+    entries: RwLock<HashMap<[u8; 32], Arc<AccessTokenClaims>>>,
+    leeway_seconds: i64,
+}
+
+impl VerifiedTokens {
+    /// The remembered claims of `key`, unless the token has expired since.
+    fn get(&self, key: &[u8; 32], now: i64) -> Option<Result<AccessTokenClaims, TokenError>> {
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let claims = entries.get(key)?;
+        Some(if now > claims.exp + self.leeway_seconds {
+            Err(TokenError::Expired)
+        } else {
+            Ok(AccessTokenClaims::clone(claims))
+        })
+    }
+
+    fn insert(&self, key: [u8; 32], claims: &AccessTokenClaims, now: i64) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= VERIFIED_CACHE_CAPACITY {
+            entries.retain(|_, claims| now <= claims.exp + self.leeway_seconds);
+            if entries.len() >= VERIFIED_CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Arc::new(claims.clone()));
+    }
 }
 
 impl AccessTokens {
@@ -104,6 +152,10 @@ impl AccessTokens {
             lifetime,
             validation,
             ring: RwLock::new(Arc::new(ring)),
+            verified: VerifiedTokens {
+                entries: RwLock::default(),
+                leeway_seconds: leeway.whole_seconds(),
+            },
         }
     }
 
@@ -166,6 +218,17 @@ impl AccessTokens {
     /// # Errors
     /// [`TokenError`] saying why the token is refused.
     pub fn verify(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if let Some(remembered) = self.verified.get(&key, now) {
+            return remembered;
+        }
+        let claims = self.verify_signature_and_claims(token)?;
+        self.verified.insert(key, &claims, now);
+        Ok(claims)
+    }
+
+    fn verify_signature_and_claims(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Malformed);
@@ -233,6 +296,47 @@ mod tests {
         edit_header(&mut header);
         parts[0] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
         parts.join(".")
+    }
+
+    #[test]
+    fn remembered_tokens_still_expire_and_the_cache_stays_bounded() {
+        let tokens = tokens_with(
+            &SigningKey::generate(OffsetDateTime::now_utc()),
+            "https://auth",
+        );
+        let (token, claims) = tokens.issue(&grant(), OffsetDateTime::now_utc());
+        assert_eq!(tokens.verify(&token).unwrap(), claims);
+        assert_eq!(
+            tokens.verify(&token).unwrap(),
+            claims,
+            "the second check is a cache hit"
+        );
+
+        let cache = VerifiedTokens {
+            entries: RwLock::default(),
+            leeway_seconds: 1,
+        };
+        let key = [1; 32];
+        let expiring = AccessTokenClaims {
+            exp: 100,
+            ..claims.clone()
+        };
+        cache.insert(key, &expiring, 50);
+        assert_eq!(
+            cache.get(&key, 101),
+            Some(Ok(expiring.clone())),
+            "within the leeway"
+        );
+        assert_eq!(cache.get(&key, 102), Some(Err(TokenError::Expired)));
+        assert_eq!(cache.get(&[2; 32], 50), None);
+
+        for i in 0..VERIFIED_CACHE_CAPACITY + 10 {
+            let mut key = [0; 32];
+            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            cache.insert(key, &claims, 50);
+        }
+        let size = cache.entries.read().unwrap().len();
+        assert!(size <= VERIFIED_CACHE_CAPACITY, "{size} entries");
     }
 
     #[test]

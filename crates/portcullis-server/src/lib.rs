@@ -14,6 +14,7 @@
 mod error;
 mod extract;
 mod maintenance;
+mod metrics;
 mod openapi;
 mod routes;
 mod state;
@@ -32,6 +33,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use maintenance::spawn_maintenance;
+pub use metrics::install_recorder as install_metrics_recorder;
 pub use openapi::openapi_json;
 pub use state::{AppState, HttpSettings};
 
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .route_layer(axum::middleware::from_fn(metrics::track_requests))
         .with_state(state);
     let api = match cors {
         Some(cors) => api.layer(cors),
@@ -122,6 +125,7 @@ fn endpoints() -> Vec<Endpoint> {
         endpoint(Method::GET, "/healthz", health::healthz),
         endpoint(Method::GET, "/readyz", health::readyz),
         endpoint(Method::GET, "/openapi.json", openapi::serve_document),
+        endpoint(Method::GET, "/metrics", metrics::serve_metrics),
     ]
 }
 

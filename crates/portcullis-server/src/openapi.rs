@@ -106,6 +106,7 @@ pub(crate) async fn serve_document() -> impl IntoResponse {
         routes::discovery::openid_configuration,
         routes::health::healthz,
         routes::health::readyz,
+        crate::metrics::serve_metrics,
         serve_document,
     ),
     components(

@@ -1,8 +1,10 @@
-//! What every handler can reach: the domain service and the HTTP settings.
+//! What every handler can reach: the domain service, the HTTP settings and
+//! the metrics renderer.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use portcullis_core::AuthService;
 
 /// Settings that only the HTTP layer knows about.
@@ -19,4 +21,6 @@ pub struct HttpSettings {
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub http: Arc<HttpSettings>,
+    /// Renders `/metrics`; `None` serves an empty page (no recorder installed).
+    pub metrics: Option<PrometheusHandle>,
 }

@@ -37,8 +37,8 @@ use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    LoginFailures, PersonalTokenRecord, ProfileChange, SessionCutoff, SessionRecord, Store,
-    StoreError, UserQuery, UserRecord,
+    LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff, SessionRecord,
+    Store, StoreError, UserQuery, UserRecord,
 };
 
 /// Sizing of the connection pool and the bound on each statement.
@@ -222,6 +222,13 @@ macro_rules! select_personal_tokens {
 
 #[async_trait]
 impl Store for PgStore {
+    fn pool_status(&self) -> PoolStatus {
+        PoolStatus {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

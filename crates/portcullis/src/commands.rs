@@ -111,9 +111,12 @@ async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode
     let address = listener.local_addr()?;
     tracing::info!(database = %without_password(&config.database), issuer = %config.auth.issuer, "portcullis listening on http://{address}");
     let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&auth));
+    let metrics = portcullis_server::install_metrics_recorder()
+        .map_err(|error| anyhow!("installing the metrics recorder: {error}"))?;
     let state = AppState {
         auth: Arc::clone(&auth),
         http: Arc::new(config.http),
+        metrics: Some(metrics),
     };
     portcullis_server::serve(listener, state, shutdown_signal())
         .await

@@ -256,3 +256,90 @@ async fn token_checks_do_not_queue_behind_password_hashing() {
         "a GET /me took {slowest:?} while passwords were hashed"
     );
 }
+
+/// The value of the Prometheus sample `name{labels}` in `page`, if present.
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|line| {
+        line.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_count_requests_logins_throttling_and_reuse() {
+    let server = TestServer::spawn_with(&["--refresh-reuse-grace", "0s"]).await;
+    let tokens = server.user_with_tokens("alice@example.com").await;
+    for _ in 0..6 {
+        server
+            .password_grant("alice@example.com", "not the password")
+            .await;
+    }
+    let access = text(&tokens, "access_token");
+    server.get_authorized("/me", &access).await;
+    let some_id = format!("/me/sessions/{}", uuid_like());
+    server
+        .client
+        .delete(server.url(&some_id))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    let refresh = text(&tokens, "refresh_token");
+    assert_eq!(server.refresh(&refresh).await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        server.refresh(&refresh).await.status(),
+        StatusCode::BAD_REQUEST,
+        "reuse"
+    );
+
+    let response = server.get("/metrics").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let page = response.text().await.unwrap();
+    for (series, at_least) in [
+        (r#"portcullis_logins_total{outcome="success"}"#, 1.0),
+        (r#"portcullis_logins_total{outcome="invalid_grant"}"#, 5.0),
+        (r#"portcullis_logins_total{outcome="throttled"}"#, 1.0),
+        ("portcullis_throttled_attempts_total", 1.0),
+        ("portcullis_refresh_reuse_detected_total", 1.0),
+        (
+            r#"portcullis_http_requests_total{method="GET",route="/me",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"portcullis_http_request_duration_seconds_count{method="GET",route="/me",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"portcullis_http_requests_total{method="DELETE",route="/me/sessions/{id}",status="404"}"#,
+            1.0,
+        ),
+        (r#"portcullis_db_pool_connections{state="idle"}"#, 0.0),
+        ("portcullis_password_hash_wait_seconds_count", 7.0),
+    ] {
+        let value =
+            sample(&page, series).unwrap_or_else(|| panic!("{series} missing from:\n{page}"));
+        assert!(
+            value >= at_least,
+            "{series} = {value}, expected at least {at_least}"
+        );
+    }
+    assert!(
+        !page.contains(&access) && !page.contains("alice"),
+        "no token or email becomes a label"
+    );
+}
+
+/// A UUID no session has, as text.
+fn uuid_like() -> String {
+    "01890000-0000-7000-8000-000000000000".to_owned()
+}

@@ -1,0 +1,20 @@
+-- GET of the URL given to wrk, with an optional credential: the /healthz,
+-- GET /me and GET /auth/verify scenarios. A static request, so wrk builds it
+-- once and calls no Lua per request.
+--
+-- Environment: BENCH_AUTHORIZATION, the whole Authorization header value
+-- ("Bearer eyJ..." or "Bearer pat_..."); none when empty.
+
+local dir = os.getenv("BENCH_LUA_DIR")
+  or debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+package.path = dir .. "/?.lua;" .. package.path
+local report = require("report")
+
+local authorization = os.getenv("BENCH_AUTHORIZATION")
+if authorization and authorization ~= "" then
+  wrk.headers["Authorization"] = authorization
+end
+
+function done(summary, latency, requests)
+  report.print(summary, latency)
+end

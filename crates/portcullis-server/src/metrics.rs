@@ -1,0 +1,85 @@
+//! Prometheus metrics: request counts and latencies per route and status,
+//! and, at each scrape, the database pool. The domain's own measurements
+//! (logins by outcome, throttled attempts, refresh reuse, the hashing queue)
+//! are recorded in `portcullis_core::telemetry` and exported here too.
+//!
+//! Routes are labelled by their pattern (`/users/{id}`), never by the raw
+//! path, so ids and tokens never become label values.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+/// Latency buckets, in seconds: fine below 10 ms, where token checks live.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the process-wide recorder and returns the handle that renders it.
+///
+/// # Errors
+/// When a recorder is already installed in this process.
+pub fn install_recorder() -> Result<PrometheusHandle, String> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &LATENCY_BUCKETS)
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| e.to_string())
+}
+
+/// Counts and times every request, by method, route pattern and status.
+pub(crate) async fn track_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("portcullis_http_requests_total", &labels).increment(1);
+    metrics::histogram!("portcullis_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Metrics
+///
+/// Prometheus text format: requests and latencies per route and status,
+/// logins by outcome, throttled attempts, refresh-token reuse, the
+/// password-hashing queue and the database pool.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4.", content_type = "text/plain", body = String),
+    )
+)]
+pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
+    let pool = state.auth.pool_status();
+    metrics::gauge!("portcullis_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    metrics::gauge!("portcullis_db_pool_connections", "state" => "in_use")
+        .set(f64::from(pool.open.saturating_sub(pool.idle)));
+    let body = state
+        .metrics
+        .as_ref()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
