@@ -1,7 +1,7 @@
 //! Wall time of one Argon2id password hash and one verification at the
 //! default settings (m = 19456 KiB, t = 2, p = 1), through [`PasswordHasher`]
-//! as the server calls it: a semaphore permit, then `spawn_blocking` on a
-//! Tokio runtime.
+//! as the server calls it from a Tokio runtime: queued to one of its hashing
+//! threads (which reuse their Argon2 memory), awaited until the answer comes.
 //!
 //! - `password_hash/hash`: what sign-up and a password change pay (a fresh
 //!   salt, then the hash).
@@ -41,7 +41,7 @@ fn password_hash(c: &mut Criterion) {
         (19_456, 2, 1),
         "the documented defaults changed; update this benchmark's description"
     );
-    // One worker: the benchmark measures one hash, not a pool's throughput.
+    // One hashing thread: the benchmark measures one hash, not a pool's throughput.
     let hasher = PasswordHasher::new(settings, 1).expect("valid default settings");
     let password = Password::normalise("correct horse battery staple");
     let stored = runtime

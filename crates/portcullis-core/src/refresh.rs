@@ -31,7 +31,7 @@ const DERIVATION_LABEL: &[u8] = b"portcullis refresh token v1";
 
 /// Farthest back along a session's chain that a presented token is traced
 /// (bounds the work an attacker can cause with a made-up generation).
-pub const MAX_TRACE_DISTANCE: u64 = 10_000;
+pub const MAX_TRACE_DISTANCE: u64 = 1_000;
 
 /// A refresh token's 32 secret bytes.
 #[derive(Clone, PartialEq, Eq)]
