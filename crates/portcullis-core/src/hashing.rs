@@ -6,7 +6,9 @@
 //! `workers` threads (one per core by default); requests queue for them.
 //! Each thread allocates its Argon2 memory once and reuses it for every hash:
 //! no 19 MiB allocation per login, and memory stays at workers × m_cost
-//! however many logins arrive. Verifying against an unknown account hashes
+//! however many logins arrive. The threads run in the idle scheduling class:
+//! when the cores are otherwise idle, logins use all of them, and requests
+//! that only check a token never wait behind a storm of logins. Verifying against an unknown account hashes
 //! against a dummy of the same cost, so the response time does not tell
 //! whether an email exists. A stored hash whose parameters differ from the
 //! configured ones reports [`Verification::NeedsRehash`].
@@ -112,6 +114,9 @@ impl PasswordHasher {
             std::thread::Builder::new()
                 .name(format!("portcullis-hash-{index}"))
                 .spawn(move || {
+                    if let Err(error) = run_only_when_idle() {
+                        tracing::warn!(?error, "could not lower the priority of a hashing thread");
+                    }
                     let mut memory = Vec::new();
                     loop {
                         let job = receiver
@@ -201,6 +206,28 @@ impl PasswordHasher {
             .send(job)
             .map_err(|_| HashingError::PoolClosed)?;
         answered.await.map_err(|_| HashingError::PoolClosed)?
+    }
+}
+
+/// Puts the calling thread in Linux's `SCHED_IDLE` class (elsewhere, the
+/// lowest priority): it gets every cycle no other thread wants, and yields
+/// the moment one does.
+fn run_only_when_idle() -> Result<(), thread_priority::Error> {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
     }
 }
 
