@@ -14,6 +14,7 @@
 
 mod migration;
 mod postgres;
+mod rows;
 mod sqlite;
 
 pub use postgres::{PgStore, PgStoreOptions};

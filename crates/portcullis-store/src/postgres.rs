@@ -16,7 +16,9 @@
 //!
 //! Only runtime `sqlx::query` with `bind` and `try_get` is used (no `query!`
 //! macros, see NOTES.md). Driver errors never leave this module: [`map_err`]
-//! turns each into a [`StoreError`].
+//! turns each into a [`StoreError`]. Rows become records in `crate::rows`,
+//! shared with SQLite; this module decodes only ids, the one column whose
+//! type differs.
 
 mod migrations;
 
@@ -32,13 +34,19 @@ use uuid::Uuid;
 
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
-use portcullis_core::keys::{KeyState, SigningKey};
-use portcullis_core::personal_tokens::PersonalTokenSecretHash;
-use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
+use portcullis_core::keys::SigningKey;
+use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
     LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff, SessionRecord,
     Store, StoreError, UserQuery, UserRecord,
+};
+
+use crate::migration;
+use crate::rows::{
+    BackendRow, Columns as _, decode_error, found, login_failures_from_row,
+    personal_token_from_row, roles_from_rows, session_from_row, signing_key_from_row, unix_millis,
+    users_from_rows,
 };
 
 /// Sizing of the connection pool and the bound on each statement.
@@ -123,7 +131,7 @@ impl PgStore {
     /// # Errors
     /// A failed migration (rolled back), or a database newer than this build.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrations::run(&self.pool).await
+        migration::run::<migrations::PgMigrations>(&self.pool).await
     }
 
     /// Closes every connection, waiting for those in use; later calls fail
@@ -385,23 +393,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        let mut roles: Vec<Role> = Vec::new();
-        for row in &rows {
-            let name: String = column(row, "name")?;
-            if roles.last().is_none_or(|role| role.name != name) {
-                roles.push(Role {
-                    name,
-                    permissions: BTreeSet::new(),
-                });
-            }
-            if let (Some(permission), Some(role)) = (
-                column::<Option<String>>(row, "permission")?,
-                roles.last_mut(),
-            ) {
-                role.permissions.insert(permission);
-            }
-        }
-        Ok(roles)
+        roles_from_rows(&rows)
     }
 
     async fn put_role(&self, role: &Role) -> Result<(), StoreError> {
@@ -551,7 +543,7 @@ impl Store for PgStore {
         .map_err(map_err)?;
         let mut revoked = rows
             .iter()
-            .map(|row| column::<Uuid>(row, "id"))
+            .map(|row| row.uuid("id"))
             .collect::<Result<Vec<_>, _>>()?;
         revoked.sort_unstable();
         Ok(revoked)
@@ -569,7 +561,7 @@ impl Store for PgStore {
         .await
         .map_err(map_err)?;
         rows.iter()
-            .map(|row| Ok((column(row, "id")?, timestamp(row, "revoked_at")?)))
+            .map(|row| Ok((row.uuid("id")?, row.timestamp("revoked_at")?)))
             .collect()
     }
 
@@ -623,20 +615,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|row| {
-                Ok(SigningKey {
-                    kid: column(row, "kid")?,
-                    created_at: timestamp(row, "created_at")?,
-                    state: match optional_timestamp(row, "retiring_since")? {
-                        None => KeyState::Active,
-                        Some(since) => KeyState::Retiring { since },
-                    },
-                    private_pkcs8: column(row, "private_pkcs8")?,
-                    public_key: bytes32(row, "public_key")?,
-                })
-            })
-            .collect()
+        rows.iter().map(signing_key_from_row).collect()
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError> {
@@ -772,14 +751,7 @@ impl Store for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let count: i64 = column(&row, "count")?;
-        Ok(Some(LoginFailures {
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-            last_at: from_unix_millis(column(&row, "last_at_ms")?)?,
-        }))
+        row.as_ref().map(login_failures_from_row).transpose()
     }
 
     async fn record_login_failure(
@@ -836,113 +808,11 @@ async fn insert_user_roles(
     Ok(())
 }
 
-/// `Ok` when a statement touched a row, [`StoreError::NotFound`] when none matched.
-fn found(rows_affected: u64) -> Result<(), StoreError> {
-    if rows_affected == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
+/// Ids are stored as native UUIDs.
+impl BackendRow for PgRow {
+    fn uuid(&self, name: &str) -> Result<Uuid, StoreError> {
+        self.try_get(name).map_err(decode_error)
     }
-}
-
-/// Folds rows of [`select_users!`], ordered by user then role, into users.
-fn personal_token_from_row(row: &PgRow) -> Result<PersonalTokenRecord, StoreError> {
-    let scopes: String = column(row, "scopes")?;
-    Ok(PersonalTokenRecord {
-        id: column(row, "id")?,
-        user_id: column(row, "user_id")?,
-        name: column(row, "name")?,
-        scopes: scopes.split_ascii_whitespace().map(str::to_owned).collect(),
-        secret_hash: PersonalTokenSecretHash(bytes32(row, "secret_hash")?),
-        created_at: timestamp(row, "created_at")?,
-        expires_at: optional_timestamp(row, "expires_at")?,
-        last_used_at: optional_timestamp(row, "last_used_at")?,
-    })
-}
-
-fn users_from_rows(rows: &[PgRow]) -> Result<Vec<UserRecord>, StoreError> {
-    let mut users: Vec<UserRecord> = Vec::new();
-    for row in rows {
-        let id: Uuid = column(row, "id")?;
-        if users.last().is_none_or(|user| user.id != id) {
-            users.push(UserRecord {
-                id,
-                email: Email::from_trusted(column(row, "email")?),
-                name: column(row, "name")?,
-                roles: Vec::new(),
-                password_hash: PasswordHashString(column(row, "password_hash")?),
-                disabled: column(row, "disabled")?,
-                created_at: timestamp(row, "created_at")?,
-            });
-        }
-        if let (Some(role), Some(user)) = (column::<Option<String>>(row, "role")?, users.last_mut())
-        {
-            user.roles.push(role);
-        }
-    }
-    Ok(users)
-}
-
-fn session_from_row(row: &PgRow) -> Result<SessionRecord, StoreError> {
-    let generation: i64 = column(row, "refresh_generation")?;
-    let scope: Option<String> = column(row, "scope")?;
-    Ok(SessionRecord {
-        id: column(row, "id")?,
-        user_id: column(row, "user_id")?,
-        created_at: timestamp(row, "created_at")?,
-        last_used_at: timestamp(row, "last_used_at")?,
-        expires_at: timestamp(row, "expires_at")?,
-        revoked_at: optional_timestamp(row, "revoked_at")?,
-        refresh_key: SessionRefreshKey(bytes32(row, "refresh_key")?),
-        refresh_generation: u64::try_from(generation)
-            .map_err(|_| StoreError::Other(format!("negative refresh generation {generation}")))?,
-        refresh_hash: RefreshSecretHash(bytes32(row, "refresh_hash")?),
-        scope: scope.map(|joined| joined.split_whitespace().map(str::to_owned).collect()),
-        user_agent: column(row, "user_agent")?,
-        ip: column(row, "ip")?,
-    })
-}
-
-fn column<'r, T>(row: &'r PgRow, name: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
-{
-    row.try_get(name).map_err(map_err)
-}
-
-fn timestamp(row: &PgRow, name: &str) -> Result<OffsetDateTime, StoreError> {
-    let seconds: i64 = column(row, name)?;
-    from_unix(seconds, name)
-}
-
-fn optional_timestamp(row: &PgRow, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
-    let seconds: Option<i64> = column(row, name)?;
-    seconds.map(|seconds| from_unix(seconds, name)).transpose()
-}
-
-/// Milliseconds since the epoch (the precision of login failures).
-fn unix_millis(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_unix_millis(millis: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .map_err(|error| StoreError::Other(format!("column last_at_ms: {error}")))
-}
-
-fn from_unix(seconds: i64, name: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp(seconds)
-        .map_err(|error| StoreError::Other(format!("column {name}: {error}")))
-}
-
-fn bytes32(row: &PgRow, name: &str) -> Result<[u8; 32], StoreError> {
-    let bytes: Vec<u8> = column(row, name)?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        StoreError::Other(format!(
-            "column {name}: expected 32 bytes, found {}",
-            bytes.len()
-        ))
-    })
 }
 
 #[cfg(test)]

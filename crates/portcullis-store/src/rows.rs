@@ -1,0 +1,237 @@
+//! Turning result rows into domain records, written once for both backends.
+//!
+//! The two schemas (`migrations/sqlite/`, `migrations/postgres/`) give every
+//! column the same meaning and a type both drivers decode alike: times are
+//! 64-bit unix seconds (login failures: milliseconds), hashes and keys are
+//! bytes, scopes are permissions joined by single spaces, `disabled` decodes
+//! as a `bool` (INTEGER 0/1 in SQLite, BOOLEAN in PostgreSQL). Ids are the
+//! one difference: hyphenated UUID text in SQLite, a native UUID in
+//! PostgreSQL, which each backend decodes in its [`BackendRow`] impl.
+//!
+//! This module only reads rows that a backend fetched: it must never hold SQL
+//! (dialects and placeholders differ, so queries stay in each backend) nor
+//! return a driver error.
+
+use std::collections::BTreeSet;
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use portcullis_core::email::Email;
+use portcullis_core::hashing::PasswordHashString;
+use portcullis_core::keys::{KeyState, SigningKey};
+use portcullis_core::personal_tokens::PersonalTokenSecretHash;
+use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
+use portcullis_core::roles::Role;
+use portcullis_core::store::{
+    LoginFailures, PersonalTokenRecord, SessionRecord, StoreError, UserRecord,
+};
+
+/// Typed access to the columns whose type both schemas share, for any row of
+/// a driver that decodes them (implemented once, for every such row).
+pub(crate) trait Columns {
+    fn text(&self, name: &str) -> Result<String, StoreError>;
+    fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn integer(&self, name: &str) -> Result<i64, StoreError>;
+    fn optional_integer(&self, name: &str) -> Result<Option<i64>, StoreError>;
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError>;
+    fn flag(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// A time stored as unix seconds.
+    fn timestamp(&self, name: &str) -> Result<OffsetDateTime, StoreError> {
+        from_unix(self.integer(name)?, name)
+    }
+
+    /// A time stored as unix seconds, or NULL.
+    fn optional_timestamp(&self, name: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.optional_integer(name)?
+            .map(|seconds| from_unix(seconds, name))
+            .transpose()
+    }
+
+    /// Bytes that must be exactly 32 long (hashes, keys).
+    fn bytes32(&self, name: &str) -> Result<[u8; 32], StoreError> {
+        let bytes = self.bytes(name)?;
+        <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+            StoreError::Other(format!(
+                "column {name}: expected 32 bytes, found {}",
+                bytes.len()
+            ))
+        })
+    }
+}
+
+/// A row of one backend: the shared columns, plus ids, whose type differs.
+pub(crate) trait BackendRow: Columns {
+    fn uuid(&self, name: &str) -> Result<Uuid, StoreError>;
+}
+
+impl<R> Columns for R
+where
+    R: Row,
+    for<'n> &'n str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn text(&self, name: &str) -> Result<String, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+
+    fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+
+    fn integer(&self, name: &str) -> Result<i64, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+
+    fn optional_integer(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+
+    fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+}
+
+/// What a failed `try_get` (a missing column, a value of the wrong type)
+/// becomes: never a transient error, so never worth retrying.
+pub(crate) fn decode_error(error: sqlx::Error) -> StoreError {
+    StoreError::Other(error.to_string())
+}
+
+/// `Ok` when a statement touched a row, [`StoreError::NotFound`] when none matched.
+pub(crate) fn found(rows_affected: u64) -> Result<(), StoreError> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Milliseconds since the epoch (the precision of login failures).
+pub(crate) fn unix_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// Folds rows of `id, email, name, password_hash, disabled, created_at, role`
+/// (one per role, or one with a NULL role), ordered by user then role, into users.
+pub(crate) fn users_from_rows<R: BackendRow>(rows: &[R]) -> Result<Vec<UserRecord>, StoreError> {
+    let mut users: Vec<UserRecord> = Vec::new();
+    for row in rows {
+        let id = row.uuid("id")?;
+        if users.last().is_none_or(|user| user.id != id) {
+            users.push(UserRecord {
+                id,
+                email: Email::from_trusted(row.text("email")?),
+                name: row.optional_text("name")?,
+                roles: Vec::new(),
+                password_hash: PasswordHashString(row.text("password_hash")?),
+                disabled: row.flag("disabled")?,
+                created_at: row.timestamp("created_at")?,
+            });
+        }
+        if let (Some(role), Some(user)) = (row.optional_text("role")?, users.last_mut()) {
+            user.roles.push(role);
+        }
+    }
+    Ok(users)
+}
+
+/// Folds rows of `name, permission` (one per permission, or one with a NULL
+/// permission), ordered by name, into roles.
+pub(crate) fn roles_from_rows<R: Columns>(rows: &[R]) -> Result<Vec<Role>, StoreError> {
+    let mut roles: Vec<Role> = Vec::new();
+    for row in rows {
+        let name = row.text("name")?;
+        if roles.last().is_none_or(|role| role.name != name) {
+            roles.push(Role {
+                name,
+                permissions: BTreeSet::new(),
+            });
+        }
+        if let (Some(permission), Some(role)) = (row.optional_text("permission")?, roles.last_mut())
+        {
+            role.permissions.insert(permission);
+        }
+    }
+    Ok(roles)
+}
+
+/// A row with every column of `sessions`.
+pub(crate) fn session_from_row<R: BackendRow>(row: &R) -> Result<SessionRecord, StoreError> {
+    let generation = row.integer("refresh_generation")?;
+    Ok(SessionRecord {
+        id: row.uuid("id")?,
+        user_id: row.uuid("user_id")?,
+        created_at: row.timestamp("created_at")?,
+        last_used_at: row.timestamp("last_used_at")?,
+        expires_at: row.timestamp("expires_at")?,
+        revoked_at: row.optional_timestamp("revoked_at")?,
+        refresh_key: SessionRefreshKey(row.bytes32("refresh_key")?),
+        refresh_generation: u64::try_from(generation)
+            .map_err(|_| StoreError::Other(format!("negative refresh generation {generation}")))?,
+        refresh_hash: RefreshSecretHash(row.bytes32("refresh_hash")?),
+        scope: row
+            .optional_text("scope")?
+            .map(|joined| joined.split_whitespace().map(str::to_owned).collect()),
+        user_agent: row.optional_text("user_agent")?,
+        ip: row.optional_text("ip")?,
+    })
+}
+
+/// A row with every column of `personal_tokens`.
+pub(crate) fn personal_token_from_row<R: BackendRow>(
+    row: &R,
+) -> Result<PersonalTokenRecord, StoreError> {
+    Ok(PersonalTokenRecord {
+        id: row.uuid("id")?,
+        user_id: row.uuid("user_id")?,
+        name: row.text("name")?,
+        scopes: row
+            .text("scopes")?
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        secret_hash: PersonalTokenSecretHash(row.bytes32("secret_hash")?),
+        created_at: row.timestamp("created_at")?,
+        expires_at: row.optional_timestamp("expires_at")?,
+        last_used_at: row.optional_timestamp("last_used_at")?,
+    })
+}
+
+/// A row with every column of `signing_keys`.
+pub(crate) fn signing_key_from_row<R: Columns>(row: &R) -> Result<SigningKey, StoreError> {
+    Ok(SigningKey {
+        kid: row.text("kid")?,
+        created_at: row.timestamp("created_at")?,
+        state: match row.optional_timestamp("retiring_since")? {
+            None => KeyState::Active,
+            Some(since) => KeyState::Retiring { since },
+        },
+        private_pkcs8: row.bytes("private_pkcs8")?,
+        public_key: row.bytes32("public_key")?,
+    })
+}
+
+/// A row of `count, last_at_ms` from `login_failures`.
+pub(crate) fn login_failures_from_row<R: Columns>(row: &R) -> Result<LoginFailures, StoreError> {
+    let last_at_ms = row.integer("last_at_ms")?;
+    Ok(LoginFailures {
+        count: u32::try_from(row.integer("count")?).unwrap_or(u32::MAX),
+        last_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(last_at_ms) * 1_000_000)
+            .map_err(|error| StoreError::Other(format!("column last_at_ms: {error}")))?,
+    })
+}
+
+fn from_unix(seconds: i64, name: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .map_err(|error| StoreError::Other(format!("column {name}: {error}")))
+}
