@@ -210,7 +210,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
+    #[expect(dead_code, reason = "the fields only give the JSON under test its shape")]
     struct SignUp {
         email: String,
         password: String,
