@@ -29,7 +29,7 @@ use crate::roles::{self, Role};
 use crate::settings::{AuthSettings, SignupMode};
 use crate::store::{ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord};
 use crate::telemetry::{self, LoginOutcome};
-use crate::throttle::{self, ThrottleSubject};
+use crate::throttle::{self, AccountAttempts, ThrottleSubject};
 use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
 
 /// How far back each read of recent revocations overlaps the previous one:
@@ -224,6 +224,8 @@ pub struct AuthService {
     revoked: RevokedSessions,
     /// When each personal access token was last used, not yet written.
     personal_token_uses: Mutex<HashMap<Uuid, OffsetDateTime>>,
+    /// Makes password checks of one account wait for each other.
+    account_attempts: AccountAttempts,
     /// Up to when [`AuthService::refresh_revocations`] has read the store.
     revocations_read_until: Mutex<Option<OffsetDateTime>>,
     /// When a token with an unknown key last made this process reload its keys.
@@ -262,6 +264,7 @@ impl AuthService {
             revoked: RevokedSessions::default(),
             personal_token_uses: Mutex::default(),
             revocations_read_until: Mutex::default(),
+            account_attempts: AccountAttempts::default(),
             last_unknown_key_reload: Mutex::default(),
             settings,
         };
@@ -323,7 +326,9 @@ impl AuthService {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .map_or(now - horizon, |until| until - REVOCATION_OVERLAP);
         for (session_id, revoked_at) in self.store.sessions_revoked_since(since).await? {
-            self.revoked.deny(session_id, revoked_at + horizon);
+            // The store keeps whole seconds: one more covers the fraction lost.
+            self.revoked
+                .deny(session_id, revoked_at + horizon + Duration::SECOND);
         }
         *self
             .revocations_read_until
@@ -469,6 +474,7 @@ impl AuthService {
                 .map_or_else(|| identifier.trim().to_lowercase(), ToString::to_string),
         );
         let address_key = client.ip.as_deref().map(throttle::address_key);
+        let _turn = self.account_attempts.turn(&account_key).await;
         if let Err(error) = self
             .ensure_not_throttled(&account_key, address_key.as_deref())
             .await
@@ -1144,6 +1150,7 @@ impl AuthService {
         password: &str,
     ) -> Result<(), AuthError> {
         let account_key = throttle::account_key(user.email.as_str());
+        let _turn = self.account_attempts.turn(&account_key).await;
         self.ensure_not_throttled(&account_key, None).await?;
         match self
             .hasher

@@ -181,15 +181,17 @@ pub trait Store: Send + Sync + 'static {
         except: Option<Uuid>,
         now: OffsetDateTime,
     ) -> Result<Vec<Uuid>, StoreError>;
-    /// Sessions revoked at or after `since`, with when (to rebuild the in-memory deny list).
+    /// Sessions revoked at or after `since`, with when (to rebuild the
+    /// in-memory deny list), including sessions deleted since with their user.
     async fn sessions_revoked_since(
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError>;
     /// Deletes at most `limit` sessions that can serve no token any more:
     /// revoked before `cutoff.revoked_before`, past their absolute end
-    /// (`expires_at` before `cutoff.now`), or unused since `cutoff.idle_before`.
-    /// Returns how many.
+    /// (`expires_at` before `cutoff.now`), or unused since `cutoff.idle_before`;
+    /// and at most `limit` records of revocations made before
+    /// `cutoff.revoked_before`. Returns how many rows went.
     async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError>;
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;

@@ -8,10 +8,22 @@
 //! the account's count, never the address's (an attacker could otherwise
 //! reset it by logging into an account of their own). Locking one account
 //! leaves every other account alone.
+//!
+//! Checking the count, hashing and recording a failure take a while, so
+//! concurrent guesses at one account could all pass the check before any
+//! failure is counted. [`AccountAttempts`] makes attempts at one account wait
+//! for each other within this process (other accounts are not affected).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use time::{Duration, OffsetDateTime};
 
 use crate::store::LoginFailures;
+
+/// Longest identifier kept in a throttling key: a longer one is no email,
+/// and must not become a large database key.
+const MAX_KEY_IDENTIFIER_CHARS: usize = 256;
 
 /// The throttling policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +87,59 @@ impl ThrottleSettings {
 /// The storage key counting failures for an account identifier.
 #[must_use]
 pub fn account_key(normalised_identifier: &str) -> String {
-    format!("account:{normalised_identifier}")
+    let identifier: String = normalised_identifier
+        .chars()
+        .take(MAX_KEY_IDENTIFIER_CHARS)
+        .collect();
+    format!("account:{identifier}")
+}
+
+/// Password checks of one account, one at a time in this process.
+#[derive(Debug, Default)]
+pub struct AccountAttempts {
+    in_progress: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Held while an attempt at one account is checked; the next one waits.
+pub struct AttemptTurn<'a> {
+    attempts: &'a AccountAttempts,
+    key: String,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl AccountAttempts {
+    /// Waits until no other attempt at `key` is being checked.
+    pub async fn turn(&self, key: &str) -> AttemptTurn<'_> {
+        let lock = Arc::clone(
+            self.in_progress
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(key.to_owned())
+                .or_default(),
+        );
+        AttemptTurn {
+            attempts: self,
+            key: key.to_owned(),
+            _turn: lock.lock_owned().await,
+        }
+    }
+}
+
+impl Drop for AttemptTurn<'_> {
+    fn drop(&mut self) {
+        let mut in_progress = self
+            .attempts
+            .in_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Held by the map and by this turn only: nobody waits, forget the key.
+        if in_progress
+            .get(&self.key)
+            .is_some_and(|lock| Arc::strong_count(lock) <= 2)
+        {
+            in_progress.remove(&self.key);
+        }
+    }
 }
 
 /// The storage key counting failures from a client address.
@@ -87,6 +151,36 @@ pub fn address_key(ip: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn attempts_at_one_account_take_turns_and_leave_nothing_behind() {
+        let attempts = Arc::new(AccountAttempts::default());
+        let first = attempts.turn("account:a").await;
+        let other_account = attempts.turn("account:b").await;
+        let waiter = {
+            let attempts = Arc::clone(&attempts);
+            tokio::spawn(async move {
+                let _turn = attempts.turn("account:a").await;
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(
+            !waiter.is_finished(),
+            "the second attempt waits for the first"
+        );
+        drop(first);
+        waiter.await.unwrap();
+        drop(other_account);
+        assert!(attempts.in_progress.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn long_identifiers_make_bounded_keys() {
+        assert_eq!(
+            account_key(&"x".repeat(10_000)).len(),
+            "account:".len() + MAX_KEY_IDENTIFIER_CHARS
+        );
+    }
 
     #[track_caller]
     fn check(count: u32, seconds_ago: i64, expected_wait: Option<i64>) {

@@ -170,6 +170,12 @@ impl AccessTokens {
             .ring
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        // A key may have left the ring: verify every token again.
+        self.verified
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     fn ring(&self) -> Arc<KeyRing> {
@@ -246,7 +252,7 @@ impl AccessTokens {
             .as_deref()
             .and_then(|kid| ring.verifying_key(kid))
             .ok_or(TokenError::UnknownKey)?;
-        jsonwebtoken::decode::<AccessTokenClaims>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &self.validation)
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
@@ -256,7 +262,14 @@ impl AccessTokens {
                     TokenError::WrongIssuerOrAudience
                 }
                 _ => TokenError::Malformed,
-            })
+            })?;
+        // We never issue a longer-lived token; one could only be forged.
+        if claims.exp - claims.iat
+            > (self.lifetime + Duration::seconds(self.verified.leeway_seconds)).whole_seconds()
+        {
+            return Err(TokenError::Malformed);
+        }
+        Ok(claims)
     }
 }
 
@@ -367,6 +380,19 @@ mod tests {
         );
         let stranger = tokens_with(&SigningKey::generate(now), "https://auth");
         assert_eq!(stranger.verify(&token), Err(TokenError::UnknownKey));
+        let long_lived = AccessTokens::new(
+            "https://auth".into(),
+            "api".into(),
+            Duration::hours(24),
+            Duration::seconds(1),
+            KeyRing::new(std::slice::from_ref(&key), now, Duration::days(2)).unwrap(),
+        );
+        let (too_long, _) = long_lived.issue(&grant(), now);
+        assert_eq!(
+            tokens.verify(&too_long),
+            Err(TokenError::Malformed),
+            "longer than we ever issue"
+        );
         let untyped = reencode(&token, |h| h["typ"] = "JWT".into());
         assert_eq!(tokens.verify(&untyped), Err(TokenError::WrongType));
         let none_alg = reencode(&token, |h| h["alg"] = "none".into());

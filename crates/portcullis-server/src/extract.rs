@@ -210,7 +210,10 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
-    #[expect(dead_code, reason = "the fields only give the JSON under test its shape")]
+    #[expect(
+        dead_code,
+        reason = "the fields only give the JSON under test its shape"
+    )]
     struct SignUp {
         email: String,
         password: String,

@@ -554,7 +554,8 @@ impl Store for PgStore {
         since: OffsetDateTime,
     ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1 ORDER BY revoked_at, id",
+            "SELECT session_id AS id, revoked_at FROM revoked_sessions WHERE revoked_at >= $1
+             ORDER BY revoked_at, session_id",
         )
         .bind(since.unix_timestamp())
         .fetch_all(&self.pool)
@@ -579,7 +580,16 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(result.rows_affected())
+        let revocations = sqlx::query(
+            "DELETE FROM revoked_sessions WHERE session_id IN (
+                 SELECT session_id FROM revoked_sessions WHERE revoked_at < $1 LIMIT $2)",
+        )
+        .bind(cutoff.revoked_before.unix_timestamp())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(result.rows_affected() + revocations.rows_affected())
     }
 
     async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> Result<u64, StoreError> {

@@ -513,7 +513,8 @@ impl Store for SqliteStore {
         since: OffsetDateTime,
     ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, revoked_at FROM sessions WHERE revoked_at >= ? ORDER BY revoked_at, id",
+            "SELECT session_id AS id, revoked_at FROM revoked_sessions WHERE revoked_at >= ?
+             ORDER BY revoked_at, session_id",
         )
         .bind(since.unix_timestamp())
         .fetch_all(&self.pool)
@@ -538,7 +539,16 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
-        Ok(result.rows_affected())
+        let revocations = sqlx::query(
+            "DELETE FROM revoked_sessions WHERE session_id IN (
+                 SELECT session_id FROM revoked_sessions WHERE revoked_at < ? LIMIT ?)",
+        )
+        .bind(cutoff.revoked_before.unix_timestamp())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(result.rows_affected() + revocations.rows_affected())
     }
 
     async fn prune_signing_keys(&self, retired_before: OffsetDateTime) -> Result<u64, StoreError> {

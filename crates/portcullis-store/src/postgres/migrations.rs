@@ -38,6 +38,11 @@ impl MigrationDialect for PgMigrations {
             file_name: "0002_personal_tokens.sql",
             sql: include_str!("../../migrations/postgres/0002_personal_tokens.sql"),
         },
+        Migration {
+            version: 3,
+            file_name: "0003_revoked_sessions.sql",
+            sql: include_str!("../../migrations/postgres/0003_revoked_sessions.sql"),
+        },
     ];
     const CREATE_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    BIGINT NOT NULL PRIMARY KEY,

@@ -30,6 +30,11 @@ impl MigrationDialect for SqliteMigrations {
             file_name: "0002_personal_tokens.sql",
             sql: include_str!("../../migrations/sqlite/0002_personal_tokens.sql"),
         },
+        Migration {
+            version: 3,
+            file_name: "0003_revoked_sessions.sql",
+            sql: include_str!("../../migrations/sqlite/0003_revoked_sessions.sql"),
+        },
     ];
     const CREATE_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER NOT NULL PRIMARY KEY,

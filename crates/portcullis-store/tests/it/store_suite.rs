@@ -441,7 +441,20 @@ pub(crate) async fn delete_user_cascades(store: &dyn Store) {
         store.insert_session(record).await.unwrap();
     }
 
+    // Revoked first, as the domain does; the revocation outlives the rows.
+    assert_eq!(
+        store
+            .revoke_sessions_of_user(bob.id, None, at(5))
+            .await
+            .unwrap(),
+        [bob_session.id]
+    );
     store.delete_user(bob.id).await.unwrap();
+    assert_eq!(
+        store.sessions_revoked_since(at(0)).await.unwrap(),
+        [(bob_session.id, at(5))],
+        "other instances still learn of the revocation after the delete"
+    );
     assert!(store.user_by_id(bob.id).await.unwrap().is_none());
     assert!(store.session(bob_session.id).await.unwrap().is_none());
     assert!(store.sessions_of_user(bob.id).await.unwrap().is_empty());
@@ -1012,13 +1025,20 @@ pub(crate) async fn pruning(store: &dyn Store) {
             .unwrap()
     );
 
+    // Each call: at most 2 sessions, and at most 2 records of old revocations
+    // (here the one made at 80,000).
     assert_eq!(
         store.prune_sessions(&cutoff, 2).await.unwrap(),
-        2,
+        2 + 1,
         "a batch never exceeds its limit"
     );
     assert_eq!(store.prune_sessions(&cutoff, 2).await.unwrap(), 1);
     assert_eq!(store.prune_sessions(&cutoff, 2).await.unwrap(), 0);
+    assert_eq!(
+        store.sessions_revoked_since(at(0)).await.unwrap(),
+        [(revoked_recently.id, at(95_000))],
+        "the recent revocation is still announced"
+    );
     for (record, kept) in [
         (&live, true),
         (&revoked_recently, true),

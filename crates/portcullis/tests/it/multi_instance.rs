@@ -219,3 +219,69 @@ async fn failed_logins_count_across_instances() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second() {
+    let Some((first, second)) = two_instances(&[]).await else {
+        return;
+    };
+    first.add_user("admin@example.com", &["admin"]);
+    let admin = text(
+        &first.login("admin@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let tokens = first.user_with_tokens("frank@example.com").await;
+    let access = text(&tokens, "access_token");
+    let id = text(&crate::helpers::jwt_claims(&access), "sub");
+    assert_eq!(
+        second.get_authorized("/me", &access).await.status(),
+        StatusCode::OK
+    );
+
+    let deleted = first
+        .client
+        .delete(first.url(&format!("/users/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    // `/me` reads the account anyway; introspection trusts the token and the
+    // deny list alone, so it shows whether the revocation arrived.
+    let started = Instant::now();
+    loop {
+        let answer: serde_json::Value = second
+            .client
+            .post(second.url("/token/introspect"))
+            .bearer_auth(&admin)
+            .json(&json!({ "token": access }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["active"] == false {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "still active after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let restarted = second.kill_and_restart().await;
+    let answer: serde_json::Value = restarted
+        .client
+        .post(restarted.url("/token/introspect"))
+        .bearer_auth(&admin)
+        .json(&json!({ "token": access }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["active"], false, "a restarted instance still knows");
+}

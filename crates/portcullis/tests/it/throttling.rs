@@ -297,3 +297,35 @@ async fn a_successful_login_resets_the_account_count() {
         "four failures since the last success are still free"
     );
 }
+
+/// Guesses sent all at once cannot all pass the check before any failure is
+/// counted: attempts at one account take turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_get_no_more_tries_than_sequential_ones() {
+    let server = TestServer::spawn_with(&["--throttle-ip-attempts", "1000"]).await;
+    server.sign_up("alice@example.com").await;
+    let server = std::sync::Arc::new(server);
+    let guesses: Vec<_> = (0..20)
+        .map(|guess| {
+            let server = std::sync::Arc::clone(&server);
+            tokio::spawn(async move {
+                server
+                    .password_grant("alice@example.com", &format!("wrong guess number {guess}"))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut refused_as_wrong = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            StatusCode::BAD_REQUEST => refused_as_wrong += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        refused_as_wrong, 5,
+        "exactly the five free attempts were checked"
+    );
+}
