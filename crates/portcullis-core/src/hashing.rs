@@ -68,6 +68,9 @@ pub enum HashingError {
     InvalidParameters(String),
     #[error("the hashing pool is shut down")]
     PoolClosed,
+    /// So many hashes are waiting that this one would wait too long: shed it.
+    #[error("too many passwords are waiting to be hashed")]
+    Busy,
     #[error("password hashing failed: {0}")]
     Internal(String),
 }
@@ -85,8 +88,14 @@ struct HasherInner {
     params: Params,
     jobs: Mutex<mpsc::Sender<Job>>,
     waiting: Arc<AtomicUsize>,
+    /// Hashes allowed to wait at once; beyond, requests are shed.
+    max_waiting: usize,
     dummy_hash: String,
 }
+
+/// Hashes that may wait per hashing thread: at about 15 ms a hash, a full
+/// queue drains in about two seconds.
+const WAITING_PER_WORKER: usize = 128;
 
 impl PasswordHasher {
     /// Starts `workers` hashing threads (at least one).
@@ -136,6 +145,7 @@ impl PasswordHasher {
                 params,
                 jobs: Mutex::new(sender),
                 waiting,
+                max_waiting: workers.max(1) * WAITING_PER_WORKER,
                 dummy_hash,
             }),
         })
@@ -193,11 +203,19 @@ impl PasswordHasher {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let waiting = Arc::clone(&self.inner.waiting);
         let queued = Instant::now();
-        telemetry::hash_queue_depth(waiting.fetch_add(1, Ordering::Relaxed) + 1);
+        let ahead = waiting.fetch_add(1, Ordering::Relaxed);
+        if ahead >= self.inner.max_waiting {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(HashingError::Busy);
+        }
+        telemetry::hash_queue_depth(ahead + 1);
         let job: Job = Box::new(move |memory| {
             telemetry::hash_queue_depth(waiting.fetch_sub(1, Ordering::Relaxed) - 1);
             telemetry::hash_wait(queued.elapsed());
-            let _ = answer.send(work(memory));
+            // A client that gave up no longer needs the answer: skip the work.
+            if !answer.is_closed() {
+                let _ = answer.send(work(memory));
+            }
         });
         self.inner
             .jobs
@@ -421,6 +439,29 @@ mod tests {
                 &PasswordHash::new(&ours.0).unwrap(),
             )
             .expect("the argon2 crate verifies our hash");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_sheds_instead_of_growing() {
+        let hasher = PasswordHasher::new(cheap(), 1).unwrap();
+        let password = Password::normalise("correct horse battery");
+        let waiting: Vec<_> = (0..WAITING_PER_WORKER * 3)
+            .map(|_| {
+                let (hasher, password) = (hasher.clone(), password.clone());
+                tokio::spawn(async move { hasher.hash(&password).await })
+            })
+            .collect();
+        let mut shed = 0;
+        for outcome in waiting {
+            match outcome.await.unwrap() {
+                Ok(_) => {}
+                Err(HashingError::Busy) => shed += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert!(shed > 0, "some requests were shed");
+        assert_eq!(hasher.queue_depth(), 0);
+        assert!(hasher.hash(&password).await.is_ok(), "and it recovers");
     }
 
     #[tokio::test]

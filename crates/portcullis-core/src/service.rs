@@ -103,7 +103,10 @@ impl From<StoreError> for AuthError {
 
 impl From<HashingError> for AuthError {
     fn from(error: HashingError) -> Self {
-        Self::Internal(error.to_string())
+        match error {
+            HashingError::Busy => Self::Unavailable,
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -21,6 +21,9 @@ pub const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// The least time between two JWKS fetches after one failed.
 const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
+/// Most introspection answers remembered at once.
+const INTROSPECTION_CACHE_CAPACITY: usize = 10_000;
+
 /// How long an introspection answer is reused by default.
 pub const DEFAULT_INTROSPECTION_CACHE: Duration = Duration::from_secs(5);
 
@@ -269,6 +272,9 @@ impl Verifier {
     /// [`VerifyError`] saying why the token is refused.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         if token.starts_with("pat_") {
+            if !is_well_formed_personal_token(token) {
+                return Err(VerifyError::Malformed);
+            }
             return self.introspect(token).await;
         }
         self.verify_locally(token).await
@@ -443,7 +449,12 @@ impl Verifier {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let ttl = self.inner.introspection_cache_ttl;
-        cache.retain(|_, (at, _)| at.elapsed() < ttl);
+        if cache.len() >= INTROSPECTION_CACHE_CAPACITY {
+            cache.retain(|_, (at, _)| at.elapsed() < ttl);
+            if cache.len() >= INTROSPECTION_CACHE_CAPACITY {
+                cache.clear();
+            }
+        }
         cache.insert(cache_key, (Instant::now(), claims.clone()));
         claims.ok_or(VerifyError::Revoked)
     }
@@ -459,4 +470,29 @@ impl Verifier {
             .filter(|(at, _)| at.elapsed() < self.inner.introspection_cache_ttl)
             .map(|(_, claims)| claims.clone())
     }
+}
+
+/// Whether `token` has the shape and checksum of a Portcullis personal access
+/// token (`pat_` + base64url of id, secret and the first four bytes of
+/// SHA-256 over `pat_`, id and secret), so a typo or a made-up token is
+/// refused here instead of costing a call to the server.
+fn is_well_formed_personal_token(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some(encoded) = token.strip_prefix("pat_") else {
+        return false;
+    };
+    let Ok(payload) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded) else {
+        return false;
+    };
+    let Some((body, checksum)) = payload.split_last_chunk::<4>() else {
+        return false;
+    };
+    if body.len() != 48 {
+        return false;
+    }
+    let digest = Sha256::new()
+        .chain_update(b"pat_")
+        .chain_update(body)
+        .finalize();
+    digest[..4] == checksum[..]
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::Json;
 use axum::extract::State;
@@ -25,6 +25,16 @@ use uuid::Uuid;
 pub(crate) const ISSUER: &str = "https://auth.example.test";
 
 /// The credential the fake's introspection endpoint accepts.
+/// Personal access tokens in the real format (their checksum is checked
+/// before any introspection call), one per role in the tests.
+pub(crate) static PAT_ADA: LazyLock<String> = LazyLock::new(new_personal_token);
+pub(crate) static PAT_UNKNOWN: LazyLock<String> = LazyLock::new(new_personal_token);
+pub(crate) static PAT_WRONG: LazyLock<String> = LazyLock::new(new_personal_token);
+
+fn new_personal_token() -> String {
+    portcullis_core::personal_tokens::PersonalToken::generate().encode()
+}
+
 pub(crate) const INTROSPECTION_CREDENTIAL: &str = "pat_introspector";
 
 /// How long the fake takes to answer a JWKS request.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use portcullis_verify::{Claims, Verifier, VerifyError};
 use serde_json::json;
 
-use crate::fake::{FakePortcullis, ISSUER, Signer, active_personal_token};
+use crate::fake::{
+    FakePortcullis, ISSUER, PAT_ADA, PAT_UNKNOWN, PAT_WRONG, Signer, active_personal_token,
+};
 
 #[tokio::test]
 async fn a_personal_token_is_what_introspection_says() {
@@ -16,12 +18,12 @@ async fn a_personal_token_is_what_introspection_says() {
     let fake = FakePortcullis::start(&[&signer]).await;
     let user_id = uuid::Uuid::now_v7().to_string();
     fake.answer(
-        "pat_ada",
+        PAT_ADA.as_str(),
         active_personal_token(&user_id, "books:download books:read"),
     );
     let verifier = fake.verifier();
     assert_eq!(
-        verifier.verify("pat_ada").await,
+        verifier.verify(PAT_ADA.as_str()).await,
         Ok(Claims {
             user_id,
             session_id: None,
@@ -31,7 +33,7 @@ async fn a_personal_token_is_what_introspection_says() {
         })
     );
     assert_eq!(
-        verifier.verify("pat_unknown").await,
+        verifier.verify(PAT_UNKNOWN.as_str()).await,
         Err(VerifyError::Revoked)
     );
     assert_eq!(fake.introspection_hits(), 2);
@@ -46,21 +48,27 @@ async fn answers_are_cached_for_the_configured_time_only() {
     let signer = Signer::new();
     let fake = FakePortcullis::start(&[&signer]).await;
     let user_id = uuid::Uuid::now_v7().to_string();
-    fake.answer("pat_ada", active_personal_token(&user_id, ""));
+    fake.answer(PAT_ADA.as_str(), active_personal_token(&user_id, ""));
     let verifier = Verifier::builder(&fake.base)
         .issuer(ISSUER)
         .introspection(crate::fake::INTROSPECTION_CREDENTIAL)
         .introspection_cache(Duration::from_millis(300))
         .build();
     for _ in 0..10 {
-        assert_eq!(verifier.verify("pat_ada").await.unwrap().user_id, user_id);
+        assert_eq!(
+            verifier.verify(PAT_ADA.as_str()).await.unwrap().user_id,
+            user_id
+        );
     }
     assert_eq!(fake.introspection_hits(), 1, "cached");
 
     // Revoked meanwhile: seen once the cached answer is older than the cache time.
-    fake.answer("pat_ada", json!({ "active": false }));
+    fake.answer(PAT_ADA.as_str(), json!({ "active": false }));
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(verifier.verify("pat_ada").await, Err(VerifyError::Revoked));
+    assert_eq!(
+        verifier.verify(PAT_ADA.as_str()).await,
+        Err(VerifyError::Revoked)
+    );
     assert_eq!(fake.introspection_hits(), 2);
 }
 
@@ -106,19 +114,19 @@ async fn a_refused_introspection_credential_is_unavailable_not_a_bad_token() {
     let signer = Signer::new();
     let fake = FakePortcullis::start(&[&signer]).await;
     let user_id = uuid::Uuid::now_v7().to_string();
-    fake.answer("pat_ada", active_personal_token(&user_id, ""));
+    fake.answer(PAT_ADA.as_str(), active_personal_token(&user_id, ""));
     let verifier = Verifier::builder(&fake.base)
         .issuer(ISSUER)
-        .introspection("pat_wrong")
+        .introspection(PAT_WRONG.as_str())
         .build();
-    let outcome = verifier.verify("pat_ada").await;
+    let outcome = verifier.verify(PAT_ADA.as_str()).await;
     assert!(
         outcome.as_ref().is_err_and(VerifyError::is_unavailable),
         "{outcome:?}"
     );
     let without = Verifier::builder(&fake.base).issuer(ISSUER).build();
     assert_eq!(
-        without.verify("pat_ada").await,
+        without.verify(PAT_ADA.as_str()).await,
         Err(VerifyError::IntrospectionNotConfigured)
     );
 }

@@ -15,7 +15,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
 
-use crate::fake::{FakePortcullis, ISSUER, Signer, active_personal_token, nothing_listening};
+use crate::fake::{
+    FakePortcullis, ISSUER, PAT_ADA, PAT_UNKNOWN, Signer, active_personal_token, nothing_listening,
+};
 
 permission!(BooksDownload = "books:download");
 permission!(RecordsRead = "records:read");
@@ -282,21 +284,32 @@ async fn personal_tokens_and_revocation_are_decided_by_introspection() {
         &live,
         serde_json::json!({ "active": true, "sub": live_id, "scope": "books:download" }),
     );
-    fake.answer("pat_ada", active_personal_token(&live_id, "books:download"));
+    fake.answer(
+        PAT_ADA.as_str(),
+        active_personal_token(&live_id, "books:download"),
+    );
     let live_bearer = format!("Bearer {live}");
     let revoked_bearer = format!("Bearer {revoked}");
+    let pat_bearer = format!("Bearer {}", PAT_ADA.as_str());
+    let unknown_pat_bearer = format!("Bearer {}", PAT_UNKNOWN.as_str());
     let cases = [
         (
             "an active PAT",
             "/download",
-            "Bearer pat_ada",
+            pat_bearer.as_str(),
             Expect::Pass(&live_id),
         ),
         (
             "an unknown PAT",
             "/any",
-            "Bearer pat_nobody",
+            unknown_pat_bearer.as_str(),
             Expect::Invalid("revoked"),
+        ),
+        (
+            "a made-up PAT: refused by its checksum, no call",
+            "/any",
+            "Bearer pat_nobody",
+            Expect::Invalid("malformed"),
         ),
         (
             "a live session, checked",
@@ -334,7 +347,7 @@ async fn an_unreachable_portcullis_is_503_never_a_pass() {
     let app = app(unreachable);
     for (case, path, authorization) in [
         ("an access token", "/download", format!("Bearer {token}")),
-        ("a PAT", "/any", "Bearer pat_ada".to_owned()),
+        ("a PAT", "/any", format!("Bearer {}", PAT_ADA.as_str())),
     ] {
         check(
             &call(&app, path, Some(&authorization)).await,

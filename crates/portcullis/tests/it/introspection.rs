@@ -468,6 +468,13 @@ async fn the_verifier_crate_sees_personal_tokens_and_logouts_through_introspecti
     assert_eq!(verifier.verify(&access).await.unwrap().user_id, ada);
     assert_eq!(
         verifier.verify("pat_0000000000000000000000000000").await,
-        Err(VerifyError::Revoked)
+        Err(VerifyError::Malformed),
+        "a made-up PAT fails its checksum without a call"
+    );
+    let unknown = portcullis_core::personal_tokens::PersonalToken::generate().encode();
+    assert_eq!(
+        verifier.verify(&unknown).await,
+        Err(VerifyError::Revoked),
+        "a well-formed PAT the server does not know"
     );
 }
