@@ -48,6 +48,7 @@ use crate::rows::{
     personal_token_from_row, roles_from_rows, session_from_row, signing_key_from_row, unix_millis,
     users_from_rows,
 };
+use crate::rows::{select_personal_tokens, select_sessions, select_users};
 
 /// Sizing of the connection pool and the bound on each statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,38 +195,6 @@ fn is_transient(sqlstate: &str) -> bool {
             // deadlock_detected: SQLite's BUSY and LOCKED
             | "55P03" | "40001" | "40P01"
         )
-}
-
-/// `SELECT` of users with one row per role (or one row with a NULL role).
-macro_rules! select_users {
-    ($tail:literal) => {
-        concat!(
-            "SELECT u.id, u.email, u.name, u.password_hash, u.disabled, u.created_at, r.role
-             FROM users AS u LEFT JOIN user_roles AS r ON r.user_id = u.id ",
-            $tail
-        )
-    };
-}
-
-macro_rules! select_sessions {
-    ($tail:literal) => {
-        concat!(
-            "SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, refresh_key,
-                    refresh_generation, refresh_hash, scope, user_agent, ip
-             FROM sessions ",
-            $tail
-        )
-    };
-}
-
-macro_rules! select_personal_tokens {
-    ($tail:literal) => {
-        concat!(
-            "SELECT id, user_id, name, scopes, secret_hash, created_at, expires_at, last_used_at
-             FROM personal_tokens ",
-            $tail
-        )
-    };
 }
 
 #[async_trait]

@@ -28,6 +28,47 @@ use portcullis_core::store::{
     LoginFailures, PersonalTokenRecord, SessionRecord, StoreError, UserRecord,
 };
 
+// The column lists the decoders below read, kept beside them so the two
+// never disagree. Plain SQL with no placeholders; each backend appends its
+// own `WHERE`/`ORDER BY` tail in its own dialect.
+
+/// `SELECT` of users with one row per role (or one row with a NULL role),
+/// for [`users_from_rows`].
+macro_rules! select_users {
+    ($tail:literal) => {
+        concat!(
+            "SELECT u.id, u.email, u.name, u.password_hash, u.disabled, u.created_at, r.role
+             FROM users AS u LEFT JOIN user_roles AS r ON r.user_id = u.id ",
+            $tail
+        )
+    };
+}
+
+/// `SELECT` of sessions, for [`session_from_row`].
+macro_rules! select_sessions {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, refresh_key,
+                    refresh_generation, refresh_hash, scope, user_agent, ip
+             FROM sessions ",
+            $tail
+        )
+    };
+}
+
+/// `SELECT` of personal access tokens, for [`personal_token_from_row`].
+macro_rules! select_personal_tokens {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, user_id, name, scopes, secret_hash, created_at, expires_at, last_used_at
+             FROM personal_tokens ",
+            $tail
+        )
+    };
+}
+
+pub(crate) use {select_personal_tokens, select_sessions, select_users};
+
 /// Typed access to the columns whose type both schemas share, for any row of
 /// a driver that decodes them (implemented once, for every such row).
 pub(crate) trait Columns {
