@@ -27,6 +27,15 @@ use crate::keys::{KeyRing, PublicJwk};
 /// The JWT `typ` of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
+/// Whether a JWT `typ` names an access token: `at+jwt` or its full media
+/// type `application/at+jwt` (RFC 9068 §4), compared without case as media
+/// types are (RFC 7515 §4.1.9).
+#[must_use]
+pub fn is_access_token_type(typ: &str) -> bool {
+    let typ = typ.to_ascii_lowercase();
+    typ.strip_prefix("application/").unwrap_or(&typ) == ACCESS_TOKEN_TYPE
+}
+
 /// The claims of an access token, as they appear in the JWT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
@@ -239,11 +248,7 @@ impl AccessTokens {
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Malformed);
         }
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|typ| typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE))
-        {
+        if !header.typ.as_deref().is_some_and(is_access_token_type) {
             return Err(TokenError::WrongType);
         }
         let ring = self.ring();
@@ -393,6 +398,15 @@ mod tests {
             Err(TokenError::Malformed),
             "longer than we ever issue"
         );
+        for accepted in ["AT+JWT", "application/at+jwt"] {
+            let typed = reencode(&token, |h| h["typ"] = accepted.into());
+            assert_ne!(
+                tokens.verify(&typed),
+                Err(TokenError::WrongType),
+                "{accepted}"
+            );
+        }
+        assert!(!is_access_token_type("application/jwt"));
         let untyped = reencode(&token, |h| h["typ"] = "JWT".into());
         assert_eq!(tokens.verify(&untyped), Err(TokenError::WrongType));
         let none_alg = reencode(&token, |h| h["alg"] = "none".into());

@@ -298,11 +298,11 @@ impl Verifier {
         if header.alg != Algorithm::EdDSA {
             return Err(VerifyError::Malformed);
         }
-        if !header
-            .typ
-            .as_deref()
-            .is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt"))
-        {
+        if !header.typ.as_deref().is_some_and(|typ| {
+            // `at+jwt` or `application/at+jwt`, without case (RFC 9068 §4).
+            let typ = typ.to_ascii_lowercase();
+            typ.strip_prefix("application/").unwrap_or(&typ) == "at+jwt"
+        }) {
             return Err(VerifyError::WrongType);
         }
         let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
