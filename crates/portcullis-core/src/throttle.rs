@@ -142,10 +142,21 @@ impl Drop for AttemptTurn<'_> {
     }
 }
 
-/// The storage key counting failures from a client address.
+/// The storage key counting failures from a client address. IPv6 addresses
+/// count per /64, the block one subscriber usually holds: otherwise every
+/// guess could come from a fresh address of the same network.
 #[must_use]
 pub fn address_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("ip:{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        Err(_) => format!("ip:{ip}"),
+    }
 }
 
 #[cfg(test)]
@@ -172,6 +183,20 @@ mod tests {
         waiter.await.unwrap();
         drop(other_account);
         assert!(attempts.in_progress.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        assert_eq!(
+            address_key("2001:db8:1:2:3:4:5:6"),
+            address_key("2001:db8:1:2:ffff::1")
+        );
+        assert_ne!(
+            address_key("2001:db8:1:2::1"),
+            address_key("2001:db8:1:3::1")
+        );
+        assert_eq!(address_key("::ffff:192.0.2.7"), address_key("192.0.2.7"));
+        assert_eq!(address_key("192.0.2.7"), "ip:192.0.2.7");
     }
 
     #[test]
