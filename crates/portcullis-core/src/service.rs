@@ -626,7 +626,7 @@ impl AuthService {
     /// [`AuthError::InvalidToken`] saying why.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         if PersonalToken::is_personal_token(token) {
-            return self.authenticate_personal_token(token).await;
+            return Ok(self.authenticate_personal_token(token).await?.principal);
         }
         let claims = self.verify_access_token(token).await?;
         Ok(Principal {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{AuthError, AuthService, Credential, Principal, field, now_seconds};
 use crate::personal_tokens::PersonalToken;
-use crate::store::PersonalTokenRecord;
+use crate::store::{PersonalTokenRecord, UserRecord};
 use crate::tokens::TokenError;
 
 /// Longest token name, in characters.
@@ -50,6 +50,13 @@ impl From<PersonalTokenRecord> for PersonalTokenView {
             last_used_at: record.last_used_at,
         }
     }
+}
+
+/// A personal access token that was just checked, with what was read to check it.
+pub(super) struct PersonalTokenUse {
+    pub(super) principal: Principal,
+    pub(super) user: UserRecord,
+    pub(super) token: PersonalTokenRecord,
 }
 
 impl AuthService {
@@ -190,10 +197,12 @@ impl AuthService {
         pending.iter().map(|(id, at)| (*id, *at)).collect()
     }
 
+    /// Checks a personal access token; returns the caller with the account
+    /// and token as read, so callers need not read them again.
     pub(super) async fn authenticate_personal_token(
         &self,
         token: &str,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<PersonalTokenUse, AuthError> {
         let unknown = || AuthError::InvalidToken(TokenError::UnknownPersonalToken);
         let presented =
             PersonalToken::parse(token).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
@@ -217,18 +226,24 @@ impl AuthService {
         let permissions = self.permissions_of(&user.roles).await?;
         let scope = record
             .scopes
-            .into_iter()
-            .filter(|scope| permissions.contains(scope))
+            .iter()
+            .filter(|scope| permissions.contains(*scope))
+            .cloned()
             .collect();
         self.personal_token_uses
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(record.id, now_seconds());
-        Ok(Principal {
+        let principal = Principal {
             user_id: user.id,
             credential: Credential::PersonalToken(record.id),
-            roles: user.roles,
+            roles: user.roles.clone(),
             scope,
+        };
+        Ok(PersonalTokenUse {
+            principal,
+            user,
+            token: record,
         })
     }
 }

@@ -7,7 +7,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AuthError, AuthService, Credential, Principal, User};
+use super::{AuthError, AuthService, Principal, User};
 use crate::personal_tokens::PersonalToken;
 use crate::roles::PERMISSION_INTROSPECT;
 
@@ -44,23 +44,18 @@ impl AuthService {
         self.authorize(caller, PERMISSION_INTROSPECT)?;
         let token = token.trim();
         if PersonalToken::is_personal_token(token) {
-            let principal = match self.authenticate_personal_token(token).await {
-                Ok(principal) => principal,
+            let checked = match self.authenticate_personal_token(token).await {
+                Ok(checked) => checked,
                 Err(AuthError::InvalidToken(_)) => return Ok(None),
                 Err(other) => return Err(other),
             };
-            let Credential::PersonalToken(id) = principal.credential else {
-                return Ok(None);
-            };
-            let Some(record) = self.store.personal_token(id).await? else {
-                return Ok(None);
-            };
+            let principal = checked.principal;
             return Ok(Some(ActiveToken {
                 user_id: principal.user_id,
                 scope: principal.scope,
                 roles: principal.roles,
-                issued_at: record.created_at,
-                expires_at: record.expires_at,
+                issued_at: checked.token.created_at,
+                expires_at: checked.token.expires_at,
                 session_id: None,
                 kind: TokenKind::PersonalAccessToken,
             }));
@@ -99,8 +94,16 @@ impl AuthService {
         token: &str,
         permission: Option<&str>,
     ) -> Result<(Principal, User), AuthError> {
-        let principal = self.authenticate(token).await?;
-        let user = self.current_user(&principal).await?;
+        // A personal access token was checked against a fresh read of its
+        // account already; an access token was not, so read it once now.
+        let (principal, user) = if PersonalToken::is_personal_token(token) {
+            let checked = self.authenticate_personal_token(token).await?;
+            (checked.principal, checked.user)
+        } else {
+            let principal = self.authenticate(token).await?;
+            let user = self.current_user(&principal).await?;
+            (principal, user)
+        };
         if let Some(permission) = permission {
             self.authorize(&principal, permission)?;
         }
