@@ -1269,6 +1269,18 @@ mod tests {
     }
 
     #[test]
+    fn a_full_hashing_queue_is_unavailable_not_an_internal_error() {
+        assert!(matches!(
+            AuthError::from(HashingError::Busy),
+            AuthError::Unavailable
+        ));
+        assert!(matches!(
+            AuthError::from(HashingError::PoolClosed),
+            AuthError::Internal(_)
+        ));
+    }
+
+    #[test]
     fn retry_after_rounds_up() {
         assert_eq!(ceil_seconds(Duration::milliseconds(1500)), 2);
         assert_eq!(ceil_seconds(Duration::seconds(3)), 3);
