@@ -8,12 +8,14 @@
 //! and every revocation recorded both in the store and in the in-memory deny
 //! list. It never sees HTTP; the server maps [`AuthError`] to responses.
 
+mod account_cache;
 pub mod admin;
 pub mod personal_tokens;
 pub mod protected_apis;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -27,14 +29,33 @@ use crate::refresh::{Lineage, RefreshToken, SessionRefreshKey};
 use crate::revocation::RevokedSessions;
 use crate::roles::{self, Role};
 use crate::settings::{AuthSettings, SignupMode};
-use crate::store::{ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{
+    AccountChanged, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord,
+};
 use crate::telemetry::{self, LoginOutcome};
 use crate::throttle::{self, AccountAttempts, ThrottleSubject};
 use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
+use account_cache::{AccountCache, Lookup};
 
 /// How far back each read of recent revocations overlaps the previous one:
 /// the store keeps whole seconds, and clocks of instances differ a little.
 const REVOCATION_OVERLAP: Duration = Duration::seconds(5);
+
+/// How far back each read of the account-change feed overlaps the previous
+/// one: the feed keeps whole seconds, and a change is stamped when its
+/// transaction starts, a little before it commits.
+const ACCOUNT_CHANGES_OVERLAP: Duration = Duration::seconds(5);
+
+/// How long the account-change feed keeps an entry: far longer than any
+/// process goes between two reads while it trusts its cache.
+const ACCOUNT_CHANGES_RETENTION: Duration = Duration::minutes(10);
+
+/// How soon after an account or role changes, in any process sharing the
+/// database, every running server shows the change: each server's account
+/// cache answers only this long after its last read of the change feed,
+/// which it reads every half second.
+pub const ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN: std::time::Duration =
+    account_cache::TRUST_PER_READ;
 
 /// The least time between two key reloads caused by tokens with unknown keys
 /// (a flood of forged `kid`s must not become a flood of queries).
@@ -231,6 +252,11 @@ pub struct AuthService {
     account_attempts: AccountAttempts,
     /// Up to when [`AuthService::refresh_revocations`] has read the store.
     revocations_read_until: Mutex<Option<OffsetDateTime>>,
+    /// Accounts and roles, so that checking a credential needs no database read.
+    accounts: AccountCache,
+    /// Up to when [`AuthService::refresh_account_changes`] has read the
+    /// feed, by the feed's clock.
+    account_changes_read_until: Mutex<Option<OffsetDateTime>>,
     /// When a token with an unknown key last made this process reload its keys.
     last_unknown_key_reload: Mutex<Option<std::time::Instant>>,
     settings: AuthSettings,
@@ -267,6 +293,8 @@ impl AuthService {
             revoked: RevokedSessions::default(),
             personal_token_uses: Mutex::default(),
             revocations_read_until: Mutex::default(),
+            accounts: AccountCache::default(),
+            account_changes_read_until: Mutex::default(),
             account_attempts: AccountAttempts::default(),
             last_unknown_key_reload: Mutex::default(),
             settings,
@@ -341,10 +369,44 @@ impl AuthService {
         Ok(())
     }
 
+    /// Reads which accounts and roles changed since the last call (in any
+    /// process sharing the database) and forgets them from the account
+    /// cache. The cache answers only for a moment after each successful
+    /// call, so the server calls this every half second; a process that
+    /// never calls it (the command line) always reads the database.
+    ///
+    /// # Errors
+    /// [`AuthError`] when the store fails.
+    pub async fn refresh_account_changes(&self) -> Result<(), AuthError> {
+        let started = Instant::now();
+        let since = self
+            .account_changes_read_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(OffsetDateTime::now_utc)
+            - ACCOUNT_CHANGES_OVERLAP;
+        let feed = self.store.account_changes_since(since).await?;
+        let changed_users = feed.changes.iter().filter_map(|change| match change {
+            AccountChanged::User(id) => Some(id),
+            AccountChanged::Roles => None,
+        });
+        self.accounts.apply_feed(
+            changed_users,
+            feed.changes.contains(&AccountChanged::Roles),
+            started,
+        );
+        *self
+            .account_changes_read_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(feed.read_at);
+        Ok(())
+    }
+
     /// Deletes, in bounded batches, what can serve no request any more:
     /// sessions revoked more than a token lifetime ago or past their end,
-    /// keys retired more than a token lifetime ago, and forgotten login
-    /// failures. Returns how many rows went.
+    /// keys retired more than a token lifetime ago, forgotten login
+    /// failures, and old entries of the account-change feed. Returns how
+    /// many rows went.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
@@ -356,29 +418,21 @@ impl AuthService {
             revoked_before: now - horizon,
             idle_before: now - self.settings.refresh_idle_ttl,
         };
-        let mut deleted = 0;
-        for _ in 0..HOUSEKEEPING_MAX_BATCHES {
-            let batch = self
-                .store
-                .prune_sessions(&cutoff, HOUSEKEEPING_BATCH)
-                .await?;
-            deleted += batch;
-            if batch < u64::from(HOUSEKEEPING_BATCH) {
-                break;
-            }
-        }
+        let forget_failures_before = now - self.settings.throttle.forget_after;
+        let forget_changes_before = now - ACCOUNT_CHANGES_RETENTION;
+        let mut deleted =
+            prune_in_batches(|limit| self.store.prune_sessions(&cutoff, limit)).await?;
         deleted += self.store.prune_signing_keys(now - horizon).await?;
-        let forget_before = now - self.settings.throttle.forget_after;
-        for _ in 0..HOUSEKEEPING_MAX_BATCHES {
-            let batch = self
-                .store
-                .prune_login_failures(forget_before, HOUSEKEEPING_BATCH)
-                .await?;
-            deleted += batch;
-            if batch < u64::from(HOUSEKEEPING_BATCH) {
-                break;
-            }
-        }
+        deleted += prune_in_batches(|limit| {
+            self.store
+                .prune_login_failures(forget_failures_before, limit)
+        })
+        .await?;
+        deleted += prune_in_batches(|limit| {
+            self.store
+                .prune_account_changes(forget_changes_before, limit)
+        })
+        .await?;
         Ok(deleted)
     }
 
@@ -679,9 +733,9 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::InvalidToken`] when the account is gone or disabled.
     pub async fn me(&self, principal: &Principal) -> Result<(User, BTreeSet<String>), AuthError> {
-        let user = self.current_user(principal).await?;
+        let user = self.active_account(principal.user_id).await?;
         let permissions = self.permissions_of(&user.roles).await?;
-        Ok((user.into(), permissions))
+        Ok((User::clone(&user), permissions))
     }
 
     /// Changes the caller's name and/or email; an email change needs the current password.
@@ -727,11 +781,12 @@ impl AuthService {
             self.check_current_password(&user, change.current_password.unwrap_or_default())
                 .await?;
         }
-        match self
+        let updated = self
             .store
             .update_profile(user.id, &ProfileChange { email, name })
-            .await
-        {
+            .await;
+        self.accounts.forget_user(user.id);
+        match updated {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
             Err(other) => return Err(other.into()),
@@ -915,6 +970,7 @@ impl AuthService {
 
     async fn disable_account(&self, user_id: Uuid) -> Result<(), AuthError> {
         self.store.set_disabled(user_id, true).await?;
+        self.accounts.forget_user(user_id);
         self.store.delete_personal_tokens_of_user(user_id).await?;
         self.revoke_user_sessions(user_id, None).await
     }
@@ -974,6 +1030,7 @@ impl AuthService {
             permissions: permissions.iter().cloned().collect(),
         };
         self.store.put_role(&role).await?;
+        self.accounts.forget_roles();
         Ok(role)
     }
 
@@ -1000,9 +1057,13 @@ impl AuthService {
 
     async fn delete_user(&self, user_id: Uuid) -> Result<(), AuthError> {
         self.revoke_user_sessions(user_id, None).await?;
-        Ok(self.store.delete_user(user_id).await?)
+        self.store.delete_user(user_id).await?;
+        self.accounts.forget_user(user_id);
+        Ok(())
     }
 
+    /// The caller's account as stored now, password hash included, for
+    /// changing it; [`AuthService::active_account`] serves reads.
     async fn current_user(&self, principal: &Principal) -> Result<UserRecord, AuthError> {
         match self.store.user_by_id(principal.user_id).await? {
             Some(user) if !user.disabled => Ok(user),
@@ -1019,14 +1080,37 @@ impl AuthService {
             .ok_or(AuthError::NotFound)
     }
 
+    /// An account that exists and is not disabled, through the account
+    /// cache; anything else means the credential no longer counts.
+    async fn active_account(&self, user_id: Uuid) -> Result<Arc<User>, AuthError> {
+        let ticket = match self.accounts.user(user_id) {
+            Lookup::Hit(user) => return Self::require_active(Some(user)),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .map(|record| self.accounts.remember_user(ticket, record.into()));
+        Self::require_active(user)
+    }
+
+    fn require_active(user: Option<Arc<User>>) -> Result<Arc<User>, AuthError> {
+        user.filter(|user| !user.disabled)
+            .ok_or(AuthError::InvalidToken(TokenError::Revoked))
+    }
+
     async fn permissions_of(&self, user_roles: &[String]) -> Result<BTreeSet<String>, AuthError> {
         if user_roles.is_empty() {
             return Ok(BTreeSet::new());
         }
-        Ok(roles::permissions_of(
-            user_roles,
-            &self.store.roles().await?,
-        ))
+        let stored = match self.accounts.roles() {
+            Lookup::Hit(roles) => roles,
+            Lookup::Miss(ticket) => self
+                .accounts
+                .remember_roles(ticket, self.store.roles().await?),
+        };
+        Ok(roles::permissions_of(user_roles, &stored))
     }
 
     /// A session that is neither revoked nor past its idle or absolute end.
@@ -1167,6 +1251,25 @@ impl AuthService {
             }
         }
     }
+}
+
+/// Runs `prune` with a limit of [`HOUSEKEEPING_BATCH`] rows until a batch
+/// comes back short, at most [`HOUSEKEEPING_MAX_BATCHES`] times; returns how
+/// many rows went.
+async fn prune_in_batches<F, Batch>(mut prune: F) -> Result<u64, AuthError>
+where
+    F: FnMut(u32) -> Batch,
+    Batch: Future<Output = Result<u64, StoreError>>,
+{
+    let mut deleted = 0;
+    for _ in 0..HOUSEKEEPING_MAX_BATCHES {
+        let batch = prune(HOUSEKEEPING_BATCH).await?;
+        deleted += batch;
+        if batch < u64::from(HOUSEKEEPING_BATCH) {
+            break;
+        }
+    }
+    Ok(deleted)
 }
 
 async fn load_ring(store: &dyn Store, token_horizon: Duration) -> Result<KeyRing, AuthError> {

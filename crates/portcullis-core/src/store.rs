@@ -114,6 +114,25 @@ pub struct SessionCutoff {
     pub idle_before: OffsetDateTime,
 }
 
+/// What the account-change feed says changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountChanged {
+    /// This user's email, name, disabled flag or roles, or the user is gone.
+    User(Uuid),
+    /// A role was created, changed or deleted: any account's permissions may differ.
+    Roles,
+}
+
+/// One read of the account-change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountChanges {
+    /// Each change recorded at or after the time asked for, once.
+    pub changes: Vec<AccountChanged>,
+    /// The time of the read by the clock that stamps the feed (the
+    /// database's), from which the next read continues.
+    pub read_at: OffsetDateTime,
+}
+
 /// Failed login attempts counted against one throttling key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginFailures {
@@ -187,6 +206,19 @@ pub trait Store: Send + Sync + 'static {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError>;
+    /// The accounts and roles changed at or after `since` (by the feed's
+    /// clock, see [`AccountChanges::read_at`]), however and by whichever
+    /// process they were changed, for the in-memory account cache.
+    async fn account_changes_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<AccountChanges, StoreError>;
+    /// Deletes at most `limit` feed entries recorded before `before`; returns how many.
+    async fn prune_account_changes(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
     /// Deletes at most `limit` sessions that can serve no token any more:
     /// revoked before `cutoff.revoked_before`, past their absolute end
     /// (`expires_at` before `cutoff.now`), or unused since `cutoff.idle_before`;

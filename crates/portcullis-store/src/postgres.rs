@@ -38,13 +38,13 @@ use portcullis_core::keys::SigningKey;
 use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff, SessionRecord,
-    Store, StoreError, UserQuery, UserRecord,
+    AccountChanges, LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff,
+    SessionRecord, Store, StoreError, UserQuery, UserRecord,
 };
 
 use crate::migration;
 use crate::rows::{
-    BackendRow, Columns as _, decode_error, found, login_failures_from_row,
+    self, BackendRow, Columns as _, decode_error, found, login_failures_from_row,
     personal_token_from_row, roles_from_rows, session_from_row, signing_key_from_row, unix_millis,
     users_from_rows,
 };
@@ -535,6 +535,41 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn account_changes_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<AccountChanges, StoreError> {
+        // The triggers stamp entries with the database's clock, so the read
+        // time comes from it too: the clocks of instances never matter.
+        let row = sqlx::query(
+            "SELECT extract(epoch FROM now())::BIGINT AS read_at,
+                    ARRAY(SELECT DISTINCT user_id FROM account_changes WHERE changed_at >= $1) AS user_ids",
+        )
+        .bind(since.unix_timestamp())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let user_ids: Vec<Option<Uuid>> = row.try_get("user_ids").map_err(decode_error)?;
+        Ok(rows::account_changes(user_ids, row.timestamp("read_at")?))
+    }
+
+    async fn prune_account_changes(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM account_changes WHERE ctid IN
+                 (SELECT ctid FROM account_changes WHERE changed_at < $1 LIMIT $2)",
+        )
+        .bind(before.unix_timestamp())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(result.rows_affected())
+    }
+
     async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError> {
         let result = sqlx::query(
             "DELETE FROM sessions WHERE id IN (
@@ -790,6 +825,10 @@ async fn insert_user_roles(
 /// Ids are stored as native UUIDs.
 impl BackendRow for PgRow {
     fn uuid(&self, name: &str) -> Result<Uuid, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+
+    fn optional_uuid(&self, name: &str) -> Result<Option<Uuid>, StoreError> {
         self.try_get(name).map_err(decode_error)
     }
 }

@@ -25,7 +25,8 @@ use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    LoginFailures, PersonalTokenRecord, SessionRecord, StoreError, UserRecord,
+    AccountChanged, AccountChanges, LoginFailures, PersonalTokenRecord, SessionRecord, StoreError,
+    UserRecord,
 };
 
 // The column lists the decoders below read, kept beside them so the two
@@ -106,6 +107,7 @@ pub(crate) trait Columns {
 /// A row of one backend: the shared columns, plus ids, whose type differs.
 pub(crate) trait BackendRow: Columns {
     fn uuid(&self, name: &str) -> Result<Uuid, StoreError>;
+    fn optional_uuid(&self, name: &str) -> Result<Option<Uuid>, StoreError>;
 }
 
 impl<R> Columns for R
@@ -270,6 +272,22 @@ pub(crate) fn login_failures_from_row<R: Columns>(row: &R) -> Result<LoginFailur
         last_at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(last_at_ms) * 1_000_000)
             .map_err(|error| StoreError::Other(format!("column last_at_ms: {error}")))?,
     })
+}
+
+/// The account-change feed's entries as read (`NULL`: the roles changed),
+/// each change once.
+pub(crate) fn account_changes(
+    user_ids: impl IntoIterator<Item = Option<Uuid>>,
+    read_at: OffsetDateTime,
+) -> AccountChanges {
+    let changes: BTreeSet<Option<Uuid>> = user_ids.into_iter().collect();
+    AccountChanges {
+        changes: changes
+            .into_iter()
+            .map(|user_id| user_id.map_or(AccountChanged::Roles, AccountChanged::User))
+            .collect(),
+        read_at,
+    }
 }
 
 fn from_unix(seconds: i64, name: &str) -> Result<OffsetDateTime, StoreError> {

@@ -35,13 +35,13 @@ use portcullis_core::keys::SigningKey;
 use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff, SessionRecord,
-    Store, StoreError, UserQuery, UserRecord,
+    AccountChanges, LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff,
+    SessionRecord, Store, StoreError, UserQuery, UserRecord,
 };
 
 use crate::migration;
 use crate::rows::{
-    BackendRow, Columns as _, found, login_failures_from_row, personal_token_from_row,
+    self, BackendRow, Columns as _, found, login_failures_from_row, personal_token_from_row,
     roles_from_rows, session_from_row, signing_key_from_row, unix_millis, users_from_rows,
 };
 use crate::rows::{select_personal_tokens, select_sessions, select_users};
@@ -494,6 +494,43 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn account_changes_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<AccountChanges, StoreError> {
+        // The triggers stamp entries with this machine's clock (`unixepoch()`),
+        // the clock every process sharing the file reads.
+        let read_at = OffsetDateTime::now_utc();
+        let rows =
+            sqlx::query("SELECT DISTINCT user_id FROM account_changes WHERE changed_at >= ?")
+                .bind(since.unix_timestamp())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let user_ids = rows
+            .iter()
+            .map(|row| row.optional_uuid("user_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows::account_changes(user_ids, read_at))
+    }
+
+    async fn prune_account_changes(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM account_changes WHERE rowid IN
+                 (SELECT rowid FROM account_changes WHERE changed_at < ? LIMIT ?)",
+        )
+        .bind(before.unix_timestamp())
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(result.rows_affected())
+    }
+
     async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError> {
         let result = sqlx::query(
             "DELETE FROM sessions WHERE id IN (
@@ -738,7 +775,16 @@ async fn insert_user_roles(
 /// Ids are stored as hyphenated UUID text.
 impl BackendRow for SqliteRow {
     fn uuid(&self, name: &str) -> Result<Uuid, StoreError> {
-        Uuid::parse_str(&self.text(name)?)
-            .map_err(|error| StoreError::Other(format!("column {name}: {error}")))
+        parse_uuid(&self.text(name)?, name)
     }
+
+    fn optional_uuid(&self, name: &str) -> Result<Option<Uuid>, StoreError> {
+        self.optional_text(name)?
+            .map(|text| parse_uuid(&text, name))
+            .transpose()
+    }
+}
+
+fn parse_uuid(text: &str, name: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|error| StoreError::Other(format!("column {name}: {error}")))
 }

@@ -78,12 +78,12 @@ pub(crate) enum UserCommand {
     },
     /// One line per user: id, email, roles, active or disabled.
     List,
-    /// Disable a user and revoke all their sessions.
+    /// Disable a user and revoke all their sessions. Returns once running servers see it (about 1 s).
     Disable {
         #[arg(long)]
         email: String,
     },
-    /// Set a user's password (the policy applies) and revoke their sessions.
+    /// Set a user's password (the policy applies) and revoke their sessions. Returns once running servers see it (about 1 s).
     Passwd {
         #[arg(long)]
         email: String,
@@ -94,7 +94,7 @@ pub(crate) enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RoleCommand {
-    /// Create or replace a role.
+    /// Create or replace a role. Returns once running servers see it (about 1 s).
     Set {
         name: String,
         /// A permission of the role (repeatable).

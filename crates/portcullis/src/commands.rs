@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, anyhow, bail};
 use portcullis_core::AuthService;
 use portcullis_core::keys::{ALGORITHM, KeyState};
-use portcullis_core::service::{AuthError, NewAccount};
+use portcullis_core::service::{ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN, AuthError, NewAccount};
 use portcullis_core::store::Store;
 use portcullis_server::AppState;
 use portcullis_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions};
@@ -187,6 +187,7 @@ async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCo
         }
         UserCommand::Disable { email } => {
             let user = auth.disable_user(&email).await.map_err(describe)?;
+            until_running_servers_see_it().await;
             println!("disabled {}; its sessions are revoked", user.email);
         }
         UserCommand::Passwd {
@@ -197,6 +198,7 @@ async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCo
             auth.set_password(&email, &password)
                 .await
                 .map_err(describe)?;
+            until_running_servers_see_it().await;
             println!("password set for {email}; its sessions are revoked");
         }
     }
@@ -207,6 +209,7 @@ async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCo
     match command {
         RoleCommand::Set { name, permissions } => {
             let role = auth.put_role(&name, &permissions).await.map_err(describe)?;
+            until_running_servers_see_it().await;
             println!(
                 "{}\t{}",
                 role.name,
@@ -224,6 +227,13 @@ async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until every server running on this database has seen a change
+/// just made to an account or a role, so that a script calling the API
+/// right after this command finds it in effect.
+async fn until_running_servers_see_it() {
+    tokio::time::sleep(ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN).await;
 }
 
 async fn keys(auth: &AuthService, command: KeysCommand) -> anyhow::Result<ExitCode> {

@@ -149,6 +149,7 @@ impl AuthService {
             Some(false) if user.disabled => self.store.set_disabled(id, false).await?,
             _ => {}
         }
+        self.accounts.forget_user(id);
         self.admin_user(principal, id).await
     }
 
@@ -221,7 +222,9 @@ impl AuthService {
                 "the admin role is built in",
             )]));
         }
-        match self.store.delete_role(name).await {
+        let deleted = self.store.delete_role(name).await;
+        self.accounts.forget_roles();
+        match deleted {
             Err(StoreError::NotFound) => Err(AuthError::NotFound),
             other => Ok(other?),
         }

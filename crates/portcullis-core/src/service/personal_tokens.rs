@@ -7,12 +7,14 @@
 //! once). Use times are gathered in memory and written in batches by
 //! [`AuthService::flush_personal_token_uses`], never once per request.
 
+use std::sync::Arc;
+
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{AuthError, AuthService, Credential, Principal, field, now_seconds};
+use super::{AuthError, AuthService, Credential, Principal, User, field, now_seconds};
 use crate::personal_tokens::PersonalToken;
-use crate::store::{PersonalTokenRecord, UserRecord};
+use crate::store::PersonalTokenRecord;
 use crate::tokens::TokenError;
 
 /// Longest token name, in characters.
@@ -55,7 +57,7 @@ impl From<PersonalTokenRecord> for PersonalTokenView {
 /// A personal access token that was just checked, with what was read to check it.
 pub(super) struct PersonalTokenUse {
     pub(super) principal: Principal,
-    pub(super) user: UserRecord,
+    pub(super) user: Arc<User>,
     pub(super) token: PersonalTokenRecord,
 }
 
@@ -219,9 +221,9 @@ impl AuthService {
         {
             return Err(AuthError::InvalidToken(TokenError::Expired));
         }
-        let user = match self.store.user_by_id(record.user_id).await? {
-            Some(user) if !user.disabled => user,
-            _ => return Err(unknown()),
+        let user = match self.active_account(record.user_id).await {
+            Err(AuthError::InvalidToken(_)) => return Err(unknown()),
+            account => account?,
         };
         let permissions = self.permissions_of(&user.roles).await?;
         let scope = record

@@ -85,7 +85,8 @@ impl AuthService {
     }
 
     /// Forward-auth: authenticates `token`, checks `permission` if given, and
-    /// returns who the caller is, read fresh from the database.
+    /// returns who the caller is now (through the account cache, which
+    /// forgets an account as soon as it changes).
     ///
     /// # Errors
     /// [`AuthError::InvalidToken`], [`AuthError::Forbidden`], [`AuthError::Unavailable`].
@@ -94,19 +95,19 @@ impl AuthService {
         token: &str,
         permission: Option<&str>,
     ) -> Result<(Principal, User), AuthError> {
-        // A personal access token was checked against a fresh read of its
-        // account already; an access token was not, so read it once now.
+        // A personal access token was checked against its account already;
+        // an access token was not, so look the account up once now.
         let (principal, user) = if PersonalToken::is_personal_token(token) {
             let checked = self.authenticate_personal_token(token).await?;
             (checked.principal, checked.user)
         } else {
             let principal = self.authenticate(token).await?;
-            let user = self.current_user(&principal).await?;
+            let user = self.active_account(principal.user_id).await?;
             (principal, user)
         };
         if let Some(permission) = permission {
             self.authorize(&principal, permission)?;
         }
-        Ok((principal, user.into()))
+        Ok((principal, User::clone(&user)))
     }
 }

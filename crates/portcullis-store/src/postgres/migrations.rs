@@ -43,6 +43,11 @@ impl MigrationDialect for PgMigrations {
             file_name: "0003_revoked_sessions.sql",
             sql: include_str!("../../migrations/postgres/0003_revoked_sessions.sql"),
         },
+        Migration {
+            version: 4,
+            file_name: "0004_account_changes.sql",
+            sql: include_str!("../../migrations/postgres/0004_account_changes.sql"),
+        },
     ];
     const CREATE_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    BIGINT NOT NULL PRIMARY KEY,

@@ -35,6 +35,11 @@ impl MigrationDialect for SqliteMigrations {
             file_name: "0003_revoked_sessions.sql",
             sql: include_str!("../../migrations/sqlite/0003_revoked_sessions.sql"),
         },
+        Migration {
+            version: 4,
+            file_name: "0004_account_changes.sql",
+            sql: include_str!("../../migrations/sqlite/0004_account_changes.sql"),
+        },
     ];
     const CREATE_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER NOT NULL PRIMARY KEY,

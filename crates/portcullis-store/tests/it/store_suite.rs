@@ -10,7 +10,7 @@
 //! and are called by the backends' own tests; so are the record builders and
 //! the `assert_*` checks marked `pub(crate)`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use portcullis_core::email::Email;
@@ -19,7 +19,8 @@ use portcullis_core::keys::{KeyState, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    LoginFailures, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord,
+    AccountChanged, LoginFailures, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError,
+    UserRecord,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -1097,6 +1098,102 @@ pub(crate) async fn pruning(store: &dyn Store) {
     assert!(store.login_failures("old-1").await.unwrap().is_none());
 }
 
+/// Every change to what an account cache keeps (email, name, disabled flag,
+/// roles held, the roles themselves, deletion) is in the feed, however it
+/// is made; password changes and sessions are not. Entries are pruned by age.
+pub(crate) async fn account_change_feed(store: &dyn Store) {
+    async fn changes_since(store: &dyn Store, since: OffsetDateTime) -> HashSet<AccountChanged> {
+        let feed = store.account_changes_since(since).await.unwrap();
+        let read = feed.changes.len();
+        let changes: HashSet<AccountChanged> = feed.changes.into_iter().collect();
+        assert_eq!(changes.len(), read, "each change once");
+        changes
+    }
+    let (alice, bob) = (
+        user("alice@example.com", at(0)),
+        user("bob@example.com", at(1)),
+    );
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
+    let long_ago = OffsetDateTime::now_utc() - Duration::days(1);
+    let tomorrow = OffsetDateTime::now_utc() + Duration::days(1);
+    store.prune_account_changes(tomorrow, 1_000).await.unwrap();
+    assert!(changes_since(store, long_ago).await.is_empty());
+
+    store
+        .set_password_hash(alice.id, &PasswordHashString("$argon2id$new".into()))
+        .await
+        .unwrap();
+    store
+        .insert_session(&session(alice.id, at(10)))
+        .await
+        .unwrap();
+    assert!(
+        changes_since(store, long_ago).await.is_empty(),
+        "no process keeps password hashes or sessions in its account cache"
+    );
+
+    store.set_roles(alice.id, &["editor".into()]).await.unwrap();
+    let name = ProfileChange {
+        email: None,
+        name: Some(None),
+    };
+    store.update_profile(bob.id, &name).await.unwrap();
+    assert_eq!(
+        changes_since(store, long_ago).await,
+        HashSet::from([AccountChanged::User(alice.id), AccountChanged::User(bob.id)])
+    );
+
+    store.prune_account_changes(tomorrow, 1_000).await.unwrap();
+    store
+        .put_role(&role("editor", &["posts:edit"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        changes_since(store, long_ago).await,
+        HashSet::from([AccountChanged::Roles])
+    );
+
+    store.prune_account_changes(tomorrow, 1_000).await.unwrap();
+    store.set_disabled(bob.id, true).await.unwrap();
+    store.delete_user(alice.id).await.unwrap();
+    store.delete_role("editor").await.unwrap();
+    let feed = store.account_changes_since(long_ago).await.unwrap();
+    assert_eq!(
+        feed.changes.into_iter().collect::<HashSet<_>>(),
+        HashSet::from([
+            AccountChanged::User(alice.id),
+            AccountChanged::User(bob.id),
+            AccountChanged::Roles
+        ])
+    );
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        (feed.read_at - now).abs() <= Duration::seconds(2),
+        "read at {} by the feed's clock, now {now}",
+        feed.read_at
+    );
+    assert!(
+        changes_since(store, feed.read_at + Duration::seconds(2))
+            .await
+            .is_empty(),
+        "nothing newer"
+    );
+
+    assert_eq!(
+        store.prune_account_changes(long_ago, 1_000).await.unwrap(),
+        0,
+        "nothing that old"
+    );
+    let mut pruned = 0;
+    while let batch @ 1.. = store.prune_account_changes(tomorrow, 2).await.unwrap() {
+        assert!(batch <= 2, "at most the limit at once");
+        pruned += batch;
+    }
+    assert!(pruned >= 3);
+    assert!(changes_since(store, long_ago).await.is_empty());
+}
+
 /// Expands, inside a backend's test module, to `mod suite` with one
 /// `#[tokio::test]` per function of this file. `$fresh` is evaluated at the
 /// start of each test, in that backend module's scope, and yields
@@ -1119,6 +1216,7 @@ macro_rules! store_suite_tests {
                 signing_keys,
                 login_failures,
                 pruning,
+                account_change_feed,
             ];
             shared: [concurrent_refresh_rotation, concurrent_replacements];
         );

@@ -362,7 +362,9 @@ fn zero_in_place(path: &std::path::Path) {
 /// SQLite holds its files open, so deleting them or changing permissions (we
 /// may run as root) does not stop it reading. Zeroing the database, its
 /// write-ahead log and its shared-memory index in place does: every read
-/// then fails with "file is not a database".
+/// then fails with "file is not a database". The account cache answers for
+/// at most a second after its last successful read of the change feed, so
+/// by a second and a half later every answer must be a 503.
 #[tokio::test]
 async fn an_unreadable_database_fails_closed_with_503() {
     let (server, _, tokens) = server_with_ada().await;
@@ -381,6 +383,7 @@ async fn an_unreadable_database_fails_closed_with_503() {
         path.push(suffix);
         zero_in_place(std::path::Path::new(&path));
     }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     for (case, token, query) in [
         ("access token", &access, ""),
         (

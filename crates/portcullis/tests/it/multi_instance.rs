@@ -1,6 +1,7 @@
 //! Many instances, one truth: two real server processes on one PostgreSQL
-//! database behave as one server. Revocations made through either reach the
-//! other within a second, a key rotation is served and accepted by both,
+//! database behave as one server. Revocations and account changes made
+//! through either reach the other within a second, a key rotation is served
+//! and accepted by both,
 //! concurrent refreshes spread over both yield one successor, and failed
 //! logins count across both.
 //!
@@ -246,8 +247,8 @@ async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second(
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    // `/me` reads the account anyway; introspection trusts the token and the
-    // deny list alone, so it shows whether the revocation arrived.
+    // Introspection trusts the token and the deny list alone, never the
+    // account, so it shows whether the revocation itself arrived.
     let started = Instant::now();
     loop {
         let answer: serde_json::Value = second
@@ -284,4 +285,71 @@ async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second(
         .await
         .unwrap();
     assert_eq!(answer["active"], false, "a restarted instance still knows");
+}
+
+/// Each instance keeps accounts and roles in memory; a change made through
+/// the other instance must still show in its `GET /me` within a second.
+#[tokio::test]
+async fn account_and_role_changes_on_one_instance_show_in_me_on_the_other_within_a_second() {
+    let Some((first, second)) = two_instances(&[]).await else {
+        return;
+    };
+    first.add_user("admin@example.com", &["admin"]);
+    let admin = text(
+        &first.login("admin@example.com", PASSWORD).await,
+        "access_token",
+    );
+    first.set_role("reader", &["books:read"]);
+    first.add_user("grace@example.com", &["reader"]);
+    let access = text(
+        &first.login("grace@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let id = text(&crate::helpers::jwt_claims(&access), "sub");
+    let me = |server: &TestServer| {
+        let request = server.client.get(server.url("/me")).bearer_auth(&access);
+        async move {
+            let me: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            me
+        }
+    };
+    assert_eq!(me(&second).await["permissions"], json!(["books:read"]));
+
+    let changes = [
+        (
+            first
+                .client
+                .patch(first.url(&format!("/users/{id}")))
+                .json(&json!({ "roles": ["reader", "writer"], "name": "Grace H." })),
+            "roles",
+            json!(["reader", "writer"]),
+        ),
+        (
+            first
+                .client
+                .put(first.url("/roles/writer"))
+                .json(&json!({ "permissions": ["books:write"] })),
+            "permissions",
+            json!(["books:read", "books:write"]),
+        ),
+    ];
+    for (change, field, expected) in changes {
+        let changed = change.bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(changed.status(), StatusCode::OK, "{field}");
+        assert_eq!(
+            me(&first).await[field],
+            expected,
+            "at once where it was made"
+        );
+        let started = Instant::now();
+        while me(&second).await[field] != expected {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{field} still not {expected} on the other instance after {:?}",
+                started.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(me(&second).await["name"], "Grace H.");
 }

@@ -1,0 +1,297 @@
+//! Accounts and roles recently read, kept in memory so that `GET /me`,
+//! forward-auth and personal access tokens do not read them from the
+//! database on every request.
+//!
+//! The contract says a role change shows in `GET /me` at once, so the cache
+//! must never answer with what was true before a change:
+//!
+//! - This process forgets an account or the roles right after it changes
+//!   them itself, before the request that changed them answers.
+//! - Other processes sharing the database (other instances, the command
+//!   line, SQL by hand) change rows whose triggers write the account-change
+//!   feed; [`AuthService::refresh_account_changes`](super::AuthService::refresh_account_changes)
+//!   reads it every half second and forgets what it names.
+//! - The cache answers only while that feed is being read: each successful
+//!   read trusts it for [`TRUST_PER_READ`]. Once reads stop succeeding (the
+//!   database is down, the upkeep loop stalls, or a process never reads the
+//!   feed, like the command line) every lookup misses, callers read the
+//!   database, and a down database fails closed as it did before. When
+//!   trust lapses, everything is forgotten, since changes may have been
+//!   missed meanwhile.
+//! - A read of the database that raced a change must not put the old
+//!   account back: each lookup that misses hands out a [`Ticket`], and the
+//!   result of the read it was for is kept only if nothing was forgotten
+//!   since the ticket was issued.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::User;
+use crate::roles::Role;
+
+/// How long one successful read of the change feed lets the cache answer.
+/// The feed is read every 500 ms, so this rides out one slow read, and it
+/// is the 1 second within which the contract has every instance see a
+/// revocation.
+pub(super) const TRUST_PER_READ: Duration = Duration::from_secs(1);
+
+/// Entries kept at most: about 300 bytes each, so about 15 MB when full.
+/// When full, an arbitrary entry makes room for the new one.
+const CAPACITY: usize = 50_000;
+
+/// Permission to remember what a read of the database returned, issued by a
+/// lookup that missed.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub(super) struct Ticket(u64);
+
+/// What a lookup found.
+#[derive(Debug)]
+pub(super) enum Lookup<T> {
+    Hit(Arc<T>),
+    /// Read the database, then hand the result back with this ticket.
+    Miss(Ticket),
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub(super) struct AccountCache {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    users: HashMap<Uuid, Arc<User>>,
+    roles: Option<Arc<Vec<Role>>>,
+    /// Counts every forgetting; a ticket from an earlier count is void.
+    generation: u64,
+    /// Until when lookups may hit; `None` until the feed has been read.
+    trusted_until: Option<Instant>,
+}
+
+impl AccountCache {
+    pub(super) fn user(&self, id: Uuid) -> Lookup<User> {
+        let state = self.lock();
+        match state.users.get(&id) {
+            Some(user) if state.is_trusted() => Lookup::Hit(Arc::clone(user)),
+            _ => Lookup::Miss(Ticket(state.generation)),
+        }
+    }
+
+    /// Keeps `user`, read from the database after `ticket` was issued, unless
+    /// anything was forgotten since.
+    pub(super) fn remember_user(&self, ticket: Ticket, user: User) -> Arc<User> {
+        let user = Arc::new(user);
+        let mut state = self.lock();
+        if ticket.0 == state.generation {
+            if state.users.len() >= CAPACITY
+                && !state.users.contains_key(&user.id)
+                && let Some(evicted) = state.users.keys().next().copied()
+            {
+                state.users.remove(&evicted);
+            }
+            state.users.insert(user.id, Arc::clone(&user));
+        }
+        user
+    }
+
+    pub(super) fn roles(&self) -> Lookup<Vec<Role>> {
+        let state = self.lock();
+        match &state.roles {
+            Some(roles) if state.is_trusted() => Lookup::Hit(Arc::clone(roles)),
+            _ => Lookup::Miss(Ticket(state.generation)),
+        }
+    }
+
+    /// Keeps every role, as read after `ticket` was issued, unless anything
+    /// was forgotten since.
+    pub(super) fn remember_roles(&self, ticket: Ticket, roles: Vec<Role>) -> Arc<Vec<Role>> {
+        let roles = Arc::new(roles);
+        let mut state = self.lock();
+        if ticket.0 == state.generation {
+            state.roles = Some(Arc::clone(&roles));
+        }
+        roles
+    }
+
+    pub(super) fn forget_user(&self, id: Uuid) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.users.remove(&id);
+    }
+
+    pub(super) fn forget_roles(&self) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.roles = None;
+    }
+
+    /// Applies one successful read of the change feed, made at `read_at`
+    /// (this process's clock), and trusts the cache for
+    /// [`TRUST_PER_READ`] after it. If trust had lapsed, forgets everything
+    /// first: changes may have gone unread meanwhile.
+    pub(super) fn apply_feed<'a>(
+        &self,
+        changed_users: impl IntoIterator<Item = &'a Uuid>,
+        roles_changed: bool,
+        read_at: Instant,
+    ) {
+        let mut state = self.lock();
+        // Any change named voids the tickets out, cached or not: a read in
+        // flight may have returned what was true before it.
+        let lapsed = !state.is_trusted();
+        let mut changed = roles_changed || lapsed;
+        if lapsed {
+            state.users.clear();
+        }
+        if roles_changed || lapsed {
+            state.roles = None;
+        }
+        for id in changed_users {
+            state.users.remove(id);
+            changed = true;
+        }
+        if changed {
+            state.generation += 1;
+        }
+        state.trusted_until = Some(read_at + TRUST_PER_READ);
+    }
+}
+
+impl State {
+    fn is_trusted(&self) -> bool {
+        self.trusted_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+}
+
+impl AccountCache {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::email::Email;
+
+    fn user(email: &str) -> User {
+        User {
+            id: Uuid::now_v7(),
+            email: Email::parse(email).unwrap(),
+            name: None,
+            roles: vec![],
+            disabled: false,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn trusted() -> AccountCache {
+        let cache = AccountCache::default();
+        cache.apply_feed([], false, Instant::now());
+        cache
+    }
+
+    fn fill(cache: &AccountCache, user: User) {
+        let Lookup::Miss(ticket) = cache.user(user.id) else {
+            panic!("expected a miss");
+        };
+        cache.remember_user(ticket, user);
+    }
+
+    #[test]
+    fn remembers_and_forgets_an_account() {
+        let cache = trusted();
+        let ada = user("ada@example.com");
+        fill(&cache, ada.clone());
+        assert!(matches!(cache.user(ada.id), Lookup::Hit(hit) if *hit == ada));
+        cache.forget_user(ada.id);
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn a_read_that_raced_a_change_is_not_kept() {
+        let cache = trusted();
+        let ada = user("ada@example.com");
+        let Lookup::Miss(ticket) = cache.user(ada.id) else {
+            panic!("expected a miss");
+        };
+        cache.forget_user(ada.id);
+        cache.remember_user(ticket, ada.clone());
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+
+        // The same when the change comes through the feed, cached or not.
+        let Lookup::Miss(ticket) = cache.user(ada.id) else {
+            panic!("expected a miss");
+        };
+        cache.apply_feed([&ada.id], false, Instant::now());
+        cache.remember_user(ticket, ada.clone());
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+
+        let Lookup::Miss(ticket) = cache.roles() else {
+            panic!("expected a miss");
+        };
+        cache.apply_feed([], true, Instant::now());
+        let Lookup::Miss(stale) = cache.roles() else {
+            panic!("expected a miss");
+        };
+        cache.remember_roles(ticket, vec![]);
+        assert!(matches!(cache.roles(), Lookup::Miss(_)));
+        cache.remember_roles(stale, vec![]);
+        assert!(matches!(cache.roles(), Lookup::Hit(_)));
+    }
+
+    #[test]
+    fn the_feed_forgets_what_it_names_and_only_that() {
+        let cache = trusted();
+        let (ada, bob) = (user("ada@example.com"), user("bob@example.com"));
+        fill(&cache, ada.clone());
+        fill(&cache, bob.clone());
+        let Lookup::Miss(ticket) = cache.roles() else {
+            panic!("expected a miss");
+        };
+        cache.remember_roles(ticket, vec![]);
+        cache.apply_feed([&ada.id], false, Instant::now());
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+        assert!(matches!(cache.user(bob.id), Lookup::Hit(_)));
+        assert!(matches!(cache.roles(), Lookup::Hit(_)));
+        cache.apply_feed([], true, Instant::now());
+        assert!(matches!(cache.roles(), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn nothing_hits_until_the_feed_is_read_or_once_it_stops_being_read() {
+        let cache = AccountCache::default();
+        let ada = user("ada@example.com");
+        fill(&cache, ada.clone());
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+
+        let long_ago = Instant::now()
+            .checked_sub(TRUST_PER_READ * 2)
+            .expect("the clock runs long enough");
+        cache.apply_feed([], false, long_ago);
+        fill(&cache, ada.clone());
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+
+        // Trust lapsed: the next read forgets everything, even what it does not name.
+        cache.apply_feed([], false, Instant::now());
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+        fill(&cache, ada.clone());
+        assert!(matches!(cache.user(ada.id), Lookup::Hit(_)));
+    }
+
+    #[test]
+    fn a_full_cache_makes_room() {
+        let cache = trusted();
+        for n in 0..=CAPACITY {
+            fill(&cache, user(&format!("user{n}@example.com")));
+        }
+        assert_eq!(cache.lock().users.len(), CAPACITY);
+    }
+}
