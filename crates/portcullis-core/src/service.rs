@@ -532,15 +532,18 @@ impl AuthService {
         );
         let address_key = client.ip.as_deref().map(throttle::address_key);
         let _turn = self.account_attempts.turn(&account_key).await;
-        if let Err(error) = self
+        let account_has_failures = match self
             .ensure_not_throttled(&account_key, address_key.as_deref())
             .await
         {
-            if matches!(error, AuthError::Throttled { .. }) {
-                telemetry::login(LoginOutcome::Throttled);
+            Ok(account_has_failures) => account_has_failures,
+            Err(error) => {
+                if matches!(error, AuthError::Throttled { .. }) {
+                    telemetry::login(LoginOutcome::Throttled);
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
 
         let user = match &email {
             Some(email) => self.store.user_by_email(email).await?,
@@ -560,7 +563,9 @@ impl AuthService {
                 if let Verification::NeedsRehash(new_hash) = outcome {
                     self.store.set_password_hash(user.id, &new_hash).await?;
                 }
-                self.store.clear_login_failures(&account_key).await?;
+                if account_has_failures {
+                    self.store.clear_login_failures(&account_key).await?;
+                }
                 telemetry::login(LoginOutcome::Success);
                 user
             }
@@ -1178,23 +1183,28 @@ impl AuthService {
         Ok(())
     }
 
+    /// Refuses an attempt while the account or the address is locked out;
+    /// otherwise returns whether failures are on record for the account (a
+    /// success then clears them, and only then needs a write).
     async fn ensure_not_throttled(
         &self,
         account_key: &str,
         address_key: Option<&str>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<bool, AuthError> {
         let now = OffsetDateTime::now_utc();
         let throttle = &self.settings.throttle;
         if !throttle.enabled {
-            return Ok(());
+            return Ok(false);
         }
         let mut locked_until = None;
+        let mut account_has_failures = false;
         for (key, subject) in [
             (Some(account_key), ThrottleSubject::Account),
             (address_key, ThrottleSubject::Address),
         ] {
             let Some(key) = key else { continue };
             if let Some(failures) = self.store.login_failures(key).await? {
+                account_has_failures |= subject == ThrottleSubject::Account;
                 locked_until = locked_until.max(throttle.locked_until(subject, &failures, now));
             }
         }
@@ -1205,7 +1215,7 @@ impl AuthService {
                     retry_after_seconds: ceil_seconds(until - now),
                 })
             }
-            None => Ok(()),
+            None => Ok(account_has_failures),
         }
     }
 
