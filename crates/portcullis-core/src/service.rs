@@ -30,7 +30,7 @@ use crate::revocation::RevokedSessions;
 use crate::roles::{self, Role};
 use crate::settings::{AuthSettings, SignupMode};
 use crate::store::{
-    AccountChanged, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord,
+    FeedPosition, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord,
 };
 use crate::telemetry::{self, LoginOutcome};
 use crate::throttle::{self, AccountAttempts, ThrottleSubject};
@@ -40,11 +40,6 @@ use account_cache::{AccountCache, Lookup};
 /// How far back each read of recent revocations overlaps the previous one:
 /// the store keeps whole seconds, and clocks of instances differ a little.
 const REVOCATION_OVERLAP: Duration = Duration::seconds(5);
-
-/// How far back each read of the account-change feed overlaps the previous
-/// one: the feed keeps whole seconds, and a change is stamped when its
-/// transaction starts, a little before it commits.
-const ACCOUNT_CHANGES_OVERLAP: Duration = Duration::seconds(5);
 
 /// How long the account-change feed keeps an entry: far longer than any
 /// process goes between two reads while it trusts its cache.
@@ -254,9 +249,8 @@ pub struct AuthService {
     revocations_read_until: Mutex<Option<OffsetDateTime>>,
     /// Accounts and roles, so that checking a credential needs no database read.
     accounts: AccountCache,
-    /// Up to when [`AuthService::refresh_account_changes`] has read the
-    /// feed, by the feed's clock.
-    account_changes_read_until: Mutex<Option<OffsetDateTime>>,
+    /// Where [`AuthService::refresh_account_changes`] has read the feed up to.
+    account_feed_position: Mutex<Option<FeedPosition>>,
     /// When a token with an unknown key last made this process reload its keys.
     last_unknown_key_reload: Mutex<Option<std::time::Instant>>,
     settings: AuthSettings,
@@ -294,7 +288,7 @@ impl AuthService {
             personal_token_uses: Mutex::default(),
             revocations_read_until: Mutex::default(),
             accounts: AccountCache::default(),
-            account_changes_read_until: Mutex::default(),
+            account_feed_position: Mutex::default(),
             account_attempts: AccountAttempts::default(),
             last_unknown_key_reload: Mutex::default(),
             settings,
@@ -379,26 +373,16 @@ impl AuthService {
     /// [`AuthError`] when the store fails.
     pub async fn refresh_account_changes(&self) -> Result<(), AuthError> {
         let started = Instant::now();
-        let since = self
-            .account_changes_read_until
+        let position = *self
+            .account_feed_position
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .unwrap_or_else(OffsetDateTime::now_utc)
-            - ACCOUNT_CHANGES_OVERLAP;
-        let feed = self.store.account_changes_since(since).await?;
-        let changed_users = feed.changes.iter().filter_map(|change| match change {
-            AccountChanged::User(id) => Some(id),
-            AccountChanged::Roles => None,
-        });
-        self.accounts.apply_feed(
-            changed_users,
-            feed.changes.contains(&AccountChanged::Roles),
-            started,
-        );
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let feed = self.store.account_changes_after(position).await?;
+        self.accounts.apply_feed(&feed.changes, started);
         *self
-            .account_changes_read_until
+            .account_feed_position
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(feed.read_at);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(feed.position);
         Ok(())
     }
 
@@ -419,7 +403,6 @@ impl AuthService {
             idle_before: now - self.settings.refresh_idle_ttl,
         };
         let forget_failures_before = now - self.settings.throttle.forget_after;
-        let forget_changes_before = now - ACCOUNT_CHANGES_RETENTION;
         let mut deleted =
             prune_in_batches(|limit| self.store.prune_sessions(&cutoff, limit)).await?;
         deleted += self.store.prune_signing_keys(now - horizon).await?;
@@ -430,7 +413,7 @@ impl AuthService {
         .await?;
         deleted += prune_in_batches(|limit| {
             self.store
-                .prune_account_changes(forget_changes_before, limit)
+                .prune_account_changes(ACCOUNT_CHANGES_RETENTION, limit)
         })
         .await?;
         Ok(deleted)
@@ -577,7 +560,7 @@ impl AuthService {
             }
         };
 
-        let permissions = self.permissions_of(&user.roles).await?;
+        let permissions = self.stored_permissions(&user.roles).await?;
         let narrowed = requested_scope
             .map(|requested| narrow_scope(requested, &permissions))
             .transpose()?;
@@ -646,7 +629,7 @@ impl AuthService {
                 Some(user) if !user.disabled => user,
                 _ => return Err(AuthError::InvalidGrant),
             };
-            let permissions = self.permissions_of(&user.roles).await?;
+            let permissions = self.stored_permissions(&user.roles).await?;
             let allowed: BTreeSet<String> = match &session.scope {
                 Some(narrowed) => narrowed
                     .iter()
@@ -739,7 +722,7 @@ impl AuthService {
     /// [`AuthError::InvalidToken`] when the account is gone or disabled.
     pub async fn me(&self, principal: &Principal) -> Result<(User, BTreeSet<String>), AuthError> {
         let user = self.active_account(principal.user_id).await?;
-        let permissions = self.permissions_of(&user.roles).await?;
+        let permissions = self.current_permissions(&user.roles).await?;
         Ok((User::clone(&user), permissions))
     }
 
@@ -974,8 +957,10 @@ impl AuthService {
     }
 
     async fn disable_account(&self, user_id: Uuid) -> Result<(), AuthError> {
-        self.store.set_disabled(user_id, true).await?;
+        // Forgotten whatever the outcome: a write may commit and still fail.
+        let disabled = self.store.set_disabled(user_id, true).await;
         self.accounts.forget_user(user_id);
+        disabled?;
         self.store.delete_personal_tokens_of_user(user_id).await?;
         self.revoke_user_sessions(user_id, None).await
     }
@@ -1034,8 +1019,9 @@ impl AuthService {
             name: name.to_owned(),
             permissions: permissions.iter().cloned().collect(),
         };
-        self.store.put_role(&role).await?;
+        let stored = self.store.put_role(&role).await;
         self.accounts.forget_roles();
+        stored?;
         Ok(role)
     }
 
@@ -1062,9 +1048,9 @@ impl AuthService {
 
     async fn delete_user(&self, user_id: Uuid) -> Result<(), AuthError> {
         self.revoke_user_sessions(user_id, None).await?;
-        self.store.delete_user(user_id).await?;
+        let deleted = self.store.delete_user(user_id).await;
         self.accounts.forget_user(user_id);
-        Ok(())
+        Ok(deleted?)
     }
 
     /// The caller's account as stored now, password hash included, for
@@ -1105,7 +1091,12 @@ impl AuthService {
             .ok_or(AuthError::InvalidToken(TokenError::Revoked))
     }
 
-    async fn permissions_of(&self, user_roles: &[String]) -> Result<BTreeSet<String>, AuthError> {
+    /// The permissions `user_roles` grant, through the account cache: for
+    /// answering what a credential may do now.
+    async fn current_permissions(
+        &self,
+        user_roles: &[String],
+    ) -> Result<BTreeSet<String>, AuthError> {
         if user_roles.is_empty() {
             return Ok(BTreeSet::new());
         }
@@ -1116,6 +1107,22 @@ impl AuthService {
                 .remember_roles(ticket, self.store.roles().await?),
         };
         Ok(roles::permissions_of(user_roles, &stored))
+    }
+
+    /// The permissions `user_roles` grant, read from the database: for a
+    /// new token, which carries them for its whole life, so a change made
+    /// by another process a moment ago must already count.
+    async fn stored_permissions(
+        &self,
+        user_roles: &[String],
+    ) -> Result<BTreeSet<String>, AuthError> {
+        if user_roles.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        Ok(roles::permissions_of(
+            user_roles,
+            &self.store.roles().await?,
+        ))
     }
 
     /// A session that is neither revoked nor past its idle or absolute end.

@@ -121,17 +121,30 @@ pub enum AccountChanged {
     User(Uuid),
     /// A role was created, changed or deleted: any account's permissions may differ.
     Roles,
+    /// Too much changed to name (a truncated table, a bulk update): forget
+    /// every account and role.
+    Everything,
 }
+
+/// Where a reader of the account-change feed is up to, as the store
+/// counts (an entry id, a transaction id); only the store reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedPosition(pub i64);
 
 /// One read of the account-change feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountChanges {
-    /// Each change recorded at or after the time asked for, once.
+    /// Each change committed after the position read from, once; at most
+    /// [`MAX_ACCOUNT_CHANGES_PER_READ`], or else just
+    /// [`AccountChanged::Everything`].
     pub changes: Vec<AccountChanged>,
-    /// The time of the read by the clock that stamps the feed (the
-    /// database's), from which the next read continues.
-    pub read_at: OffsetDateTime,
+    /// Where the next read continues.
+    pub position: FeedPosition,
 }
+
+/// The most changes one read of the feed names; more are read as
+/// [`AccountChanged::Everything`].
+pub const MAX_ACCOUNT_CHANGES_PER_READ: usize = 10_000;
 
 /// Failed login attempts counted against one throttling key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,17 +219,20 @@ pub trait Store: Send + Sync + 'static {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError>;
-    /// The accounts and roles changed at or after `since` (by the feed's
-    /// clock, see [`AccountChanges::read_at`]), however and by whichever
-    /// process they were changed, for the in-memory account cache.
-    async fn account_changes_since(
+    /// The accounts and roles changed, however and by whichever process,
+    /// since the read that returned `after`: every change committed since
+    /// then is in this read or a later one, however long its transaction
+    /// ran (it may also repeat in a later read). `None` returns only the
+    /// current position, for a reader that keeps nothing yet.
+    async fn account_changes_after(
         &self,
-        since: OffsetDateTime,
+        after: Option<FeedPosition>,
     ) -> Result<AccountChanges, StoreError>;
-    /// Deletes at most `limit` feed entries recorded before `before`; returns how many.
+    /// Deletes at most `limit` feed entries older than `age` by the
+    /// database's clock; returns how many.
     async fn prune_account_changes(
         &self,
-        before: OffsetDateTime,
+        age: time::Duration,
         limit: u32,
     ) -> Result<u64, StoreError>;
     /// Deletes at most `limit` sessions that can serve no token any more:

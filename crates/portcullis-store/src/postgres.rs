@@ -38,13 +38,13 @@ use portcullis_core::keys::SigningKey;
 use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    AccountChanges, LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff,
-    SessionRecord, Store, StoreError, UserQuery, UserRecord,
+    AccountChanges, FeedPosition, LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange,
+    SessionCutoff, SessionRecord, Store, StoreError, UserQuery, UserRecord,
 };
 
 use crate::migration;
 use crate::rows::{
-    self, BackendRow, Columns as _, decode_error, found, login_failures_from_row,
+    self, BackendRow, Columns as _, decode_error, feed_read_limit, found, login_failures_from_row,
     personal_token_from_row, roles_from_rows, session_from_row, signing_key_from_row, unix_millis,
     users_from_rows,
 };
@@ -535,34 +535,49 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn account_changes_since(
+    async fn account_changes_after(
         &self,
-        since: OffsetDateTime,
+        after: Option<FeedPosition>,
     ) -> Result<AccountChanges, StoreError> {
-        // The triggers stamp entries with the database's clock, so the read
-        // time comes from it too: the clocks of instances never matter.
-        let row = sqlx::query(
-            "SELECT extract(epoch FROM now())::BIGINT AS read_at,
-                    ARRAY(SELECT DISTINCT user_id FROM account_changes WHERE changed_at >= $1) AS user_ids",
-        )
-        .bind(since.unix_timestamp())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_err)?;
-        let user_ids: Vec<Option<Uuid>> = row.try_get("user_ids").map_err(decode_error)?;
-        Ok(rows::account_changes(user_ids, row.timestamp("read_at")?))
+        // The oldest transaction still running now, taken before reading: a
+        // transaction that commits after the read below ran, or started,
+        // after this one, so the next read (from here) sees its entries.
+        let position: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::BIGINT")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let Some(FeedPosition(after)) = after else {
+            return Ok(AccountChanges {
+                changes: Vec::new(),
+                position: FeedPosition(position),
+            });
+        };
+        let rows =
+            sqlx::query("SELECT kind, user_id FROM account_changes WHERE xact >= $1 LIMIT $2")
+                .bind(after)
+                .bind(feed_read_limit())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
+        let entries = rows
+            .iter()
+            .map(|row| Ok((row.text("kind")?, row.optional_uuid("user_id")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rows::account_changes(entries, FeedPosition(position))
     }
 
     async fn prune_account_changes(
         &self,
-        before: OffsetDateTime,
+        age: time::Duration,
         limit: u32,
     ) -> Result<u64, StoreError> {
         let result = sqlx::query(
             "DELETE FROM account_changes WHERE ctid IN
-                 (SELECT ctid FROM account_changes WHERE changed_at < $1 LIMIT $2)",
+                 (SELECT ctid FROM account_changes
+                  WHERE changed_at < floor(extract(epoch FROM now()))::BIGINT - $1 LIMIT $2)",
         )
-        .bind(before.unix_timestamp())
+        .bind(age.whole_seconds())
         .bind(i64::from(limit))
         .execute(&self.pool)
         .await

@@ -25,8 +25,8 @@ use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    AccountChanged, AccountChanges, LoginFailures, PersonalTokenRecord, SessionRecord, StoreError,
-    UserRecord,
+    AccountChanged, AccountChanges, FeedPosition, LoginFailures, MAX_ACCOUNT_CHANGES_PER_READ,
+    PersonalTokenRecord, SessionRecord, StoreError, UserRecord,
 };
 
 // The column lists the decoders below read, kept beside them so the two
@@ -274,20 +274,41 @@ pub(crate) fn login_failures_from_row<R: Columns>(row: &R) -> Result<LoginFailur
     })
 }
 
-/// The account-change feed's entries as read (`NULL`: the roles changed),
-/// each change once.
+/// How many entries one read of the account-change feed fetches at most:
+/// one more than it may name, to tell when there were too many.
+pub(crate) fn feed_read_limit() -> i64 {
+    i64::try_from(MAX_ACCOUNT_CHANGES_PER_READ).map_or(i64::MAX, |max| max + 1)
+}
+
+/// The account-change feed's entries as read, `(kind, user_id)`, each
+/// change once; more than [`MAX_ACCOUNT_CHANGES_PER_READ`] entries read as
+/// [`AccountChanged::Everything`].
 pub(crate) fn account_changes(
-    user_ids: impl IntoIterator<Item = Option<Uuid>>,
-    read_at: OffsetDateTime,
-) -> AccountChanges {
-    let changes: BTreeSet<Option<Uuid>> = user_ids.into_iter().collect();
-    AccountChanges {
-        changes: changes
-            .into_iter()
-            .map(|user_id| user_id.map_or(AccountChanged::Roles, AccountChanged::User))
-            .collect(),
-        read_at,
-    }
+    entries: Vec<(String, Option<Uuid>)>,
+    position: FeedPosition,
+) -> Result<AccountChanges, StoreError> {
+    let changes = if entries.len() > MAX_ACCOUNT_CHANGES_PER_READ {
+        vec![AccountChanged::Everything]
+    } else {
+        let mut changes = Vec::new();
+        for (kind, user_id) in entries {
+            let change = match (kind.as_str(), user_id) {
+                ("user", Some(id)) => AccountChanged::User(id),
+                ("roles", None) => AccountChanged::Roles,
+                ("everything", None) => AccountChanged::Everything,
+                _ => {
+                    return Err(StoreError::Other(format!(
+                        "account_changes: an entry of kind {kind:?} with user {user_id:?}"
+                    )));
+                }
+            };
+            if !changes.contains(&change) {
+                changes.push(change);
+            }
+        }
+        changes
+    };
+    Ok(AccountChanges { changes, position })
 }
 
 fn from_unix(seconds: i64, name: &str) -> Result<OffsetDateTime, StoreError> {

@@ -35,20 +35,25 @@ use portcullis_core::keys::SigningKey;
 use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    AccountChanges, LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange, SessionCutoff,
-    SessionRecord, Store, StoreError, UserQuery, UserRecord,
+    AccountChanges, FeedPosition, LoginFailures, MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord,
+    PoolStatus, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserQuery,
+    UserRecord,
 };
 
 use crate::migration;
 use crate::rows::{
-    self, BackendRow, Columns as _, found, login_failures_from_row, personal_token_from_row,
-    roles_from_rows, session_from_row, signing_key_from_row, unix_millis, users_from_rows,
+    self, BackendRow, Columns as _, feed_read_limit, found, login_failures_from_row,
+    personal_token_from_row, roles_from_rows, session_from_row, signing_key_from_row, unix_millis,
+    users_from_rows,
 };
 use crate::rows::{select_personal_tokens, select_sessions, select_users};
 
 /// How long a statement waits for another connection's write lock before
 /// giving up with [`StoreError::Unavailable`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many times opening the database is tried while it is busy.
+const CONNECT_ATTEMPTS: u32 = 10;
 
 /// Sizing of the connection pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +81,15 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The id of the newest entry of the account-change feed (0 when empty;
+    /// AUTOINCREMENT never reuses an id, so newer entries are always above).
+    async fn last_account_change(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM account_changes")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
     /// Opens (creating it if missing) the database at `url` with the default
     /// [`SqliteStoreOptions`]. `url` is `sqlite://path`, `sqlite:path` or a
     /// plain file path. Does not migrate: call [`SqliteStore::migrate`].
@@ -102,13 +116,25 @@ impl SqliteStore {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect_options)
-            .await
-            .map_err(map_err)?;
-        Ok(Self { pool })
+        // Switching a new file to WAL needs it to itself for a moment, and
+        // SQLite answers "busy" without waiting when several processes open
+        // a new file at once; each waits a little and tries again.
+        let mut attempt = 1;
+        loop {
+            let connected = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect_options.clone())
+                .await
+                .map_err(map_err);
+            match connected {
+                Err(StoreError::Unavailable(_)) if attempt < CONNECT_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(50) * attempt).await;
+                    attempt += 1;
+                }
+                connected => return connected.map(|pool| Self { pool }),
+            }
+        }
     }
 
     /// Applies the embedded migrations not yet applied; safe to call at every
@@ -494,36 +520,46 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn account_changes_since(
+    async fn account_changes_after(
         &self,
-        since: OffsetDateTime,
+        after: Option<FeedPosition>,
     ) -> Result<AccountChanges, StoreError> {
-        // The triggers stamp entries with this machine's clock (`unixepoch()`),
-        // the clock every process sharing the file reads.
-        let read_at = OffsetDateTime::now_utc();
-        let rows =
-            sqlx::query("SELECT DISTINCT user_id FROM account_changes WHERE changed_at >= ?")
-                .bind(since.unix_timestamp())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?;
-        let user_ids = rows
+        let Some(FeedPosition(after)) = after else {
+            return Ok(AccountChanges {
+                changes: Vec::new(),
+                position: FeedPosition(self.last_account_change().await?),
+            });
+        };
+        let rows = sqlx::query(
+            "SELECT id, kind, user_id FROM account_changes WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(feed_read_limit())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let position = if rows.len() > MAX_ACCOUNT_CHANGES_PER_READ {
+            self.last_account_change().await?
+        } else {
+            rows.last().map_or(Ok(after), |row| row.integer("id"))?
+        };
+        let entries = rows
             .iter()
-            .map(|row| row.optional_uuid("user_id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows::account_changes(user_ids, read_at))
+            .map(|row| Ok((row.text("kind")?, row.optional_uuid("user_id")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        rows::account_changes(entries, FeedPosition(position))
     }
 
     async fn prune_account_changes(
         &self,
-        before: OffsetDateTime,
+        age: time::Duration,
         limit: u32,
     ) -> Result<u64, StoreError> {
         let result = sqlx::query(
-            "DELETE FROM account_changes WHERE rowid IN
-                 (SELECT rowid FROM account_changes WHERE changed_at < ? LIMIT ?)",
+            "DELETE FROM account_changes WHERE id IN
+                 (SELECT id FROM account_changes WHERE changed_at < unixepoch() - ? LIMIT ?)",
         )
-        .bind(before.unix_timestamp())
+        .bind(age.whole_seconds())
         .bind(i64::from(limit))
         .execute(&self.pool)
         .await

@@ -22,6 +22,9 @@
 //!   account back: each lookup that misses hands out a [`Ticket`], and the
 //!   result of the read it was for is kept only if nothing was forgotten
 //!   since the ticket was issued.
+//! - As a last line of defence against a change that reaches the database
+//!   without passing its triggers (they can be switched off), an entry is
+//!   read again once it is [`MAX_AGE`] old.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -31,12 +34,16 @@ use uuid::Uuid;
 
 use super::User;
 use crate::roles::Role;
+use crate::store::AccountChanged;
 
 /// How long one successful read of the change feed lets the cache answer.
 /// The feed is read every 500 ms, so this rides out one slow read, and it
 /// is the 1 second within which the contract has every instance see a
 /// revocation.
 pub(super) const TRUST_PER_READ: Duration = Duration::from_secs(1);
+
+/// How long an entry is used before it is read again, whatever the feed says.
+const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// Entries kept at most: about 300 bytes each, so about 15 MB when full.
 /// When full, an arbitrary entry makes room for the new one.
@@ -64,21 +71,34 @@ pub(super) struct AccountCache {
 
 #[derive(Debug, Default)]
 struct State {
-    users: HashMap<Uuid, Arc<User>>,
-    roles: Option<Arc<Vec<Role>>>,
+    users: HashMap<Uuid, Entry<User>>,
+    roles: Option<Entry<Vec<Role>>>,
     /// Counts every forgetting; a ticket from an earlier count is void.
     generation: u64,
     /// Until when lookups may hit; `None` until the feed has been read.
     trusted_until: Option<Instant>,
 }
 
+/// A value and when it was read from the database.
+#[derive(Debug)]
+struct Entry<T> {
+    value: Arc<T>,
+    read_at: Instant,
+}
+
+impl<T> Entry<T> {
+    fn new(value: &Arc<T>) -> Self {
+        Self {
+            value: Arc::clone(value),
+            read_at: Instant::now(),
+        }
+    }
+}
+
 impl AccountCache {
     pub(super) fn user(&self, id: Uuid) -> Lookup<User> {
         let state = self.lock();
-        match state.users.get(&id) {
-            Some(user) if state.is_trusted() => Lookup::Hit(Arc::clone(user)),
-            _ => Lookup::Miss(Ticket(state.generation)),
-        }
+        state.lookup(state.users.get(&id))
     }
 
     /// Keeps `user`, read from the database after `ticket` was issued, unless
@@ -93,17 +113,14 @@ impl AccountCache {
             {
                 state.users.remove(&evicted);
             }
-            state.users.insert(user.id, Arc::clone(&user));
+            state.users.insert(user.id, Entry::new(&user));
         }
         user
     }
 
     pub(super) fn roles(&self) -> Lookup<Vec<Role>> {
         let state = self.lock();
-        match &state.roles {
-            Some(roles) if state.is_trusted() => Lookup::Hit(Arc::clone(roles)),
-            _ => Lookup::Miss(Ticket(state.generation)),
-        }
+        state.lookup(state.roles.as_ref())
     }
 
     /// Keeps every role, as read after `ticket` was issued, unless anything
@@ -112,7 +129,7 @@ impl AccountCache {
         let roles = Arc::new(roles);
         let mut state = self.lock();
         if ticket.0 == state.generation {
-            state.roles = Some(Arc::clone(&roles));
+            state.roles = Some(Entry::new(&roles));
         }
         roles
     }
@@ -129,35 +146,32 @@ impl AccountCache {
         state.roles = None;
     }
 
-    /// Applies one successful read of the change feed, made at `read_at`
-    /// (this process's clock), and trusts the cache for
+    /// Applies one successful read of the change feed, which started at
+    /// `read_started` (this process's clock), and trusts the cache for
     /// [`TRUST_PER_READ`] after it. If trust had lapsed, forgets everything
     /// first: changes may have gone unread meanwhile.
-    pub(super) fn apply_feed<'a>(
-        &self,
-        changed_users: impl IntoIterator<Item = &'a Uuid>,
-        roles_changed: bool,
-        read_at: Instant,
-    ) {
+    pub(super) fn apply_feed(&self, changes: &[AccountChanged], read_started: Instant) {
         let mut state = self.lock();
-        // Any change named voids the tickets out, cached or not: a read in
-        // flight may have returned what was true before it.
         let lapsed = !state.is_trusted();
-        let mut changed = roles_changed || lapsed;
-        if lapsed {
+        if lapsed || changes.contains(&AccountChanged::Everything) {
             state.users.clear();
-        }
-        if roles_changed || lapsed {
             state.roles = None;
         }
-        for id in changed_users {
-            state.users.remove(id);
-            changed = true;
+        for change in changes {
+            match change {
+                AccountChanged::User(id) => {
+                    state.users.remove(id);
+                }
+                AccountChanged::Roles => state.roles = None,
+                AccountChanged::Everything => {}
+            }
         }
-        if changed {
+        // Any change named voids the tickets out, cached or not: a read in
+        // flight may have returned what was true before it.
+        if lapsed || !changes.is_empty() {
             state.generation += 1;
         }
-        state.trusted_until = Some(read_at + TRUST_PER_READ);
+        state.trusted_until = Some(read_started + TRUST_PER_READ);
     }
 }
 
@@ -165,6 +179,15 @@ impl State {
     fn is_trusted(&self) -> bool {
         self.trusted_until
             .is_some_and(|until| Instant::now() < until)
+    }
+
+    fn lookup<T>(&self, entry: Option<&Entry<T>>) -> Lookup<T> {
+        match entry {
+            Some(entry) if self.is_trusted() && entry.read_at.elapsed() < MAX_AGE => {
+                Lookup::Hit(Arc::clone(&entry.value))
+            }
+            _ => Lookup::Miss(Ticket(self.generation)),
+        }
     }
 }
 
@@ -194,7 +217,7 @@ mod tests {
 
     fn trusted() -> AccountCache {
         let cache = AccountCache::default();
-        cache.apply_feed([], false, Instant::now());
+        cache.apply_feed(&[], Instant::now());
         cache
     }
 
@@ -230,14 +253,14 @@ mod tests {
         let Lookup::Miss(ticket) = cache.user(ada.id) else {
             panic!("expected a miss");
         };
-        cache.apply_feed([&ada.id], false, Instant::now());
+        cache.apply_feed(&[AccountChanged::User(ada.id)], Instant::now());
         cache.remember_user(ticket, ada.clone());
         assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
 
         let Lookup::Miss(ticket) = cache.roles() else {
             panic!("expected a miss");
         };
-        cache.apply_feed([], true, Instant::now());
+        cache.apply_feed(&[AccountChanged::Roles], Instant::now());
         let Lookup::Miss(stale) = cache.roles() else {
             panic!("expected a miss");
         };
@@ -257,12 +280,15 @@ mod tests {
             panic!("expected a miss");
         };
         cache.remember_roles(ticket, vec![]);
-        cache.apply_feed([&ada.id], false, Instant::now());
+        cache.apply_feed(&[AccountChanged::User(ada.id)], Instant::now());
         assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
         assert!(matches!(cache.user(bob.id), Lookup::Hit(_)));
         assert!(matches!(cache.roles(), Lookup::Hit(_)));
-        cache.apply_feed([], true, Instant::now());
+        cache.apply_feed(&[AccountChanged::Roles], Instant::now());
         assert!(matches!(cache.roles(), Lookup::Miss(_)));
+        assert!(matches!(cache.user(bob.id), Lookup::Hit(_)));
+        cache.apply_feed(&[AccountChanged::Everything], Instant::now());
+        assert!(matches!(cache.user(bob.id), Lookup::Miss(_)));
     }
 
     #[test]
@@ -275,12 +301,12 @@ mod tests {
         let long_ago = Instant::now()
             .checked_sub(TRUST_PER_READ * 2)
             .expect("the clock runs long enough");
-        cache.apply_feed([], false, long_ago);
+        cache.apply_feed(&[], long_ago);
         fill(&cache, ada.clone());
         assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
 
         // Trust lapsed: the next read forgets everything, even what it does not name.
-        cache.apply_feed([], false, Instant::now());
+        cache.apply_feed(&[], Instant::now());
         assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
         fill(&cache, ada.clone());
         assert!(matches!(cache.user(ada.id), Lookup::Hit(_)));

@@ -134,22 +134,28 @@ impl AuthService {
             .user_by_id(id)
             .await?
             .ok_or(AuthError::NotFound)?;
-        if let Some(roles) = change.roles {
-            self.store
-                .set_roles(id, &super::sorted_unique(roles))
-                .await?;
+        let written: Result<(), AuthError> = async {
+            if let Some(roles) = change.roles {
+                self.store
+                    .set_roles(id, &super::sorted_unique(roles))
+                    .await?;
+            }
+            if name.is_some() {
+                self.store
+                    .update_profile(id, &ProfileChange { email: None, name })
+                    .await?;
+            }
+            match change.disabled {
+                Some(true) if !user.disabled => self.disable_account(id).await?,
+                Some(false) if user.disabled => self.store.set_disabled(id, false).await?,
+                _ => {}
+            }
+            Ok(())
         }
-        if name.is_some() {
-            self.store
-                .update_profile(id, &ProfileChange { email: None, name })
-                .await?;
-        }
-        match change.disabled {
-            Some(true) if !user.disabled => self.disable_account(id).await?,
-            Some(false) if user.disabled => self.store.set_disabled(id, false).await?,
-            _ => {}
-        }
+        .await;
+        // Forgotten whatever the outcome: a write may commit and still fail.
         self.accounts.forget_user(id);
+        written?;
         self.admin_user(principal, id).await
     }
 

@@ -225,7 +225,7 @@ impl AuthService {
             Err(AuthError::InvalidToken(_)) => return Err(unknown()),
             account => account?,
         };
-        let permissions = self.permissions_of(&user.roles).await?;
+        let permissions = self.current_permissions(&user.roles).await?;
         let scope = record
             .scopes
             .iter()

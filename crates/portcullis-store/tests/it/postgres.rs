@@ -431,3 +431,58 @@ fn database_urls() {
         "postgres://h/db?application_name=t",
     );
 }
+
+/// The account-change feed misses nothing a long transaction commits late,
+/// however long it ran, and records what no store method does: updates and
+/// truncations made by hand.
+#[tokio::test]
+async fn the_account_change_feed_sees_late_commits_updates_and_truncations() {
+    use portcullis_core::store::AccountChanged;
+
+    let Some(database) = TestDatabase::new().await else {
+        return;
+    };
+    let store = &database.store;
+    let alice = store_suite::user("alice@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+    store.set_roles(alice.id, &["admin".into()]).await.unwrap();
+    let mut by_hand = PgConnection::connect(&database.database.url).await.unwrap();
+
+    let before = store_suite::feed_position(store).await;
+    let mut late = by_hand.begin().await.unwrap();
+    sqlx::query("UPDATE users SET disabled = true WHERE id = $1")
+        .bind(alice.id)
+        .execute(&mut *late)
+        .await
+        .unwrap();
+    // Readers move on while the transaction stays open.
+    let (_, mut position) = store_suite::changes_after(store, before).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        position = store_suite::changes_after(store, position).await.1;
+    }
+    late.commit().await.unwrap();
+    let (changes, position) = store_suite::changes_after(store, position).await;
+    assert!(
+        changes.contains(&AccountChanged::User(alice.id)),
+        "the late commit is read: {changes:?}"
+    );
+
+    sqlx::query("UPDATE user_roles SET role = 'viewer'")
+        .execute(&mut by_hand)
+        .await
+        .unwrap();
+    let (changes, position) = store_suite::changes_after(store, position).await;
+    assert!(
+        changes.contains(&AccountChanged::User(alice.id)),
+        "{changes:?}"
+    );
+
+    sqlx::query("TRUNCATE user_roles")
+        .execute(&mut by_hand)
+        .await
+        .unwrap();
+    let (changes, _) = store_suite::changes_after(store, position).await;
+    assert!(changes.contains(&AccountChanged::Everything), "{changes:?}");
+    by_hand.close().await.unwrap();
+}

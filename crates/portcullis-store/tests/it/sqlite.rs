@@ -208,3 +208,41 @@ async fn a_closed_store_is_unavailable() {
     database.store.close().await;
     store_suite::assert_unavailable(database.store.ping().await);
 }
+
+/// Changes made by hand in SQL, which no store method makes, reach the
+/// account-change feed too: the triggers, not the store, write it.
+#[tokio::test]
+async fn changes_made_by_hand_reach_the_account_change_feed() {
+    use portcullis_core::store::AccountChanged;
+
+    let database = TestDatabase::new().await;
+    let store = &database.store;
+    let alice = store_suite::user("alice@example.com", store_suite::at(0));
+    store.insert_user(&alice).await.unwrap();
+    store.set_roles(alice.id, &["admin".into()]).await.unwrap();
+    store
+        .put_role(&portcullis_core::roles::Role {
+            name: "editor".into(),
+            permissions: ["posts:edit".to_owned()].into(),
+        })
+        .await
+        .unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database.path());
+    let mut by_hand = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    for (statement, expected) in [
+        (
+            "UPDATE user_roles SET role = 'viewer'",
+            AccountChanged::User(alice.id),
+        ),
+        (
+            "UPDATE role_permissions SET permission = 'posts:read'",
+            AccountChanged::Roles,
+        ),
+        ("UPDATE roles SET name = name", AccountChanged::Roles),
+    ] {
+        let position = store_suite::feed_position(store).await;
+        sqlx::query(statement).execute(&mut by_hand).await.unwrap();
+        let (changes, _) = store_suite::changes_after(store, position).await;
+        assert_eq!(changes, [expected].into(), "{statement}");
+    }
+}
