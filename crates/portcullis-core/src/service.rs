@@ -37,9 +37,10 @@ use crate::throttle::{self, AccountAttempts, ThrottleSubject};
 use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
 use account_cache::{AccountCache, Lookup};
 
-/// How far back each read of recent revocations overlaps the previous one:
-/// the store keeps whole seconds, and clocks of instances differ a little.
-const REVOCATION_OVERLAP: Duration = Duration::seconds(5);
+/// How much further back than one token lifetime the first read of
+/// revocations goes: revocation times come from the clock of the process
+/// that revoked, and clocks of instances differ a little.
+const REVOCATION_CLOCK_MARGIN: Duration = Duration::minutes(1);
 
 /// How long the account-change feed keeps an entry: far longer than any
 /// process goes between two reads while it trusts its cache.
@@ -245,8 +246,8 @@ pub struct AuthService {
     personal_token_uses: Mutex<HashMap<Uuid, OffsetDateTime>>,
     /// Makes password checks of one account wait for each other.
     account_attempts: AccountAttempts,
-    /// Up to when [`AuthService::refresh_revocations`] has read the store.
-    revocations_read_until: Mutex<Option<OffsetDateTime>>,
+    /// Where [`AuthService::refresh_revocations`] has read the revocations up to.
+    revocation_feed_position: Mutex<Option<FeedPosition>>,
     /// Accounts and roles, so that checking a credential needs no database read.
     accounts: AccountCache,
     /// Where [`AuthService::refresh_account_changes`] has read the feed up to.
@@ -286,7 +287,7 @@ impl AuthService {
             tokens,
             revoked: RevokedSessions::default(),
             personal_token_uses: Mutex::default(),
-            revocations_read_until: Mutex::default(),
+            revocation_feed_position: Mutex::default(),
             accounts: AccountCache::default(),
             account_feed_position: Mutex::default(),
             account_attempts: AccountAttempts::default(),
@@ -338,27 +339,37 @@ impl AuthService {
 
     /// Adds sessions revoked since the last call (by any process sharing the
     /// database) to the deny list, and forgets entries whose tokens have all
-    /// expired. The first call reads one token lifetime back.
+    /// expired. The first call reads every revocation whose tokens may still
+    /// be live.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn refresh_revocations(&self) -> Result<(), AuthError> {
         let now = OffsetDateTime::now_utc();
         let horizon = self.settings.access_token_horizon();
-        let since = self
-            .revocations_read_until
+        let position = *self
+            .revocation_feed_position
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .map_or(now - horizon, |until| until - REVOCATION_OVERLAP);
-        for (session_id, revoked_at) in self.store.sessions_revoked_since(since).await? {
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let read = self.store.sessions_revoked_after(position).await?;
+        let sessions = if position.is_some() {
+            read.sessions
+        } else {
+            // Read after taking the position: whatever commits in between is
+            // in both reads, which is harmless.
+            self.store
+                .sessions_revoked_since(now - horizon - REVOCATION_CLOCK_MARGIN)
+                .await?
+        };
+        for (session_id, revoked_at) in sessions {
             // The store keeps whole seconds: one more covers the fraction lost.
             self.revoked
                 .deny(session_id, revoked_at + horizon + Duration::SECOND);
         }
         *self
-            .revocations_read_until
+            .revocation_feed_position
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(read.position);
         self.revoked.prune(now);
         Ok(())
     }

@@ -142,6 +142,15 @@ pub struct AccountChanges {
     pub position: FeedPosition,
 }
 
+/// One read of the revocations made since a [`FeedPosition`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationsRead {
+    /// Each session revoked, with when.
+    pub sessions: Vec<(Uuid, OffsetDateTime)>,
+    /// Where the next read continues.
+    pub position: FeedPosition,
+}
+
 /// The most changes one read of the feed names; more are read as
 /// [`AccountChanged::Everything`].
 pub const MAX_ACCOUNT_CHANGES_PER_READ: usize = 10_000;
@@ -219,6 +228,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError>;
+    /// Sessions revoked, by whichever process, since the read that returned
+    /// `after`, with when: every revocation committed since then is in this
+    /// read or a later one, whatever the clocks of the processes and however
+    /// long its transaction ran (it may also repeat in a later read). `None`
+    /// returns only the current position.
+    async fn sessions_revoked_after(
+        &self,
+        after: Option<FeedPosition>,
+    ) -> Result<RevocationsRead, StoreError>;
     /// The accounts and roles changed, however and by whichever process,
     /// since the read that returned `after`: every change committed since
     /// then is in this read or a later one, however long its transaction

@@ -39,7 +39,7 @@ use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
     AccountChanges, FeedPosition, LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange,
-    SessionCutoff, SessionRecord, Store, StoreError, UserQuery, UserRecord,
+    RevocationsRead, SessionCutoff, SessionRecord, Store, StoreError, UserQuery, UserRecord,
 };
 
 use crate::migration;
@@ -82,6 +82,17 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// Where the feed tables (`revoked_sessions`, `account_changes`) are
+    /// now: the oldest transaction still running, taken before reading. A
+    /// transaction that commits after a read ran, or started, after this
+    /// one, so the next read, from here, sees its entries.
+    async fn oldest_running_transaction(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::BIGINT")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
     /// Connects to the database at `url` (`postgres://user:password@host:port/database?…`,
     /// libpq's URL form) with the default [`PgStoreOptions`]. The database must
     /// exist. Does not migrate: call [`PgStore::migrate`].
@@ -535,18 +546,39 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn sessions_revoked_after(
+        &self,
+        after: Option<FeedPosition>,
+    ) -> Result<RevocationsRead, StoreError> {
+        let position = self.oldest_running_transaction().await?;
+        let Some(FeedPosition(after)) = after else {
+            return Ok(RevocationsRead {
+                sessions: Vec::new(),
+                position: FeedPosition(position),
+            });
+        };
+        let rows = sqlx::query(
+            "SELECT session_id AS id, revoked_at FROM revoked_sessions WHERE xact >= $1",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let sessions = rows
+            .iter()
+            .map(|row| Ok((row.uuid("id")?, row.timestamp("revoked_at")?)))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(RevocationsRead {
+            sessions,
+            position: FeedPosition(position),
+        })
+    }
+
     async fn account_changes_after(
         &self,
         after: Option<FeedPosition>,
     ) -> Result<AccountChanges, StoreError> {
-        // The oldest transaction still running now, taken before reading: a
-        // transaction that commits after the read below ran, or started,
-        // after this one, so the next read (from here) sees its entries.
-        let position: i64 =
-            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::BIGINT")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let position = self.oldest_running_transaction().await?;
         let Some(FeedPosition(after)) = after else {
             return Ok(AccountChanges {
                 changes: Vec::new(),

@@ -36,8 +36,8 @@ use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
     AccountChanges, FeedPosition, LoginFailures, MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord,
-    PoolStatus, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserQuery,
-    UserRecord,
+    PoolStatus, ProfileChange, RevocationsRead, SessionCutoff, SessionRecord, Store, StoreError,
+    UserQuery, UserRecord,
 };
 
 use crate::migration;
@@ -51,6 +51,9 @@ use crate::rows::{select_personal_tokens, select_sessions, select_users};
 /// How long a statement waits for another connection's write lock before
 /// giving up with [`StoreError::Unavailable`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The number of the newest entry of the account-change feed.
+const LAST_ACCOUNT_CHANGE: &str = "SELECT coalesce(max(id), 0) FROM account_changes";
 
 /// How many times opening the database is tried while it is busy.
 const CONNECT_ATTEMPTS: u32 = 10;
@@ -81,10 +84,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// The id of the newest entry of the account-change feed (0 when empty;
-    /// AUTOINCREMENT never reuses an id, so newer entries are always above).
-    async fn last_account_change(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM account_changes")
+    /// The number of the newest entry of a feed table, by `query` (0 when
+    /// empty; AUTOINCREMENT never reuses a number, so newer entries are
+    /// always above).
+    async fn last_seq(&self, query: &'static str) -> Result<i64, StoreError> {
+        sqlx::query_scalar(query)
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)
@@ -520,6 +524,35 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn sessions_revoked_after(
+        &self,
+        after: Option<FeedPosition>,
+    ) -> Result<RevocationsRead, StoreError> {
+        let last = || self.last_seq("SELECT coalesce(max(seq), 0) FROM revoked_sessions");
+        let Some(FeedPosition(after)) = after else {
+            return Ok(RevocationsRead {
+                sessions: Vec::new(),
+                position: FeedPosition(last().await?),
+            });
+        };
+        let rows = sqlx::query(
+            "SELECT seq, session_id AS id, revoked_at FROM revoked_sessions WHERE seq > ? ORDER BY seq",
+        )
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        let position = rows.last().map_or(Ok(after), |row| row.integer("seq"))?;
+        let sessions = rows
+            .iter()
+            .map(|row| Ok((row.uuid("id")?, row.timestamp("revoked_at")?)))
+            .collect::<Result<_, StoreError>>()?;
+        Ok(RevocationsRead {
+            sessions,
+            position: FeedPosition(position),
+        })
+    }
+
     async fn account_changes_after(
         &self,
         after: Option<FeedPosition>,
@@ -527,7 +560,7 @@ impl Store for SqliteStore {
         let Some(FeedPosition(after)) = after else {
             return Ok(AccountChanges {
                 changes: Vec::new(),
-                position: FeedPosition(self.last_account_change().await?),
+                position: FeedPosition(self.last_seq(LAST_ACCOUNT_CHANGE).await?),
             });
         };
         let rows = sqlx::query(
@@ -539,7 +572,7 @@ impl Store for SqliteStore {
         .await
         .map_err(map_err)?;
         let position = if rows.len() > MAX_ACCOUNT_CHANGES_PER_READ {
-            self.last_account_change().await?
+            self.last_seq(LAST_ACCOUNT_CHANGE).await?
         } else {
             rows.last().map_or(Ok(after), |row| row.integer("id"))?
         };

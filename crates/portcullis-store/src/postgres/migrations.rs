@@ -48,6 +48,11 @@ impl MigrationDialect for PgMigrations {
             file_name: "0004_account_changes.sql",
             sql: include_str!("../../migrations/postgres/0004_account_changes.sql"),
         },
+        Migration {
+            version: 5,
+            file_name: "0005_revocation_positions.sql",
+            sql: include_str!("../../migrations/postgres/0005_revocation_positions.sql"),
+        },
     ];
     const CREATE_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    BIGINT NOT NULL PRIMARY KEY,

@@ -40,6 +40,11 @@ impl MigrationDialect for SqliteMigrations {
             file_name: "0004_account_changes.sql",
             sql: include_str!("../../migrations/sqlite/0004_account_changes.sql"),
         },
+        Migration {
+            version: 5,
+            file_name: "0005_revocation_positions.sql",
+            sql: include_str!("../../migrations/sqlite/0005_revocation_positions.sql"),
+        },
     ];
     const CREATE_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER NOT NULL PRIMARY KEY,

@@ -432,11 +432,11 @@ fn database_urls() {
     );
 }
 
-/// The account-change feed misses nothing a long transaction commits late,
-/// however long it ran, and records what no store method does: updates and
-/// truncations made by hand.
+/// The account-change feed and the revocations miss nothing a long
+/// transaction commits late, however long it ran, and the feed records what
+/// no store method does: updates and truncations made by hand.
 #[tokio::test]
-async fn the_account_change_feed_sees_late_commits_updates_and_truncations() {
+async fn the_feeds_see_late_commits_and_the_account_feed_updates_and_truncations() {
     use portcullis_core::store::AccountChanged;
 
     let Some(database) = TestDatabase::new().await else {
@@ -466,6 +466,36 @@ async fn the_account_change_feed_sees_late_commits_updates_and_truncations() {
     assert!(
         changes.contains(&AccountChanged::User(alice.id)),
         "the late commit is read: {changes:?}"
+    );
+
+    // The same for a revocation.
+    let session = store_suite::session(alice.id, at(0));
+    store.insert_session(&session).await.unwrap();
+    let mut revocations = store.sessions_revoked_after(None).await.unwrap().position;
+    let mut late = by_hand.begin().await.unwrap();
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2")
+        .bind(at(7).unix_timestamp())
+        .bind(session.id)
+        .execute(&mut *late)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let read = store
+            .sessions_revoked_after(Some(revocations))
+            .await
+            .unwrap();
+        assert!(read.sessions.is_empty(), "not committed yet: {read:?}");
+        revocations = read.position;
+    }
+    late.commit().await.unwrap();
+    let read = store
+        .sessions_revoked_after(Some(revocations))
+        .await
+        .unwrap();
+    assert!(
+        read.sessions.contains(&(session.id, at(7))),
+        "the late revocation is read: {read:?}"
     );
 
     sqlx::query("UPDATE user_roles SET role = 'viewer'")

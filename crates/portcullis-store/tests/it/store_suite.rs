@@ -1098,6 +1098,42 @@ pub(crate) async fn pruning(store: &dyn Store) {
     assert!(store.login_failures("old-1").await.unwrap().is_none());
 }
 
+/// Revocations are read from where the previous read ended, not from a
+/// time: one stamped long ago (by a process whose clock runs behind) is
+/// still read, and nothing is read twice once it is behind the position.
+pub(crate) async fn revocations_by_position(store: &dyn Store) {
+    let owner = user("owner@example.com", at(0));
+    store.insert_user(&owner).await.unwrap();
+    let (first, second) = (session(owner.id, at(0)), session(owner.id, at(0)));
+    store.insert_session(&first).await.unwrap();
+    store.insert_session(&second).await.unwrap();
+    let start = store.sessions_revoked_after(None).await.unwrap();
+    assert!(start.sessions.is_empty(), "a first read names nothing");
+    let unchanged = store
+        .sessions_revoked_after(Some(start.position))
+        .await
+        .unwrap();
+    assert!(unchanged.sessions.is_empty(), "{unchanged:?}");
+
+    assert!(store.revoke_session(first.id, at(50)).await.unwrap());
+    let read = store
+        .sessions_revoked_after(Some(unchanged.position))
+        .await
+        .unwrap();
+    assert!(read.sessions.contains(&(first.id, at(50))), "{read:?}");
+
+    assert!(store.revoke_session(second.id, at(-100_000)).await.unwrap());
+    store.delete_user(owner.id).await.unwrap();
+    let late = store
+        .sessions_revoked_after(Some(read.position))
+        .await
+        .unwrap();
+    assert!(
+        late.sessions.contains(&(second.id, at(-100_000))),
+        "stamped long ago, yet read, and after its session is gone: {late:?}"
+    );
+}
+
 /// The changes the account-change feed has recorded since `position`, and
 /// where the next read continues. A read may repeat entries of
 /// transactions that were running at the previous one (PostgreSQL, where
@@ -1232,6 +1268,7 @@ macro_rules! store_suite_tests {
                 login_failures,
                 pruning,
                 account_change_feed,
+                revocations_by_position,
             ];
             shared: [concurrent_refresh_rotation, concurrent_replacements];
         );
