@@ -541,9 +541,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|row| Ok((row.uuid("id")?, row.timestamp("revoked_at")?)))
-            .collect()
+        rows.iter().map(rows::revocation_from_row).collect()
     }
 
     async fn sessions_revoked_after(
@@ -566,8 +564,8 @@ impl Store for PgStore {
         .map_err(map_err)?;
         let sessions = rows
             .iter()
-            .map(|row| Ok((row.uuid("id")?, row.timestamp("revoked_at")?)))
-            .collect::<Result<_, StoreError>>()?;
+            .map(rows::revocation_from_row)
+            .collect::<Result<_, _>>()?;
         Ok(RevocationsRead {
             sessions,
             position: FeedPosition(position),

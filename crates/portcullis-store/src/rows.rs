@@ -274,6 +274,14 @@ pub(crate) fn login_failures_from_row<R: Columns>(row: &R) -> Result<LoginFailur
     })
 }
 
+/// A revoked session and when it was revoked, from a row with `id` and
+/// `revoked_at`.
+pub(crate) fn revocation_from_row<R: BackendRow>(
+    row: &R,
+) -> Result<(Uuid, OffsetDateTime), StoreError> {
+    Ok((row.uuid("id")?, row.timestamp("revoked_at")?))
+}
+
 /// How many entries one read of the account-change feed fetches at most:
 /// one more than it may name, to tell when there were too many.
 pub(crate) fn feed_read_limit() -> i64 {

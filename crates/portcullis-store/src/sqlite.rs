@@ -519,9 +519,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        rows.iter()
-            .map(|row| Ok((row.uuid("id")?, row.timestamp("revoked_at")?)))
-            .collect()
+        rows.iter().map(rows::revocation_from_row).collect()
     }
 
     async fn sessions_revoked_after(
@@ -545,8 +543,8 @@ impl Store for SqliteStore {
         let position = rows.last().map_or(Ok(after), |row| row.integer("seq"))?;
         let sessions = rows
             .iter()
-            .map(|row| Ok((row.uuid("id")?, row.timestamp("revoked_at")?)))
-            .collect::<Result<_, StoreError>>()?;
+            .map(rows::revocation_from_row)
+            .collect::<Result<_, _>>()?;
         Ok(RevocationsRead {
             sessions,
             position: FeedPosition(position),

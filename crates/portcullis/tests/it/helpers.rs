@@ -335,6 +335,15 @@ impl TestServer {
         assert_exit(&self.cli(&args, None), 0, "role set");
     }
 
+    /// A new administrator's (`admin@example.com`) access token.
+    pub(crate) async fn admin_access_token(&self) -> String {
+        self.add_user("admin@example.com", &["admin"]);
+        text(
+            &self.login("admin@example.com", PASSWORD).await,
+            "access_token",
+        )
+    }
+
     /// `user add --email EMAIL --password-stdin --role R…` with [`PASSWORD`];
     /// asserts success and returns the printed id.
     pub(crate) fn add_user(&self, email: &str, roles: &[&str]) -> String {

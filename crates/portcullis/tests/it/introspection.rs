@@ -29,15 +29,6 @@ const ACTIVE_MEMBERS: [&str; 8] = [
     "token_type",
 ];
 
-/// An administrator's access token; `admin` holds `tokens:introspect`.
-async fn admin_access_token(server: &TestServer) -> String {
-    server.add_user("admin@example.com", &["admin"]);
-    text(
-        &server.login("admin@example.com", PASSWORD).await,
-        "access_token",
-    )
-}
-
 /// `POST /me/tokens` for the holder of `access_token`; asserts `201` and returns the body.
 async fn create_personal_token(server: &TestServer, access_token: &str, scopes: &[&str]) -> Value {
     let reply = read(
@@ -109,7 +100,7 @@ async fn an_active_access_token_is_described_for_json_and_form_bodies() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
 
     let reply = introspect(&server, Some(&admin), &json!({ "token": access })).await;
     check_active_access_token(&reply, &access, "JSON body");
@@ -139,7 +130,7 @@ async fn a_personal_access_token_is_described_without_a_session() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     let forever = create_personal_token(&server, &access, &["books:download"]).await;
     let reply = read(
         server
@@ -191,7 +182,7 @@ async fn every_kind_of_caller_holding_tokens_introspect_may_ask() {
         &server.login("gateway@example.com", PASSWORD).await,
         "access_token",
     );
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     let admin_pat = text(
         &create_personal_token(&server, &admin, &["tokens:introspect"]).await,
         "token",
@@ -222,7 +213,7 @@ async fn every_kind_of_caller_holding_tokens_introspect_may_ask() {
 async fn anything_but_an_active_token_is_active_false_and_nothing_else() {
     let server = TestServer::spawn().await;
     let other_server = TestServer::spawn().await;
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     server.sign_up("ada@example.com").await;
     let live = server.login("ada@example.com", PASSWORD).await;
     let logged_out = text(
@@ -270,7 +261,7 @@ async fn anything_but_an_active_token_is_active_false_and_nothing_else() {
 #[tokio::test]
 async fn an_expired_access_token_is_active_false() {
     let server = TestServer::spawn_with(&["--access-ttl", "1s", "--leeway", "0s"]).await;
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     // The caller's own access token expires too; a PAT does not.
     let caller = text(
         &create_personal_token(&server, &admin, &["tokens:introspect"]).await,
@@ -301,7 +292,7 @@ async fn a_caller_without_tokens_introspect_gets_insufficient_scope() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     let admin_pat_without = text(
         &create_personal_token(&server, &admin, &["admin:users"]).await,
         "token",
@@ -341,7 +332,7 @@ async fn a_caller_without_tokens_introspect_gets_insufficient_scope() {
 #[tokio::test]
 async fn a_caller_without_a_usable_credential_gets_401_with_a_challenge() {
     let server = TestServer::spawn().await;
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     let subject = text(
         &server.user_with_tokens("ada@example.com").await,
         "access_token",
@@ -398,7 +389,7 @@ async fn a_caller_without_a_usable_credential_gets_401_with_a_challenge() {
 #[tokio::test]
 async fn a_request_without_a_token_is_invalid_request() {
     let server = TestServer::spawn().await;
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     for (case, body) in [
         ("an empty JSON object", json!({})),
         ("a null token", json!({ "token": null })),
@@ -423,7 +414,7 @@ async fn the_verifier_crate_sees_personal_tokens_and_logouts_through_introspecti
     let server = TestServer::spawn().await;
     server.set_role("customer", &["books:download"]);
     let ada = server.add_user("ada@example.com", &["customer"]);
-    let admin = admin_access_token(&server).await;
+    let admin = server.admin_access_token().await;
     let credential = text(
         &create_personal_token(&server, &admin, &["tokens:introspect"]).await,
         "token",

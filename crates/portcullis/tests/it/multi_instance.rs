@@ -226,11 +226,7 @@ async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second(
     let Some((first, second)) = two_instances(&[]).await else {
         return;
     };
-    first.add_user("admin@example.com", &["admin"]);
-    let admin = text(
-        &first.login("admin@example.com", PASSWORD).await,
-        "access_token",
-    );
+    let admin = first.admin_access_token().await;
     let tokens = first.user_with_tokens("frank@example.com").await;
     let access = text(&tokens, "access_token");
     let id = text(&crate::helpers::jwt_claims(&access), "sub");
@@ -294,11 +290,7 @@ async fn account_and_role_changes_on_one_instance_show_in_me_on_the_other_within
     let Some((first, second)) = two_instances(&[]).await else {
         return;
     };
-    first.add_user("admin@example.com", &["admin"]);
-    let admin = text(
-        &first.login("admin@example.com", PASSWORD).await,
-        "access_token",
-    );
+    let admin = first.admin_access_token().await;
     first.set_role("reader", &["books:read"]);
     first.add_user("grace@example.com", &["reader"]);
     let access = text(
