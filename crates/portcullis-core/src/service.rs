@@ -30,17 +30,13 @@ use crate::revocation::RevokedSessions;
 use crate::roles::{self, Role};
 use crate::settings::{AuthSettings, SignupMode};
 use crate::store::{
-    FeedPosition, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord,
+    AccountChanged, FeedPosition, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError,
+    UserRecord,
 };
 use crate::telemetry::{self, LoginOutcome};
 use crate::throttle::{self, AccountAttempts, ThrottleSubject};
 use crate::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, TokenError};
 use account_cache::{AccountCache, Lookup};
-
-/// How much further back than one token lifetime the first read of
-/// revocations goes: revocation times come from the clock of the process
-/// that revoked, and clocks of instances differ a little.
-const REVOCATION_CLOCK_MARGIN: Duration = Duration::minutes(1);
 
 /// How long the account-change feed keeps an entry: far longer than any
 /// process goes between two reads while it trusts its cache.
@@ -339,32 +335,36 @@ impl AuthService {
 
     /// Adds sessions revoked since the last call (by any process sharing the
     /// database) to the deny list, and forgets entries whose tokens have all
-    /// expired. The first call reads every revocation whose tokens may still
-    /// be live.
+    /// expired. The first call reads every revocation the store keeps, and
+    /// so does a call that finds the database went back in time (a failover
+    /// to a replica, a restore), since positions read before no longer hold.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn refresh_revocations(&self) -> Result<(), AuthError> {
-        let now = OffsetDateTime::now_utc();
-        let horizon = self.settings.access_token_horizon();
-        let position = *self
+        let previous = *self
             .revocation_feed_position
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let read = self.store.sessions_revoked_after(position).await?;
-        let sessions = if position.is_some() {
-            read.sessions
-        } else {
-            // Read after taking the position: whatever commits in between is
-            // in both reads, which is harmless.
-            self.store
-                .sessions_revoked_since(now - horizon - REVOCATION_CLOCK_MARGIN)
-                .await?
-        };
-        for (session_id, revoked_at) in sessions {
+        let mut read = self
+            .store
+            .sessions_revoked_after(Some(previous.unwrap_or(FeedPosition::BEGINNING)))
+            .await?;
+        if previous.is_some_and(|previous| read.position < previous) {
+            tracing::warn!("the database went back in time; reading every revocation again");
+            read = self
+                .store
+                .sessions_revoked_after(Some(FeedPosition::BEGINNING))
+                .await?;
+        }
+        let now = OffsetDateTime::now_utc();
+        let horizon = self.settings.access_token_horizon();
+        for (session_id, revoked_at) in read.sessions {
+            // A token lifetime from the revocation, or from now if that is
+            // later: the revoking process's clock may run behind this one's.
             // The store keeps whole seconds: one more covers the fraction lost.
             self.revoked
-                .deny(session_id, revoked_at + horizon + Duration::SECOND);
+                .deny(session_id, revoked_at.max(now) + horizon + Duration::SECOND);
         }
         *self
             .revocation_feed_position
@@ -388,7 +388,11 @@ impl AuthService {
             .account_feed_position
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let feed = self.store.account_changes_after(position).await?;
+        let mut feed = self.store.account_changes_after(position).await?;
+        if position.is_some_and(|position| feed.position < position) {
+            tracing::warn!("the database went back in time; forgetting every account");
+            feed.changes = vec![AccountChanged::Everything];
+        }
         self.accounts.apply_feed(&feed.changes, started);
         *self
             .account_feed_position
@@ -972,8 +976,11 @@ impl AuthService {
         let disabled = self.store.set_disabled(user_id, true).await;
         self.accounts.forget_user(user_id);
         disabled?;
+        // Sessions first: their access tokens are the credentials that live
+        // on in memory if the second step fails.
+        self.revoke_user_sessions(user_id, None).await?;
         self.store.delete_personal_tokens_of_user(user_id).await?;
-        self.revoke_user_sessions(user_id, None).await
+        Ok(())
     }
 
     /// Sets a password by administrative action; every session of the user ends.

@@ -126,10 +126,17 @@ pub enum AccountChanged {
     Everything,
 }
 
-/// Where a reader of the account-change feed is up to, as the store
-/// counts (an entry id, a transaction id); only the store reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a reader of the account-change feed or the revocations is up to,
+/// as the store counts (an entry number, a transaction id). Positions only
+/// grow on one database; one that went back means the database did (a
+/// failover, a restore).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FeedPosition(pub i64);
+
+impl FeedPosition {
+    /// Before every entry: reading from here reads all that is kept.
+    pub const BEGINNING: Self = Self(0);
+}
 
 /// One read of the account-change feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,17 +229,14 @@ pub trait Store: Send + Sync + 'static {
         except: Option<Uuid>,
         now: OffsetDateTime,
     ) -> Result<Vec<Uuid>, StoreError>;
-    /// Sessions revoked at or after `since`, with when (to rebuild the
-    /// in-memory deny list), including sessions deleted since with their user.
-    async fn sessions_revoked_since(
-        &self,
-        since: OffsetDateTime,
-    ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError>;
     /// Sessions revoked, by whichever process, since the read that returned
-    /// `after`, with when: every revocation committed since then is in this
-    /// read or a later one, whatever the clocks of the processes and however
-    /// long its transaction ran (it may also repeat in a later read). `None`
-    /// returns only the current position.
+    /// `after`, with when, including sessions deleted since with their user:
+    /// every revocation committed since then is in this read or a later one,
+    /// whatever the clocks of the processes and however long its transaction
+    /// ran (it may also repeat in a later read). From
+    /// [`FeedPosition::BEGINNING`], every revocation kept (about one token
+    /// lifetime's, see [`Store::prune_sessions`]); `None` returns only the
+    /// current position.
     async fn sessions_revoked_after(
         &self,
         after: Option<FeedPosition>,

@@ -2,13 +2,13 @@
 //! changes and key rotations made by other processes (the command line,
 //! other instances).
 //!
-//! Two loops run side by side, so slow housekeeping never delays the fast one:
+//! Three loops run side by side, so that none delays another:
 //!
-//! - Every half second, the fast loop reads the sessions revoked since its
-//!   last read into the deny list, and the account-change feed into the
-//!   account cache (two indexed queries returning few rows), so a change
+//! - Every half second, one loop reads the sessions revoked since its last
+//!   read into the deny list, and another the account-change feed into the
+//!   account cache (each an indexed query returning few rows), so a change
 //!   made anywhere takes effect here within a second. The account cache
-//!   answers only while these reads succeed.
+//!   answers only while its reads succeed.
 //! - The slow loop, every 5 seconds, writes the batched use times of
 //!   personal access tokens and reloads the signing keys (a few rows), so a
 //!   rotation made anywhere is served here within seconds; every minute it
@@ -30,20 +30,29 @@ const HOUSEKEEPING_EVERY_TICKS: u32 = 12;
 /// Starts the upkeep loops; abort the handle to stop them.
 pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        tokio::join!(follow_other_processes(&auth), upkeep(&auth));
+        tokio::join!(
+            follow_revocations(&auth),
+            follow_account_changes(&auth),
+            upkeep(&auth)
+        );
     })
 }
 
-async fn follow_other_processes(auth: &AuthService) {
+async fn follow_revocations(auth: &AuthService) {
     let mut interval = every(FAST_INTERVAL);
     loop {
         interval.tick().await;
-        let (revocations, account_changes) =
-            tokio::join!(auth.refresh_revocations(), auth.refresh_account_changes());
-        if let Err(error) = revocations {
+        if let Err(error) = auth.refresh_revocations().await {
             tracing::warn!(%error, "could not read recent revocations");
         }
-        if let Err(error) = account_changes {
+    }
+}
+
+async fn follow_account_changes(auth: &AuthService) {
+    let mut interval = every(FAST_INTERVAL);
+    loop {
+        interval.tick().await;
+        if let Err(error) = auth.refresh_account_changes().await {
             tracing::warn!(%error, "could not read recent account changes");
         }
     }

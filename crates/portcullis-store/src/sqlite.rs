@@ -507,21 +507,6 @@ impl Store for SqliteStore {
         Ok(revoked)
     }
 
-    async fn sessions_revoked_since(
-        &self,
-        since: OffsetDateTime,
-    ) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT session_id AS id, revoked_at FROM revoked_sessions WHERE revoked_at >= ?
-             ORDER BY revoked_at, session_id",
-        )
-        .bind(since.unix_timestamp())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        rows.iter().map(rows::revocation_from_row).collect()
-    }
-
     async fn sessions_revoked_after(
         &self,
         after: Option<FeedPosition>,

@@ -27,6 +27,14 @@ BEGIN
     INSERT INTO account_changes (kind, user_id) VALUES ('user', OLD.id), ('user', NEW.id);
 END;
 
+-- A new account is in no cache, but INSERT OR REPLACE deletes an existing
+-- row without firing its delete trigger (recursive_triggers is off).
+CREATE TRIGGER users_record_insertion
+AFTER INSERT ON users
+BEGIN
+    INSERT INTO account_changes (kind, user_id) VALUES ('user', NEW.id);
+END;
+
 CREATE TRIGGER users_record_deletion
 AFTER DELETE ON users
 BEGIN

@@ -239,6 +239,11 @@ async fn changes_made_by_hand_reach_the_account_change_feed() {
             AccountChanged::Roles,
         ),
         ("UPDATE roles SET name = name", AccountChanged::Roles),
+        (
+            "INSERT OR REPLACE INTO users (id, email, password_hash, disabled, created_at)
+             SELECT id, email, password_hash, 1, created_at FROM users",
+            AccountChanged::User(alice.id),
+        ),
     ] {
         let position = store_suite::feed_position(store).await;
         sqlx::query(statement).execute(&mut by_hand).await.unwrap();
