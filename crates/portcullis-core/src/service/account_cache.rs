@@ -173,6 +173,10 @@ impl AccountCache {
         }
         state.trusted_until = Some(read_started + TRUST_PER_READ);
     }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl State {
@@ -188,12 +192,6 @@ impl State {
             }
             _ => Lookup::Miss(Ticket(self.generation)),
         }
-    }
-}
-
-impl AccountCache {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
