@@ -30,8 +30,7 @@ use crate::revocation::RevokedSessions;
 use crate::roles::{self, Role};
 use crate::settings::{AuthSettings, SignupMode};
 use crate::store::{
-    AccountChanged, FeedPosition, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError,
-    UserRecord,
+    FeedPosition, ProfileChange, SessionCutoff, SessionRecord, Store, StoreError, UserRecord,
 };
 use crate::telemetry::{self, LoginOutcome};
 use crate::throttle::{self, AccountAttempts, ThrottleSubject};
@@ -335,9 +334,8 @@ impl AuthService {
 
     /// Adds sessions revoked since the last call (by any process sharing the
     /// database) to the deny list, and forgets entries whose tokens have all
-    /// expired. The first call reads every revocation the store keeps, and
-    /// so does a call that finds the database went back in time (a failover
-    /// to a replica, a restore), since positions read before no longer hold.
+    /// expired. The first call reads every revocation the store keeps (and
+    /// so does the store itself once the database went back in time).
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
@@ -346,17 +344,10 @@ impl AuthService {
             .revocation_feed_position
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut read = self
+        let read = self
             .store
             .sessions_revoked_after(Some(previous.unwrap_or(FeedPosition::BEGINNING)))
             .await?;
-        if previous.is_some_and(|previous| read.position < previous) {
-            tracing::warn!("the database went back in time; reading every revocation again");
-            read = self
-                .store
-                .sessions_revoked_after(Some(FeedPosition::BEGINNING))
-                .await?;
-        }
         let now = OffsetDateTime::now_utc();
         let horizon = self.settings.access_token_horizon();
         for (session_id, revoked_at) in read.sessions {
@@ -388,11 +379,7 @@ impl AuthService {
             .account_feed_position
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut feed = self.store.account_changes_after(position).await?;
-        if position.is_some_and(|position| feed.position < position) {
-            tracing::warn!("the database went back in time; forgetting every account");
-            feed.changes = vec![AccountChanged::Everything];
-        }
+        let feed = self.store.account_changes_after(position).await?;
         self.accounts.apply_feed(&feed.changes, started);
         *self
             .account_feed_position

@@ -128,9 +128,10 @@ pub enum AccountChanged {
 
 /// Where a reader of the account-change feed or the revocations is up to,
 /// as the store counts (an entry number, a transaction id). Positions only
-/// grow on one database; one that went back means the database did (a
-/// failover, a restore).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// grow on one database; a position past the database's own means the
+/// database went back (a failover, a restore), and the store then answers
+/// as if read from the beginning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FeedPosition(pub i64);
 
 impl FeedPosition {
@@ -234,9 +235,9 @@ pub trait Store: Send + Sync + 'static {
     /// every revocation committed since then is in this read or a later one,
     /// whatever the clocks of the processes and however long its transaction
     /// ran (it may also repeat in a later read). From
-    /// [`FeedPosition::BEGINNING`], every revocation kept (about one token
-    /// lifetime's, see [`Store::prune_sessions`]); `None` returns only the
-    /// current position.
+    /// [`FeedPosition::BEGINNING`], or from a position the database has gone
+    /// back behind, every revocation kept (about one token lifetime's, see
+    /// [`Store::prune_sessions`]); `None` returns only the current position.
     async fn sessions_revoked_after(
         &self,
         after: Option<FeedPosition>,
@@ -244,8 +245,9 @@ pub trait Store: Send + Sync + 'static {
     /// The accounts and roles changed, however and by whichever process,
     /// since the read that returned `after`: every change committed since
     /// then is in this read or a later one, however long its transaction
-    /// ran (it may also repeat in a later read). `None` returns only the
-    /// current position, for a reader that keeps nothing yet.
+    /// ran (it may also repeat in a later read). From a position the
+    /// database has gone back behind, [`AccountChanged::Everything`]. `None`
+    /// returns only the current position, for a reader that keeps nothing yet.
     async fn account_changes_after(
         &self,
         after: Option<FeedPosition>,

@@ -38,8 +38,9 @@ use portcullis_core::keys::SigningKey;
 use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    AccountChanges, FeedPosition, LoginFailures, PersonalTokenRecord, PoolStatus, ProfileChange,
-    RevocationsRead, SessionCutoff, SessionRecord, Store, StoreError, UserQuery, UserRecord,
+    AccountChanged, AccountChanges, FeedPosition, LoginFailures, PersonalTokenRecord, PoolStatus,
+    ProfileChange, RevocationsRead, SessionCutoff, SessionRecord, Store, StoreError, UserQuery,
+    UserRecord,
 };
 
 use crate::migration;
@@ -534,11 +535,19 @@ impl Store for PgStore {
         after: Option<FeedPosition>,
     ) -> Result<RevocationsRead, StoreError> {
         let position = self.oldest_running_transaction().await?;
-        let Some(FeedPosition(after)) = after else {
-            return Ok(RevocationsRead {
-                sessions: Vec::new(),
-                position: FeedPosition(position),
-            });
+        let after = match after {
+            None => {
+                return Ok(RevocationsRead {
+                    sessions: Vec::new(),
+                    position: FeedPosition(position),
+                });
+            }
+            // The oldest running transaction only moves forward on one
+            // server: behind the position means the database went back (a
+            // failover to a lagging replica, a restore), so every
+            // revocation kept is read again.
+            Some(FeedPosition(after)) if after > position => FeedPosition::BEGINNING.0,
+            Some(FeedPosition(after)) => after,
         };
         let rows = sqlx::query(
             "SELECT session_id AS id, revoked_at FROM revoked_sessions WHERE xact >= $1",
@@ -562,11 +571,21 @@ impl Store for PgStore {
         after: Option<FeedPosition>,
     ) -> Result<AccountChanges, StoreError> {
         let position = self.oldest_running_transaction().await?;
-        let Some(FeedPosition(after)) = after else {
-            return Ok(AccountChanges {
-                changes: Vec::new(),
-                position: FeedPosition(position),
-            });
+        let after = match after {
+            None => {
+                return Ok(AccountChanges {
+                    changes: Vec::new(),
+                    position: FeedPosition(position),
+                });
+            }
+            // Behind the position: the database went back (see above).
+            Some(FeedPosition(after)) if after > position => {
+                return Ok(AccountChanges {
+                    changes: vec![AccountChanged::Everything],
+                    position: FeedPosition(position),
+                });
+            }
+            Some(FeedPosition(after)) => after,
         };
         let rows =
             sqlx::query("SELECT kind, user_id FROM account_changes WHERE xact >= $1 LIMIT $2")

@@ -35,9 +35,9 @@ use portcullis_core::keys::SigningKey;
 use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    AccountChanges, FeedPosition, LoginFailures, MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord,
-    PoolStatus, ProfileChange, RevocationsRead, SessionCutoff, SessionRecord, Store, StoreError,
-    UserQuery, UserRecord,
+    AccountChanged, AccountChanges, FeedPosition, LoginFailures, MAX_ACCOUNT_CHANGES_PER_READ,
+    PersonalTokenRecord, PoolStatus, ProfileChange, RevocationsRead, SessionCutoff, SessionRecord,
+    Store, StoreError, UserQuery, UserRecord,
 };
 
 use crate::migration;
@@ -52,8 +52,11 @@ use crate::rows::{select_personal_tokens, select_sessions, select_users};
 /// giving up with [`StoreError::Unavailable`].
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The number of the newest entry of the account-change feed.
-const LAST_ACCOUNT_CHANGE: &str = "SELECT coalesce(max(id), 0) FROM account_changes";
+/// The numbers of the newest entries the two feed tables ever had.
+const NEWEST_ACCOUNT_CHANGE: &str =
+    "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'account_changes'), 0)";
+const NEWEST_REVOCATION: &str =
+    "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'revoked_sessions'), 0)";
 
 /// How many times opening the database is tried while it is busy.
 const CONNECT_ATTEMPTS: u32 = 10;
@@ -84,10 +87,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// The number of the newest entry of a feed table, by `query` (0 when
-    /// empty; AUTOINCREMENT never reuses a number, so newer entries are
-    /// always above).
-    async fn last_seq(&self, query: &'static str) -> Result<i64, StoreError> {
+    /// The number of the newest entry a feed table ever had, by `query`:
+    /// AUTOINCREMENT's own record (`sqlite_sequence`), which pruning never
+    /// lowers, so newer entries are always above it (0 before the first).
+    async fn newest_entry(&self, query: &'static str) -> Result<i64, StoreError> {
         sqlx::query_scalar(query)
             .fetch_one(&self.pool)
             .await
@@ -511,12 +514,18 @@ impl Store for SqliteStore {
         &self,
         after: Option<FeedPosition>,
     ) -> Result<RevocationsRead, StoreError> {
-        let last = || self.last_seq("SELECT coalesce(max(seq), 0) FROM revoked_sessions");
-        let Some(FeedPosition(after)) = after else {
-            return Ok(RevocationsRead {
-                sessions: Vec::new(),
-                position: FeedPosition(last().await?),
-            });
+        let newest = self.newest_entry(NEWEST_REVOCATION).await?;
+        let after = match after {
+            None => {
+                return Ok(RevocationsRead {
+                    sessions: Vec::new(),
+                    position: FeedPosition(newest),
+                });
+            }
+            // Past the newest entry: the file went back (a restore), so
+            // every revocation kept is read again.
+            Some(FeedPosition(after)) if after > newest => FeedPosition::BEGINNING.0,
+            Some(FeedPosition(after)) => after,
         };
         let rows = sqlx::query(
             "SELECT seq, session_id AS id, revoked_at FROM revoked_sessions WHERE seq > ? ORDER BY seq",
@@ -540,11 +549,21 @@ impl Store for SqliteStore {
         &self,
         after: Option<FeedPosition>,
     ) -> Result<AccountChanges, StoreError> {
-        let Some(FeedPosition(after)) = after else {
-            return Ok(AccountChanges {
-                changes: Vec::new(),
-                position: FeedPosition(self.last_seq(LAST_ACCOUNT_CHANGE).await?),
-            });
+        let newest = self.newest_entry(NEWEST_ACCOUNT_CHANGE).await?;
+        let everything = || AccountChanges {
+            changes: vec![AccountChanged::Everything],
+            position: FeedPosition(newest),
+        };
+        let after = match after {
+            None => {
+                return Ok(AccountChanges {
+                    changes: Vec::new(),
+                    position: FeedPosition(newest),
+                });
+            }
+            // Past the newest entry: the file went back (a restore).
+            Some(FeedPosition(after)) if after > newest => return Ok(everything()),
+            Some(FeedPosition(after)) => after,
         };
         let rows = sqlx::query(
             "SELECT id, kind, user_id FROM account_changes WHERE id > ? ORDER BY id LIMIT ?",
@@ -554,11 +573,10 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        let position = if rows.len() > MAX_ACCOUNT_CHANGES_PER_READ {
-            self.last_seq(LAST_ACCOUNT_CHANGE).await?
-        } else {
-            rows.last().map_or(Ok(after), |row| row.integer("id"))?
-        };
+        if rows.len() > MAX_ACCOUNT_CHANGES_PER_READ {
+            return Ok(everything());
+        }
+        let position = rows.last().map_or(Ok(after), |row| row.integer("id"))?;
         let entries = rows
             .iter()
             .map(|row| Ok((row.text("kind")?, row.optional_uuid("user_id")?)))

@@ -1137,6 +1137,30 @@ pub(crate) async fn revocations_by_position(store: &dyn Store) {
     );
 }
 
+/// A position past the database's own (it went back: a failover to a
+/// lagging replica, a restore) reads as from the beginning: every
+/// revocation kept, and every account to forget.
+pub(crate) async fn positions_the_database_went_back_behind(store: &dyn Store) {
+    let owner = user("owner@example.com", at(0));
+    store.insert_user(&owner).await.unwrap();
+    let revoked = session(owner.id, at(0));
+    store.insert_session(&revoked).await.unwrap();
+    assert!(store.revoke_session(revoked.id, at(5)).await.unwrap());
+    let ahead = FeedPosition(i64::MAX / 2);
+
+    let read = store.sessions_revoked_after(Some(ahead)).await.unwrap();
+    assert_eq!(
+        read.sessions,
+        [(revoked.id, at(5))],
+        "every revocation again"
+    );
+    assert_ne!(read.position, ahead, "and a position the database knows");
+
+    let feed = store.account_changes_after(Some(ahead)).await.unwrap();
+    assert_eq!(feed.changes, [AccountChanged::Everything]);
+    assert_ne!(feed.position, ahead, "and a position the database knows");
+}
+
 /// The changes the account-change feed has recorded since `position`, and
 /// where the next read continues. A read may repeat entries of
 /// transactions that were running at the previous one (PostgreSQL, where
@@ -1272,6 +1296,7 @@ macro_rules! store_suite_tests {
                 pruning,
                 account_change_feed,
                 revocations_by_position,
+                positions_the_database_went_back_behind,
             ];
             shared: [concurrent_refresh_rotation, concurrent_replacements];
         );
