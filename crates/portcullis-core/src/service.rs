@@ -772,10 +772,12 @@ impl AuthService {
                 .await?;
         }
         let updated = self
-            .store
-            .update_profile(user.id, &ProfileChange { email, name })
+            .writing_account(
+                user.id,
+                self.store
+                    .update_profile(user.id, &ProfileChange { email, name }),
+            )
             .await;
-        self.accounts.forget_user(user.id);
         match updated {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
@@ -959,10 +961,8 @@ impl AuthService {
     }
 
     async fn disable_account(&self, user_id: Uuid) -> Result<(), AuthError> {
-        // Forgotten whatever the outcome: a write may commit and still fail.
-        let disabled = self.store.set_disabled(user_id, true).await;
-        self.accounts.forget_user(user_id);
-        disabled?;
+        self.writing_account(user_id, self.store.set_disabled(user_id, true))
+            .await?;
         // Sessions first: their access tokens are the credentials that live
         // on in memory if the second step fails.
         self.revoke_user_sessions(user_id, None).await?;
@@ -1024,9 +1024,7 @@ impl AuthService {
             name: name.to_owned(),
             permissions: permissions.iter().cloned().collect(),
         };
-        let stored = self.store.put_role(&role).await;
-        self.accounts.forget_roles();
-        stored?;
+        self.writing_roles(self.store.put_role(&role)).await?;
         Ok(role)
     }
 
@@ -1053,9 +1051,30 @@ impl AuthService {
 
     async fn delete_user(&self, user_id: Uuid) -> Result<(), AuthError> {
         self.revoke_user_sessions(user_id, None).await?;
-        let deleted = self.store.delete_user(user_id).await;
+        Ok(self
+            .writing_account(user_id, self.store.delete_user(user_id))
+            .await?)
+    }
+
+    /// Runs `write`, a change to one account, then forgets that account
+    /// from the cache whatever the outcome: a write may commit and still
+    /// report an error.
+    async fn writing_account<T, E>(
+        &self,
+        user_id: Uuid,
+        write: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let written = write.await;
         self.accounts.forget_user(user_id);
-        Ok(deleted?)
+        written
+    }
+
+    /// Runs `write`, a change to the roles, then forgets them from the
+    /// cache whatever the outcome.
+    async fn writing_roles<T, E>(&self, write: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        let written = write.await;
+        self.accounts.forget_roles();
+        written
     }
 
     /// The caller's account as stored now, password hash included, for

@@ -134,7 +134,7 @@ impl AuthService {
             .user_by_id(id)
             .await?
             .ok_or(AuthError::NotFound)?;
-        let written: Result<(), AuthError> = async {
+        let changes = async {
             if let Some(roles) = change.roles {
                 self.store
                     .set_roles(id, &super::sorted_unique(roles))
@@ -150,12 +150,9 @@ impl AuthService {
                 Some(false) if user.disabled => self.store.set_disabled(id, false).await?,
                 _ => {}
             }
-            Ok(())
-        }
-        .await;
-        // Forgotten whatever the outcome: a write may commit and still fail.
-        self.accounts.forget_user(id);
-        written?;
+            Ok::<(), AuthError>(())
+        };
+        self.writing_account(id, changes).await?;
         self.admin_user(principal, id).await
     }
 
@@ -228,9 +225,7 @@ impl AuthService {
                 "the admin role is built in",
             )]));
         }
-        let deleted = self.store.delete_role(name).await;
-        self.accounts.forget_roles();
-        match deleted {
+        match self.writing_roles(self.store.delete_role(name)).await {
             Err(StoreError::NotFound) => Err(AuthError::NotFound),
             other => Ok(other?),
         }
