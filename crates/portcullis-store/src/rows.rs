@@ -323,3 +323,62 @@ fn from_unix(seconds: i64, name: &str) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(seconds)
         .map_err(|error| StoreError::Other(format!("column {name}: {error}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_entries_become_each_change_once() {
+        let (ada, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        let entries = [
+            ("user", Some(ada)),
+            ("roles", None),
+            ("user", Some(bob)),
+            ("user", Some(ada)),
+            ("roles", None),
+        ]
+        .map(|(kind, user)| (kind.to_owned(), user));
+        let read = account_changes(entries.to_vec(), FeedPosition(7)).unwrap();
+        assert_eq!(
+            read.changes,
+            [
+                AccountChanged::User(ada),
+                AccountChanged::Roles,
+                AccountChanged::User(bob)
+            ]
+        );
+        assert_eq!(read.position, FeedPosition(7));
+    }
+
+    #[test]
+    fn more_feed_entries_than_a_read_names_are_everything() {
+        let entries =
+            vec![("user".to_owned(), Some(Uuid::now_v7())); MAX_ACCOUNT_CHANGES_PER_READ + 1];
+        let read = account_changes(entries, FeedPosition(7)).unwrap();
+        assert_eq!(read.changes, [AccountChanged::Everything]);
+        assert_eq!(
+            usize::try_from(feed_read_limit()).unwrap(),
+            MAX_ACCOUNT_CHANGES_PER_READ + 1,
+            "a read fetches one more entry than it may name"
+        );
+    }
+
+    #[test]
+    fn a_feed_entry_of_an_unknown_shape_is_an_error() {
+        for entry in [
+            ("user", None),
+            ("roles", Some(Uuid::now_v7())),
+            ("users", None),
+        ] {
+            let entries = vec![(entry.0.to_owned(), entry.1)];
+            assert!(
+                matches!(
+                    account_changes(entries, FeedPosition(7)),
+                    Err(StoreError::Other(_))
+                ),
+                "{entry:?}"
+            );
+        }
+    }
+}
