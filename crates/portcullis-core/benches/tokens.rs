@@ -30,6 +30,7 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use portcullis_core::clock::SystemClock;
 use portcullis_core::keys::{KeyRing, SigningKey};
 use portcullis_core::personal_tokens::{PersonalToken, PersonalTokenSecretHash};
 use portcullis_core::refresh::{Lineage, MAX_TRACE_DISTANCE, RefreshToken, SessionRefreshKey};
@@ -45,6 +46,7 @@ fn access_tokens() -> AccessTokens {
     let ring = KeyRing::new(&[SigningKey::generate(now)], now, lifetime + leeway)
         .expect("a freshly generated key is active");
     AccessTokens::new(
+        std::sync::Arc::new(SystemClock),
         "https://auth.example.com".to_owned(),
         "https://api.example.com".to_owned(),
         lifetime,

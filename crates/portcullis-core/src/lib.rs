@@ -2,26 +2,41 @@
 //! how access and refresh tokens are made and checked, and what a session is.
 //!
 //! This crate knows neither HTTP nor SQL. It talks to storage only through the
-//! [`store::Store`] trait, and the HTTP layer talks to it only through
-//! [`service::AuthService`] and the value types re-exported here. Everything a
-//! security reviewer needs to read lives here, in plain functions with tests.
+//! [`store::Store`] trait, and the HTTP layer and the command line talk to it
+//! only through the use cases of [`services::Services`] and the value types
+//! re-exported here. Everything a security reviewer needs to read lives here,
+//! in plain functions with tests.
 
+mod account_cache;
+mod account_directory;
+pub mod clock;
+mod core;
 pub mod email;
+pub mod error;
 pub mod hashing;
 pub mod keys;
+mod login_attempts;
+pub mod names;
 pub mod password;
 pub mod personal_tokens;
+pub mod principal;
 pub mod refresh;
 pub mod revocation;
 pub mod roles;
-pub mod service;
+pub mod services;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;
 pub mod tokens;
+pub mod user;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::Email;
+pub use error::{AuthError, FieldError};
 pub use password::{Password, PasswordPolicy};
-pub use service::{AuthError, AuthService};
+pub use principal::{Authorized, ManageUsers, Operator, Principal};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use services::Services;
 pub use settings::AuthSettings;
+pub use user::User;

@@ -5,12 +5,90 @@
 //! session's tokens must stop at once. So every revocation lands here too, and
 //! stays only until the last token of that session has expired; at start the
 //! list is rebuilt from the sessions revoked within one token lifetime.
+//!
+//! [`Revocations`] is the only way a use case revokes: it writes the store
+//! and the deny list together, so a revocation can never reach one and not
+//! the other.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::AuthError;
+use crate::store::{RevocationsRead, Store};
+
+/// Revokes sessions in the store and denies them here at once.
+pub(crate) struct Revocations {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    /// How long after signing an access token may still be accepted.
+    token_horizon: Duration,
+    denied: RevokedSessions,
+}
+
+impl Revocations {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        token_horizon: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            token_horizon,
+            denied: RevokedSessions::default(),
+        }
+    }
+
+    /// Ends one session everywhere.
+    pub(crate) async fn revoke_session(&self, session_id: Uuid) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        self.store.revoke_session(session_id, now).await?;
+        self.denied.deny(session_id, now + self.token_horizon);
+        Ok(())
+    }
+
+    /// Ends every session of a user but `except`.
+    pub(crate) async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+    ) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        for session_id in self
+            .store
+            .revoke_sessions_of_user(user_id, except, now)
+            .await?
+        {
+            self.denied.deny(session_id, now + self.token_horizon);
+        }
+        Ok(())
+    }
+
+    #[must_use]
+    pub(crate) fn is_denied(&self, session_id: Uuid) -> bool {
+        self.denied.is_denied(session_id)
+    }
+
+    /// Denies the sessions another process revoked, for a token lifetime
+    /// from the revocation or from now, whichever is later (the revoking
+    /// process's clock may run behind this one's), and forgets entries
+    /// whose tokens have all expired.
+    pub(crate) fn learn(&self, read: &RevocationsRead) {
+        let now = self.clock.now();
+        for (session_id, revoked_at) in &read.sessions {
+            // The store keeps whole seconds: one more covers the fraction lost.
+            self.denied.deny(
+                *session_id,
+                (*revoked_at).max(now) + self.token_horizon + Duration::SECOND,
+            );
+        }
+        self.denied.prune(now);
+    }
+}
 
 /// Session ids denied until a given time.
 #[derive(Debug, Default)]

@@ -22,31 +22,6 @@ pub struct Role {
     pub permissions: BTreeSet<String>,
 }
 
-/// A role or permission name that cannot be used; the message is safe to show.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidName(pub String);
-
-/// Checks a role or permission name: 1 to 128 printable ASCII characters,
-/// no spaces (a permission travels inside the space-separated `scope`).
-///
-/// # Errors
-/// [`InvalidName`] saying what is wrong.
-pub fn validate_name(kind: &str, name: &str) -> Result<(), InvalidName> {
-    if name.is_empty() || name.len() > 128 {
-        return Err(InvalidName(format!("{kind} must have 1 to 128 characters")));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-    {
-        return Err(InvalidName(format!(
-            "{kind} may only contain printable ASCII without spaces, quotes or backslashes"
-        )));
-    }
-    Ok(())
-}
-
 /// The permissions held by a user with `user_roles`, given every stored role.
 #[must_use]
 pub fn permissions_of(user_roles: &[String], all_roles: &[Role]) -> BTreeSet<String> {
@@ -104,13 +79,5 @@ mod tests {
             ]
         );
         assert!(permissions_of(&[], &roles).is_empty());
-    }
-
-    #[test]
-    fn names() {
-        assert!(validate_name("permission", "books:download").is_ok());
-        for bad in ["", "with space", "quote\"", "é", &"x".repeat(129)] {
-            assert!(validate_name("permission", bad).is_err(), "{bad:?}");
-        }
     }
 }

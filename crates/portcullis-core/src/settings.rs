@@ -13,7 +13,7 @@ pub enum SignupMode {
     Closed,
 }
 
-/// Everything [`crate::AuthService`] needs to know about its deployment.
+/// Everything the use cases ([`crate::Services`]) need to know about its deployment.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     /// `iss` of every token; shared by every instance of one deployment.

@@ -22,6 +22,7 @@ use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::keys::{KeyRing, PublicJwk};
 
 /// The JWT `typ` of an access token (RFC 9068 §2.1).
@@ -44,6 +45,9 @@ pub struct AccessTokenClaims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// Not before; never issued, but honoured when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: Uuid,
     pub sid: Uuid,
     pub roles: Vec<String>,
@@ -54,6 +58,18 @@ impl AccessTokenClaims {
     /// The permissions this token grants.
     pub fn permissions(&self) -> impl Iterator<Item = &str> {
         self.scope.split_ascii_whitespace()
+    }
+
+    /// Refuses the token at `now` (unix seconds) when it has expired or is
+    /// not valid yet, each with `leeway` seconds of tolerance.
+    fn check_times(&self, now: i64, leeway: i64) -> Result<(), TokenError> {
+        if now > self.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| now < nbf.saturating_sub(leeway)) {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(())
     }
 }
 
@@ -91,6 +107,7 @@ pub struct AccessGrant {
 
 /// Issues and verifies access tokens with the current key ring.
 pub struct AccessTokens {
+    clock: Arc<dyn Clock>,
     issuer: String,
     audience: String,
     lifetime: Duration,
@@ -116,11 +133,11 @@ impl VerifiedTokens {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let claims = entries.get(key)?;
-        Some(if now > claims.exp + self.leeway_seconds {
-            Err(TokenError::Expired)
-        } else {
-            Ok(AccessTokenClaims::clone(claims))
-        })
+        Some(
+            claims
+                .check_times(now, self.leeway_seconds)
+                .map(|()| AccessTokenClaims::clone(claims)),
+        )
     }
 
     fn insert(&self, key: [u8; 32], claims: &AccessTokenClaims, now: i64) {
@@ -139,8 +156,11 @@ impl VerifiedTokens {
 }
 
 impl AccessTokens {
+    /// Issues and verifies by `clock`; `exp` and `nbf` are checked against it
+    /// here, not by `jsonwebtoken` (which would read the system clock).
     #[must_use]
     pub fn new(
+        clock: Arc<dyn Clock>,
         issuer: String,
         audience: String,
         lifetime: Duration,
@@ -149,13 +169,14 @@ impl AccessTokens {
     ) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.algorithms = vec![Algorithm::EdDSA];
-        validation.leeway = u64::try_from(leeway.whole_seconds()).unwrap_or(0);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
+        validation.leeway = 0;
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[&issuer]);
         validation.set_audience(&[&audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         Self {
+            clock,
             issuer,
             audience,
             lifetime,
@@ -213,6 +234,7 @@ impl AccessTokens {
             aud: self.audience.clone(),
             exp: (now + self.lifetime).unix_timestamp(),
             iat: now.unix_timestamp(),
+            nbf: None,
             jti: Uuid::now_v7(),
             sid: grant.session_id,
             roles: grant.roles.clone(),
@@ -234,11 +256,12 @@ impl AccessTokens {
     /// [`TokenError`] saying why the token is refused.
     pub fn verify(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = self.clock.now().unix_timestamp();
         if let Some(remembered) = self.verified.get(&key, now) {
             return remembered;
         }
         let claims = self.verify_signature_and_claims(token)?;
+        claims.check_times(now, self.verified.leeway_seconds)?;
         self.verified.insert(key, &claims, now);
         Ok(claims)
     }
@@ -261,8 +284,6 @@ impl AccessTokens {
             .map(|data| data.claims)
             .map_err(|error| match error.kind() {
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
                 ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
                     TokenError::WrongIssuerOrAudience
                 }
@@ -284,12 +305,14 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     use super::*;
+    use crate::clock::{ManualClock, SystemClock};
     use crate::keys::SigningKey;
 
     fn tokens_with(key: &SigningKey, issuer: &str) -> AccessTokens {
         let now = OffsetDateTime::now_utc();
         let ring = KeyRing::new(std::slice::from_ref(key), now, Duration::minutes(16)).unwrap();
         AccessTokens::new(
+            Arc::new(SystemClock),
             issuer.into(),
             "api".into(),
             Duration::minutes(15),
@@ -358,6 +381,43 @@ mod tests {
     }
 
     #[test]
+    fn expiry_follows_the_injected_clock_whether_or_not_the_token_is_remembered() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let key = SigningKey::generate(clock.now());
+        let ring = KeyRing::new(
+            std::slice::from_ref(&key),
+            clock.now(),
+            Duration::minutes(16),
+        )
+        .unwrap();
+        let tokens = AccessTokens::new(
+            clock.clone(),
+            "https://auth".into(),
+            "api".into(),
+            Duration::minutes(15),
+            Duration::seconds(1),
+            ring,
+        );
+        let (remembered, _) = tokens.issue(&grant(), clock.now());
+        let (fresh, _) = tokens.issue(&grant(), clock.now());
+        assert!(tokens.verify(&remembered).is_ok());
+        clock.advance(Duration::minutes(15) + Duration::seconds(1));
+        assert!(tokens.verify(&remembered).is_ok(), "within the leeway");
+        assert!(tokens.verify(&fresh).is_ok(), "within the leeway");
+        clock.advance(Duration::seconds(2));
+        assert_eq!(tokens.verify(&remembered), Err(TokenError::Expired));
+        let (_, claims) = tokens.issue(&grant(), clock.now());
+        let not_yet = AccessTokenClaims {
+            nbf: Some(clock.now().unix_timestamp() + 10),
+            ..claims
+        };
+        assert_eq!(
+            not_yet.check_times(clock.now().unix_timestamp(), 1),
+            Err(TokenError::NotYetValid)
+        );
+    }
+
+    #[test]
     fn round_trip() {
         let tokens = tokens_with(
             &SigningKey::generate(OffsetDateTime::now_utc()),
@@ -386,6 +446,7 @@ mod tests {
         let stranger = tokens_with(&SigningKey::generate(now), "https://auth");
         assert_eq!(stranger.verify(&token), Err(TokenError::UnknownKey));
         let long_lived = AccessTokens::new(
+            Arc::new(SystemClock),
             "https://auth".into(),
             "api".into(),
             Duration::hours(24),

@@ -8,7 +8,7 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::AuthError;
-use portcullis_core::service::FieldError;
+use portcullis_core::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
 

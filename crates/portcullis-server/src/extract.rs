@@ -12,7 +12,9 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use portcullis_core::service::{ClientInfo, FieldError, Principal};
+use portcullis_core::principal::AdminRight;
+use portcullis_core::services::grants::ClientInfo;
+use portcullis_core::{Authorized, FieldError, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -65,12 +67,33 @@ impl FromRequestParts<AppState> for Authenticated {
                 "use the Bearer scheme with an access token".to_owned(),
             )),
             PresentedCredential::Token(token) => state
-                .auth
+                .services
+                .verification
                 .authenticate(token)
                 .await
                 .map(Self)
                 .map_err(ApiError::from),
         }
+    }
+}
+
+/// An authenticated caller holding the administrative right `R`.
+pub(crate) struct Administrator<R: AdminRight>(pub(crate) Authorized<R>);
+
+impl<R: AdminRight> FromRequestParts<AppState> for Administrator<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        state
+            .services
+            .verification
+            .authorize::<R>(&principal)
+            .map(Self)
+            .map_err(ApiError::from)
     }
 }
 

@@ -2,7 +2,7 @@
 //! mapping from errors to responses.
 //!
 //! This is the only crate that knows HTTP and JSON. Handlers stay thin: they
-//! parse the request, call one [`portcullis_core::AuthService`] method and
+//! parse the request, call one use case of [`portcullis_core::Services`] and
 //! shape the answer. Request bodies are capped at 64 KiB, a panic in a
 //! handler becomes a 500 while the server keeps serving, and CORS admits only
 //! the configured origins.

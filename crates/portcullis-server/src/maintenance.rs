@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::AuthService;
+use portcullis_core::Services;
 use tokio::task::JoinHandle;
 
 const FAST_INTERVAL: Duration = Duration::from_millis(500);
@@ -28,50 +28,50 @@ const SLOW_INTERVAL: Duration = Duration::from_secs(5);
 const HOUSEKEEPING_EVERY_TICKS: u32 = 12;
 
 /// Starts the upkeep loops; abort the handle to stop them.
-pub fn spawn_maintenance(auth: Arc<AuthService>) -> JoinHandle<()> {
+pub fn spawn_maintenance(services: Arc<Services>) -> JoinHandle<()> {
     tokio::spawn(async move {
         tokio::join!(
-            follow_revocations(&auth),
-            follow_account_changes(&auth),
-            upkeep(&auth)
+            follow_revocations(&services),
+            follow_account_changes(&services),
+            upkeep(&services)
         );
     })
 }
 
-async fn follow_revocations(auth: &AuthService) {
+async fn follow_revocations(services: &Services) {
     let mut interval = every(FAST_INTERVAL);
     loop {
         interval.tick().await;
-        if let Err(error) = auth.refresh_revocations().await {
+        if let Err(error) = services.feeds.follow_revocations().await {
             tracing::warn!(%error, "could not read recent revocations");
         }
     }
 }
 
-async fn follow_account_changes(auth: &AuthService) {
+async fn follow_account_changes(services: &Services) {
     let mut interval = every(FAST_INTERVAL);
     loop {
         interval.tick().await;
-        if let Err(error) = auth.refresh_account_changes().await {
+        if let Err(error) = services.feeds.follow_account_changes().await {
             tracing::warn!(%error, "could not read recent account changes");
         }
     }
 }
 
-async fn upkeep(auth: &AuthService) {
+async fn upkeep(services: &Services) {
     let mut interval = every(SLOW_INTERVAL);
     let mut tick: u32 = 0;
     loop {
         interval.tick().await;
         tick = tick.wrapping_add(1);
-        if let Err(error) = auth.flush_personal_token_uses().await {
+        if let Err(error) = services.personal_tokens.flush_uses().await {
             tracing::warn!(%error, "could not record personal access token uses");
         }
-        if let Err(error) = auth.reload_keys().await {
+        if let Err(error) = services.signing_keys.reload().await {
             tracing::warn!(%error, "could not reload signing keys");
         }
         if tick.is_multiple_of(HOUSEKEEPING_EVERY_TICKS) {
-            match auth.housekeeping().await {
+            match services.feeds.housekeeping().await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(
                     deleted,

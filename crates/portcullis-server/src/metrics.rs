@@ -65,7 +65,7 @@ pub(crate) async fn track_requests(request: Request, next: Next) -> Response {
     )
 )]
 pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
-    let pool = state.auth.pool_status();
+    let pool = state.services.pool_status();
     metrics::gauge!("portcullis_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!("portcullis_db_pool_connections", "state" => "in_use")
         .set(f64::from(pool.open.saturating_sub(pool.idle)));

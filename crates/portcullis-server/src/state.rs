@@ -1,11 +1,11 @@
-//! What every handler can reach: the domain service, the HTTP settings and
-//! the metrics renderer.
+//! What every handler can reach: the use cases, the HTTP settings and the
+//! metrics renderer.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
-use portcullis_core::AuthService;
+use portcullis_core::Services;
 
 /// Settings that only the HTTP layer knows about.
 #[derive(Debug, Clone, Default)]
@@ -19,7 +19,7 @@ pub struct HttpSettings {
 /// Shared state of the router.
 #[derive(Clone)]
 pub struct AppState {
-    pub auth: Arc<AuthService>,
+    pub services: Arc<Services>,
     pub http: Arc<HttpSettings>,
     /// Renders `/metrics`; `None` serves an empty page (no recorder installed).
     pub metrics: Option<PrometheusHandle>,

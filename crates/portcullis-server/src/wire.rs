@@ -9,10 +9,11 @@
 
 use portcullis_core::keys::PublicJwk;
 use portcullis_core::roles::Role;
-use portcullis_core::service::personal_tokens::PersonalTokenView;
-use portcullis_core::service::protected_apis::{ActiveToken, TokenKind};
-use portcullis_core::service::{SessionView, User};
-use serde::{Deserialize, Deserializer, Serialize};
+use portcullis_core::services::personal_tokens::PersonalTokenView;
+use portcullis_core::services::sessions::SessionView;
+use portcullis_core::services::verification::{ActiveToken, TokenKind};
+use portcullis_core::{ExposeSecret as _, SecretString, User};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::openapi::RefOr;
@@ -30,8 +31,8 @@ pub(crate) struct SignUpRequest {
     pub(crate) email: String,
     /// At least 12 characters after NFKC by default (configurable, never
     /// below 8), at most 1024, not a common password, not the email.
-    #[schema(format = Password)]
-    pub(crate) password: String,
+    #[schema(value_type = String, format = Password)]
+    pub(crate) password: SecretString,
     #[serde(default)]
     pub(crate) name: Option<String>,
 }
@@ -48,27 +49,27 @@ pub(crate) struct UpdateMeRequest {
     pub(crate) name: Option<Option<String>>,
     /// Required when `email` changes.
     #[serde(default)]
-    #[schema(format = Password)]
-    pub(crate) current_password: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub(crate) current_password: Option<SecretString>,
 }
 
 /// `PUT /me/password`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangePasswordRequest {
-    #[schema(format = Password)]
-    pub(crate) current_password: String,
+    #[schema(value_type = String, format = Password)]
+    pub(crate) current_password: SecretString,
     /// The same policy as at sign-up.
-    #[schema(format = Password)]
-    pub(crate) new_password: String,
+    #[schema(value_type = String, format = Password)]
+    pub(crate) new_password: SecretString,
 }
 
 /// `DELETE /me`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteMeRequest {
-    #[schema(format = Password)]
-    pub(crate) current_password: String,
+    #[schema(value_type = String, format = Password)]
+    pub(crate) current_password: SecretString,
 }
 
 /// The user object of the contract.
@@ -160,10 +161,11 @@ pub(crate) struct TokenRequest {
     /// Another name for `username`.
     #[schema(format = Email)]
     pub(crate) email: Option<String>,
-    #[schema(format = Password)]
-    pub(crate) password: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub(crate) password: Option<SecretString>,
     /// For the refresh grant.
-    pub(crate) refresh_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub(crate) refresh_token: Option<SecretString>,
     /// Space-separated subset of the user's permissions.
     pub(crate) scope: Option<String>,
 }
@@ -172,13 +174,17 @@ pub(crate) struct TokenRequest {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct TokenResponse {
     /// A JWT (RFC 9068), `typ` `at+jwt`, signed with EdDSA.
-    pub(crate) access_token: String,
+    #[serde(serialize_with = "expose")]
+    #[schema(value_type = String)]
+    pub(crate) access_token: SecretString,
     #[schema(examples("Bearer"))]
     pub(crate) token_type: &'static str,
     /// Seconds until the access token expires.
     pub(crate) expires_in: i64,
     /// Opaque; every refresh returns a new one and retires this one.
-    pub(crate) refresh_token: String,
+    #[serde(serialize_with = "expose")]
+    #[schema(value_type = String)]
+    pub(crate) refresh_token: SecretString,
     /// Space-separated permissions the access token carries.
     pub(crate) scope: String,
 }
@@ -190,8 +196,24 @@ pub(crate) struct TokenResponse {
 pub(crate) struct SingleTokenRequest {
     /// The token to revoke or introspect.
     // An `Option` only so that its absence is an OAuth `invalid_request`.
-    #[schema(required, nullable = false)]
-    pub(crate) token: Option<String>,
+    #[schema(value_type = String, required, nullable = false)]
+    pub(crate) token: Option<SecretString>,
+}
+
+/// Writes a secret into the body being sent: the one place a token leaves
+/// its wrapper.
+fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+fn expose_optional<S: Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => expose(secret, serializer),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// RFC 3339 in UTC with whole seconds.
@@ -290,9 +312,12 @@ pub(crate) struct PersonalTokenBody {
     pub(crate) id: Uuid,
     pub(crate) name: String,
     /// `pat_` + random + checksum; only in the answer to `POST /me/tokens`, shown once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub(crate) token: Option<String>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_optional"
+    )]
+    #[schema(value_type = String, nullable = false)]
+    pub(crate) token: Option<SecretString>,
     pub(crate) scopes: Vec<String>,
     #[schema(format = DateTime)]
     pub(crate) created_at: String,
@@ -304,7 +329,7 @@ pub(crate) struct PersonalTokenBody {
 }
 
 impl PersonalTokenBody {
-    pub(crate) fn new(view: PersonalTokenView, token: Option<String>) -> Self {
+    pub(crate) fn new(view: PersonalTokenView, token: Option<SecretString>) -> Self {
         Self {
             id: view.id,
             name: view.name,

@@ -1,5 +1,5 @@
 //! Latency of a refresh-token rotation at the store, the database work the
-//! server does per `grant_type=refresh_token` (`AuthService::refresh_grant`):
+//! server does per `grant_type=refresh_token` (`Grants::refresh`):
 //! read the session, then move its refresh chain one generation forward with
 //! the compare-and-set `Store::rotate_refresh_token`.
 //!

@@ -1,15 +1,16 @@
-//! What each subcommand does: open the store, start the domain service, act,
-//! and print a short answer meant for both people and scripts.
+//! What each subcommand does: open the store, start the use cases, act as
+//! the operator, and print a short answer meant for both people and scripts.
 
 use std::io::{IsTerminal as _, Read as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
-use portcullis_core::AuthService;
 use portcullis_core::keys::{ALGORITHM, KeyState};
-use portcullis_core::service::{ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN, AuthError, NewAccount};
+use portcullis_core::services::accounts::NewAccount;
+use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
 use portcullis_core::store::Store;
+use portcullis_core::{AuthError, ManageUsers, Operator, SecretString, Services, SystemClock};
 use portcullis_server::AppState;
 use portcullis_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions};
 use time::format_description::well_known::Rfc3339;
@@ -43,7 +44,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::Verify { token }) => {
             match start(store, &config)
                 .await?
-                .inspect_access_token(&token)
+                .verification
+                .inspect_access_token(&SecretString::from(token))
                 .await
             {
                 Ok(claims) => {
@@ -92,15 +94,16 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     }
 }
 
-async fn start(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<AuthService> {
-    AuthService::start(store, config.auth.clone())
+async fn start(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<Services> {
+    Services::start(store, config.auth.clone(), Arc::new(SystemClock))
         .await
         .map_err(describe)
 }
 
 async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode> {
-    let auth = Arc::new(start(store, &config).await?);
-    if auth.user_count().await.map_err(describe)? == 0 {
+    let services = Arc::new(start(store, &config).await?);
+    let operator = Operator::at_command_line().authorize::<ManageUsers>();
+    if services.users.count(&operator).await.map_err(describe)? == 0 {
         tracing::info!(
             "no users yet: create the first admin with `portcullis user add --email you@example.com --role admin`"
         );
@@ -110,11 +113,11 @@ async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(database = %without_password(&config.database), issuer = %config.auth.issuer, "portcullis listening on http://{address}");
-    let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&auth));
+    let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&services));
     let metrics = portcullis_server::install_metrics_recorder()
         .map_err(|error| anyhow!("installing the metrics recorder: {error}"))?;
     let state = AppState {
-        auth: Arc::clone(&auth),
+        services: Arc::clone(&services),
         http: Arc::new(config.http),
         metrics: Some(metrics),
     };
@@ -122,7 +125,7 @@ async fn serve(store: Arc<dyn Store>, config: Config) -> anyhow::Result<ExitCode
         .await
         .context("serving")?;
     maintenance.abort();
-    if let Err(error) = auth.flush_personal_token_uses().await {
+    if let Err(error) = services.personal_tokens.flush_uses().await {
         tracing::warn!(%error, "could not record personal access token uses");
     }
     tracing::info!("stopped");
@@ -154,7 +157,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCode> {
+async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitCode> {
+    let operator = Operator::at_command_line().authorize::<ManageUsers>();
     match command {
         UserCommand::Add {
             email,
@@ -163,19 +167,21 @@ async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCo
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            let user = auth
-                .create_user(NewAccount {
-                    email: &email,
-                    password: &password,
-                    name: name.as_deref(),
-                    roles,
-                })
+            let account = NewAccount {
+                email: &email,
+                password: &password,
+                name: name.as_deref(),
+                roles,
+            };
+            let user = services
+                .users
+                .create(&operator, account)
                 .await
                 .map_err(describe)?;
             println!("{}", user.id);
         }
         UserCommand::List => {
-            for user in auth.list_users().await.map_err(describe)? {
+            for user in services.users.all(&operator).await.map_err(describe)? {
                 let state = if user.disabled { "disabled" } else { "active" };
                 println!(
                     "{}\t{}\t{}\t{state}",
@@ -186,7 +192,11 @@ async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCo
             }
         }
         UserCommand::Disable { email } => {
-            let user = auth.disable_user(&email).await.map_err(describe)?;
+            let user = services
+                .users
+                .disable_by_email(&operator, &email)
+                .await
+                .map_err(describe)?;
             until_running_servers_see_it().await;
             println!("disabled {}; its sessions are revoked", user.email);
         }
@@ -195,7 +205,9 @@ async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCo
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            auth.set_password(&email, &password)
+            services
+                .users
+                .set_password_by_email(&operator, &email, &password)
                 .await
                 .map_err(describe)?;
             until_running_servers_see_it().await;
@@ -205,10 +217,15 @@ async fn user(auth: &AuthService, command: UserCommand) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCode> {
+async fn role(services: &Services, command: RoleCommand) -> anyhow::Result<ExitCode> {
+    let operator = Operator::at_command_line().authorize::<ManageUsers>();
     match command {
         RoleCommand::Set { name, permissions } => {
-            let role = auth.put_role(&name, &permissions).await.map_err(describe)?;
+            let role = services
+                .roles
+                .put(&operator, &name, &permissions)
+                .await
+                .map_err(describe)?;
             until_running_servers_see_it().await;
             println!(
                 "{}\t{}",
@@ -217,7 +234,7 @@ async fn role(auth: &AuthService, command: RoleCommand) -> anyhow::Result<ExitCo
             );
         }
         RoleCommand::List => {
-            for role in auth.roles_with_admin().await.map_err(describe)? {
+            for role in services.roles.list(&operator).await.map_err(describe)? {
                 println!(
                     "{}\t{}",
                     role.name,
@@ -236,11 +253,24 @@ async fn until_running_servers_see_it() {
     tokio::time::sleep(ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN).await;
 }
 
-async fn keys(auth: &AuthService, command: KeysCommand) -> anyhow::Result<ExitCode> {
+async fn keys(services: &Services, command: KeysCommand) -> anyhow::Result<ExitCode> {
+    let operator = Operator::at_command_line();
     match command {
-        KeysCommand::Rotate => println!("{}", auth.rotate_signing_key().await.map_err(describe)?),
+        KeysCommand::Rotate => println!(
+            "{}",
+            services
+                .signing_keys
+                .rotate(&operator)
+                .await
+                .map_err(describe)?
+        ),
         KeysCommand::List => {
-            for key in auth.signing_keys().await.map_err(describe)? {
+            for key in services
+                .signing_keys
+                .list(&operator)
+                .await
+                .map_err(describe)?
+            {
                 let state = match key.state {
                     KeyState::Active => "active",
                     KeyState::Retiring { .. } => "retiring",
@@ -257,7 +287,7 @@ async fn keys(auth: &AuthService, command: KeysCommand) -> anyhow::Result<ExitCo
 }
 
 /// The password from standard input (one trailing newline dropped), or typed at a prompt without echo.
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
     if from_stdin {
         let mut input = String::new();
         std::io::stdin()
@@ -266,7 +296,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         let trimmed = input
             .strip_suffix('\n')
             .map_or(input.as_str(), |s| s.strip_suffix('\r').unwrap_or(s));
-        return Ok(trimmed.to_owned());
+        return Ok(trimmed.into());
     }
     if !std::io::stdin().is_terminal() {
         bail!("no terminal to prompt for a password: pass --password-stdin and pipe it in");
@@ -276,7 +306,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if first != second {
         bail!("the two passwords differ");
     }
-    Ok(first)
+    Ok(first.into())
 }
 
 /// The database URL with any password replaced, for logs and messages.

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::service::AccountChange;
+use portcullis_core::services::accounts::AccountChange;
 
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
@@ -44,7 +44,8 @@ pub(crate) async fn sign_up(
     JsonBody(request): JsonBody<SignUpRequest>,
 ) -> Result<Response, ApiError> {
     let user = state
-        .auth
+        .services
+        .accounts
         .sign_up(&request.email, &request.password, request.name.as_deref())
         .await?;
     let location = format!("/users/{}", user.id);
@@ -76,7 +77,7 @@ pub(crate) async fn me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<UserBody>, ApiError> {
-    let (user, permissions) = state.auth.me(&principal).await?;
+    let (user, permissions) = state.services.accounts.me(&principal).await?;
     Ok(Json(UserBody::new(
         user,
         Some(permissions.into_iter().collect()),
@@ -115,9 +116,9 @@ pub(crate) async fn update_me(
     let change = AccountChange {
         email: request.email.as_deref(),
         name: request.name.as_ref().map(Option::as_deref),
-        current_password: request.current_password.as_deref(),
+        current_password: request.current_password.as_ref(),
     };
-    let user = state.auth.update_me(&principal, change).await?;
+    let user = state.services.accounts.update(&principal, change).await?;
     Ok(Json(UserBody::new(user, None)))
 }
 
@@ -150,7 +151,8 @@ pub(crate) async fn change_password(
     JsonBody(request): JsonBody<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .auth
+        .services
+        .accounts
         .change_password(&principal, &request.current_password, &request.new_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -185,8 +187,9 @@ pub(crate) async fn delete_me(
     JsonBody(request): JsonBody<DeleteMeRequest>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .auth
-        .delete_me(&principal, &request.current_password)
+        .services
+        .accounts
+        .delete(&principal, &request.current_password)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,11 +4,12 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use portcullis_core::service::admin::UserChange;
+use portcullis_core::ManageUsers;
+use portcullis_core::services::users::UserChange;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, JsonBody};
+use crate::extract::{Administrator, JsonBody};
 use crate::openapi::responses::{
     BadRequest, InsufficientScope, InternalError, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
@@ -40,7 +41,7 @@ use crate::wire::{
 )]
 pub(crate) async fn list_users(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Administrator(admin): Administrator<ManageUsers>,
     query: Result<Query<UserListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<UserListBody>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::invalid_query(&e.body_text()))?;
@@ -51,8 +52,9 @@ pub(crate) async fn list_users(
         .transpose()
         .map_err(|_| ApiError::invalid_query("cursor is not one this server gave"))?;
     let page = state
-        .auth
-        .admin_list_users(&principal, query.limit, cursor, query.email.as_deref())
+        .services
+        .users
+        .page(&admin, query.limit, cursor, query.email.as_deref())
         .await?;
     Ok(Json(UserListBody {
         items: page.items.into_iter().map(UserBody::for_admin).collect(),
@@ -81,10 +83,10 @@ pub(crate) async fn list_users(
 )]
 pub(crate) async fn get_user(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Administrator(admin): Administrator<ManageUsers>,
     Path(id): Path<String>,
 ) -> Result<Json<UserBody>, ApiError> {
-    let user = state.auth.admin_user(&principal, parse_id(&id)?).await?;
+    let user = state.services.users.get(&admin, parse_id(&id)?).await?;
     Ok(Json(UserBody::for_admin(user)))
 }
 
@@ -115,7 +117,7 @@ pub(crate) async fn get_user(
 )]
 pub(crate) async fn update_user(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Administrator(admin): Administrator<ManageUsers>,
     Path(id): Path<String>,
     JsonBody(request): JsonBody<AdminUserChangeRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
@@ -125,8 +127,9 @@ pub(crate) async fn update_user(
         name: request.name.as_ref().map(Option::as_deref),
     };
     let user = state
-        .auth
-        .admin_update_user(&principal, parse_id(&id)?, change)
+        .services
+        .users
+        .update(&admin, parse_id(&id)?, change)
         .await?;
     Ok(Json(UserBody::for_admin(user)))
 }
@@ -152,13 +155,10 @@ pub(crate) async fn update_user(
 )]
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Administrator(admin): Administrator<ManageUsers>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .auth
-        .admin_delete_user(&principal, parse_id(&id)?)
-        .await?;
+    state.services.users.delete(&admin, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -181,9 +181,9 @@ pub(crate) async fn delete_user(
 )]
 pub(crate) async fn list_roles(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Administrator(admin): Administrator<ManageUsers>,
 ) -> Result<Json<Vec<RoleBody>>, ApiError> {
-    let roles = state.auth.admin_roles(&principal).await?;
+    let roles = state.services.roles.list(&admin).await?;
     Ok(Json(roles.into_iter().map(RoleBody::from).collect()))
 }
 
@@ -213,13 +213,14 @@ pub(crate) async fn list_roles(
 )]
 pub(crate) async fn put_role(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Administrator(admin): Administrator<ManageUsers>,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<PutRoleRequest>,
 ) -> Result<Json<RoleBody>, ApiError> {
     let role = state
-        .auth
-        .admin_put_role(&principal, &name, &request.permissions)
+        .services
+        .roles
+        .put(&admin, &name, &request.permissions)
         .await?;
     Ok(Json(role.into()))
 }
@@ -246,10 +247,10 @@ pub(crate) async fn put_role(
 )]
 pub(crate) async fn delete_role(
     State(state): State<AppState>,
-    Authenticated(principal): Authenticated,
+    Administrator(admin): Administrator<ManageUsers>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.admin_delete_role(&principal, &name).await?;
+    state.services.roles.delete(&admin, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

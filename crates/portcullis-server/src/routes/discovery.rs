@@ -29,7 +29,13 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
             HeaderValue::from_static("public, max-age=60"),
         )],
         Json(JwkSetBody {
-            keys: state.auth.jwks().into_iter().map(JwkBody::from).collect(),
+            keys: state
+                .services
+                .signing_keys
+                .jwks()
+                .into_iter()
+                .map(JwkBody::from)
+                .collect(),
         }),
     )
 }
@@ -48,7 +54,7 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     )
 )]
 pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Json<DiscoveryBody> {
-    let settings = state.auth.settings();
+    let settings = state.services.settings();
     let issuer = settings.issuer.trim_end_matches('/');
     Json(DiscoveryBody {
         issuer: settings.issuer.clone(),

@@ -43,7 +43,7 @@ pub(crate) async fn healthz() -> Json<HealthBody> {
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    match state.auth.ping().await {
+    match state.services.ping().await {
         Ok(()) => Json(HealthBody {
             status: "ready",
             detail: None,

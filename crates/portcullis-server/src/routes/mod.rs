@@ -1,5 +1,5 @@
 //! The handlers, one module per area of the contract. Each handler parses,
-//! calls one [`portcullis_core::AuthService`] method and shapes the answer.
+//! calls one use case of [`portcullis_core::Services`] and shapes the answer.
 
 pub(crate) mod accounts;
 pub(crate) mod admin;

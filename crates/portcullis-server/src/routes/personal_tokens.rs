@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portcullis_core::service::personal_tokens::NewPersonalToken;
+use portcullis_core::services::personal_tokens::NewPersonalToken;
 
 use crate::error::{ApiError, no_store_headers};
 use crate::extract::{Authenticated, JsonBody};
@@ -48,11 +48,15 @@ pub(crate) async fn create(
         scopes: request.scopes,
         expires_in_days: request.expires_in_days,
     };
-    let (view, token) = state.auth.create_personal_token(&principal, new).await?;
+    let created = state
+        .services
+        .personal_tokens
+        .create(&principal, new)
+        .await?;
     Ok((
         StatusCode::CREATED,
         no_store_headers(),
-        Json(PersonalTokenBody::new(view, Some(token))),
+        Json(PersonalTokenBody::new(created.view, Some(created.token))),
     )
         .into_response())
 }
@@ -79,7 +83,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<Vec<PersonalTokenBody>>, ApiError> {
-    let tokens = state.auth.personal_tokens(&principal).await?;
+    let tokens = state.services.personal_tokens.list(&principal).await?;
     Ok(Json(
         tokens
             .into_iter()
@@ -114,8 +118,9 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .auth
-        .delete_personal_token(&principal, parse_id(&id)?)
+        .services
+        .personal_tokens
+        .delete(&principal, parse_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

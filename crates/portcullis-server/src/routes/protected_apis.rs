@@ -61,7 +61,8 @@ pub(crate) async fn introspect(
 ) -> Result<Response, OAuthError> {
     let caller = match presented_credential(&headers) {
         PresentedCredential::Token(token) => state
-            .auth
+            .services
+            .verification
             .authenticate(token)
             .await
             .map_err(OAuthError::from_caller)?,
@@ -75,7 +76,8 @@ pub(crate) async fn introspect(
         .token
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let active = state
-        .auth
+        .services
+        .verification
         .introspect(&caller, &token)
         .await
         .map_err(OAuthError::from_caller)?;
@@ -131,7 +133,8 @@ pub(crate) async fn verify(
         }
     };
     let (principal, user) = state
-        .auth
+        .services
+        .verification
         .verify_for_proxy(token, query.permission.as_deref())
         .await
         .map_err(|error| match error {

@@ -33,7 +33,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<Vec<SessionBody>>, ApiError> {
-    let sessions = state.auth.sessions(&principal).await?;
+    let sessions = state.services.sessions.list(&principal).await?;
     Ok(Json(sessions.into_iter().map(SessionBody::from).collect()))
 }
 
@@ -61,7 +61,7 @@ pub(crate) async fn revoke_one(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
-    state.auth.revoke_own_session(&principal, id).await?;
+    state.services.sessions.revoke_own(&principal, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -85,7 +85,7 @@ pub(crate) async fn revoke_all(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.revoke_all_own_sessions(&principal).await?;
+    state.services.sessions.revoke_all_own(&principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -110,6 +110,6 @@ pub(crate) async fn logout(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.logout(&principal).await?;
+    state.services.sessions.logout(&principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }

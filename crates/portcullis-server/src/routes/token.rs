@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use portcullis_core::SecretString;
 use serde::de::DeserializeOwned;
 
 use crate::error::{OAuthError, no_store_headers};
@@ -91,8 +92,9 @@ pub(crate) async fn token(
                 ));
             };
             state
-                .auth
-                .password_grant(&identifier, &password, request.scope.as_deref(), client)
+                .services
+                .grants
+                .password(&identifier, &password, request.scope.as_deref(), client)
                 .await
                 .map_err(|e| OAuthError::from_domain(e, INVALID_CREDENTIALS))?
         }
@@ -101,8 +103,9 @@ pub(crate) async fn token(
                 .refresh_token
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
             state
-                .auth
-                .refresh_grant(&refresh_token, request.scope.as_deref())
+                .services
+                .grants
+                .refresh(&refresh_token, request.scope.as_deref())
                 .await
                 .map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?
         }
@@ -151,7 +154,8 @@ pub(crate) async fn revoke(
         .token
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     state
-        .auth
+        .services
+        .sessions
         .revoke_token(&token)
         .await
         .map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?;
@@ -198,7 +202,7 @@ pub(crate) fn read_body<T: DeserializeOwned + Default>(
 }
 
 /// `Authorization: Basic` as user credentials; `None` without that header.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, SecretString)>, OAuthError> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -215,5 +219,5 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (user, password) = decoded.split_once(':').ok_or_else(malformed)?;
-    Ok(Some((user.to_owned(), password.to_owned())))
+    Ok(Some((user.to_owned(), password.into())))
 }

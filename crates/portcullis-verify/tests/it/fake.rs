@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use portcullis_core::SystemClock;
 use portcullis_core::keys::{KeyRing, SigningKey};
 use portcullis_core::tokens::{AccessGrant, AccessTokens};
 use portcullis_verify::Verifier;
@@ -66,6 +67,7 @@ impl Signer {
         )
         .expect("an active key");
         let tokens = AccessTokens::new(
+            Arc::new(SystemClock),
             issuer.to_owned(),
             issuer.to_owned(),
             lifetime,

@@ -9,7 +9,7 @@
 //!   them itself, before the request that changed them answers.
 //! - Other processes sharing the database (other instances, the command
 //!   line, SQL by hand) change rows whose triggers write the account-change
-//!   feed; [`AuthService::refresh_account_changes`](super::AuthService::refresh_account_changes)
+//!   feed; [`Feeds::follow_account_changes`](crate::services::Feeds::follow_account_changes)
 //!   reads it every half second and forgets what it names.
 //! - The cache answers only while that feed is being read: each successful
 //!   read trusts it for [`TRUST_PER_READ`]. Once reads stop succeeding (the
@@ -32,15 +32,15 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::User;
 use crate::roles::Role;
 use crate::store::AccountChanged;
+use crate::user::User;
 
 /// How long one successful read of the change feed lets the cache answer.
 /// The feed is read every 500 ms, so this rides out one slow read, and it
 /// is the 1 second within which the contract has every instance see a
 /// revocation.
-pub(super) const TRUST_PER_READ: Duration = Duration::from_secs(1);
+pub(crate) const TRUST_PER_READ: Duration = Duration::from_secs(1);
 
 /// How long an entry is used before it is read again, whatever the feed says.
 const MAX_AGE: Duration = Duration::from_secs(60);
@@ -53,11 +53,11 @@ const CAPACITY: usize = 50_000;
 /// lookup that missed.
 #[derive(Debug, Clone, Copy)]
 #[must_use]
-pub(super) struct Ticket(u64);
+pub(crate) struct Ticket(u64);
 
 /// What a lookup found.
 #[derive(Debug)]
-pub(super) enum Lookup<T> {
+pub(crate) enum Lookup<T> {
     Hit(Arc<T>),
     /// Read the database, then hand the result back with this ticket.
     Miss(Ticket),
@@ -65,7 +65,7 @@ pub(super) enum Lookup<T> {
 
 /// See the module documentation.
 #[derive(Debug, Default)]
-pub(super) struct AccountCache {
+pub(crate) struct AccountCache {
     state: Mutex<State>,
 }
 
@@ -96,14 +96,14 @@ impl<T> Entry<T> {
 }
 
 impl AccountCache {
-    pub(super) fn user(&self, id: Uuid) -> Lookup<User> {
+    pub(crate) fn user(&self, id: Uuid) -> Lookup<User> {
         let state = self.lock();
         state.lookup(state.users.get(&id))
     }
 
     /// Keeps `user`, read from the database after `ticket` was issued, unless
     /// anything was forgotten since.
-    pub(super) fn remember_user(&self, ticket: Ticket, user: User) -> Arc<User> {
+    pub(crate) fn remember_user(&self, ticket: Ticket, user: User) -> Arc<User> {
         let user = Arc::new(user);
         let mut state = self.lock();
         if ticket.0 == state.generation {
@@ -118,14 +118,14 @@ impl AccountCache {
         user
     }
 
-    pub(super) fn roles(&self) -> Lookup<Vec<Role>> {
+    pub(crate) fn roles(&self) -> Lookup<Vec<Role>> {
         let state = self.lock();
         state.lookup(state.roles.as_ref())
     }
 
     /// Keeps every role, as read after `ticket` was issued, unless anything
     /// was forgotten since.
-    pub(super) fn remember_roles(&self, ticket: Ticket, roles: Vec<Role>) -> Arc<Vec<Role>> {
+    pub(crate) fn remember_roles(&self, ticket: Ticket, roles: Vec<Role>) -> Arc<Vec<Role>> {
         let roles = Arc::new(roles);
         let mut state = self.lock();
         if ticket.0 == state.generation {
@@ -134,13 +134,13 @@ impl AccountCache {
         roles
     }
 
-    pub(super) fn forget_user(&self, id: Uuid) {
+    pub(crate) fn forget_user(&self, id: Uuid) {
         let mut state = self.lock();
         state.generation += 1;
         state.users.remove(&id);
     }
 
-    pub(super) fn forget_roles(&self) {
+    pub(crate) fn forget_roles(&self) {
         let mut state = self.lock();
         state.generation += 1;
         state.roles = None;
@@ -150,7 +150,7 @@ impl AccountCache {
     /// `read_started` (this process's clock), and trusts the cache for
     /// [`TRUST_PER_READ`] after it. If trust had lapsed, forgets everything
     /// first: changes may have gone unread meanwhile.
-    pub(super) fn apply_feed(&self, changes: &[AccountChanged], read_started: Instant) {
+    pub(crate) fn apply_feed(&self, changes: &[AccountChanged], read_started: Instant) {
         let mut state = self.lock();
         let lapsed = !state.is_trusted();
         if lapsed || changes.contains(&AccountChanged::Everything) {

@@ -5,17 +5,22 @@
 //! it is made (it can never exceed the session that made it) and at every use
 //! (so a permission removed from a role stops working in every token at
 //! once). Use times are gathered in memory and written in batches by
-//! [`AuthService::flush_personal_token_uses`], never once per request.
+//! [`PersonalTokens::flush_uses`], never once per request. A personal access
+//! token cannot manage personal access tokens.
 
 use std::sync::Arc;
 
+use secrecy::SecretString;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{AuthError, AuthService, Credential, Principal, User, field, now_seconds};
+use crate::core::Core;
+use crate::error::{AuthError, InvalidFields};
 use crate::personal_tokens::PersonalToken;
+use crate::principal::{Credential, Principal};
 use crate::store::PersonalTokenRecord;
 use crate::tokens::TokenError;
+use crate::user::User;
 
 /// Longest token name, in characters.
 pub const MAX_TOKEN_NAME_LENGTH: usize = 100;
@@ -30,7 +35,7 @@ pub struct NewPersonalToken<'a> {
     pub expires_in_days: Option<u32>,
 }
 
-/// A personal access token as its owner sees it; the secret only at creation.
+/// A personal access token as its owner sees it, without the secret.
 #[derive(Debug, Clone)]
 pub struct PersonalTokenView {
     pub id: Uuid,
@@ -39,6 +44,13 @@ pub struct PersonalTokenView {
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// A token just made: the only time its secret is known.
+#[derive(Debug, Clone)]
+pub struct CreatedPersonalToken {
+    pub view: PersonalTokenView,
+    pub token: SecretString,
 }
 
 impl From<PersonalTokenRecord> for PersonalTokenView {
@@ -55,32 +67,41 @@ impl From<PersonalTokenRecord> for PersonalTokenView {
 }
 
 /// A personal access token that was just checked, with what was read to check it.
-pub(super) struct PersonalTokenUse {
-    pub(super) principal: Principal,
-    pub(super) user: Arc<User>,
-    pub(super) token: PersonalTokenRecord,
+pub(crate) struct PersonalTokenUse {
+    pub(crate) principal: Principal,
+    pub(crate) user: Arc<User>,
+    pub(crate) token: PersonalTokenRecord,
 }
 
-impl AuthService {
+/// The caller's personal access tokens.
+pub struct PersonalTokens {
+    core: Arc<Core>,
+}
+
+impl PersonalTokens {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
     /// Makes a personal access token; returns it with the secret token, shown this once.
     ///
     /// # Errors
     /// [`AuthError::NotWithPersonalToken`], [`AuthError::Invalid`].
-    pub async fn create_personal_token(
+    pub async fn create(
         &self,
         principal: &Principal,
         request: NewPersonalToken<'_>,
-    ) -> Result<(PersonalTokenView, String), AuthError> {
+    ) -> Result<CreatedPersonalToken, AuthError> {
         principal.require_session()?;
-        let mut errors = Vec::new();
+        let mut invalid = InvalidFields::default();
         let name = request.name.trim();
         if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_LENGTH {
-            errors.push(field(
+            invalid.add(
                 "name",
                 format!("must have 1 to {MAX_TOKEN_NAME_LENGTH} characters"),
-            ));
+            );
         } else if name.chars().any(char::is_control) {
-            errors.push(field("name", "must not contain control characters"));
+            invalid.add("name", "must not contain control characters");
         }
         let not_granted: Vec<&str> = request
             .scopes
@@ -89,30 +110,31 @@ impl AuthService {
             .map(String::as_str)
             .collect();
         if !not_granted.is_empty() {
-            errors.push(field(
+            invalid.add(
                 "scopes",
                 format!("not granted to you: {}", not_granted.join(" ")),
-            ));
+            );
         }
         if request
             .expires_in_days
             .is_some_and(|days| !(1..=MAX_EXPIRES_IN_DAYS).contains(&days))
         {
-            errors.push(field(
+            invalid.add(
                 "expires_in_days",
                 format!("must be between 1 and {MAX_EXPIRES_IN_DAYS}"),
-            ));
+            );
         }
-        if !errors.is_empty() {
-            return Err(AuthError::Invalid(errors));
-        }
-        let now = now_seconds();
+        invalid.finish()?;
+        let now = self.core.clock.now_seconds();
         let token = PersonalToken::generate();
+        let mut scopes = request.scopes;
+        scopes.sort_unstable();
+        scopes.dedup();
         let record = PersonalTokenRecord {
             id: token.id,
             user_id: principal.user_id,
             name: name.to_owned(),
-            scopes: super::sorted_unique(request.scopes),
+            scopes,
             secret_hash: token.secret_hash(),
             created_at: now,
             expires_at: request
@@ -120,24 +142,25 @@ impl AuthService {
                 .map(|days| now + Duration::days(i64::from(days))),
             last_used_at: None,
         };
-        self.store.insert_personal_token(&record).await?;
-        Ok((record.into(), token.encode()))
+        self.core.store.insert_personal_token(&record).await?;
+        Ok(CreatedPersonalToken {
+            view: record.into(),
+            token: token.encode().into(),
+        })
     }
 
     /// The caller's personal access tokens, newest first, without secrets.
     ///
     /// # Errors
     /// [`AuthError::NotWithPersonalToken`].
-    pub async fn personal_tokens(
-        &self,
-        principal: &Principal,
-    ) -> Result<Vec<PersonalTokenView>, AuthError> {
+    pub async fn list(&self, principal: &Principal) -> Result<Vec<PersonalTokenView>, AuthError> {
         principal.require_session()?;
         let mut tokens = self
+            .core
             .store
             .personal_tokens_of_user(principal.user_id)
             .await?;
-        let pending = self.pending_uses();
+        let pending = self.core.personal_token_uses.pending();
         for token in &mut tokens {
             if let Some(used) = pending
                 .iter()
@@ -154,15 +177,11 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::NotWithPersonalToken`], [`AuthError::NotFound`].
-    pub async fn delete_personal_token(
-        &self,
-        principal: &Principal,
-        id: Uuid,
-    ) -> Result<(), AuthError> {
+    pub async fn delete(&self, principal: &Principal, id: Uuid) -> Result<(), AuthError> {
         principal.require_session()?;
-        match self.store.personal_token(id).await? {
+        match self.core.store.personal_token(id).await? {
             Some(token) if token.user_id == principal.user_id => {
-                self.store.delete_personal_token(id).await?;
+                self.core.store.delete_personal_token(id).await?;
                 Ok(())
             }
             _ => Err(AuthError::NotFound),
@@ -173,79 +192,58 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError`] when the store fails (the uses are kept for the next try).
-    pub async fn flush_personal_token_uses(&self) -> Result<(), AuthError> {
-        let uses = self.pending_uses();
+    pub async fn flush_uses(&self) -> Result<(), AuthError> {
+        let uses = self.core.personal_token_uses.pending();
         if uses.is_empty() {
             return Ok(());
         }
-        self.store.record_personal_token_uses(&uses).await?;
-        let mut pending = self
-            .personal_token_uses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (id, at) in uses {
-            if pending.get(&id) == Some(&at) {
-                pending.remove(&id);
-            }
-        }
+        self.core.store.record_personal_token_uses(&uses).await?;
+        self.core.personal_token_uses.written(&uses);
         Ok(())
     }
+}
 
-    fn pending_uses(&self) -> Vec<(Uuid, OffsetDateTime)> {
-        let pending = self
-            .personal_token_uses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        pending.iter().map(|(id, at)| (*id, *at)).collect()
+/// Checks a personal access token; returns the caller with the account and
+/// token as read, so callers need not read them again.
+pub(crate) async fn authenticate(core: &Core, token: &str) -> Result<PersonalTokenUse, AuthError> {
+    let unknown = || AuthError::InvalidToken(TokenError::UnknownPersonalToken);
+    let presented =
+        PersonalToken::parse(token).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
+    let record = core
+        .store
+        .personal_token(presented.id)
+        .await?
+        .filter(|record| record.secret_hash.matches(&presented.secret_hash()))
+        .ok_or_else(unknown)?;
+    let now = core.clock.now();
+    if record
+        .expires_at
+        .is_some_and(|expires_at| expires_at <= now)
+    {
+        return Err(AuthError::InvalidToken(TokenError::Expired));
     }
-
-    /// Checks a personal access token; returns the caller with the account
-    /// and token as read, so callers need not read them again.
-    pub(super) async fn authenticate_personal_token(
-        &self,
-        token: &str,
-    ) -> Result<PersonalTokenUse, AuthError> {
-        let unknown = || AuthError::InvalidToken(TokenError::UnknownPersonalToken);
-        let presented =
-            PersonalToken::parse(token).ok_or(AuthError::InvalidToken(TokenError::Malformed))?;
-        let record = self
-            .store
-            .personal_token(presented.id)
-            .await?
-            .filter(|record| record.secret_hash.matches(&presented.secret_hash()))
-            .ok_or_else(unknown)?;
-        let now = OffsetDateTime::now_utc();
-        if record
-            .expires_at
-            .is_some_and(|expires_at| expires_at <= now)
-        {
-            return Err(AuthError::InvalidToken(TokenError::Expired));
-        }
-        let user = match self.active_account(record.user_id).await {
-            Err(AuthError::InvalidToken(_)) => return Err(unknown()),
-            account => account?,
-        };
-        let permissions = self.current_permissions(&user.roles).await?;
-        let scope = record
-            .scopes
-            .iter()
-            .filter(|scope| permissions.contains(*scope))
-            .cloned()
-            .collect();
-        self.personal_token_uses
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(record.id, now_seconds());
-        let principal = Principal {
-            user_id: user.id,
-            credential: Credential::PersonalToken(record.id),
-            roles: user.roles.clone(),
-            scope,
-        };
-        Ok(PersonalTokenUse {
-            principal,
-            user,
-            token: record,
-        })
-    }
+    let user = match core.accounts.active_account(record.user_id).await {
+        Err(AuthError::InvalidToken(_)) => return Err(unknown()),
+        account => account?,
+    };
+    let permissions = core.accounts.current_permissions(&user.roles).await?;
+    let scope = record
+        .scopes
+        .iter()
+        .filter(|scope| permissions.contains(*scope))
+        .cloned()
+        .collect();
+    core.personal_token_uses
+        .record(record.id, core.clock.now_seconds());
+    let principal = Principal {
+        user_id: user.id,
+        credential: Credential::PersonalToken(record.id),
+        roles: user.roles.clone(),
+        scope,
+    };
+    Ok(PersonalTokenUse {
+        principal,
+        user,
+        token: record,
+    })
 }

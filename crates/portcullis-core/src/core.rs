@@ -1,0 +1,207 @@
+//! The state every use case shares, built once at start: the store, the
+//! clock, the settings, the password hasher, the signing keys, the account
+//! directory, the revocations and the login attempts.
+//!
+//! Each use case in [`crate::services`] holds an `Arc<Core>` and reaches
+//! these parts directly; the few operations that combine several parts
+//! (verifying an access token against keys and revocations, ending an
+//! account) live here so that no use case reaches into another.
+//! [`Core`] holds no rule of the contract itself.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::account_directory::AccountDirectory;
+use crate::clock::Clock;
+use crate::error::AuthError;
+use crate::hashing::PasswordHasher;
+use crate::keys::{KeyRing, SigningKey};
+use crate::login_attempts::LoginAttempts;
+use crate::revocation::Revocations;
+use crate::settings::AuthSettings;
+use crate::store::{SessionRecord, Store};
+use crate::tokens::{AccessTokenClaims, AccessTokens, TokenError};
+
+/// The least time between two key reloads caused by tokens with unknown keys
+/// (a flood of forged `kid`s must not become a flood of queries).
+const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// See the module documentation.
+pub(crate) struct Core {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: AuthSettings,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) tokens: AccessTokens,
+    pub(crate) accounts: AccountDirectory,
+    pub(crate) revocations: Revocations,
+    pub(crate) attempts: LoginAttempts,
+    pub(crate) personal_token_uses: PersonalTokenUses,
+    /// When a token with an unknown key last made this process reload its keys.
+    last_unknown_key_reload: Mutex<Option<Instant>>,
+}
+
+impl Core {
+    /// Loads (or on first start creates) the signing keys and starts the
+    /// password hasher.
+    pub(crate) async fn start(
+        store: Arc<dyn Store>,
+        settings: AuthSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, AuthError> {
+        let now = clock.now();
+        if store.signing_keys().await?.is_empty()
+            && store
+                .insert_first_signing_key(&SigningKey::generate(now))
+                .await?
+        {
+            tracing::info!("generated the first signing key");
+        }
+        let horizon = settings.access_token_horizon();
+        let ring = load_ring(store.as_ref(), now, horizon).await?;
+        let tokens = AccessTokens::new(
+            Arc::clone(&clock),
+            settings.issuer.clone(),
+            settings.audience.clone(),
+            settings.access_token_ttl,
+            settings.leeway,
+            ring,
+        );
+        Ok(Arc::new(Self {
+            hasher: PasswordHasher::new(settings.argon2, settings.hashing_workers)?,
+            tokens,
+            accounts: AccountDirectory::new(Arc::clone(&store)),
+            revocations: Revocations::new(Arc::clone(&store), Arc::clone(&clock), horizon),
+            attempts: LoginAttempts::new(Arc::clone(&store), Arc::clone(&clock), settings.throttle),
+            personal_token_uses: PersonalTokenUses::default(),
+            last_unknown_key_reload: Mutex::default(),
+            store,
+            clock,
+            settings,
+        }))
+    }
+
+    /// Re-reads the signing keys (another process may have rotated them).
+    pub(crate) async fn reload_keys(&self) -> Result<(), AuthError> {
+        let ring = load_ring(
+            self.store.as_ref(),
+            self.clock.now(),
+            self.settings.access_token_horizon(),
+        )
+        .await?;
+        self.tokens.replace_ring(ring);
+        Ok(())
+    }
+
+    /// An access token's claims, when its signature, claims and session are
+    /// all valid. A key this process does not know yet (rotated by another
+    /// process) makes it reload the keys, at most once per
+    /// [`KEY_RELOAD_INTERVAL`], and try again.
+    pub(crate) async fn verify_access_token(
+        &self,
+        token: &str,
+    ) -> Result<AccessTokenClaims, AuthError> {
+        let claims = match self.tokens.verify(token) {
+            Err(TokenError::UnknownKey) if self.may_reload_keys() => {
+                self.reload_keys().await?;
+                self.tokens.verify(token)
+            }
+            verified => verified,
+        }
+        .map_err(AuthError::InvalidToken)?;
+        if self.revocations.is_denied(claims.sid) {
+            return Err(AuthError::InvalidToken(TokenError::Revoked));
+        }
+        Ok(claims)
+    }
+
+    /// Whether an unknown key may trigger a reload now; claims the slot if so.
+    fn may_reload_keys(&self) -> bool {
+        let mut last = self
+            .last_unknown_key_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < KEY_RELOAD_INTERVAL) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// When a session ends: its idle end or its absolute end, whichever is first.
+    pub(crate) fn session_end(&self, session: &SessionRecord) -> OffsetDateTime {
+        (session.last_used_at + self.settings.refresh_idle_ttl).min(session.expires_at)
+    }
+
+    /// Ends every session, then deletes the account (its sessions and
+    /// tokens go with it).
+    pub(crate) async fn delete_account(&self, user_id: Uuid) -> Result<(), AuthError> {
+        self.revocations.revoke_user_sessions(user_id, None).await?;
+        Ok(self
+            .accounts
+            .writing_account(user_id, self.store.delete_user(user_id))
+            .await?)
+    }
+}
+
+/// When each personal access token was last used, gathered in memory and
+/// written in batches.
+#[derive(Debug, Default)]
+pub(crate) struct PersonalTokenUses(Mutex<HashMap<Uuid, OffsetDateTime>>);
+
+impl PersonalTokenUses {
+    pub(crate) fn record(&self, id: Uuid, at: OffsetDateTime) {
+        self.lock().insert(id, at);
+    }
+
+    /// Every use not yet written.
+    pub(crate) fn pending(&self) -> Vec<(Uuid, OffsetDateTime)> {
+        self.lock().iter().map(|(id, at)| (*id, *at)).collect()
+    }
+
+    /// Forgets the uses written, unless a newer use came meanwhile.
+    pub(crate) fn written(&self, uses: &[(Uuid, OffsetDateTime)]) {
+        let mut pending = self.lock();
+        for (id, at) in uses {
+            if pending.get(id) == Some(at) {
+                pending.remove(id);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, OffsetDateTime>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+async fn load_ring(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    token_horizon: Duration,
+) -> Result<KeyRing, AuthError> {
+    let keys = store.signing_keys().await?;
+    KeyRing::new(&keys, now, token_horizon).map_err(|e| AuthError::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_use_written_is_forgotten_unless_a_newer_one_came() {
+        let uses = PersonalTokenUses::default();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let then = OffsetDateTime::UNIX_EPOCH;
+        uses.record(a, then);
+        uses.record(b, then);
+        let written = uses.pending();
+        uses.record(b, then + Duration::SECOND);
+        uses.written(&written);
+        assert_eq!(uses.pending(), [(b, then + Duration::SECOND)]);
+    }
+}

@@ -1,0 +1,177 @@
+//! Who is calling: the authenticated [`Principal`] of a request, and the
+//! proof, [`Authorized`], that a caller may do administrative work.
+//!
+//! An administrative use case takes an `&Authorized<R>` argument, and only
+//! two things can make one: [`Verification::authorize`], which checks the
+//! caller's permission, and an [`Operator`], the person at the command line
+//! (who can open the database and so could do anything anyway). Forgetting
+//! the check therefore does not compile.
+//!
+//! [`Verification::authorize`]: crate::services::Verification::authorize
+
+use std::collections::BTreeSet;
+use std::marker::PhantomData;
+
+use uuid::Uuid;
+
+use crate::error::AuthError;
+use crate::roles::PERMISSION_ADMIN_USERS;
+
+/// What the caller authenticated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of this session.
+    Session(Uuid),
+    /// This personal access token.
+    PersonalToken(Uuid),
+}
+
+/// The authenticated caller of a protected endpoint.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub credential: Credential,
+    pub roles: Vec<String>,
+    /// The permissions this credential grants right now.
+    pub scope: Vec<String>,
+}
+
+impl Principal {
+    /// The session, when the caller used a session's access token.
+    #[must_use]
+    pub fn session_id(&self) -> Option<Uuid> {
+        match self.credential {
+            Credential::Session(id) => Some(id),
+            Credential::PersonalToken(_) => None,
+        }
+    }
+
+    #[must_use]
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.scope.iter().any(|granted| granted == permission)
+    }
+
+    /// The session, or [`AuthError::NotWithPersonalToken`].
+    pub(crate) fn require_session(&self) -> Result<Uuid, AuthError> {
+        self.session_id().ok_or(AuthError::NotWithPersonalToken)
+    }
+
+    /// Succeeds when this credential holds `permission`.
+    pub(crate) fn require_permission(&self, permission: &str) -> Result<(), AuthError> {
+        if self.has_permission(permission) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden {
+                needed: permission.to_owned(),
+            })
+        }
+    }
+}
+
+/// A right to administer Portcullis, named by the permission that grants it.
+pub trait AdminRight {
+    const PERMISSION: &'static str;
+}
+
+/// Managing users and roles (`admin:users`).
+#[derive(Debug)]
+pub enum ManageUsers {}
+
+impl AdminRight for ManageUsers {
+    const PERMISSION: &'static str = PERMISSION_ADMIN_USERS;
+}
+
+/// Who exercises an administrative right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Administrator {
+    /// The operator at the command line.
+    Operator,
+    /// A user whose credential holds the right, with what it grants.
+    User {
+        id: Uuid,
+        permissions: BTreeSet<String>,
+    },
+}
+
+/// Proof that [`Administrator`] holds the right `R`. Only
+/// [`Verification::authorize`](crate::services::Verification::authorize)
+/// and [`Operator::authorize`] make one.
+#[derive(Debug)]
+pub struct Authorized<R: AdminRight> {
+    administrator: Administrator,
+    right: PhantomData<fn() -> R>,
+}
+
+impl<R: AdminRight> Authorized<R> {
+    /// A user's right, once their permissions were checked.
+    pub(crate) fn user(principal: &Principal) -> Result<Self, AuthError> {
+        principal.require_permission(R::PERMISSION)?;
+        Ok(Self {
+            administrator: Administrator::User {
+                id: principal.user_id,
+                permissions: principal.scope.iter().cloned().collect(),
+            },
+            right: PhantomData,
+        })
+    }
+
+    #[must_use]
+    pub fn administrator(&self) -> &Administrator {
+        &self.administrator
+    }
+}
+
+/// The person at the command line. Whoever can open the database can
+/// already do anything with it, so the operator holds every right; the
+/// value exists so that administrative use cases say who is acting.
+#[derive(Debug)]
+pub struct Operator(());
+
+impl Operator {
+    /// The operator of the command line, the only place that makes one.
+    #[must_use]
+    pub fn at_command_line() -> Self {
+        Self(())
+    }
+
+    #[must_use]
+    pub fn authorize<R: AdminRight>(&self) -> Authorized<R> {
+        Authorized {
+            administrator: Administrator::Operator,
+            right: PhantomData,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(scope: &[&str]) -> Principal {
+        Principal {
+            user_id: Uuid::now_v7(),
+            credential: Credential::Session(Uuid::now_v7()),
+            roles: vec![],
+            scope: scope.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn only_a_holder_of_the_permission_is_authorized() {
+        assert!(matches!(
+            Authorized::<ManageUsers>::user(&principal(&["books:download"])),
+            Err(AuthError::Forbidden { needed }) if needed == "admin:users"
+        ));
+        let authorized = Authorized::<ManageUsers>::user(&principal(&["admin:users"])).unwrap();
+        assert!(matches!(
+            authorized.administrator(),
+            Administrator::User { permissions, .. } if permissions.contains("admin:users")
+        ));
+        assert_eq!(
+            Operator::at_command_line()
+                .authorize::<ManageUsers>()
+                .administrator(),
+            &Administrator::Operator
+        );
+    }
+}

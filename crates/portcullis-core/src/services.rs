@@ -1,0 +1,104 @@
+//! The use cases of Portcullis, one small service each over one shared
+//! [`Core`](crate::core::Core): [`Grants`] (password and refresh),
+//! [`Accounts`] (the caller's own account), [`Sessions`], [`PersonalTokens`],
+//! [`Verification`] (credentials, introspection, forward-auth), [`Users`]
+//! and [`Roles`] (administration), [`SigningKeys`] and [`Feeds`] (what other
+//! processes changed, and upkeep).
+//!
+//! [`Services::start`] builds them all; the server and the command line
+//! call them and never the store. No use case calls another: what two share
+//! lives in the core.
+
+pub mod accounts;
+pub mod feeds;
+pub mod grants;
+pub mod personal_tokens;
+pub mod roles;
+pub mod sessions;
+pub mod signing_keys;
+pub mod users;
+pub mod verification;
+
+use std::sync::Arc;
+
+pub use accounts::Accounts;
+pub use feeds::Feeds;
+pub use grants::Grants;
+pub use personal_tokens::PersonalTokens;
+pub use roles::Roles;
+pub use sessions::Sessions;
+pub use signing_keys::SigningKeys;
+pub use users::Users;
+pub use verification::Verification;
+
+use crate::clock::Clock;
+use crate::core::Core;
+use crate::error::AuthError;
+use crate::settings::AuthSettings;
+use crate::store::{PoolStatus, Store};
+
+/// Every use case, wired to one store.
+pub struct Services {
+    pub grants: Grants,
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub personal_tokens: PersonalTokens,
+    pub verification: Verification,
+    pub users: Users,
+    pub roles: Roles,
+    pub signing_keys: SigningKeys,
+    pub feeds: Feeds,
+    core: Arc<Core>,
+}
+
+impl Services {
+    /// Loads (or on first start creates) the signing keys, starts the
+    /// password hasher and reads every revocation kept into the deny list.
+    ///
+    /// # Errors
+    /// [`AuthError`] when the store fails or the Argon2 settings are invalid.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: AuthSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AuthError> {
+        let core = Core::start(store, settings, clock).await?;
+        let services = Self {
+            grants: Grants::new(Arc::clone(&core)),
+            accounts: Accounts::new(Arc::clone(&core)),
+            sessions: Sessions::new(Arc::clone(&core)),
+            personal_tokens: PersonalTokens::new(Arc::clone(&core)),
+            verification: Verification::new(Arc::clone(&core)),
+            users: Users::new(Arc::clone(&core)),
+            roles: Roles::new(Arc::clone(&core)),
+            signing_keys: SigningKeys::new(Arc::clone(&core)),
+            feeds: Feeds::new(Arc::clone(&core)),
+            core,
+        };
+        services.feeds.follow_revocations().await?;
+        Ok(services)
+    }
+
+    #[must_use]
+    pub fn settings(&self) -> &AuthSettings {
+        &self.core.settings
+    }
+
+    /// Passwords waiting for a hashing thread right now, for monitoring.
+    #[must_use]
+    pub fn password_hash_queue_depth(&self) -> usize {
+        self.core.hasher.queue_depth()
+    }
+
+    /// The database connections in use, for monitoring.
+    #[must_use]
+    pub fn pool_status(&self) -> PoolStatus {
+        self.core.store.pool_status()
+    }
+
+    /// # Errors
+    /// [`AuthError::Unavailable`] when the database does not answer.
+    pub async fn ping(&self) -> Result<(), AuthError> {
+        Ok(self.core.store.ping().await?)
+    }
+}

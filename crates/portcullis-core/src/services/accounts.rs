@@ -1,0 +1,262 @@
+//! A user's own account: sign-up, reading it, changing the name, email or
+//! password, and deleting it.
+//!
+//! Changes that could lock the owner out or hand the account to someone
+//! else (the email, the password, deletion) need the current password,
+//! checked through the same throttling as a login. A new password ends
+//! every other session; deletion ends every session.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::email::Email;
+use crate::error::{AuthError, InvalidFields, password_refused};
+use crate::hashing::Verification;
+use crate::login_attempts::AttemptKeys;
+use crate::names::{DisplayName, RoleName, parse_all};
+use crate::password::Password;
+use crate::principal::Principal;
+use crate::settings::SignupMode;
+use crate::store::{ProfileChange, StoreError, UserRecord};
+use crate::throttle;
+use crate::user::User;
+
+/// Input for a new account.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub password: &'a SecretString,
+    pub name: Option<&'a str>,
+    pub roles: Vec<String>,
+}
+
+/// Changes asked for through `PATCH /me`.
+#[derive(Debug, Clone, Default)]
+pub struct AccountChange<'a> {
+    pub email: Option<&'a str>,
+    /// `Some(None)` clears the name.
+    pub name: Option<Option<&'a str>>,
+    pub current_password: Option<&'a SecretString>,
+}
+
+/// The caller's own account.
+pub struct Accounts {
+    core: Arc<Core>,
+}
+
+impl Accounts {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// Self-service sign-up through the API.
+    ///
+    /// # Errors
+    /// [`AuthError::SignupClosed`], [`AuthError::Invalid`], [`AuthError::EmailTaken`].
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &SecretString,
+        name: Option<&str>,
+    ) -> Result<User, AuthError> {
+        if self.core.settings.signup == SignupMode::Closed {
+            return Err(AuthError::SignupClosed);
+        }
+        create_account(
+            &self.core,
+            NewAccount {
+                email,
+                password,
+                name,
+                roles: Vec::new(),
+            },
+        )
+        .await
+    }
+
+    /// The caller's account and current permissions.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] when the account is gone or disabled.
+    pub async fn me(&self, principal: &Principal) -> Result<(User, BTreeSet<String>), AuthError> {
+        let user = self.core.accounts.active_account(principal.user_id).await?;
+        let permissions = self.core.accounts.current_permissions(&user.roles).await?;
+        Ok((User::clone(&user), permissions))
+    }
+
+    /// Changes the caller's name and/or email; an email change needs the current password.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`], [`AuthError::IncorrectPassword`], [`AuthError::EmailTaken`].
+    pub async fn update(
+        &self,
+        principal: &Principal,
+        change: AccountChange<'_>,
+    ) -> Result<User, AuthError> {
+        let core = &self.core;
+        let user = core
+            .accounts
+            .stored_active_account(principal.user_id)
+            .await?;
+        let mut invalid = InvalidFields::default();
+        let email = change
+            .email
+            .and_then(|email| invalid.check("email", Email::parse(email)))
+            .filter(|email| *email != user.email);
+        let name = change.name.and_then(|name| match name {
+            Some(name) => invalid
+                .check("name", DisplayName::parse(name))
+                .map(|name| name.map(DisplayName::into_string)),
+            None => Some(None),
+        });
+        if email.is_some() && change.current_password.is_none() {
+            invalid.add("current_password", "is required to change the email");
+        }
+        invalid.finish()?;
+        if email.is_some()
+            && let Some(current) = change.current_password
+        {
+            self.check_current_password(&user, current).await?;
+        }
+        let updated = core
+            .accounts
+            .writing_account(
+                user.id,
+                core.store
+                    .update_profile(user.id, &ProfileChange { email, name }),
+            )
+            .await;
+        match updated {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
+            Err(other) => return Err(other.into()),
+        }
+        Ok(core
+            .accounts
+            .stored_active_account(principal.user_id)
+            .await?
+            .into())
+    }
+
+    /// Sets a new password after checking the current one; every other session ends.
+    ///
+    /// # Errors
+    /// [`AuthError::IncorrectPassword`], [`AuthError::Invalid`], [`AuthError::Throttled`].
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<(), AuthError> {
+        let core = &self.core;
+        let session_id = principal.require_session()?;
+        let user = core
+            .accounts
+            .stored_active_account(principal.user_id)
+            .await?;
+        let new_password = core
+            .settings
+            .password_policy
+            .check(new.expose_secret(), Some(&user.email))
+            .map_err(|violations| password_refused("new_password", violations))?;
+        self.check_current_password(&user, current).await?;
+        core.store
+            .set_password_hash(user.id, &core.hasher.hash(&new_password).await?)
+            .await?;
+        core.revocations
+            .revoke_user_sessions(user.id, Some(session_id))
+            .await
+    }
+
+    /// Deletes the caller's account after checking the password.
+    ///
+    /// # Errors
+    /// [`AuthError::IncorrectPassword`], [`AuthError::Throttled`].
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        current_password: &SecretString,
+    ) -> Result<(), AuthError> {
+        principal.require_session()?;
+        let user = self
+            .core
+            .accounts
+            .stored_active_account(principal.user_id)
+            .await?;
+        self.check_current_password(&user, current_password).await?;
+        self.core.delete_account(user.id).await
+    }
+
+    /// Checks the password of a signed-in user, throttled like a login.
+    async fn check_current_password(
+        &self,
+        user: &UserRecord,
+        password: &SecretString,
+    ) -> Result<(), AuthError> {
+        let core = &self.core;
+        let account_key = throttle::account_key(user.email.as_str());
+        let keys = AttemptKeys {
+            account: &account_key,
+            address: None,
+        };
+        let _turn = core.attempts.turn(&account_key).await;
+        core.attempts.ensure_allowed(&keys).await?;
+        match core
+            .hasher
+            .verify(
+                &Password::normalise(password.expose_secret()),
+                Some(&user.password_hash),
+            )
+            .await?
+        {
+            Verification::Match | Verification::NeedsRehash(_) => Ok(()),
+            Verification::Mismatch => {
+                core.attempts.record_failure(&keys).await?;
+                Err(AuthError::IncorrectPassword)
+            }
+        }
+    }
+}
+
+/// Checks every field of a new account, hashes the password and stores it;
+/// for sign-up and for administrators.
+pub(crate) async fn create_account(
+    core: &Core,
+    account: NewAccount<'_>,
+) -> Result<User, AuthError> {
+    let mut invalid = InvalidFields::default();
+    let email = invalid.check("email", Email::parse(account.email));
+    let password = core
+        .settings
+        .password_policy
+        .check(account.password.expose_secret(), email.as_ref())
+        .map_err(|violations| invalid.add_all("password", violations.0))
+        .ok();
+    let name = account
+        .name
+        .and_then(|name| invalid.check("name", DisplayName::parse(name)))
+        .flatten();
+    let roles = invalid.check("roles", parse_all(&account.roles, RoleName::parse));
+    let (Some(email), Some(password), Some(roles)) = (email, password, roles) else {
+        return Err(invalid.into_error());
+    };
+    invalid.finish()?;
+    let record = UserRecord {
+        id: Uuid::now_v7(),
+        email,
+        name: name.map(DisplayName::into_string),
+        roles: roles.into_iter().map(RoleName::into_string).collect(),
+        password_hash: core.hasher.hash(&password).await?,
+        disabled: false,
+        created_at: core.clock.now_seconds(),
+    };
+    match core.store.insert_user(&record).await {
+        Ok(()) => Ok(record.into()),
+        Err(StoreError::Conflict) => Err(AuthError::EmailTaken),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,290 @@
+//! The OAuth 2.0 grants of the token endpoint: a password opens a session,
+//! a refresh token continues one.
+//!
+//! The password grant enforces, in this order: throttling (before any
+//! hashing), one verification whose time does not depend on whether the
+//! email exists, and one failure for every bad credential. The refresh grant
+//! rotates through the store's compare-and-set, hands a just-rotated token's
+//! successor out again within the grace interval, and treats any older token
+//! as reuse, which revokes the whole session (RFC 9700 §4.14.2). Everything
+//! that can refuse a refresh is checked before the rotation, so a refused
+//! refresh never uses the token up.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::email::Email;
+use crate::error::AuthError;
+use crate::hashing::Verification;
+use crate::login_attempts::AttemptKeys;
+use crate::names::Scope;
+use crate::password::Password;
+use crate::refresh::{Lineage, RefreshToken, SessionRefreshKey};
+use crate::store::{SessionRecord, UserRecord};
+use crate::telemetry::{self, LoginOutcome};
+use crate::throttle;
+use crate::tokens::AccessGrant;
+
+/// Longest user agent kept with a session, in characters.
+const MAX_USER_AGENT_LENGTH: usize = 512;
+
+/// Where a login came from, kept with the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// What the token endpoint returns on success. The tokens are secrets until
+/// the wire type serialises them.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: SecretString,
+    pub expires_in: i64,
+    pub refresh_token: SecretString,
+    pub scope: String,
+}
+
+/// The password and refresh grants.
+pub struct Grants {
+    core: Arc<Core>,
+}
+
+impl Grants {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    /// The password grant: checks the credentials and opens a session,
+    /// narrowed to `requested_scope` when given.
+    ///
+    /// # Errors
+    /// [`AuthError::Throttled`], [`AuthError::InvalidGrant`], [`AuthError::InvalidScope`].
+    pub async fn password(
+        &self,
+        identifier: &str,
+        password: &SecretString,
+        requested_scope: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
+        let email = Email::parse(identifier).ok();
+        let account_key = throttle::account_key(
+            &email
+                .as_ref()
+                .map_or_else(|| identifier.trim().to_lowercase(), ToString::to_string),
+        );
+        let address_key = client.ip.as_deref().map(throttle::address_key);
+        let keys = AttemptKeys {
+            account: &account_key,
+            address: address_key.as_deref(),
+        };
+        let _turn = core.attempts.turn(&account_key).await;
+        let account_has_failures =
+            core.attempts
+                .ensure_allowed(&keys)
+                .await
+                .inspect_err(|error| {
+                    if matches!(error, AuthError::Throttled { .. }) {
+                        telemetry::login(LoginOutcome::Throttled);
+                    }
+                })?;
+
+        let user = match &email {
+            Some(email) => core.store.user_by_email(email).await?,
+            None => None,
+        };
+        let verification = core
+            .hasher
+            .verify(
+                &Password::normalise(password.expose_secret()),
+                user.as_ref().map(|u| &u.password_hash),
+            )
+            .await?;
+        let user = match (user, verification) {
+            (Some(user), outcome @ (Verification::Match | Verification::NeedsRehash(_)))
+                if !user.disabled =>
+            {
+                if let Verification::NeedsRehash(new_hash) = outcome {
+                    core.store.set_password_hash(user.id, &new_hash).await?;
+                }
+                if account_has_failures {
+                    core.attempts.clear(&account_key).await?;
+                }
+                telemetry::login(LoginOutcome::Success);
+                user
+            }
+            _ => {
+                telemetry::login(LoginOutcome::InvalidGrant);
+                core.attempts.record_failure(&keys).await?;
+                return Err(AuthError::InvalidGrant);
+            }
+        };
+
+        let permissions = core.accounts.stored_permissions(&user.roles).await?;
+        let narrowed = requested_scope
+            .map(|requested| narrow_scope(requested, &permissions))
+            .transpose()?;
+        let now = core.clock.now_seconds();
+        let session_id = Uuid::now_v7();
+        let first = RefreshToken::first(session_id);
+        let session = SessionRecord {
+            id: session_id,
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + core.settings.session_max_age,
+            revoked_at: None,
+            refresh_key: SessionRefreshKey::generate(),
+            refresh_generation: 0,
+            refresh_hash: first.secret.hash(),
+            scope: narrowed.clone(),
+            user_agent: client
+                .user_agent
+                .map(|agent| agent.chars().take(MAX_USER_AGENT_LENGTH).collect()),
+            ip: client.ip,
+        };
+        core.store.insert_session(&session).await?;
+        let scope = narrowed.unwrap_or_else(|| permissions.into_iter().collect());
+        Ok(self.token_pair(&user, session_id, scope, &first))
+    }
+
+    /// The refresh grant, with rotation, a grace interval for the token just
+    /// rotated, and reuse detection.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidGrant`], [`AuthError::InvalidScope`].
+    pub async fn refresh(
+        &self,
+        presented: &SecretString,
+        requested_scope: Option<&str>,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
+        let token =
+            RefreshToken::parse(presented.expose_secret().trim()).ok_or(AuthError::InvalidGrant)?;
+        // The second pass runs only when a concurrent refresh won the compare-and-set.
+        for _ in 0..2 {
+            let now = core.clock.now_seconds();
+            let session = core
+                .store
+                .session(token.session_id)
+                .await?
+                .filter(|session| session.revoked_at.is_none() && core.session_end(session) > now)
+                .ok_or(AuthError::InvalidGrant)?;
+            let (rotate, next) = match token.lineage(
+                &session.refresh_key,
+                session.refresh_generation,
+                &session.refresh_hash,
+            ) {
+                Lineage::Current => (true, token.successor(&session.refresh_key)),
+                Lineage::JustRotated(current)
+                    if now - session.last_used_at <= core.settings.refresh_reuse_grace =>
+                {
+                    (false, current)
+                }
+                Lineage::JustRotated(_) | Lineage::Older => {
+                    tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reuse detected; session revoked");
+                    telemetry::refresh_token_reuse();
+                    core.revocations.revoke_session(session.id).await?;
+                    return Err(AuthError::InvalidGrant);
+                }
+                Lineage::Foreign => return Err(AuthError::InvalidGrant),
+            };
+            let user = match core.store.user_by_id(session.user_id).await? {
+                Some(user) if !user.disabled => user,
+                _ => return Err(AuthError::InvalidGrant),
+            };
+            let permissions = core.accounts.stored_permissions(&user.roles).await?;
+            let allowed: BTreeSet<String> = match &session.scope {
+                Some(narrowed) => narrowed
+                    .iter()
+                    .filter(|p| permissions.contains(*p))
+                    .cloned()
+                    .collect(),
+                None => permissions,
+            };
+            let scope = match requested_scope {
+                Some(requested) => narrow_scope(requested, &allowed)?,
+                None => allowed.into_iter().collect(),
+            };
+            if rotate
+                && !core
+                    .store
+                    .rotate_refresh_token(
+                        session.id,
+                        session.refresh_generation,
+                        &next.secret.hash(),
+                        now,
+                    )
+                    .await?
+            {
+                continue;
+            }
+            return Ok(self.token_pair(&user, session.id, scope, &next));
+        }
+        Err(AuthError::InvalidGrant)
+    }
+
+    /// Signs an access token for `session_id` and pairs it with `refresh`.
+    fn token_pair(
+        &self,
+        user: &UserRecord,
+        session_id: Uuid,
+        scope: Vec<String>,
+        refresh: &RefreshToken,
+    ) -> TokenPair {
+        let grant = AccessGrant {
+            user_id: user.id,
+            session_id,
+            roles: user.roles.clone(),
+            scope,
+        };
+        let (access_token, claims) = self
+            .core
+            .tokens
+            .issue(&grant, self.core.clock.now_seconds());
+        TokenPair {
+            access_token: access_token.into(),
+            expires_in: self.core.tokens.lifetime().whole_seconds(),
+            refresh_token: refresh.encode().into(),
+            scope: claims.scope,
+        }
+    }
+}
+
+/// The permissions of the space-separated `requested`, when every one is in `allowed`.
+fn narrow_scope(requested: &str, allowed: &BTreeSet<String>) -> Result<Vec<String>, AuthError> {
+    let requested =
+        Scope::parse(requested).map_err(|error| AuthError::InvalidScope(error.to_string()))?;
+    let missing: Vec<&str> = requested.not_in(allowed).collect();
+    if missing.is_empty() {
+        Ok(requested.into_strings())
+    } else {
+        Err(AuthError::InvalidScope(format!(
+            "not granted to this user: {}",
+            missing.join(" ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_narrowing() {
+        let allowed: BTreeSet<String> = ["a:read", "b:write"].map(String::from).into();
+        assert_eq!(
+            narrow_scope("b:write  a:read", &allowed).unwrap(),
+            ["a:read", "b:write"]
+        );
+        assert_eq!(narrow_scope("", &allowed).unwrap(), Vec::<String>::new());
+        assert!(
+            matches!(narrow_scope("a:read c:x", &allowed), Err(AuthError::InvalidScope(m)) if m.contains("c:x"))
+        );
+    }
+}
