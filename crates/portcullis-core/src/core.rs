@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::error::AuthError;
 use crate::hashing::PasswordHasher;
 use crate::keys::{KeyRing, SigningKey};
-use crate::login_attempts::LoginAttempts;
+use crate::login_attempts::{LoginAttempts, RefreshFailures};
 use crate::revocation::Revocations;
 use crate::settings::AuthSettings;
 use crate::store::{SessionRecord, Store};
@@ -40,6 +40,7 @@ pub(crate) struct Core {
     pub(crate) accounts: AccountDirectory,
     pub(crate) revocations: Revocations,
     pub(crate) attempts: LoginAttempts,
+    pub(crate) refresh_failures: RefreshFailures,
     pub(crate) personal_token_uses: PersonalTokenUses,
     /// When a token with an unknown key last made this process reload its keys.
     last_unknown_key_reload: Mutex<Option<Instant>>,
@@ -77,6 +78,7 @@ impl Core {
             accounts: AccountDirectory::new(Arc::clone(&store)),
             revocations: Revocations::new(Arc::clone(&store), Arc::clone(&clock), horizon),
             attempts: LoginAttempts::new(Arc::clone(&store), Arc::clone(&clock), settings.throttle),
+            refresh_failures: RefreshFailures::new(Arc::clone(&clock), settings.throttle),
             personal_token_uses: PersonalTokenUses::default(),
             last_unknown_key_reload: Mutex::default(),
             store,
@@ -113,9 +115,7 @@ impl Core {
             verified => verified,
         }
         .map_err(AuthError::InvalidToken)?;
-        if self.revocations.is_denied(claims.sid) {
-            return Err(AuthError::InvalidToken(TokenError::Revoked));
-        }
+        self.revocations.check(claims.sid)?;
         Ok(claims)
     }
 

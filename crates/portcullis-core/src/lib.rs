@@ -35,7 +35,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::Email;
 pub use error::{AuthError, FieldError};
 pub use password::{Password, PasswordPolicy};
-pub use principal::{Authorized, ManageUsers, Operator, Principal};
+pub use principal::{Authorized, ManageRoles, ManageUsers, Operator, Principal};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use services::Services;
 pub use settings::AuthSettings;

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use uuid::Uuid;
 
 use crate::error::AuthError;
-use crate::roles::PERMISSION_ADMIN_USERS;
+use crate::roles::{PERMISSION_ADMIN_ROLES, PERMISSION_ADMIN_USERS};
 
 /// What the caller authenticated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +73,21 @@ pub trait AdminRight {
     const PERMISSION: &'static str;
 }
 
-/// Managing users and roles (`admin:users`).
+/// Managing users: listing, changing, disabling, deleting them and
+/// granting them roles (`admin:users`).
 #[derive(Debug)]
 pub enum ManageUsers {}
 
 impl AdminRight for ManageUsers {
     const PERMISSION: &'static str = PERMISSION_ADMIN_USERS;
+}
+
+/// Defining and deleting roles (`admin:roles`).
+#[derive(Debug)]
+pub enum ManageRoles {}
+
+impl AdminRight for ManageRoles {
+    const PERMISSION: &'static str = PERMISSION_ADMIN_ROLES;
 }
 
 /// Who exercises an administrative right.
@@ -91,6 +100,31 @@ pub enum Administrator {
         id: Uuid,
         permissions: BTreeSet<String>,
     },
+}
+
+impl Administrator {
+    /// Succeeds when this administrator holds every one of `permissions`:
+    /// nobody may hand out more than they hold.
+    ///
+    /// # Errors
+    /// [`AuthError::Forbidden`] naming the first permission missing.
+    pub fn require_all<'a>(
+        &self,
+        permissions: impl IntoIterator<Item = &'a String>,
+    ) -> Result<(), AuthError> {
+        let Self::User {
+            permissions: held, ..
+        } = self
+        else {
+            return Ok(());
+        };
+        match permissions.into_iter().find(|p| !held.contains(*p)) {
+            Some(missing) => Err(AuthError::Forbidden {
+                needed: missing.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Proof that [`Administrator`] holds the right `R`. Only
@@ -154,6 +188,29 @@ mod tests {
             roles: vec![],
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),
         }
+    }
+
+    #[test]
+    fn an_administrator_hands_out_only_what_it_holds() {
+        let authorized =
+            Authorized::<ManageUsers>::user(&principal(&["admin:users", "books:download"]))
+                .unwrap();
+        let wanted = |list: &[&str]| list.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+        assert!(
+            authorized
+                .administrator()
+                .require_all(&wanted(&["books:download"]))
+                .is_ok()
+        );
+        assert!(matches!(
+            authorized.administrator().require_all(&wanted(&["books:download", "admin:roles"])),
+            Err(AuthError::Forbidden { needed }) if needed == "admin:roles"
+        ));
+        assert!(
+            Administrator::Operator
+                .require_all(&wanted(&["anything:at-all"]))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -8,10 +8,16 @@
 //!
 //! [`Revocations`] is the only way a use case revokes: it writes the store
 //! and the deny list together, so a revocation can never reach one and not
-//! the other.
+//! the other. Revocations made by other processes arrive through the
+//! revocation feed, read every half second; the deny list answers only for
+//! [`DENY_LIST_TRUSTED_FOR`] after a successful read of it, and after that
+//! access tokens are refused as undecidable (`Unavailable`) until a read
+//! succeeds again: a database that cannot be read must not leave revoked
+//! tokens working.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
 
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -19,6 +25,11 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::error::AuthError;
 use crate::store::{RevocationsRead, Store};
+use crate::tokens::TokenError;
+
+/// How long one successful read of the revocation feed lets the deny list
+/// decide: the feed is read every 500 ms, so this rides out one slow read.
+pub const DENY_LIST_TRUSTED_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Revokes sessions in the store and denies them here at once.
 pub(crate) struct Revocations {
@@ -27,6 +38,8 @@ pub(crate) struct Revocations {
     /// How long after signing an access token may still be accepted.
     token_horizon: Duration,
     denied: RevokedSessions,
+    /// When the last successful read of the revocation feed started.
+    read_at: Mutex<Option<Instant>>,
 }
 
 impl Revocations {
@@ -40,6 +53,7 @@ impl Revocations {
             clock,
             token_horizon,
             denied: RevokedSessions::default(),
+            read_at: Mutex::default(),
         }
     }
 
@@ -68,16 +82,26 @@ impl Revocations {
         Ok(())
     }
 
-    #[must_use]
-    pub(crate) fn is_denied(&self, session_id: Uuid) -> bool {
-        self.denied.is_denied(session_id)
+    /// Refuses the tokens of a revoked session, and every token while the
+    /// revocations of other processes may have gone unread.
+    pub(crate) fn check(&self, session_id: Uuid) -> Result<(), AuthError> {
+        let read_at = *self.read_at.lock().unwrap_or_else(PoisonError::into_inner);
+        if !read_at.is_some_and(|at| at.elapsed() < DENY_LIST_TRUSTED_FOR) {
+            return Err(AuthError::Unavailable);
+        }
+        if self.denied.is_denied(session_id) {
+            return Err(AuthError::InvalidToken(TokenError::Revoked));
+        }
+        Ok(())
     }
 
     /// Denies the sessions another process revoked, for a token lifetime
     /// from the revocation or from now, whichever is later (the revoking
     /// process's clock may run behind this one's), and forgets entries
     /// whose tokens have all expired.
-    pub(crate) fn learn(&self, read: &RevocationsRead) {
+    /// `read_started` is when the read began: whatever was committed before
+    /// then is in it.
+    pub(crate) fn learn(&self, read: &RevocationsRead, read_started: Instant) {
         let now = self.clock.now();
         for (session_id, revoked_at) in &read.sessions {
             // The store keeps whole seconds: one more covers the fraction lost.
@@ -87,6 +111,8 @@ impl Revocations {
             );
         }
         self.denied.prune(now);
+        let mut read_at = self.read_at.lock().unwrap_or_else(PoisonError::into_inner);
+        *read_at = (*read_at).max(Some(read_started));
     }
 }
 

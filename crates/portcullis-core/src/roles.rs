@@ -8,12 +8,18 @@ use std::collections::BTreeSet;
 
 /// The built-in role that holds every permission.
 pub const ADMIN_ROLE: &str = "admin";
-/// Guards the user and role administration endpoints.
+/// Guards the user administration endpoints.
 pub const PERMISSION_ADMIN_USERS: &str = "admin:users";
+/// Guards the role administration endpoints.
+pub const PERMISSION_ADMIN_ROLES: &str = "admin:roles";
 /// Lets an API introspect tokens (RFC 7662).
 pub const PERMISSION_INTROSPECT: &str = "tokens:introspect";
 /// The permissions Portcullis defines itself.
-pub const BUILT_IN_PERMISSIONS: [&str; 2] = [PERMISSION_ADMIN_USERS, PERMISSION_INTROSPECT];
+pub const BUILT_IN_PERMISSIONS: [&str; 3] = [
+    PERMISSION_ADMIN_ROLES,
+    PERMISSION_ADMIN_USERS,
+    PERMISSION_INTROSPECT,
+];
 
 /// A named set of permissions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +78,7 @@ mod tests {
         assert_eq!(
             admin.into_iter().collect::<Vec<_>>(),
             [
+                "admin:roles",
                 "admin:users",
                 "books:download",
                 "records:read",

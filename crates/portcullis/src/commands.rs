@@ -10,7 +10,9 @@ use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
 use portcullis_core::store::Store;
-use portcullis_core::{AuthError, ManageUsers, Operator, SecretString, Services, SystemClock};
+use portcullis_core::{
+    AuthError, ManageRoles, ManageUsers, Operator, SecretString, Services, SystemClock,
+};
 use portcullis_server::AppState;
 use portcullis_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions};
 use time::format_description::well_known::Rfc3339;
@@ -218,7 +220,7 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
 }
 
 async fn role(services: &Services, command: RoleCommand) -> anyhow::Result<ExitCode> {
-    let operator = Operator::at_command_line().authorize::<ManageUsers>();
+    let operator = Operator::at_command_line().authorize::<ManageRoles>();
     match command {
         RoleCommand::Set { name, permissions } => {
             let role = services

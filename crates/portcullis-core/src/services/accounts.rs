@@ -200,7 +200,7 @@ impl Accounts {
         let core = &self.core;
         let account_key = throttle::account_key(user.email.as_str());
         let keys = AttemptKeys {
-            account: &account_key,
+            account: Some(&account_key),
             address: None,
         };
         let _turn = core.attempts.turn(&account_key).await;

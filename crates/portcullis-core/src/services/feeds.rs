@@ -59,13 +59,14 @@ impl Feeds {
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn follow_revocations(&self) -> Result<(), AuthError> {
+        let started = Instant::now();
         let previous = *lock(&self.revocations_read);
         let read = self
             .core
             .store
             .sessions_revoked_after(Some(previous.unwrap_or(FeedPosition::BEGINNING)))
             .await?;
-        self.core.revocations.learn(&read);
+        self.core.revocations.learn(&read, started);
         *lock(&self.revocations_read) = Some(read.position);
         Ok(())
     }

@@ -8,7 +8,8 @@
 //! successor out again within the grace interval, and treats any older token
 //! as reuse, which revokes the whole session (RFC 9700 §4.14.2). Everything
 //! that can refuse a refresh is checked before the rotation, so a refused
-//! refresh never uses the token up.
+//! refresh never uses the token up. A client address that keeps presenting
+//! refresh tokens that were never ours is throttled like failed logins.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -80,7 +81,7 @@ impl Grants {
         );
         let address_key = client.ip.as_deref().map(throttle::address_key);
         let keys = AttemptKeys {
-            account: &account_key,
+            account: Some(&account_key),
             address: address_key.as_deref(),
         };
         let _turn = core.attempts.turn(&account_key).await;
@@ -157,24 +158,36 @@ impl Grants {
     /// rotated, and reuse detection.
     ///
     /// # Errors
-    /// [`AuthError::InvalidGrant`], [`AuthError::InvalidScope`].
+    /// [`AuthError::InvalidGrant`], [`AuthError::InvalidScope`], [`AuthError::Throttled`].
     pub async fn refresh(
         &self,
         presented: &SecretString,
         requested_scope: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<TokenPair, AuthError> {
         let core = &self.core;
-        let token =
-            RefreshToken::parse(presented.expose_secret().trim()).ok_or(AuthError::InvalidGrant)?;
+        let address_key = client.ip.as_deref().map(throttle::address_key);
+        if let Some(address_key) = &address_key {
+            core.refresh_failures.ensure_allowed(address_key)?;
+        }
+        let not_ours = || {
+            if let Some(address_key) = &address_key {
+                core.refresh_failures.record(address_key);
+            }
+            Err(AuthError::InvalidGrant)
+        };
+        let Some(token) = RefreshToken::parse(presented.expose_secret().trim()) else {
+            return not_ours();
+        };
         // The second pass runs only when a concurrent refresh won the compare-and-set.
         for _ in 0..2 {
             let now = core.clock.now_seconds();
-            let session = core
-                .store
-                .session(token.session_id)
-                .await?
-                .filter(|session| session.revoked_at.is_none() && core.session_end(session) > now)
-                .ok_or(AuthError::InvalidGrant)?;
+            let Some(session) = core.store.session(token.session_id).await? else {
+                return not_ours();
+            };
+            if session.revoked_at.is_some() || core.session_end(&session) <= now {
+                return Err(AuthError::InvalidGrant);
+            }
             let (rotate, next) = match token.lineage(
                 &session.refresh_key,
                 session.refresh_generation,
@@ -192,7 +205,7 @@ impl Grants {
                     core.revocations.revoke_session(session.id).await?;
                     return Err(AuthError::InvalidGrant);
                 }
-                Lineage::Foreign => return Err(AuthError::InvalidGrant),
+                Lineage::Foreign => return not_ours(),
             };
             let user = match core.store.user_by_id(session.user_id).await? {
                 Some(user) if !user.disabled => user,

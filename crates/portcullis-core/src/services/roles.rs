@@ -1,6 +1,7 @@
 //! Administration of roles: listing them (the built-in `admin` first, with
 //! every permission it holds), creating or replacing one, deleting one.
 //!
+//! An administrator defines only roles whose permissions it holds itself.
 //! The built-in `admin` role cannot be defined or deleted. Every change goes
 //! through the account directory, which forgets the cached roles before the
 //! request answers; other instances learn of it through the account-change
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use crate::core::Core;
 use crate::error::{AuthError, InvalidFields, invalid};
 use crate::names::{Permission, RoleName, parse_all};
-use crate::principal::{Authorized, ManageUsers};
+use crate::principal::{Authorized, ManageRoles};
 use crate::roles::{self, ADMIN_ROLE, Role};
 use crate::store::StoreError;
 
@@ -31,7 +32,7 @@ impl Roles {
     /// [`AuthError`] when the store fails.
     pub async fn list(
         &self,
-        _authorized: &Authorized<ManageUsers>,
+        _authorized: &Authorized<ManageRoles>,
     ) -> Result<Vec<Role>, AuthError> {
         let stored = self.core.accounts.stored_roles().await?;
         let admin = Role {
@@ -47,7 +48,7 @@ impl Roles {
     /// [`AuthError::Invalid`] for a bad name or permission, or for `admin`.
     pub async fn put(
         &self,
-        _authorized: &Authorized<ManageUsers>,
+        authorized: &Authorized<ManageRoles>,
         name: &str,
         permissions: &[String],
     ) -> Result<Role, AuthError> {
@@ -74,6 +75,7 @@ impl Roles {
                 .map(Permission::into_string)
                 .collect(),
         };
+        authorized.administrator().require_all(&role.permissions)?;
         self.core
             .accounts
             .writing_roles(self.core.store.put_role(&role))
@@ -87,7 +89,7 @@ impl Roles {
     /// [`AuthError::NotFound`], [`AuthError::Invalid`] for `admin`.
     pub async fn delete(
         &self,
-        _authorized: &Authorized<ManageUsers>,
+        _authorized: &Authorized<ManageRoles>,
         name: &str,
     ) -> Result<(), AuthError> {
         if name == ADMIN_ROLE {

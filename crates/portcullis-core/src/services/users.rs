@@ -3,8 +3,11 @@
 //! the proof that the caller may manage users ([`Authorized`]), which only
 //! the permission check or the command line's operator can make.
 //!
-//! Disabling a user ends their sessions and deletes their personal access
-//! tokens in the same call; setting a password ends their sessions.
+//! An administrator grants only roles whose permissions it holds itself, so
+//! nobody, itself included, can be raised above the rights of whoever
+//! raised them. Disabling a user ends their sessions and deletes their
+//! personal access tokens in the same call; setting a password ends their
+//! sessions.
 
 use std::sync::Arc;
 
@@ -16,6 +19,7 @@ use crate::email::Email;
 use crate::error::{AuthError, InvalidFields, invalid, password_refused};
 use crate::names::{DisplayName, RoleName, parse_all};
 use crate::principal::{Authorized, ManageUsers};
+use crate::roles;
 use crate::services::accounts::{NewAccount, create_account};
 use crate::store::{ProfileChange, UserQuery, UserRecord};
 use crate::user::User;
@@ -56,9 +60,10 @@ impl Users {
     /// [`AuthError::Invalid`], [`AuthError::EmailTaken`].
     pub async fn create(
         &self,
-        _authorized: &Authorized<ManageUsers>,
+        authorized: &Authorized<ManageUsers>,
         account: NewAccount<'_>,
     ) -> Result<User, AuthError> {
+        self.may_grant(authorized, &account.roles, &[]).await?;
         create_account(&self.core, account).await
     }
 
@@ -161,9 +166,13 @@ impl Users {
         });
         invalid.finish()?;
         let user = self.stored(id).await?;
+        let roles: Option<Vec<String>> =
+            roles.map(|roles| roles.into_iter().map(RoleName::into_string).collect());
+        if let Some(roles) = &roles {
+            self.may_grant(authorized, roles, &user.roles).await?;
+        }
         let changes = async {
             if let Some(roles) = roles {
-                let roles: Vec<String> = roles.into_iter().map(RoleName::into_string).collect();
                 core.store.set_roles(id, &roles).await?;
             }
             if name.is_some() {
@@ -238,6 +247,28 @@ impl Users {
             .set_password_hash(user.id, &core.hasher.hash(&password).await?)
             .await?;
         core.revocations.revoke_user_sessions(user.id, None).await
+    }
+
+    /// Succeeds when the administrator holds every permission of the roles
+    /// in `roles` that the user does not have yet (`current`).
+    async fn may_grant(
+        &self,
+        authorized: &Authorized<ManageUsers>,
+        roles: &[String],
+        current: &[String],
+    ) -> Result<(), AuthError> {
+        let added: Vec<String> = roles
+            .iter()
+            .filter(|role| !current.contains(role))
+            .cloned()
+            .collect();
+        if added.is_empty() {
+            return Ok(());
+        }
+        let stored = self.core.accounts.stored_roles().await?;
+        authorized
+            .administrator()
+            .require_all(&roles::permissions_of(&added, &stored))
     }
 
     /// Marks the account disabled, then ends its sessions and tokens.

@@ -4,10 +4,14 @@
 //! `token verify`.
 //!
 //! A valid access token costs no database read: its signature is checked
-//! against the key ring (remembered once verified) and its session against
-//! the in-memory deny list. A personal access token is read by id. Every
-//! answer fails closed: anything that cannot be decided (the database is
-//! down) is an error, never an answer that lets the request through.
+//! against the key ring (remembered once verified), its session against the
+//! in-memory deny list, and its account against the account cache. A
+//! personal access token is read by id. Either way the caller holds what
+//! the credential was granted *and* what the account's roles grant now, so
+//! a permission taken away stops working within a second, whatever tokens
+//! are still live. Every answer fails closed: anything that cannot be
+//! decided (the database is down) is an error, never an answer that lets
+//! the request through.
 
 use std::sync::Arc;
 
@@ -60,13 +64,7 @@ impl Verification {
     /// # Errors
     /// [`AuthError::InvalidToken`] saying why.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
-        if PersonalToken::is_personal_token(token) {
-            return Ok(personal_tokens::authenticate(&self.core, token)
-                .await?
-                .principal);
-        }
-        let claims = self.core.verify_access_token(token).await?;
-        Ok(principal_of(claims))
+        Ok(self.authenticate_with_account(token).await?.0)
     }
 
     /// The proof that `principal` holds the administrative right `R`.
@@ -109,8 +107,10 @@ impl Verification {
                 kind: TokenKind::PersonalAccessToken,
             }));
         }
-        let Ok(claims) = self.core.verify_access_token(token).await else {
-            return Ok(None);
+        let (claims, principal) = match self.access_token_caller(token).await {
+            Ok((claims, principal, _)) => (claims, principal),
+            Err(AuthError::InvalidToken(_)) => return Ok(None),
+            Err(other) => return Err(other),
         };
         let (Ok(issued_at), Ok(expires_at)) = (
             OffsetDateTime::from_unix_timestamp(claims.iat),
@@ -118,7 +118,6 @@ impl Verification {
         ) else {
             return Ok(None);
         };
-        let principal = principal_of(claims);
         Ok(Some(ActiveToken {
             user_id: principal.user_id,
             session_id: principal.session_id(),
@@ -141,16 +140,7 @@ impl Verification {
         token: &str,
         permission: Option<&str>,
     ) -> Result<(Principal, User), AuthError> {
-        // A personal access token was checked against its account already;
-        // an access token was not, so look the account up once now.
-        let (principal, user) = if PersonalToken::is_personal_token(token) {
-            let checked = personal_tokens::authenticate(&self.core, token).await?;
-            (checked.principal, checked.user)
-        } else {
-            let principal = self.authenticate(token).await?;
-            let user = self.core.accounts.active_account(principal.user_id).await?;
-            (principal, user)
-        };
+        let (principal, user) = self.authenticate_with_account(token).await?;
         if let Some(permission) = permission {
             principal.require_permission(permission)?;
         }
@@ -179,13 +169,40 @@ impl Verification {
     }
 }
 
-/// The caller an access token names.
-fn principal_of(claims: AccessTokenClaims) -> Principal {
-    let scope = claims.permissions().map(str::to_owned).collect();
-    Principal {
-        user_id: claims.sub,
-        credential: Credential::Session(claims.sid),
-        roles: claims.roles,
-        scope,
+impl Verification {
+    /// The caller `token` names, with its account as read to check it.
+    async fn authenticate_with_account(
+        &self,
+        token: &str,
+    ) -> Result<(Principal, Arc<User>), AuthError> {
+        if PersonalToken::is_personal_token(token) {
+            let checked = personal_tokens::authenticate(&self.core, token).await?;
+            return Ok((checked.principal, checked.user));
+        }
+        let (_, principal, user) = self.access_token_caller(token).await?;
+        Ok((principal, user))
+    }
+
+    /// An access token's claims and caller: the permissions it carries that
+    /// the account's roles still grant (no database read while the account
+    /// cache answers).
+    async fn access_token_caller(
+        &self,
+        token: &str,
+    ) -> Result<(AccessTokenClaims, Principal, Arc<User>), AuthError> {
+        let claims = self.core.verify_access_token(token).await?;
+        let user = self.core.accounts.active_account(claims.sub).await?;
+        let current = self.core.accounts.current_permissions(&user.roles).await?;
+        let principal = Principal {
+            user_id: claims.sub,
+            credential: Credential::Session(claims.sid),
+            roles: user.roles.clone(),
+            scope: claims
+                .permissions()
+                .filter(|permission| current.contains(*permission))
+                .map(str::to_owned)
+                .collect(),
+        };
+        Ok((claims, principal, user))
     }
 }

@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use portcullis_core::ManageUsers;
 use portcullis_core::services::users::UserChange;
+use portcullis_core::{ManageRoles, ManageUsers};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -181,7 +181,7 @@ pub(crate) async fn delete_user(
 )]
 pub(crate) async fn list_roles(
     State(state): State<AppState>,
-    Administrator(admin): Administrator<ManageUsers>,
+    Administrator(admin): Administrator<ManageRoles>,
 ) -> Result<Json<Vec<RoleBody>>, ApiError> {
     let roles = state.services.roles.list(&admin).await?;
     Ok(Json(roles.into_iter().map(RoleBody::from).collect()))
@@ -213,7 +213,7 @@ pub(crate) async fn list_roles(
 )]
 pub(crate) async fn put_role(
     State(state): State<AppState>,
-    Administrator(admin): Administrator<ManageUsers>,
+    Administrator(admin): Administrator<ManageRoles>,
     Path(name): Path<String>,
     JsonBody(request): JsonBody<PutRoleRequest>,
 ) -> Result<Json<RoleBody>, ApiError> {
@@ -247,7 +247,7 @@ pub(crate) async fn put_role(
 )]
 pub(crate) async fn delete_role(
     State(state): State<AppState>,
-    Administrator(admin): Administrator<ManageUsers>,
+    Administrator(admin): Administrator<ManageRoles>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.services.roles.delete(&admin, &name).await?;

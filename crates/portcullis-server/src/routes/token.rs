@@ -105,7 +105,7 @@ pub(crate) async fn token(
             state
                 .services
                 .grants
-                .refresh(&refresh_token, request.scope.as_deref())
+                .refresh(&refresh_token, request.scope.as_deref(), &client)
                 .await
                 .map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?
         }
