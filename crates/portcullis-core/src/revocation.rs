@@ -86,7 +86,7 @@ impl Revocations {
     /// revocations of other processes may have gone unread.
     pub(crate) fn check(&self, session_id: Uuid) -> Result<(), AuthError> {
         let read_at = *self.read_at.lock().unwrap_or_else(PoisonError::into_inner);
-        if !read_at.is_some_and(|at| at.elapsed() < DENY_LIST_TRUSTED_FOR) {
+        if read_at.is_none_or(|at| at.elapsed() >= DENY_LIST_TRUSTED_FOR) {
             return Err(AuthError::Unavailable);
         }
         if self.denied.is_denied(session_id) {
