@@ -14,19 +14,12 @@ use portcullis_server::AppState;
 use portcullis_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions};
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{
-    Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand, settings_from_environment,
-};
-use crate::config::{self, Config, FileConfig};
+use crate::cli::{Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand};
+use crate::config::Config;
 
-/// Runs the parsed command; `Ok` carries the exit code for outcomes that are not errors.
-pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let file = FileConfig::load(cli.config.as_deref())?;
-    let serve_args = match &cli.command {
-        Command::Serve(args) => (**args).clone(),
-        _ => settings_from_environment(),
-    };
-    let config = config::resolve(cli.database, serve_args, file)?;
+/// Runs the parsed command with its configuration; `Ok` carries the exit
+/// code for outcomes that are not errors.
+pub(crate) async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     let store = open_store(&config).await?;
     match cli.command {
         Command::Serve(_) => serve(store, config).await,
