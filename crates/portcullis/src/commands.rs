@@ -272,17 +272,36 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(first)
 }
 
-/// The database URL with any password replaced, for logs and messages.
+/// The database URL with any password replaced, for logs and messages: the
+/// one after the user name, and any query parameter named like `password`
+/// (PostgreSQL takes `?password=` and `?sslpassword=` too). When the URL is
+/// ambiguous (an `@` in the query), more is hidden rather than less.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
+    };
+    // The query first, since a password there may hold an `@`.
+    let rest = match rest.split_once('?') {
+        Some((location, query)) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                        format!("{name}=***")
+                    }
+                    _ => parameter.to_owned(),
+                })
+                .collect();
+            format!("{location}?{}", parameters.join("&"))
+        }
+        None => rest.to_owned(),
     };
     match rest.rsplit_once('@') {
         Some((credentials, host)) if credentials.contains(':') => {
             let user = credentials.split(':').next().unwrap_or_default();
             format!("{scheme}://{user}:***@{host}")
         }
-        _ => url.to_owned(),
+        _ => format!("{scheme}://{rest}"),
     }
 }
 
@@ -314,7 +333,33 @@ mod tests {
                 "postgres://app:***@db:5432/auth",
             ),
             ("postgres://app@db/auth", "postgres://app@db/auth"),
+            (
+                "postgres://app@db/auth?password=s3cret",
+                "postgres://app@db/auth?password=***",
+            ),
+            (
+                "postgresql://db/auth?sslmode=require&Password=s3cret&application_name=x",
+                "postgresql://db/auth?sslmode=require&Password=***&application_name=x",
+            ),
+            (
+                "postgres://app:s3cret@db/auth?sslpassword=k3y&password=s3cret",
+                "postgres://app:***@db/auth?sslpassword=***&password=***",
+            ),
+            ("postgres://app:p@ss@db/auth", "postgres://app:***@db/auth"),
+            ("postgres://app:p?ss@db/auth", "postgres://app:***@db/auth"),
+            (
+                "postgres://db:5432/auth?password=p@ss",
+                "postgres://db:5432/auth?password=***",
+            ),
+            (
+                "postgres://app:s3cret@db/auth?password=p@ss",
+                "postgres://app:***@db/auth?password=***",
+            ),
             ("sqlite://portcullis.db", "sqlite://portcullis.db"),
+            (
+                "sqlite://portcullis.db?mode=rwc",
+                "sqlite://portcullis.db?mode=rwc",
+            ),
             ("portcullis.db", "portcullis.db"),
         ] {
             assert_eq!(without_password(url), shown);
