@@ -1,14 +1,48 @@
 //! The command line, as `../shared/API.md` specifies it: subcommands, flags,
 //! and their `PORTCULLIS_*` environment variables.
 //!
-//! Every setting of `serve` is an `Option` here, so that [`crate::config`]
-//! can tell "not given" from "given", and layer flags and environment over
-//! the TOML file over the defaults.
+//! # Every setting is declared once
+//! A setting of `serve` is one field of [`ServeArgs`], and that declaration
+//! is all there is of it: the field's name is its key in the TOML file, its
+//! `long` flag is the field's name with dashes (or the singular, for a
+//! repeatable one), `env` is `PORTCULLIS_` and the flag in upper case (a
+//! test checks the rule), the doc comment is its help, `default_value` its
+//! default (which `--help` shows), and the field's type and `value_parser`
+//! say how the text is read and which values are refused. Flags and the
+//! environment are clap's own; [`crate::config`] reads the file into the
+//! arguments' defaults, so the order is flag, environment, file, default.
+//!
+//! Adding a setting is one field here and its use in `config::resolve`,
+//! which takes [`ServeArgs`] apart without `..`, so the compiler points
+//! there. For example:
+//!
+//! ```text
+//!     /// Longest a request may take before it is answered 503.
+//!     #[arg(long, env = "PORTCULLIS_HTTP_REQUEST_TIMEOUT", default_value = "30s", value_parser = duration)]
+//!     pub(crate) http_request_timeout: Duration,
+//! ```
+//!
+//! gives `--http-request-timeout 10s`, `PORTCULLIS_HTTP_REQUEST_TIMEOUT=10s`,
+//! `http_request_timeout = "10s"` in the file, and `[default: 30s]` in
+//! `portcullis serve --help`. A list is a `Vec` with `value_delimiter = ','`
+//! (a TOML array in the file); a choice is a [`ValueEnum`]; a setting with
+//! no default is an `Option`.
+//!
+//! A value that one of our parsers refuses (text that is not a duration, a
+//! leeway over 30 s, a minimum password length of 7) is an
+//! [`InvalidSetting`] and exits 1, like a bad configuration file; what clap
+//! refuses by itself (an unknown flag, a number that is not one, a choice
+//! not offered) is bad usage and exits 2. Both were so before settings were
+//! typed, when durations and limits were checked after parsing.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use portcullis_core::PasswordPolicy;
+use portcullis_core::settings::MAX_LEEWAY;
+use time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,10 +52,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub(crate) struct Cli {
     /// Database URL: `sqlite://FILE`, a plain file path, or `postgres://USER@HOST/DB`.
-    #[arg(long, global = true, env = "PORTCULLIS_DATABASE")]
-    pub(crate) database: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "PORTCULLIS_DATABASE",
+        default_value = "sqlite://portcullis.db"
+    )]
+    pub(crate) database: String,
 
-    /// A TOML file with any of the `serve` settings (flags and environment win over it).
+    /// A TOML file with `database` and any of the `serve` settings, named as
+    /// the flags with underscores (flags and environment win over it).
     #[arg(long, global = true, env = "PORTCULLIS_CONFIG")]
     pub(crate) config: Option<PathBuf>,
 
@@ -119,8 +159,7 @@ pub(crate) enum TokenCommand {
     Verify { token: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Signup {
     /// Anyone may create an account with `POST /users`.
     Open,
@@ -128,62 +167,73 @@ pub(crate) enum Signup {
     Closed,
 }
 
-/// The settings of `serve`, each also read from `PORTCULLIS_<NAME>` and the TOML file.
-#[derive(Debug, Clone, Default, Args)]
+/// The settings of `serve`, each also read from `PORTCULLIS_<FLAG>` and from
+/// the TOML file's key of the field's name. The other commands read them
+/// from the environment and the file (they hash and judge passwords too).
+#[derive(Debug, Clone, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "PORTCULLIS_LISTEN")]
-    pub(crate) listen: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "PORTCULLIS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
 
-    /// The `iss` of every token; the same for every instance of a deployment
-    /// [default: http://localhost:8080].
-    #[arg(long, env = "PORTCULLIS_ISSUER")]
-    pub(crate) issuer: Option<String>,
+    /// The `iss` of every token; the same for every instance of a deployment.
+    #[arg(
+        long,
+        env = "PORTCULLIS_ISSUER",
+        default_value = "http://localhost:8080"
+    )]
+    pub(crate) issuer: String,
 
-    /// The `aud` of every token [default: the issuer].
+    /// The `aud` of every token; the issuer when not given.
     #[arg(long, env = "PORTCULLIS_AUDIENCE")]
     pub(crate) audience: Option<String>,
 
-    /// Access-token lifetime, e.g. `15m` [default: 15m].
-    #[arg(long, env = "PORTCULLIS_ACCESS_TTL")]
-    pub(crate) access_ttl: Option<String>,
+    /// Access-token lifetime, at least 1s.
+    #[arg(long, env = "PORTCULLIS_ACCESS_TTL", default_value = "15m", value_parser = access_ttl)]
+    pub(crate) access_ttl: Duration,
 
-    /// A session unused for this long ends (refresh idle lifetime) [default: 30d].
-    #[arg(long, env = "PORTCULLIS_REFRESH_TTL")]
-    pub(crate) refresh_ttl: Option<String>,
+    /// A session unused for this long ends (refresh idle lifetime).
+    #[arg(long, env = "PORTCULLIS_REFRESH_TTL", default_value = "30d", value_parser = duration)]
+    pub(crate) refresh_ttl: Duration,
 
-    /// A session ends this long after login, however used [default: 90d].
-    #[arg(long, env = "PORTCULLIS_SESSION_MAX_AGE")]
-    pub(crate) session_max_age: Option<String>,
+    /// A session ends this long after login, however used.
+    #[arg(long, env = "PORTCULLIS_SESSION_MAX_AGE", default_value = "90d", value_parser = duration)]
+    pub(crate) session_max_age: Duration,
 
     /// How long a just-rotated refresh token still returns its successor
-    /// instead of counting as reuse [default: 10s].
-    #[arg(long, env = "PORTCULLIS_REFRESH_REUSE_GRACE")]
-    pub(crate) refresh_reuse_grace: Option<String>,
+    /// instead of counting as reuse.
+    #[arg(long, env = "PORTCULLIS_REFRESH_REUSE_GRACE", default_value = "10s", value_parser = duration)]
+    pub(crate) refresh_reuse_grace: Duration,
 
-    /// Clock skew tolerated on `exp` and `nbf`, at most 30s [default: 1s].
-    #[arg(long, env = "PORTCULLIS_LEEWAY")]
-    pub(crate) leeway: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, at most 30s.
+    #[arg(long, env = "PORTCULLIS_LEEWAY", default_value = "1s", value_parser = leeway)]
+    pub(crate) leeway: Duration,
 
-    /// Whether `POST /users` is open to anyone [default: open].
-    #[arg(long, env = "PORTCULLIS_SIGNUP", value_enum)]
-    pub(crate) signup: Option<Signup>,
+    /// Whether `POST /users` is open to anyone.
+    #[arg(long, env = "PORTCULLIS_SIGNUP", value_enum, default_value_t = Signup::Open)]
+    pub(crate) signup: Signup,
 
-    /// Minimum password length in characters after NFKC, at least 8 [default: 12].
-    #[arg(long, env = "PORTCULLIS_PASSWORD_MIN_LENGTH")]
-    pub(crate) password_min_length: Option<usize>,
+    /// Minimum password length in characters after NFKC, from 8 to 1024.
+    #[arg(
+        long,
+        env = "PORTCULLIS_PASSWORD_MIN_LENGTH",
+        default_value = "12",
+        value_parser = number(password_policy)
+    )]
+    pub(crate) password_min_length: PasswordPolicy,
 
     /// A browser origin allowed by CORS, e.g. `https://app.example.com` (repeatable;
-    /// comma-separated in the environment) [default: none].
+    /// comma-separated in the environment). None by default.
     #[arg(
         long = "cors-origin",
         env = "PORTCULLIS_CORS_ORIGIN",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = cors_origin
     )]
     pub(crate) cors_origins: Vec<String>,
 
     /// A reverse proxy whose `X-Forwarded-For` is believed for the client address
-    /// (repeatable; comma-separated in the environment) [default: none].
+    /// (repeatable; comma-separated in the environment). None by default.
     #[arg(
         long = "trusted-proxy",
         env = "PORTCULLIS_TRUSTED_PROXY",
@@ -191,68 +241,158 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) trusted_proxies: Vec<IpAddr>,
 
-    /// Argon2id memory cost in KiB [default: 19456].
-    #[arg(long, env = "PORTCULLIS_ARGON2_MEMORY_KIB")]
-    pub(crate) argon2_memory_kib: Option<u32>,
+    /// Argon2id memory cost in KiB.
+    #[arg(long, env = "PORTCULLIS_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub(crate) argon2_memory_kib: u32,
 
-    /// Argon2id iterations [default: 2].
-    #[arg(long, env = "PORTCULLIS_ARGON2_ITERATIONS")]
-    pub(crate) argon2_iterations: Option<u32>,
+    /// Argon2id iterations.
+    #[arg(long, env = "PORTCULLIS_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub(crate) argon2_iterations: u32,
 
-    /// Argon2id lanes [default: 1].
-    #[arg(long, env = "PORTCULLIS_ARGON2_PARALLELISM")]
-    pub(crate) argon2_parallelism: Option<u32>,
+    /// Argon2id lanes.
+    #[arg(long, env = "PORTCULLIS_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub(crate) argon2_parallelism: u32,
 
-    /// Passwords hashed at once; more wait their turn [default: the number of cores].
-    #[arg(long, env = "PORTCULLIS_HASHING_WORKERS")]
-    pub(crate) hashing_workers: Option<usize>,
+    /// Passwords hashed at once, by default as many as this machine has cores;
+    /// more wait their turn.
+    #[arg(
+        long,
+        env = "PORTCULLIS_HASHING_WORKERS",
+        default_value_t = number_of_cores(),
+        value_parser = number(at_least_one::<usize>)
+    )]
+    pub(crate) hashing_workers: usize,
 
-    /// Database connections open at most [default: 8 for SQLite, 16 for PostgreSQL].
-    #[arg(long, env = "PORTCULLIS_DB_MAX_CONNECTIONS")]
+    /// Database connections open at most; when not given, 8 for SQLite and
+    /// 16 for PostgreSQL.
+    #[arg(
+        long,
+        env = "PORTCULLIS_DB_MAX_CONNECTIONS",
+        value_parser = number(at_least_one::<u32>)
+    )]
     pub(crate) db_max_connections: Option<u32>,
 
-    /// Longest wait for a database connection before answering 503 [default: 5s].
-    #[arg(long, env = "PORTCULLIS_DB_ACQUIRE_TIMEOUT")]
-    pub(crate) db_acquire_timeout: Option<String>,
+    /// Longest wait for a database connection before answering 503.
+    #[arg(long, env = "PORTCULLIS_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub(crate) db_acquire_timeout: Duration,
 
-    /// PostgreSQL cancels a statement running longer; the request gets 503 [default: 5s].
-    #[arg(long, env = "PORTCULLIS_DB_STATEMENT_TIMEOUT")]
-    pub(crate) db_statement_timeout: Option<String>,
+    /// PostgreSQL cancels a statement running longer; the request gets 503.
+    #[arg(long, env = "PORTCULLIS_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub(crate) db_statement_timeout: Duration,
 
-    /// Throttle failed logins per account and per client address [default: true].
-    #[arg(long, env = "PORTCULLIS_THROTTLE")]
-    pub(crate) throttle: Option<bool>,
+    /// Throttle failed logins per account and per client address.
+    #[arg(long, env = "PORTCULLIS_THROTTLE", action = ArgAction::Set, default_value_t = true)]
+    pub(crate) throttle: bool,
 
-    /// Failed logins allowed per account before back-off begins [default: 5].
-    #[arg(long, env = "PORTCULLIS_THROTTLE_ACCOUNT_ATTEMPTS")]
-    pub(crate) throttle_account_attempts: Option<u32>,
+    /// Failed logins allowed per account before back-off begins.
+    #[arg(
+        long,
+        env = "PORTCULLIS_THROTTLE_ACCOUNT_ATTEMPTS",
+        default_value_t = 5
+    )]
+    pub(crate) throttle_account_attempts: u32,
 
-    /// Failed logins allowed per client address before back-off begins [default: 20].
-    #[arg(long, env = "PORTCULLIS_THROTTLE_IP_ATTEMPTS")]
-    pub(crate) throttle_ip_attempts: Option<u32>,
+    /// Failed logins allowed per client address before back-off begins.
+    #[arg(long, env = "PORTCULLIS_THROTTLE_IP_ATTEMPTS", default_value_t = 20)]
+    pub(crate) throttle_ip_attempts: u32,
 
-    /// First back-off; each further failure doubles it [default: 1s].
-    #[arg(long, env = "PORTCULLIS_THROTTLE_BASE_DELAY")]
-    pub(crate) throttle_base_delay: Option<String>,
+    /// First back-off; each further failure doubles it.
+    #[arg(long, env = "PORTCULLIS_THROTTLE_BASE_DELAY", default_value = "1s", value_parser = duration)]
+    pub(crate) throttle_base_delay: Duration,
 
-    /// Longest back-off [default: 15m].
-    #[arg(long, env = "PORTCULLIS_THROTTLE_MAX_DELAY")]
-    pub(crate) throttle_max_delay: Option<String>,
+    /// Longest back-off.
+    #[arg(long, env = "PORTCULLIS_THROTTLE_MAX_DELAY", default_value = "15m", value_parser = duration)]
+    pub(crate) throttle_max_delay: Duration,
 
-    /// Failures older than this are forgotten [default: 1h].
-    #[arg(long, env = "PORTCULLIS_THROTTLE_FORGET_AFTER")]
-    pub(crate) throttle_forget_after: Option<String>,
+    /// Failures older than this are forgotten.
+    #[arg(long, env = "PORTCULLIS_THROTTLE_FORGET_AFTER", default_value = "1h", value_parser = duration)]
+    pub(crate) throttle_forget_after: Duration,
 }
 
-/// Reads only the environment's values for the serve settings, for the
-/// commands other than `serve` (which hash passwords and judge them too).
-pub(crate) fn settings_from_environment() -> ServeArgs {
-    #[derive(Parser)]
-    struct EnvironmentOnly {
-        #[command(flatten)]
-        settings: ServeArgs,
+/// A setting's value that its rule refuses; the message says why, and clap
+/// adds the flag and the value. Exits 1, not clap's 2 (see the module doc).
+#[derive(Debug)]
+pub(crate) struct InvalidSetting(String);
+
+impl std::fmt::Display for InvalidSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    EnvironmentOnly::try_parse_from(["portcullis"])
-        .map(|parsed| parsed.settings)
-        .unwrap_or_default()
+}
+
+impl std::error::Error for InvalidSetting {}
+
+impl InvalidSetting {
+    /// Whether clap refused a value because one of our rules did.
+    pub(crate) fn caused(error: &clap::Error) -> bool {
+        std::error::Error::source(error).is_some_and(|source| source.is::<Self>())
+    }
+}
+
+/// Reads `15m`, `30d`, `2s` and the like.
+fn duration(text: &str) -> Result<Duration, InvalidSetting> {
+    let parsed = humantime::parse_duration(text.trim())
+        .map_err(|_| InvalidSetting("not a duration like 15m, 30d or 2s".to_owned()))?;
+    Duration::try_from(parsed).map_err(|_| InvalidSetting("too long".to_owned()))
+}
+
+fn access_ttl(text: &str) -> Result<Duration, InvalidSetting> {
+    let ttl = duration(text)?;
+    if ttl < Duration::seconds(1) {
+        return Err(InvalidSetting("must be at least 1s".to_owned()));
+    }
+    Ok(ttl)
+}
+
+fn leeway(text: &str) -> Result<Duration, InvalidSetting> {
+    let leeway = duration(text)?;
+    if leeway > MAX_LEEWAY {
+        let most = MAX_LEEWAY.whole_seconds();
+        return Err(InvalidSetting(format!("must be at most {most}s")));
+    }
+    Ok(leeway)
+}
+
+/// A number that `rule` accepts or refuses. Text that is not a number is
+/// refused as clap refuses it, as bad usage (exit 2).
+fn number<Number, Setting>(
+    rule: fn(Number) -> Result<Setting, InvalidSetting>,
+) -> impl Fn(&str) -> Result<Setting, Box<dyn std::error::Error + Send + Sync>>
++ Clone
++ Send
++ Sync
++ 'static
+where
+    Number: FromStr + 'static,
+    Number::Err: std::error::Error + Send + Sync + 'static,
+    Setting: 'static,
+{
+    move |text| Ok(rule(text.parse()?)?)
+}
+
+fn password_policy(min_length: usize) -> Result<PasswordPolicy, InvalidSetting> {
+    PasswordPolicy::new(min_length).map_err(|error| InvalidSetting(error.to_string()))
+}
+
+fn at_least_one<T: PartialEq + From<u8>>(number: T) -> Result<T, InvalidSetting> {
+    if number == T::from(0) {
+        return Err(InvalidSetting("must be at least 1".to_owned()));
+    }
+    Ok(number)
+}
+
+/// An exact origin: the CORS layer matches origins as written and cannot
+/// combine a wildcard with a list.
+fn cors_origin(text: &str) -> Result<String, InvalidSetting> {
+    if text.contains('*') {
+        return Err(InvalidSetting(
+            "wildcards are not supported: list each origin, e.g. https://app.example.com"
+                .to_owned(),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn number_of_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }

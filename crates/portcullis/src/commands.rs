@@ -17,19 +17,12 @@ use portcullis_server::AppState;
 use portcullis_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions};
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{
-    Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand, settings_from_environment,
-};
-use crate::config::{self, Config, FileConfig};
+use crate::cli::{Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand};
+use crate::config::Config;
 
-/// Runs the parsed command; `Ok` carries the exit code for outcomes that are not errors.
-pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let file = FileConfig::load(cli.config.as_deref())?;
-    let serve_args = match &cli.command {
-        Command::Serve(args) => (**args).clone(),
-        _ => settings_from_environment(),
-    };
-    let config = config::resolve(cli.database, serve_args, file)?;
+/// Runs the parsed command with its configuration; `Ok` carries the exit
+/// code for outcomes that are not errors.
+pub(crate) async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     let store = open_store(&config).await?;
     match cli.command {
         Command::Serve(_) => serve(store, config).await,
@@ -311,17 +304,36 @@ fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
     Ok(first.into())
 }
 
-/// The database URL with any password replaced, for logs and messages.
+/// The database URL with any password replaced, for logs and messages: the
+/// one after the user name, and any query parameter named like `password`
+/// (PostgreSQL takes `?password=` and `?sslpassword=` too). When the URL is
+/// ambiguous (an `@` in the query), more is hidden rather than less.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
+    };
+    // The query first, since a password there may hold an `@`.
+    let rest = match rest.split_once('?') {
+        Some((location, query)) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                        format!("{name}=***")
+                    }
+                    _ => parameter.to_owned(),
+                })
+                .collect();
+            format!("{location}?{}", parameters.join("&"))
+        }
+        None => rest.to_owned(),
     };
     match rest.rsplit_once('@') {
         Some((credentials, host)) if credentials.contains(':') => {
             let user = credentials.split(':').next().unwrap_or_default();
             format!("{scheme}://{user}:***@{host}")
         }
-        _ => url.to_owned(),
+        _ => format!("{scheme}://{rest}"),
     }
 }
 
@@ -353,7 +365,33 @@ mod tests {
                 "postgres://app:***@db:5432/auth",
             ),
             ("postgres://app@db/auth", "postgres://app@db/auth"),
+            (
+                "postgres://app@db/auth?password=s3cret",
+                "postgres://app@db/auth?password=***",
+            ),
+            (
+                "postgresql://db/auth?sslmode=require&Password=s3cret&application_name=x",
+                "postgresql://db/auth?sslmode=require&Password=***&application_name=x",
+            ),
+            (
+                "postgres://app:s3cret@db/auth?sslpassword=k3y&password=s3cret",
+                "postgres://app:***@db/auth?sslpassword=***&password=***",
+            ),
+            ("postgres://app:p@ss@db/auth", "postgres://app:***@db/auth"),
+            ("postgres://app:p?ss@db/auth", "postgres://app:***@db/auth"),
+            (
+                "postgres://db:5432/auth?password=p@ss",
+                "postgres://db:5432/auth?password=***",
+            ),
+            (
+                "postgres://app:s3cret@db/auth?password=p@ss",
+                "postgres://app:***@db/auth?password=***",
+            ),
             ("sqlite://portcullis.db", "sqlite://portcullis.db"),
+            (
+                "sqlite://portcullis.db?mode=rwc",
+                "sqlite://portcullis.db?mode=rwc",
+            ),
             ("portcullis.db", "portcullis.db"),
         ] {
             assert_eq!(without_password(url), shown);

@@ -1,60 +1,27 @@
-//! Configuration, loaded once: flags and `PORTCULLIS_*` variables over the
-//! optional TOML file over the defaults of the contract. The result is plain
-//! structs handed to the store, the domain and the server; nothing reads
-//! configuration anywhere else.
+//! Configuration, loaded once: flags over `PORTCULLIS_*` variables over the
+//! optional TOML file over the defaults, for every setting declared in
+//! [`crate::cli`]. The result is plain structs handed to the store, the
+//! domain and the server; nothing reads configuration anywhere else.
+//!
+//! Flags, variables and defaults are clap's. The file is read first and its
+//! values become the defaults of the arguments they name, each checked
+//! with the argument's own parser, so a bad value is refused naming the
+//! file and the key, and an unknown key stops the command. `--help` is
+//! answered before the file is read and shows the built-in defaults.
 
-use std::net::IpAddr;
+use std::ffi::OsString;
 use std::path::Path;
+use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
+use clap::{Arg, ArgAction, CommandFactory as _, FromArgMatches as _};
+use portcullis_core::AuthSettings;
 use portcullis_core::hashing::Argon2Settings;
-use portcullis_core::settings::{MAX_LEEWAY, SignupMode};
+use portcullis_core::settings::SignupMode;
 use portcullis_core::throttle::ThrottleSettings;
-use portcullis_core::{AuthSettings, PasswordPolicy};
 use portcullis_server::HttpSettings;
-use serde::Deserialize;
-use time::Duration;
 
-use crate::cli::{ServeArgs, Signup};
-
-/// The default database, in the current folder.
-pub(crate) const DEFAULT_DATABASE: &str = "sqlite://portcullis.db";
-const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-const DEFAULT_ISSUER: &str = "http://localhost:8080";
-
-/// The TOML file: the same names as the flags, with underscores.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FileConfig {
-    database: Option<String>,
-    listen: Option<String>,
-    issuer: Option<String>,
-    audience: Option<String>,
-    access_ttl: Option<String>,
-    refresh_ttl: Option<String>,
-    session_max_age: Option<String>,
-    refresh_reuse_grace: Option<String>,
-    leeway: Option<String>,
-    signup: Option<Signup>,
-    password_min_length: Option<usize>,
-    #[serde(default)]
-    cors_origins: Vec<String>,
-    #[serde(default)]
-    trusted_proxies: Vec<IpAddr>,
-    argon2_memory_kib: Option<u32>,
-    argon2_iterations: Option<u32>,
-    argon2_parallelism: Option<u32>,
-    hashing_workers: Option<usize>,
-    db_max_connections: Option<u32>,
-    db_acquire_timeout: Option<String>,
-    db_statement_timeout: Option<String>,
-    throttle: Option<bool>,
-    throttle_account_attempts: Option<u32>,
-    throttle_ip_attempts: Option<u32>,
-    throttle_base_delay: Option<String>,
-    throttle_max_delay: Option<String>,
-    throttle_forget_after: Option<String>,
-}
+use crate::cli::{Cli, Command, InvalidSetting, ServeArgs, Signup};
 
 /// How to use the database's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,229 +42,670 @@ pub(crate) struct Config {
     pub(crate) http: HttpSettings,
 }
 
-impl FileConfig {
-    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else {
-            return Ok(Self::default());
-        };
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+/// Why no command runs.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// clap's answer: bad usage, a refused value, or `--help` and `--version`.
+    CommandLine(clap::Error),
+    /// The TOML file cannot be read, or holds an unknown key or a bad value.
+    File(anyhow::Error),
+}
+
+impl Refusal {
+    /// Prints the refusal (or the help) and gives the exit code.
+    pub(crate) fn report(self) -> ExitCode {
+        match &self {
+            Self::CommandLine(error) => {
+                // Nothing more can be said if the output is gone.
+                let _ = error.print();
+            }
+            Self::File(error) => eprintln!("error: {error:#}"),
+        }
+        ExitCode::from(self.exit_code())
+    }
+
+    /// 0 for `--help` and `--version`, 2 for bad usage, 1 for a value a
+    /// rule refused or a bad file.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Self::CommandLine(error) if InvalidSetting::caused(error) => 1,
+            Self::CommandLine(error) => u8::try_from(error.exit_code()).unwrap_or(2),
+            Self::File(_) => 1,
+        }
     }
 }
 
-/// Layers `args` (flags and environment) over `file` over the defaults.
-pub(crate) fn resolve(
-    database: Option<String>,
-    args: ServeArgs,
-    file: FileConfig,
-) -> anyhow::Result<Config> {
-    let issuer = args
-        .issuer
-        .or(file.issuer)
-        .unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
-    let mut auth = AuthSettings::with_defaults(issuer);
-    if let Some(audience) = args.audience.or(file.audience) {
-        auth.audience = audience;
-    }
-    let durations = [
-        (
-            "access-ttl",
-            args.access_ttl.or(file.access_ttl),
-            &mut auth.access_token_ttl,
-        ),
-        (
-            "refresh-ttl",
-            args.refresh_ttl.or(file.refresh_ttl),
-            &mut auth.refresh_idle_ttl,
-        ),
-        (
-            "session-max-age",
-            args.session_max_age.or(file.session_max_age),
-            &mut auth.session_max_age,
-        ),
-        (
-            "refresh-reuse-grace",
-            args.refresh_reuse_grace.or(file.refresh_reuse_grace),
-            &mut auth.refresh_reuse_grace,
-        ),
-        ("leeway", args.leeway.or(file.leeway), &mut auth.leeway),
-        (
-            "throttle-base-delay",
-            args.throttle_base_delay.or(file.throttle_base_delay),
-            &mut auth.throttle.base_delay,
-        ),
-        (
-            "throttle-max-delay",
-            args.throttle_max_delay.or(file.throttle_max_delay),
-            &mut auth.throttle.max_delay,
-        ),
-        (
-            "throttle-forget-after",
-            args.throttle_forget_after.or(file.throttle_forget_after),
-            &mut auth.throttle.forget_after,
-        ),
-    ];
-    for (name, text, target) in durations {
-        if let Some(text) = text {
-            *target = parse_duration(name, &text)?;
+/// Parses the command line `args` (the program's name first) with the
+/// configuration file it names as defaults, and resolves the settings of
+/// `serve` for whichever command it is: the other commands take them from
+/// the environment and the file.
+pub(crate) fn load(args: impl IntoIterator<Item = OsString>) -> Result<(Cli, Config), Refusal> {
+    load_with(Cli::command(), &args.into_iter().collect::<Vec<_>>())
+}
+
+fn load_with(command: clap::Command, args: &[OsString]) -> Result<(Cli, Config), Refusal> {
+    // The first parse finds the file (and answers `--help`); the second,
+    // only when there is a file, has the file's values as defaults. Both
+    // see the same flags and environment, so only the file can tell them
+    // apart, and its values were checked on the way in.
+    let cli = parse(command.clone(), args)?;
+    let (cli, command) = match cli.config.as_deref() {
+        None => (cli, command),
+        Some(path) => {
+            let command = with_file_defaults(command, path).map_err(Refusal::File)?;
+            (parse(command.clone(), args)?, command)
         }
-    }
-    if auth.leeway > MAX_LEEWAY {
-        bail!("--leeway must be at most 30s");
-    }
-    if auth.access_token_ttl < Duration::seconds(1) {
-        bail!("--access-ttl must be at least 1s");
-    }
-    if let Some(signup) = args.signup.or(file.signup) {
-        auth.signup = match signup {
-            Signup::Open => SignupMode::Open,
-            Signup::Closed => SignupMode::Closed,
+    };
+    let settings = match &cli.command {
+        Command::Serve(settings) => (**settings).clone(),
+        _ => settings_without_flags(command).map_err(Refusal::CommandLine)?,
+    };
+    let config = resolve(cli.database.clone(), settings);
+    Ok((cli, config))
+}
+
+fn parse(command: clap::Command, args: &[OsString]) -> Result<Cli, Refusal> {
+    command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches))
+        .map_err(Refusal::CommandLine)
+}
+
+/// The settings of `serve` as `portcullis serve` with no flag would have them.
+fn settings_without_flags(command: clap::Command) -> Result<ServeArgs, clap::Error> {
+    let matches = command.try_get_matches_from(["portcullis", "serve"])?;
+    let serve = matches
+        .subcommand_matches("serve")
+        .expect("`serve` was given");
+    ServeArgs::from_arg_matches(serve)
+}
+
+/// Keys of the file that are not settings of `serve` but of every command.
+const SHARED_FILE_KEYS: [&str; 1] = ["database"];
+
+/// `command` with the values of the TOML file at `path` as the defaults of
+/// the arguments named by its keys (the arguments' ids: the field names
+/// of [`ServeArgs`], and `database`).
+fn with_file_defaults(mut command: clap::Command, path: &Path) -> anyhow::Result<clap::Command> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("parsing {}", path.display()))?;
+    for (key, value) in table {
+        let shared = SHARED_FILE_KEYS.contains(&key.as_str());
+        let arguments = if shared {
+            &command
+        } else {
+            command
+                .find_subcommand("serve")
+                .expect("`serve` is a subcommand")
+        };
+        let Some(argument) = arguments.get_arguments().find(|argument| {
+            argument.get_id() == key.as_str() && argument.get_action().takes_values()
+        }) else {
+            bail!(
+                "{}: unknown setting `{key}` (the settings are those of `portcullis serve --help` and `database`, written with underscores)",
+                path.display()
+            );
+        };
+        let values = texts(argument, value)
+            .and_then(|values| check(argument, &values).map(|()| values))
+            .with_context(|| format!("{}: {key}", path.display()))?;
+        command = if shared {
+            command.mut_arg(&key, |argument| argument.default_values(values))
+        } else {
+            command.mut_subcommand("serve", |serve| {
+                serve.mut_arg(&key, |argument| argument.default_values(values))
+            })
         };
     }
-    if let Some(min) = args.password_min_length.or(file.password_min_length) {
-        auth.password_policy = PasswordPolicy::new(min).context("--password-min-length")?;
+    Ok(command)
+}
+
+/// A value of the file as the texts a flag would be given: one, or one
+/// per item of an array for a repeatable setting.
+fn texts(argument: &Arg, value: toml::Value) -> anyhow::Result<Vec<String>> {
+    let repeatable = matches!(argument.get_action(), ArgAction::Append);
+    match value {
+        toml::Value::Array(items) if repeatable => items.into_iter().map(text).collect(),
+        toml::Value::Array(_) => bail!("takes one value, not an array"),
+        _ if repeatable => bail!("takes an array, e.g. [\"…\"]"),
+        value => Ok(vec![text(value)?]),
     }
-    let argon2 = Argon2Settings::default();
-    auth.argon2 = Argon2Settings {
-        memory_kib: args
-            .argon2_memory_kib
-            .or(file.argon2_memory_kib)
-            .unwrap_or(argon2.memory_kib),
-        iterations: args
-            .argon2_iterations
-            .or(file.argon2_iterations)
-            .unwrap_or(argon2.iterations),
-        parallelism: args
-            .argon2_parallelism
-            .or(file.argon2_parallelism)
-            .unwrap_or(argon2.parallelism),
-    };
-    if let Some(workers) = args.hashing_workers.or(file.hashing_workers) {
-        if workers == 0 {
-            bail!("--hashing-workers must be at least 1");
+}
+
+fn text(value: toml::Value) -> anyhow::Result<String> {
+    match value {
+        toml::Value::String(text) => Ok(text),
+        toml::Value::Integer(number) => Ok(number.to_string()),
+        toml::Value::Float(number) => Ok(number.to_string()),
+        toml::Value::Boolean(truth) => Ok(truth.to_string()),
+        toml::Value::Datetime(datetime) => Ok(datetime.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            bail!("takes a value, not {}", value.type_str())
         }
-        auth.hashing_workers = workers;
     }
-    let throttle = ThrottleSettings::default();
-    auth.throttle.enabled = args.throttle.or(file.throttle).unwrap_or(throttle.enabled);
-    auth.throttle.account_free_attempts = args
-        .throttle_account_attempts
-        .or(file.throttle_account_attempts)
-        .unwrap_or(throttle.account_free_attempts);
-    auth.throttle.ip_free_attempts = args
-        .throttle_ip_attempts
-        .or(file.throttle_ip_attempts)
-        .unwrap_or(throttle.ip_free_attempts);
+}
 
-    let pool = PoolSettings {
-        max_connections: args.db_max_connections.or(file.db_max_connections),
-        acquire_timeout: pool_timeout(
-            "db-acquire-timeout",
-            args.db_acquire_timeout.or(file.db_acquire_timeout),
-        )?,
-        statement_timeout: pool_timeout(
-            "db-statement-timeout",
-            args.db_statement_timeout.or(file.db_statement_timeout),
-        )?,
-    };
-    if pool.max_connections == Some(0) {
-        bail!("--db-max-connections must be at least 1");
+/// Reads each of `values` with the argument's own parser, as clap will.
+fn check(argument: &Arg, values: &[String]) -> anyhow::Result<()> {
+    for value in values {
+        let alone = argument
+            .clone()
+            .env(None)
+            .required(false)
+            .default_value(value.clone());
+        let refused = clap::Command::new("portcullis")
+            .no_binary_name(true)
+            .arg(alone)
+            .try_get_matches_from(std::iter::empty::<OsString>())
+            .err();
+        if let Some(error) = refused {
+            let possible: Vec<String> = argument
+                .get_possible_values()
+                .iter()
+                .map(|possible| possible.get_name().to_owned())
+                .collect();
+            let reason = match std::error::Error::source(&error) {
+                Some(reason) => reason.to_string(),
+                None if !possible.is_empty() => format!("not one of {}", possible.join(", ")),
+                None => error.kind().to_string(),
+            };
+            return Err(anyhow!("{value:?}: {reason}"));
+        }
     }
+    Ok(())
+}
 
-    Ok(Config {
-        database: database
-            .or(file.database)
-            .unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
-        pool,
-        listen: args
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
-        auth,
-        http: HttpSettings {
-            cors_origins: non_empty_or(args.cors_origins, file.cors_origins),
-            trusted_proxies: non_empty_or(args.trusted_proxies, file.trusted_proxies),
+/// The settings as the store, the domain and the server take them. Takes
+/// [`ServeArgs`] apart whole, so a new setting that is not used here does
+/// not compile.
+pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
+    let ServeArgs {
+        listen,
+        issuer,
+        audience,
+        access_ttl,
+        refresh_ttl,
+        session_max_age,
+        refresh_reuse_grace,
+        leeway,
+        signup,
+        password_min_length,
+        cors_origins,
+        trusted_proxies,
+        argon2_memory_kib,
+        argon2_iterations,
+        argon2_parallelism,
+        hashing_workers,
+        db_max_connections,
+        db_acquire_timeout,
+        db_statement_timeout,
+        throttle,
+        throttle_account_attempts,
+        throttle_ip_attempts,
+        throttle_base_delay,
+        throttle_max_delay,
+        throttle_forget_after,
+    } = settings;
+    Config {
+        database,
+        pool: PoolSettings {
+            max_connections: db_max_connections,
+            acquire_timeout: db_acquire_timeout.unsigned_abs(),
+            statement_timeout: db_statement_timeout.unsigned_abs(),
         },
-    })
-}
-
-fn non_empty_or<T>(preferred: Vec<T>, fallback: Vec<T>) -> Vec<T> {
-    if preferred.is_empty() {
-        fallback
-    } else {
-        preferred
+        listen,
+        auth: AuthSettings {
+            audience: audience.unwrap_or_else(|| issuer.clone()),
+            issuer,
+            access_token_ttl: access_ttl,
+            refresh_idle_ttl: refresh_ttl,
+            session_max_age,
+            refresh_reuse_grace,
+            leeway,
+            signup: match signup {
+                Signup::Open => SignupMode::Open,
+                Signup::Closed => SignupMode::Closed,
+            },
+            password_policy: password_min_length,
+            argon2: Argon2Settings {
+                memory_kib: argon2_memory_kib,
+                iterations: argon2_iterations,
+                parallelism: argon2_parallelism,
+            },
+            hashing_workers,
+            throttle: ThrottleSettings {
+                enabled: throttle,
+                account_free_attempts: throttle_account_attempts,
+                ip_free_attempts: throttle_ip_attempts,
+                base_delay: throttle_base_delay,
+                max_delay: throttle_max_delay,
+                forget_after: throttle_forget_after,
+            },
+        },
+        http: HttpSettings {
+            cors_origins,
+            trusted_proxies,
+        },
     }
-}
-
-/// A pool timeout, 5 s unless given.
-fn pool_timeout(name: &str, text: Option<String>) -> anyhow::Result<std::time::Duration> {
-    text.map_or(Ok(std::time::Duration::from_secs(5)), |text| {
-        Ok(parse_duration(name, &text)?.unsigned_abs())
-    })
-}
-
-/// Parses `15m`, `30d`, `2s` and the like.
-fn parse_duration(name: &str, text: &str) -> anyhow::Result<Duration> {
-    let parsed = humantime::parse_duration(text.trim())
-        .with_context(|| format!("--{name}: {text:?} is not a duration like 15m, 30d or 2s"))?;
-    Duration::try_from(parsed).with_context(|| format!("--{name}: {text:?} is too long"))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::process::Stdio;
+
+    use portcullis_core::PasswordPolicy;
+    use time::Duration;
+
     use super::*;
+
+    impl Refusal {
+        fn message(&self) -> String {
+            match self {
+                Self::CommandLine(error) => error.to_string(),
+                Self::File(error) => format!("{error:#}"),
+            }
+        }
+    }
+
+    /// The command line with no `PORTCULLIS_*` variable: a test cannot
+    /// control its own environment, so only `each_layer_wins_over_the_next`
+    /// (in a child process) tests that layer.
+    fn without_environment() -> clap::Command {
+        Cli::command()
+            .mut_args(|argument| argument.env(None))
+            .mut_subcommand("serve", |serve| {
+                serve.mut_args(|argument| argument.env(None))
+            })
+    }
+
+    /// Loads `portcullis [--config FILE] ARGS…`, the file holding `file`.
+    fn load_ignoring_environment(args: &[&str], file: Option<&str>) -> Result<Config, Refusal> {
+        let folder = tempfile::tempdir().unwrap();
+        let mut all: Vec<OsString> = vec!["portcullis".into()];
+        if let Some(contents) = file {
+            let path = folder.path().join("portcullis.toml");
+            std::fs::write(&path, contents).unwrap();
+            all.extend(["--config".into(), path.into()]);
+        }
+        all.extend(args.iter().map(OsString::from));
+        load_with(without_environment(), &all).map(|(_, config)| config)
+    }
 
     #[test]
     fn flags_win_over_the_file_which_wins_over_defaults() {
-        let file: FileConfig = toml::from_str(
-            r#"
-            issuer = "https://auth.example.com"
-            access_ttl = "5m"
-            listen = "0.0.0.0:9000"
-            cors_origins = ["https://app.example.com"]
-            "#,
+        let config = load_ignoring_environment(
+            &["serve", "--access-ttl", "2m"],
+            Some(
+                r#"
+                issuer = "https://auth.example.com"
+                access_ttl = "5m"
+                listen = "0.0.0.0:9000"
+                cors_origins = ["https://app.example.com"]
+                "#,
+            ),
         )
-        .unwrap();
-        let args = ServeArgs {
-            access_ttl: Some("2m".into()),
-            ..ServeArgs::default()
-        };
-        let config = resolve(None, args, file).unwrap();
+        .unwrap_or_else(|refusal| panic!("{}", refusal.message()));
         assert_eq!(config.auth.issuer, "https://auth.example.com");
         assert_eq!(config.auth.audience, "https://auth.example.com");
         assert_eq!(config.auth.access_token_ttl, Duration::minutes(2));
         assert_eq!(config.auth.refresh_idle_ttl, Duration::days(30));
         assert_eq!(config.listen, "0.0.0.0:9000");
-        assert_eq!(config.database, DEFAULT_DATABASE);
+        assert_eq!(config.database, "sqlite://portcullis.db");
         assert_eq!(config.http.cors_origins, ["https://app.example.com"]);
     }
 
     #[test]
+    fn the_declared_defaults_are_the_domain_s() {
+        let config = load_ignoring_environment(&["serve"], None)
+            .unwrap_or_else(|refusal| panic!("{}", refusal.message()));
+        let domain = AuthSettings::with_defaults("http://localhost:8080".to_owned());
+        assert_eq!(format!("{:?}", config.auth), format!("{domain:?}"));
+        assert_eq!(config.database, "sqlite://portcullis.db");
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(
+            config.pool,
+            PoolSettings {
+                max_connections: None,
+                acquire_timeout: std::time::Duration::from_secs(5),
+                statement_timeout: std::time::Duration::from_secs(5),
+            }
+        );
+        assert!(config.http.cors_origins.is_empty());
+        assert!(config.http.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn the_other_commands_read_the_serve_settings_from_the_file() {
+        let config = load_ignoring_environment(
+            &["user", "list"],
+            Some("password_min_length = 10\ndatabase = \"users.db\"\n"),
+        )
+        .unwrap_or_else(|refusal| panic!("{}", refusal.message()));
+        assert_eq!(
+            config.auth.password_policy,
+            PasswordPolicy::new(10).unwrap()
+        );
+        assert_eq!(config.database, "users.db");
+    }
+
+    #[test]
     fn refusals() {
-        for args in [
-            ServeArgs {
-                leeway: Some("31s".into()),
-                ..ServeArgs::default()
-            },
-            ServeArgs {
-                access_ttl: Some("soon".into()),
-                ..ServeArgs::default()
-            },
-            ServeArgs {
-                password_min_length: Some(7),
-                ..ServeArgs::default()
-            },
-            ServeArgs {
-                hashing_workers: Some(0),
-                ..ServeArgs::default()
-            },
+        #[track_caller]
+        fn check(args: &[&str], file: Option<&str>, exit_code: u8, named: &str) {
+            let refusal = match load_ignoring_environment(args, file) {
+                Ok(config) => panic!("{args:?} {file:?} accepted: {config:?}"),
+                Err(refusal) => refusal,
+            };
+            let message = refusal.message();
+            assert_eq!(
+                refusal.exit_code(),
+                exit_code,
+                "{args:?} {file:?}: {message}"
+            );
+            assert!(message.contains(named), "{args:?} {file:?}: {message}");
+        }
+        // A value a rule refuses: 1, as any misconfiguration found at start.
+        check(&["serve", "--leeway", "31s"], None, 1, "--leeway");
+        check(&["serve", "--access-ttl", "soon"], None, 1, "--access-ttl");
+        check(&["serve", "--access-ttl", "0s"], None, 1, "--access-ttl");
+        check(
+            &["serve", "--refresh-ttl", "300000000000y"],
+            None,
+            1,
+            "--refresh-ttl",
+        );
+        check(
+            &["serve", "--password-min-length", "7"],
+            None,
+            1,
+            "--password-min-length",
+        );
+        check(
+            &["serve", "--password-min-length", "1025"],
+            None,
+            1,
+            "--password-min-length",
+        );
+        check(
+            &["serve", "--hashing-workers", "0"],
+            None,
+            1,
+            "--hashing-workers",
+        );
+        check(
+            &["serve", "--db-max-connections", "0"],
+            None,
+            1,
+            "--db-max-connections",
+        );
+        check(&["serve", "--cors-origin", "*"], None, 1, "wildcard");
+        check(
+            &["serve", "--cors-origin", "https://*.example.com"],
+            None,
+            1,
+            "--cors-origin",
+        );
+        // What clap itself refuses is bad usage: 2.
+        check(
+            &["serve", "--password-min-length", "twelve"],
+            None,
+            2,
+            "--password-min-length",
+        );
+        check(&["serve", "--signup", "maybe"], None, 2, "--signup");
+        check(&["serve", "--throttle", "maybe"], None, 2, "--throttle");
+        check(
+            &["serve", "--trusted-proxy", "proxy"],
+            None,
+            2,
+            "--trusted-proxy",
+        );
+        check(
+            &["serve", "--no-such-setting", "1"],
+            None,
+            2,
+            "--no-such-setting",
+        );
+        // The file: 1, naming the key.
+        for (file, named) in [
+            ("no_such_setting = 1", "no_such_setting"),
+            ("acess_tll = \"4m\"", "acess_tll"),
+            ("[serve]\nlisten = \"0.0.0.0:80\"", "serve"),
+            ("help = true", "help"),
+            ("config = \"other.toml\"", "config"),
+            ("leeway = \"31s\"", "leeway"),
+            ("access_ttl = 300", "access_ttl"),
+            ("access_ttl = [\"5m\"]", "access_ttl"),
+            ("signup = \"maybe\"", "signup"),
+            ("throttle = \"maybe\"", "throttle"),
+            ("password_min_length = 7", "password_min_length"),
+            ("cors_origins = \"https://app.example.com\"", "cors_origins"),
+            ("cors_origins = [\"*\"]", "cors_origins"),
+            ("trusted_proxies = [\"10.0.0.1\", \"proxy\"]", "proxy"),
+            ("listen = { host = \"0.0.0.0\" }", "listen"),
+            ("listen = ", "portcullis.toml"),
         ] {
+            check(&["serve"], Some(file), 1, named);
+            check(&["user", "list"], Some(file), 1, named);
+        }
+        check(
+            &["--config", "/no/such/portcullis.toml", "migrate"],
+            None,
+            1,
+            "/no/such",
+        );
+    }
+
+    #[test]
+    fn every_setting_has_its_variable_key_help_and_default_from_one_declaration() {
+        let mut command = Cli::command();
+        command.build();
+        let serve = command.find_subcommand_mut("serve").unwrap();
+        for argument in serve
+            .get_arguments()
+            .filter(|a| a.get_action().takes_values())
+        {
+            let long = argument
+                .get_long()
+                .unwrap_or_else(|| panic!("{argument:?}"));
+            let variable = format!("PORTCULLIS_{}", long.to_uppercase().replace('-', "_"));
+            assert_eq!(
+                argument.get_env().and_then(|name| name.to_str()),
+                Some(variable.as_str()),
+                "--{long}"
+            );
+            // The file's key is the field's name: the flag with underscores,
+            // or its plural for a repeatable setting.
+            let key = argument.get_id().as_str();
+            let flag_as_key = long.replace('-', "_");
+            let singular = key
+                .strip_suffix("ies")
+                .map(|stem| format!("{stem}y"))
+                .or_else(|| key.strip_suffix('s').map(str::to_owned));
+            let repeatable = matches!(argument.get_action(), ArgAction::Append);
             assert!(
-                resolve(None, args.clone(), FileConfig::default()).is_err(),
-                "{args:?}"
+                key == flag_as_key || (repeatable && singular == Some(flag_as_key)),
+                "--{long} is `{key}` in the file"
+            );
+            let help = argument
+                .get_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(!help.is_empty(), "--{long} has no help");
+            assert!(
+                !help.contains("default:"),
+                "--{long} writes its default by hand: {help}"
             );
         }
-        assert!(toml::from_str::<FileConfig>("no_such_setting = 1").is_err());
+        let help = serve.render_long_help().to_string();
+        for default in [
+            "15m", "30d", "90d", "10s", "1s", "open", "12", "19456", "true", "1h",
+        ] {
+            assert!(
+                help.contains(&format!("[default: {default}]")),
+                "{default}: {help}"
+            );
+        }
+    }
+
+    /// The environment variable that tells `child` what to load.
+    const CHILD_ARGS: &str = "PORTCULLIS_CONFIG_TEST_CHILD_ARGS";
+
+    /// A line of what `portcullis ARGS…` resolves to with `environment`
+    /// and no other `PORTCULLIS_*` variable: one value of each kind (a
+    /// string, a duration, a number, a choice, a truth and a list). A test
+    /// may not change its own environment, so this runs `child` in a new
+    /// process of this test binary.
+    fn resolved_in_child(args: &[&str], environment: &[(&str, &str)]) -> String {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "--exact",
+                "config::tests::child",
+                "--ignored",
+                "--nocapture",
+            ])
+            .stdin(Stdio::null());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PORTCULLIS_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env(CHILD_ARGS, args.join("\n"))
+            .envs(environment.iter().copied());
+        let output = command.output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?} {environment:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("resolved: "))
+            .unwrap_or_else(|| panic!("no resolved line in {stdout}"))
+            .to_owned()
+    }
+
+    #[test]
+    #[ignore = "run by `each_layer_wins_over_the_next`, in a process of its own"]
+    fn child() {
+        let args = std::env::var(CHILD_ARGS).unwrap_or_else(|_| "serve".to_owned());
+        let args = std::iter::once("portcullis")
+            .chain(args.split('\n'))
+            .map(OsString::from);
+        let (_, config) = load(args).unwrap_or_else(|refusal| panic!("{}", refusal.message()));
+        println!(
+            "resolved: {} {}s {} {:?} {} [{}]",
+            config.database,
+            config.auth.access_token_ttl.whole_seconds(),
+            config.auth.password_policy.min_length(),
+            config.auth.signup,
+            config.auth.throttle.enabled,
+            config.http.cors_origins.join(" "),
+        );
+    }
+
+    #[test]
+    fn each_layer_wins_over_the_next() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("portcullis.toml");
+        std::fs::write(
+            &file,
+            r#"
+            database = "file.db"
+            access_ttl = "2m"
+            password_min_length = 9
+            signup = "closed"
+            throttle = false
+            cors_origins = ["https://file.example"]
+            "#,
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let environment = [
+            ("PORTCULLIS_CONFIG", file),
+            ("PORTCULLIS_DATABASE", "environment.db"),
+            ("PORTCULLIS_ACCESS_TTL", "3m"),
+            ("PORTCULLIS_PASSWORD_MIN_LENGTH", "10"),
+            ("PORTCULLIS_SIGNUP", "open"),
+            ("PORTCULLIS_THROTTLE", "true"),
+            (
+                "PORTCULLIS_CORS_ORIGIN",
+                "https://a.example,https://b.example",
+            ),
+        ];
+        let flags = [
+            "--database",
+            "flag.db",
+            "--access-ttl",
+            "4m",
+            "--password-min-length",
+            "11",
+            "--signup",
+            "closed",
+            "--throttle",
+            "false",
+            "--cors-origin",
+            "https://flag.example",
+        ];
+        let defaults = "sqlite://portcullis.db 900s 12 Open true []";
+        let from_file = "file.db 120s 9 Closed false [https://file.example]";
+        let from_environment =
+            "environment.db 180s 10 Open true [https://a.example https://b.example]";
+        let from_flags = "flag.db 240s 11 Closed false [https://flag.example]";
+
+        for (case, args, environment, expected) in [
+            ("defaults", &["serve"][..], &[][..], defaults),
+            ("the file", &["--config", file, "serve"], &[], from_file),
+            (
+                "the environment",
+                &["serve"],
+                &environment[1..],
+                from_environment,
+            ),
+            (
+                "the environment over the file",
+                &["serve"],
+                &environment,
+                from_environment,
+            ),
+            (
+                "flags over everything",
+                &[&["serve"], &flags[..]].concat(),
+                &environment,
+                from_flags,
+            ),
+            (
+                "another command: the file",
+                &["user", "list"],
+                &environment[..1],
+                from_file,
+            ),
+            (
+                "another command: the environment",
+                &["user", "list"],
+                &environment,
+                from_environment,
+            ),
+            (
+                "flags only for the flag given",
+                &["serve", "--signup", "closed"],
+                &environment,
+                "environment.db 180s 10 Closed true [https://a.example https://b.example]",
+            ),
+            (
+                "the environment only for the variable given",
+                &["serve"],
+                &[environment[0], ("PORTCULLIS_THROTTLE", "true")],
+                "file.db 120s 9 Closed true [https://file.example]",
+            ),
+        ] {
+            assert_eq!(resolved_in_child(args, environment), expected, "{case}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The `portcullis` binary: parses the command line, loads configuration
 //! once, opens the store and runs one command. The only crate that uses
 //! `anyhow`; every failure ends as a one-line message and exit code 1
-//! (clap's usage errors exit with 2).
+//! (clap's usage errors exit with 2; see `config::Refusal`).
 
 mod cli;
 mod commands;
@@ -9,12 +9,13 @@ mod config;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
-use crate::cli::{Cli, LogFormat};
+use crate::cli::LogFormat;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, config) = match config::load(std::env::args_os()) {
+        Ok(loaded) => loaded,
+        Err(refusal) => return refusal.report(),
+    };
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,7 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(commands::run(cli, config)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");

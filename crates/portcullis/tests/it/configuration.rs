@@ -11,9 +11,10 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{TestServer, jwt_claims, run_to_exit, serve_to_exit, text};
+use crate::helpers::{PASSWORD, TestServer, jwt_claims, run_to_exit, serve_to_exit, text};
 
 const APP: &str = "https://app.example.com";
+const OTHER_APP: &str = "https://other.example.com";
 
 /// `serve` on a random port with a database in `dir`, plus `extra`.
 fn serve_in(dir: &tempfile::TempDir, extra: &[&str]) -> Output {
@@ -176,6 +177,60 @@ async fn the_config_file_is_read_and_flags_and_environment_win_over_it() {
     assert_eq!(expires_in(&environment_wins).await, 120);
 }
 
+#[tokio::test]
+async fn the_config_file_sets_choices_and_lists_and_the_environment_wins_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = config_file(
+        &dir,
+        &format!("signup = \"closed\"\ncors_origins = [\"{APP}\"]\n"),
+    );
+
+    let from_file = TestServer::spawn_with(&["--config", &path]).await;
+    let refused = from_file
+        .sign_up_with("walk-in@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "signup from the file"
+    );
+    let allowed = preflight(&from_file, APP).await;
+    assert_eq!(header(&allowed, "access-control-allow-origin"), APP);
+
+    let environment_wins = TestServer::spawn_with_env(&[
+        ("PORTCULLIS_CONFIG", &path),
+        ("PORTCULLIS_SIGNUP", "open"),
+        ("PORTCULLIS_CORS_ORIGIN", OTHER_APP),
+    ])
+    .await;
+    environment_wins.sign_up("walk-in@example.com").await;
+    let allowed = preflight(&environment_wins, OTHER_APP).await;
+    assert_eq!(header(&allowed, "access-control-allow-origin"), OTHER_APP);
+    let replaced = preflight(&environment_wins, APP).await;
+    assert!(
+        replaced.get("access-control-allow-origin").is_none(),
+        "the environment's list replaces the file's: {replaced:?}"
+    );
+}
+
+#[test]
+fn a_wildcard_cors_origin_stops_serve_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for origins in [
+        &["--cors-origin", "*"][..],
+        &["--cors-origin", APP, "--cors-origin", "*"],
+    ] {
+        let output = serve_in(&dir, origins);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{origins:?}: {stderr}");
+        assert!(
+            stderr.contains("--cors-origin") && stderr.contains("wildcard"),
+            "{origins:?}: the message does not explain: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{origins:?}: {stderr}");
+    }
+}
+
 #[test]
 fn an_unknown_key_in_the_config_file_stops_serve() {
     let dir = tempfile::tempdir().unwrap();
@@ -224,6 +279,55 @@ fn serve_help_lists_every_setting() {
         missing.is_empty(),
         "serve --help does not mention {missing:?}:\n{help}"
     );
+}
+
+#[test]
+fn serve_help_shows_each_default_once() {
+    let output = run_to_exit(&["serve", "--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&output.stdout);
+    // One paragraph per setting; clap writes the default, nobody else.
+    let entries: Vec<&str> = help.split("\n\n").collect();
+    let entry = |flag: &str| -> &str {
+        entries
+            .iter()
+            .find(|entry| {
+                entry
+                    .lines()
+                    .any(|line| line.trim_start().starts_with(&format!("{flag} <")))
+            })
+            .unwrap_or_else(|| panic!("no {flag} in:\n{help}"))
+    };
+    for (flag, default) in [
+        ("--database", Some("sqlite://portcullis.db")),
+        ("--listen", Some("127.0.0.1:8080")),
+        ("--issuer", Some("http://localhost:8080")),
+        ("--audience", None),
+        ("--access-ttl", Some("15m")),
+        ("--refresh-ttl", Some("30d")),
+        ("--session-max-age", Some("90d")),
+        ("--refresh-reuse-grace", Some("10s")),
+        ("--leeway", Some("1s")),
+        ("--password-min-length", Some("12")),
+        ("--cors-origin", None),
+        ("--argon2-memory-kib", Some("19456")),
+        ("--throttle", Some("true")),
+        ("--throttle-forget-after", Some("1h")),
+    ] {
+        let text = entry(flag);
+        let defaults = text.matches("default").count();
+        match default {
+            Some(default) => {
+                assert!(text.contains(&format!("[default: {default}]")), "{text}");
+                assert_eq!(defaults, 1, "{flag} states its default once: {text}");
+            }
+            None => assert!(!text.contains("[default:"), "{text}"),
+        }
+    }
+    // A choice's paragraph continues after its list of possible values.
+    let signup = &help[help.find("--signup ").unwrap()..];
+    let signup = &signup[..signup.find("--password-min-length").unwrap()];
+    assert_eq!(signup.matches("[default: open]").count(), 1, "{signup}");
 }
 
 #[tokio::test]
