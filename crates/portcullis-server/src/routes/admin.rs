@@ -2,20 +2,21 @@
 //! which the domain checks.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use portcullis_core::service::admin::UserChange;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, JsonBody};
-use crate::openapi::responses::{
+use crate::extract::{Authenticated, JsonBody, PathParameter};
+use crate::responses::{
     BadRequest, InsufficientScope, InternalError, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 use crate::wire::{
-    AdminUserChangeRequest, PutRoleRequest, RoleBody, UserBody, UserListBody, UserListQuery,
+    AdminUserChangeRequest, PutRoleRequest, RoleBody, RoleName, UserBody, UserListBody,
+    UserListQuery,
 };
 
 /// List users
@@ -82,7 +83,7 @@ pub(crate) async fn list_users(
 pub(crate) async fn get_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
 ) -> Result<Json<UserBody>, ApiError> {
     let user = state.auth.admin_user(&principal, parse_id(&id)?).await?;
     Ok(Json(UserBody::for_admin(user)))
@@ -116,7 +117,7 @@ pub(crate) async fn get_user(
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
     JsonBody(request): JsonBody<AdminUserChangeRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
     let change = UserChange {
@@ -153,7 +154,7 @@ pub(crate) async fn update_user(
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
 ) -> Result<StatusCode, ApiError> {
     state
         .auth
@@ -197,7 +198,7 @@ pub(crate) async fn list_roles(
     operation_id = "put_role",
     tag = "admin",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "The role's name.")),
+    params(("name" = RoleName, Path, description = "The role's name.")),
     request_body = PutRoleRequest,
     responses(
         (status = 200, description = "The role as stored.", body = RoleBody),
@@ -214,7 +215,7 @@ pub(crate) async fn list_roles(
 pub(crate) async fn put_role(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(name): Path<String>,
+    PathParameter(name): PathParameter,
     JsonBody(request): JsonBody<PutRoleRequest>,
 ) -> Result<Json<RoleBody>, ApiError> {
     let role = state
@@ -233,7 +234,7 @@ pub(crate) async fn put_role(
     operation_id = "delete_role",
     tag = "admin",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "The role's name.")),
+    params(("name" = RoleName, Path, description = "The role's name.")),
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, response = Unauthorized),
@@ -247,7 +248,7 @@ pub(crate) async fn put_role(
 pub(crate) async fn delete_role(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(name): Path<String>,
+    PathParameter(name): PathParameter,
 ) -> Result<StatusCode, ApiError> {
     state.auth.admin_delete_role(&principal, &name).await?;
     Ok(StatusCode::NO_CONTENT)
