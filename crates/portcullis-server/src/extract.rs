@@ -1,5 +1,6 @@
-//! Extractors: the caller's credential, where the request came from, and
-//! JSON bodies whose every failure is a problem-details response.
+//! Extractors: the caller's credential, where the request came from, the
+//! path parameter, and JSON bodies whose every failure is a problem-details
+//! response.
 //!
 //! [`Authenticated`] accepts `Authorization: Bearer <token>` with the scheme
 //! in any case, and a bare `Authorization: <token>` as the tutorial's
@@ -9,12 +10,12 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use portcullis_core::principal::AdminRight;
 use portcullis_core::services::grants::ClientInfo;
-use portcullis_core::{Authorized, FieldError, Principal};
+use portcullis_core::{AuthError, Authorized, FieldError, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -141,6 +142,64 @@ fn client_ip(peer: IpAddr, trusted_proxies: &[IpAddr], parts: &Parts) -> IpAddr 
         .rev()
         .find(|ip| !trusted_proxies.contains(ip))
         .unwrap_or(peer)
+}
+
+/// The one parameter of a route's path (`{id}`, `{name}`), percent-decoded.
+///
+/// axum's `Path` answers a parameter that decodes to bytes that are not
+/// UTF-8 with its own `400 text/plain`, which no operation documents. Here
+/// such bytes become U+FFFD instead, so the handler sees a name like any
+/// other that it does not know (`404`) or refuses (`422`).
+pub(crate) struct PathParameter(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParameter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(Path(value)) = Path::<String>::from_request_parts(parts, state).await {
+            return Ok(Self(value));
+        }
+        // The route's segments line up with the request's: `{name}` matches one segment.
+        let position = parts
+            .extensions
+            .get::<MatchedPath>()
+            .and_then(|route| route.as_str().split('/').position(|s| s.starts_with('{')));
+        let raw = position.and_then(|at| parts.uri.path().split('/').nth(at));
+        raw.map(|raw| Self(percent_decode_lossy(raw)))
+            .ok_or_else(|| {
+                ApiError::Domain(AuthError::Internal(
+                    "PathParameter used on a route without a parameter".to_owned(),
+                ))
+            })
+    }
+}
+
+/// Percent-decodes `raw`; bytes that are not UTF-8 become U+FFFD.
+fn percent_decode_lossy(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = match bytes.get(at..at + 3) {
+            Some([b'%', high, low]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                std::str::from_utf8(&[*high, *low])
+                    .ok()
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            }
+            _ => None,
+        };
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// A JSON body: `415` without a JSON content type, `413` over the limit,
@@ -292,6 +351,15 @@ mod tests {
             parse_json::<SignUp>(b"[]"),
             Err(ApiError::Validation(_))
         ));
+    }
+
+    #[test]
+    fn path_parameters_decode_lossily() {
+        assert_eq!(percent_decode_lossy("books%3Aread"), "books:read");
+        assert_eq!(percent_decode_lossy("%C3%A9"), "é");
+        assert_eq!(percent_decode_lossy("a%FFb"), "a\u{FFFD}b");
+        assert_eq!(percent_decode_lossy("%+1%4"), "%+1%4");
+        assert_eq!(percent_decode_lossy("plain"), "plain");
     }
 
     #[test]

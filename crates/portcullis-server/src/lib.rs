@@ -7,15 +7,20 @@
 //! handler becomes a 500 while the server keeps serving, and CORS admits only
 //! the configured origins.
 //!
-//! Every endpoint is one row of [`endpoints`], and `GET /openapi.json` serves
-//! an OpenAPI 3.1 document generated from the handlers' annotations; a test
-//! checks that the two agree.
+//! Every endpoint is one row of the route table (`routes::table`), which
+//! builds both the router and the OpenAPI 3.1 document that
+//! `GET /openapi.json` serves, from the handlers' annotations.
+//! With the `test-support` feature, [`conformance`] checks responses
+//! against that document.
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
 mod error;
 mod extract;
 mod maintenance;
 mod metrics;
 mod openapi;
+mod responses;
 mod routes;
 mod state;
 mod wire;
@@ -24,17 +29,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::handler::Handler;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodFilter, MethodRouter};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use maintenance::spawn_maintenance;
 pub use metrics::install_recorder as install_metrics_recorder;
-pub use openapi::openapi_json;
+pub use routes::openapi_json;
 pub use state::{AppState, HttpSettings};
 
 use crate::error::{ApiError, problem_response};
@@ -45,11 +48,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Builds the router for the whole contract.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.http.cors_origins);
-    let api = endpoints()
-        .into_iter()
-        .fold(Router::new(), |api, endpoint| {
-            api.route(endpoint.path, endpoint.handler)
-        })
+    let (api, _document) = routes::table().split_for_parts();
+    let api = api
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn(metrics::track_requests))
@@ -71,77 +71,6 @@ fn with_safety_layers(routes: Router) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .layer(CatchPanicLayer::custom(panic_response))
-}
-
-/// One method on one path: what the router serves and the OpenAPI document describes.
-struct Endpoint {
-    #[cfg_attr(not(test), expect(dead_code, reason = "read by the OpenAPI tests"))]
-    method: Method,
-    path: &'static str,
-    handler: MethodRouter<AppState>,
-}
-
-/// Every endpoint of the contract. A handler added here needs a
-/// `#[utoipa::path]` with the same method and path, listed in
-/// [`openapi`]'s `paths(...)`: the tests there fail otherwise.
-fn endpoints() -> Vec<Endpoint> {
-    use routes::{
-        accounts, admin, discovery, health, personal_tokens, protected_apis, sessions, token,
-    };
-    vec![
-        endpoint(Method::POST, "/users", accounts::sign_up),
-        endpoint(Method::GET, "/users", admin::list_users),
-        endpoint(Method::GET, "/users/{id}", admin::get_user),
-        endpoint(Method::PATCH, "/users/{id}", admin::update_user),
-        endpoint(Method::DELETE, "/users/{id}", admin::delete_user),
-        endpoint(Method::GET, "/roles", admin::list_roles),
-        endpoint(Method::PUT, "/roles/{name}", admin::put_role),
-        endpoint(Method::DELETE, "/roles/{name}", admin::delete_role),
-        endpoint(Method::POST, "/me/tokens", personal_tokens::create),
-        endpoint(Method::GET, "/me/tokens", personal_tokens::list),
-        endpoint(Method::DELETE, "/me/tokens/{id}", personal_tokens::delete),
-        endpoint(
-            Method::POST,
-            "/token/introspect",
-            protected_apis::introspect,
-        ),
-        endpoint(Method::GET, "/auth/verify", protected_apis::verify),
-        endpoint(Method::GET, "/me", accounts::me),
-        endpoint(Method::PATCH, "/me", accounts::update_me),
-        endpoint(Method::DELETE, "/me", accounts::delete_me),
-        endpoint(Method::PUT, "/me/password", accounts::change_password),
-        endpoint(Method::GET, "/me/sessions", sessions::list),
-        endpoint(Method::DELETE, "/me/sessions", sessions::revoke_all),
-        endpoint(Method::DELETE, "/me/sessions/{id}", sessions::revoke_one),
-        endpoint(Method::POST, "/logout", sessions::logout),
-        endpoint(Method::POST, "/token", token::token),
-        endpoint(Method::POST, "/token/revoke", token::revoke),
-        endpoint(Method::GET, "/.well-known/jwks.json", discovery::jwks),
-        endpoint(
-            Method::GET,
-            "/.well-known/openid-configuration",
-            discovery::openid_configuration,
-        ),
-        endpoint(Method::GET, "/healthz", health::healthz),
-        endpoint(Method::GET, "/readyz", health::readyz),
-        endpoint(Method::GET, "/openapi.json", openapi::serve_document),
-        endpoint(Method::GET, "/metrics", metrics::serve_metrics),
-    ]
-}
-
-/// One row of [`endpoints`]; a `GET` also answers `HEAD`, as `axum::routing::get` does.
-fn endpoint<H, T>(method: Method, path: &'static str, handler: H) -> Endpoint
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    let filter = MethodFilter::try_from(method.clone())
-        .unwrap_or_else(|_| panic!("axum cannot route {method}"));
-    Endpoint {
-        method,
-        path,
-        handler: axum::routing::on(filter, handler),
-    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; in-flight requests finish.

@@ -5,7 +5,12 @@
 //!
 //! Every body derives [`utoipa::ToSchema`], so the OpenAPI document
 //! ([`crate::openapi`]) describes exactly these types; a body is never built
-//! with `serde_json::json!`, whose shape no schema could follow.
+//! with `serde_json::json!`, whose shape no schema could follow. An input's
+//! schema states the limits the domain enforces (`portcullis_core`'s
+//! `email.rs`, `password.rs`, `roles.rs` and the services), so that a
+//! generated client refuses what the server would refuse; where a limit
+//! cannot be said exactly in JSON Schema (lengths counted after
+//! normalisation), the schema says the bound and the description the rule.
 
 use portcullis_core::keys::PublicJwk;
 use portcullis_core::roles::Role;
@@ -27,13 +32,19 @@ use uuid::Uuid;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignUpRequest {
-    #[schema(format = Email, examples("ada@example.com"))]
+    /// Trimmed, put in NFC and lower-cased, then at most 254 bytes.
+    /// Addresses in any script are accepted (RFC 6531).
+    #[schema(format = "idn-email", max_length = 254, examples("ada@example.com"))]
     pub(crate) email: String,
-    /// At least 12 characters after NFKC by default (configurable, never
-    /// below 8), at most 1024, not a common password, not the email.
-    #[schema(value_type = String, format = Password)]
+    /// Counted after NFKC: at least the server's minimum (12 by default,
+    /// configurable, never below 8), at most 1024 characters; never
+    /// truncated, not a common password, not the email.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     pub(crate) password: SecretString,
+    /// At most 200 characters once trimmed, no control characters; blank
+    /// is no name.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub(crate) name: Option<String>,
 }
 
@@ -41,11 +52,15 @@ pub(crate) struct SignUpRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateMeRequest {
+    /// As at sign-up: trimmed, put in NFC and lower-cased, then at most 254
+    /// bytes.
     #[serde(default)]
-    #[schema(format = Email)]
+    #[schema(format = "idn-email", max_length = 254)]
     pub(crate) email: Option<String>,
-    /// Absent: unchanged; `null`: cleared.
+    /// Absent: unchanged; `null`: cleared. At most 200 characters once
+    /// trimmed, no control characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 200)]
     pub(crate) name: Option<Option<String>>,
     /// Required when `email` changes.
     #[serde(default)]
@@ -59,8 +74,9 @@ pub(crate) struct UpdateMeRequest {
 pub(crate) struct ChangePasswordRequest {
     #[schema(value_type = String, format = Password)]
     pub(crate) current_password: SecretString,
-    /// The same policy as at sign-up.
-    #[schema(value_type = String, format = Password)]
+    /// The same policy as at sign-up: counted after NFKC, at least the
+    /// server's minimum (12 by default, never below 8), at most 1024.
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     pub(crate) new_password: SecretString,
 }
 
@@ -76,7 +92,8 @@ pub(crate) struct DeleteMeRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserBody {
     pub(crate) id: Uuid,
-    #[schema(format = Email)]
+    /// Canonical: NFC and lower case.
+    #[schema(format = "idn-email")]
     pub(crate) email: String,
     #[schema(required)]
     pub(crate) name: Option<String>,
@@ -159,7 +176,7 @@ pub(crate) struct TokenRequest {
     /// The email, for the password grant.
     pub(crate) username: Option<String>,
     /// Another name for `username`.
-    #[schema(format = Email)]
+    #[schema(format = "idn-email")]
     pub(crate) email: Option<String>,
     #[schema(value_type = Option<String>, format = Password)]
     pub(crate) password: Option<SecretString>,
@@ -216,6 +233,47 @@ fn expose_optional<S: Serializer>(
     }
 }
 
+/// Role and permission names, as `portcullis_core::names` checks them: 1 to
+/// 128 printable ASCII characters other than space, `"` and `\` (a
+/// permission travels in the space-separated `scope` and in quoted
+/// `WWW-Authenticate` parameters).
+pub(crate) const NAME_PATTERN: &str = portcullis_core::names::ROLE_OR_PERMISSION_PATTERN;
+
+/// The schema of a role's name; the field itself is a `String`.
+pub(crate) struct RoleName;
+
+impl PartialSchema for RoleName {
+    fn schema() -> RefOr<Schema> {
+        name_schema("A role's name.", "librarian")
+    }
+}
+
+impl ToSchema for RoleName {}
+
+/// The schema of a permission's name; the field itself is a `String`.
+pub(crate) struct PermissionName;
+
+impl PartialSchema for PermissionName {
+    fn schema() -> RefOr<Schema> {
+        name_schema("A permission, such as `books:download`.", "books:download")
+    }
+}
+
+impl ToSchema for PermissionName {}
+
+fn name_schema(description: &str, example: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!(
+            "{description} 1 to 128 printable ASCII characters other than space, `\"` and `\\`."
+        )))
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some(NAME_PATTERN))
+        .examples([example])
+        .into()
+}
+
 /// RFC 3339 in UTC with whole seconds.
 pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
@@ -258,12 +316,15 @@ pub(crate) struct UserListBody {
 pub(crate) struct AdminUserChangeRequest {
     /// Replaces the user's roles.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<RoleName>>)]
     pub(crate) roles: Option<Vec<String>>,
     /// `true` also revokes every session and personal access token of the user.
     #[serde(default)]
     pub(crate) disabled: Option<bool>,
-    /// Absent: unchanged; `null`: cleared.
+    /// Absent: unchanged; `null`: cleared. At most 200 characters once
+    /// trimmed, no control characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 200)]
     pub(crate) name: Option<Option<String>>,
 }
 
@@ -288,6 +349,7 @@ impl From<Role> for RoleBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PutRoleRequest {
     /// The role's whole set of permissions, such as `books:download`.
+    #[schema(value_type = Vec<PermissionName>)]
     pub(crate) permissions: Vec<String>,
 }
 
@@ -295,10 +357,12 @@ pub(crate) struct PutRoleRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPersonalTokenRequest {
+    /// 1 to 100 characters once trimmed, no control characters.
     #[schema(min_length = 1, max_length = 100)]
     pub(crate) name: String,
     /// A subset of the caller's permissions.
     #[serde(default)]
+    #[schema(value_type = Vec<PermissionName>)]
     pub(crate) scopes: Vec<String>,
     /// Days until the token expires; never when absent.
     #[serde(default)]
@@ -509,4 +573,118 @@ pub(crate) struct HealthBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub(crate) detail: Option<&'static str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis_core::email::MAX_EMAIL_LENGTH;
+    use portcullis_core::names::MAX_DISPLAY_NAME_LENGTH as MAX_NAME_LENGTH;
+    use portcullis_core::names::Permission;
+    use portcullis_core::password::{ABSOLUTE_MIN_LENGTH, MAX_LENGTH as MAX_PASSWORD_LENGTH};
+    use portcullis_core::services::personal_tokens::{MAX_EXPIRES_IN_DAYS, MAX_TOKEN_NAME_LENGTH};
+    use portcullis_core::services::users::MAX_PAGE_SIZE;
+    use serde_json::{Value, json};
+    use utoipa::IntoParams;
+
+    use super::*;
+
+    fn schema_of<T: ToSchema>() -> Value {
+        serde_json::to_value(T::schema()).expect("a schema serialises")
+    }
+
+    #[track_caller]
+    fn check(schema: &Value, property: &str, keyword: &str, expected: usize) {
+        let value = &schema["properties"][property][keyword];
+        assert_eq!(value, &json!(expected), "{property}.{keyword} in {schema}");
+    }
+
+    /// The numbers the schemas state are the domain's, so they cannot drift apart.
+    #[test]
+    fn input_limits_are_the_domains() {
+        let sign_up = schema_of::<SignUpRequest>();
+        check(&sign_up, "email", "maxLength", MAX_EMAIL_LENGTH);
+        check(&sign_up, "password", "minLength", ABSOLUTE_MIN_LENGTH);
+        check(&sign_up, "password", "maxLength", MAX_PASSWORD_LENGTH);
+        check(&sign_up, "name", "maxLength", MAX_NAME_LENGTH);
+        let update_me = schema_of::<UpdateMeRequest>();
+        check(&update_me, "email", "maxLength", MAX_EMAIL_LENGTH);
+        check(&update_me, "name", "maxLength", MAX_NAME_LENGTH);
+        let change_password = schema_of::<ChangePasswordRequest>();
+        check(
+            &change_password,
+            "new_password",
+            "minLength",
+            ABSOLUTE_MIN_LENGTH,
+        );
+        check(
+            &change_password,
+            "new_password",
+            "maxLength",
+            MAX_PASSWORD_LENGTH,
+        );
+        check(
+            &schema_of::<AdminUserChangeRequest>(),
+            "name",
+            "maxLength",
+            MAX_NAME_LENGTH,
+        );
+        let token = schema_of::<NewPersonalTokenRequest>();
+        check(&token, "name", "minLength", 1);
+        check(&token, "name", "maxLength", MAX_TOKEN_NAME_LENGTH);
+        check(&token, "expires_in_days", "minimum", 1);
+        check(
+            &token,
+            "expires_in_days",
+            "maximum",
+            MAX_EXPIRES_IN_DAYS as usize,
+        );
+
+        let limit = UserListQuery::into_params(|| None)
+            .into_iter()
+            .find(|parameter| parameter.name == "limit")
+            .expect("a limit parameter");
+        let limit = serde_json::to_value(limit).expect("a parameter serialises");
+        assert_eq!(limit["schema"]["minimum"], json!(1));
+        assert_eq!(limit["schema"]["maximum"], json!(MAX_PAGE_SIZE));
+    }
+
+    /// `NAME_PATTERN`'s character class admits exactly what `Permission::parse` does.
+    #[test]
+    fn the_name_pattern_is_validate_names() {
+        let class = NAME_PATTERN
+            .strip_prefix("^[")
+            .and_then(|rest| rest.strip_suffix("]{1,128}$"))
+            .expect("one character class, 1 to 128 times");
+        // The class, unescaped: single characters and `a-b` ranges.
+        let mut members = Vec::new();
+        let mut characters = class.chars().peekable();
+        let next_literal = |characters: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+            characters.next().map(|c| {
+                if c == '\\' {
+                    characters.next().expect("an escaped character")
+                } else {
+                    c
+                }
+            })
+        };
+        while let Some(low) = next_literal(&mut characters) {
+            if characters.peek() == Some(&'-') {
+                characters.next();
+                let high = next_literal(&mut characters).expect("a range's end");
+                members.push(low..=high);
+            } else {
+                members.push(low..=low);
+            }
+        }
+        for character in (0u8..=127).map(char::from).chain(['é', '\u{a0}']) {
+            let admitted = members.iter().any(|range| range.contains(&character));
+            assert_eq!(
+                admitted,
+                Permission::parse(&character.to_string()).is_ok(),
+                "{character:?}"
+            );
+        }
+        assert!(Permission::parse(&"a".repeat(128)).is_ok());
+        assert!(Permission::parse(&"a".repeat(129)).is_err());
+    }
 }

@@ -8,7 +8,7 @@ use portcullis_core::services::accounts::AccountChange;
 
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
-use crate::openapi::responses::{
+use crate::responses::{
     BadRequest, EmailTaken, InternalError, PayloadTooLarge, PersonalTokenNotAllowed, SignupClosed,
     TooManyAttempts, Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
 };

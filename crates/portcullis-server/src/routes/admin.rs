@@ -2,21 +2,22 @@
 //! which the domain checks.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use portcullis_core::services::users::UserChange;
 use portcullis_core::{ManageRoles, ManageUsers};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::extract::{Administrator, JsonBody};
-use crate::openapi::responses::{
+use crate::extract::{Administrator, JsonBody, PathParameter};
+use crate::responses::{
     BadRequest, InsufficientScope, InternalError, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 use crate::wire::{
-    AdminUserChangeRequest, PutRoleRequest, RoleBody, UserBody, UserListBody, UserListQuery,
+    AdminUserChangeRequest, PutRoleRequest, RoleBody, RoleName, UserBody, UserListBody,
+    UserListQuery,
 };
 
 /// List users
@@ -84,7 +85,7 @@ pub(crate) async fn list_users(
 pub(crate) async fn get_user(
     State(state): State<AppState>,
     Administrator(admin): Administrator<ManageUsers>,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
 ) -> Result<Json<UserBody>, ApiError> {
     let user = state.services.users.get(&admin, parse_id(&id)?).await?;
     Ok(Json(UserBody::for_admin(user)))
@@ -118,7 +119,7 @@ pub(crate) async fn get_user(
 pub(crate) async fn update_user(
     State(state): State<AppState>,
     Administrator(admin): Administrator<ManageUsers>,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
     JsonBody(request): JsonBody<AdminUserChangeRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
     let change = UserChange {
@@ -156,7 +157,7 @@ pub(crate) async fn update_user(
 pub(crate) async fn delete_user(
     State(state): State<AppState>,
     Administrator(admin): Administrator<ManageUsers>,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
 ) -> Result<StatusCode, ApiError> {
     state.services.users.delete(&admin, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -197,7 +198,7 @@ pub(crate) async fn list_roles(
     operation_id = "put_role",
     tag = "admin",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "The role's name.")),
+    params(("name" = RoleName, Path, description = "The role's name.")),
     request_body = PutRoleRequest,
     responses(
         (status = 200, description = "The role as stored.", body = RoleBody),
@@ -214,7 +215,7 @@ pub(crate) async fn list_roles(
 pub(crate) async fn put_role(
     State(state): State<AppState>,
     Administrator(admin): Administrator<ManageRoles>,
-    Path(name): Path<String>,
+    PathParameter(name): PathParameter,
     JsonBody(request): JsonBody<PutRoleRequest>,
 ) -> Result<Json<RoleBody>, ApiError> {
     let role = state
@@ -234,7 +235,7 @@ pub(crate) async fn put_role(
     operation_id = "delete_role",
     tag = "admin",
     security(("bearer" = [])),
-    params(("name" = String, Path, description = "The role's name.")),
+    params(("name" = RoleName, Path, description = "The role's name.")),
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, response = Unauthorized),
@@ -248,7 +249,7 @@ pub(crate) async fn put_role(
 pub(crate) async fn delete_role(
     State(state): State<AppState>,
     Administrator(admin): Administrator<ManageRoles>,
-    Path(name): Path<String>,
+    PathParameter(name): PathParameter,
 ) -> Result<StatusCode, ApiError> {
     state.services.roles.delete(&admin, &name).await?;
     Ok(StatusCode::NO_CONTENT)

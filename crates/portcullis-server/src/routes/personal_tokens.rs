@@ -1,14 +1,14 @@
 //! The caller's personal access tokens (`/me/tokens`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::services::personal_tokens::NewPersonalToken;
 
 use crate::error::{ApiError, no_store_headers};
-use crate::extract::{Authenticated, JsonBody};
-use crate::openapi::responses::{
+use crate::extract::{Authenticated, JsonBody, PathParameter};
+use crate::responses::{
     BadRequest, InternalError, NotFound, PayloadTooLarge, PersonalTokenNotAllowed, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
 };
@@ -115,7 +115,7 @@ pub(crate) async fn list(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
 ) -> Result<StatusCode, ApiError> {
     state
         .services

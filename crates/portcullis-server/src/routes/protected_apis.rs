@@ -18,8 +18,8 @@ use portcullis_core::AuthError;
 
 use crate::error::{ApiError, OAuthError, no_store_headers};
 use crate::extract::{PresentedCredential, presented_credential};
-use crate::openapi::responses::{
-    InsufficientScope, OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge,
+use crate::responses::{
+    BadRequest, InsufficientScope, OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge,
     OAuthServerError, OAuthUnauthorized, OAuthUnavailable, Unauthorized, Unavailable,
 };
 use crate::routes::token::read_body;
@@ -94,6 +94,9 @@ pub(crate) async fn introspect(
 /// `200` with the caller's identity in headers when the credential is valid
 /// (and holds `permission` when asked); revocation is checked on every call. It
 /// fails closed: `503`, never `200`, when it cannot decide. No body on success.
+/// A query string that does not parse, repeats `permission` or names any
+/// other parameter is `400`: a misspelt `permision=` must never pass as "no
+/// permission asked".
 #[utoipa::path(
     get,
     path = "/auth/verify",
@@ -110,8 +113,7 @@ pub(crate) async fn introspect(
                 ("X-Auth-Scope" = String, description = "The credential's permissions, space-separated."),
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
-        (status = 400, description = "The query string does not parse (for example a repeated `permission`).",
-            content_type = "text/plain", body = String),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = InsufficientScope),
         (status = 503, response = Unavailable),

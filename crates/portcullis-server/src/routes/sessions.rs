@@ -1,13 +1,13 @@
 //! Sessions and logout: listing and ending the caller's own sessions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::extract::Authenticated;
-use crate::openapi::responses::{
+use crate::extract::{Authenticated, PathParameter};
+use crate::responses::{
     InternalError, NotFound, PersonalTokenNotAllowed, Unauthorized, Unavailable,
 };
 use crate::state::AppState;
@@ -58,7 +58,7 @@ pub(crate) async fn list(
 pub(crate) async fn revoke_one(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    PathParameter(id): PathParameter,
 ) -> Result<StatusCode, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     state.services.sessions.revoke_own(&principal, id).await?;

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{OAuthError, no_store_headers};
 use crate::extract::{Client, is_json};
-use crate::openapi::responses::{
+use crate::responses::{
     OAuthBadRequest, OAuthPayloadTooLarge, OAuthServerError, OAuthTooManyAttempts, OAuthUnavailable,
 };
 use crate::state::AppState;

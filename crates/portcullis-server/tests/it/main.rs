@@ -1,3 +1,5 @@
 //! The integration tests of `portcullis-server`, one binary (STYLE.md).
 
+mod app;
+mod conformance;
 mod openapi;
