@@ -9,10 +9,13 @@
 //! - At most one fetch at a time, and an unknown `kid` causes at most one
 //!   fetch per [`JWKS_REFETCH_INTERVAL`](crate::JWKS_REFETCH_INTERVAL), so
 //!   forged `kid`s cannot make APIs hammer Portcullis.
-//! - An unknown `kid` on a token issued before the last fetch (the server
-//!   publishes a key before signing with it) is the token's fault: `401`.
-//!   On a token issued since, it may be a new key: the verifier refetches, or,
-//!   while refetching is rate-limited, answers `503` with `Retry-After`.
+//! - An unknown `kid` is the token's fault (`401`) when the last fetch was
+//!   sent after the request arrived, or after the token's `iat` (give or take
+//!   the leeway): the server publishes a key before signing with it, so that
+//!   fetch would hold it. Otherwise it may be a new key: the verifier
+//!   refetches, or, while refetching is rate-limited, answers `503` with
+//!   `Retry-After`. The `iat` is read before the signature is checked; a
+//!   forger choosing it chooses only between `401` and `503` for itself.
 //! - A key without `kid`, with a `use` other than `sig`, an `alg` other than
 //!   EdDSA, or not an Ed25519 public key is skipped; a `kid` naming two
 //!   different keys names neither. A set with no usable key is a failed fetch.
@@ -199,7 +202,11 @@ impl KeyCache {
     /// last clone of the verifier (or with its runtime, and the next use
     /// starts another).
     pub(crate) fn ensure_refreshing(self: &Arc<Self>) {
-        if self.refresher_running.swap(true, Ordering::AcqRel) {
+        // A load first: this runs on every verification, and a swap would
+        // write the shared cache line each time.
+        if self.refresher_running.load(Ordering::Acquire)
+            || self.refresher_running.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {

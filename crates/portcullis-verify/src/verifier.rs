@@ -305,6 +305,22 @@ impl VerifierBuilder {
     /// [`ConfigError`] naming what to change.
     pub fn try_build(self) -> Result<Verifier, ConfigError> {
         let base_url = checked_base_url(&self.base_url, self.plain_http)?;
+        if base_url.scheme() == "http" && self.plain_http == PlainHttp::AnyHost {
+            tracing::warn!(
+                url = %self.base_url,
+                "Portcullis is reached over plain HTTP: tokens and the introspection credential travel in clear"
+            );
+        }
+        if self.leeway > MAX_LEEWAY {
+            tracing::warn!(leeway = ?self.leeway, max = ?MAX_LEEWAY, "the leeway is shortened to its maximum");
+        }
+        if self.introspection_cache > MAX_INTROSPECTION_CACHE {
+            tracing::warn!(
+                cache = ?self.introspection_cache,
+                max = ?MAX_INTROSPECTION_CACHE,
+                "the introspection cache lifetime is shortened to its maximum"
+            );
+        }
         if self.revocation_check == RevocationCheck::EveryRequest
             && self.introspection_credential.is_none()
         {

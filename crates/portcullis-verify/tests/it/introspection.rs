@@ -410,3 +410,11 @@ async fn every_request_mode_checks_revocation_in_verify() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn the_introspection_credential_is_never_printed() {
+    let builder = Verifier::builder("https://auth.example.test").introspection("pat_secret_value");
+    let printed = format!("{builder:?}");
+    assert!(!printed.contains("pat_secret_value"), "{printed}");
+    assert!(printed.contains("[redacted]"), "{printed}");
+}
