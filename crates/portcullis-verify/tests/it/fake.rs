@@ -94,9 +94,14 @@ impl Signer {
     /// A token with exactly these claims, signed with this key and the
     /// headers Portcullis writes (`EdDSA`, `at+jwt`, the `kid`).
     pub(crate) fn token_with_claims(&self, claims: &Value) -> String {
+        self.token_naming_kid(&self.key.kid, claims)
+    }
+
+    /// A token signed with this key whose header names `kid`, maybe another key's.
+    pub(crate) fn token_naming_kid(&self, kid: &str, claims: &Value) -> String {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         header.typ = Some("at+jwt".to_owned());
-        header.kid = Some(self.key.kid.clone());
+        header.kid = Some(kid.to_owned());
         let key = jsonwebtoken::EncodingKey::from_ed_der(&self.key.private_pkcs8);
         jsonwebtoken::encode(&header, claims, &key).unwrap()
     }

@@ -11,7 +11,7 @@ use portcullis_verify::{JWKS_REFETCH_INTERVAL, Verifier, VerifyError};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::fake::{FakePortcullis, Signer};
+use crate::fake::{FakePortcullis, ISSUER, Signer};
 
 /// Verifies every token at once, each in its own task; returns the outcomes in order.
 async fn verify_concurrently(
@@ -234,20 +234,46 @@ async fn unusable_keys_are_skipped_and_a_kid_naming_two_keys_trusts_neither() {
 
     let (token, user_id) = good.token(&[]);
     assert_eq!(verifier.verify(&token).await.unwrap().user_id, user_id);
-    for (case, signer) in [
-        ("use: enc", &for_encryption),
-        ("alg: RS256", &for_rsa),
-        ("a kid naming two keys, the first", &twice),
-        ("a kid naming two keys, the second", &impostor),
+    let claims = json!({
+        "iss": ISSUER, "aud": ISSUER, "sub": "u-1", "sid": "s-1",
+        "iat": issued_before.unix_timestamp(), "exp": issued_before.unix_timestamp() + 600,
+    });
+    for (case, token) in [
+        ("use: enc", for_encryption.token_at(&[], issued_before).0),
+        ("alg: RS256", for_rsa.token_at(&[], issued_before).0),
+        (
+            "a kid naming two keys, the first",
+            twice.token_at(&[], issued_before).0,
+        ),
+        (
+            "a kid naming two keys, the second",
+            impostor.token_naming_kid(twice.kid(), &claims),
+        ),
     ] {
-        let (token, _) = signer.token_at(&[], issued_before);
         assert_eq!(
             verifier.verify(&token).await,
             Err(VerifyError::UnknownKey),
             "{case}"
         );
     }
-    assert_eq!(fake.jwks_hits(), 1);
+    // Both orders give the same answer.
+    let mut reversed_twice = twice.jwk();
+    let mut reversed_impostor = impostor.jwk();
+    reversed_impostor["kid"] = json!(twice.kid());
+    std::mem::swap(&mut reversed_twice, &mut reversed_impostor);
+    fake.set_keys(vec![good.jwk(), reversed_twice, reversed_impostor]);
+    let verifier = fake.verifier();
+    assert_eq!(
+        verifier
+            .verify(&impostor.token_naming_kid(twice.kid(), &claims))
+            .await,
+        Err(VerifyError::UnknownKey)
+    );
+    assert_eq!(
+        verifier.verify(&twice.token_at(&[], issued_before).0).await,
+        Err(VerifyError::UnknownKey)
+    );
+    assert_eq!(fake.jwks_hits(), 2);
 }
 
 /// Finding 16: the JWKS body used to be read whatever its size.
