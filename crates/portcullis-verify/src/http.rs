@@ -16,30 +16,7 @@ use std::time::Duration;
 use reqwest::redirect::Policy;
 use reqwest::{StatusCode, Url};
 
-/// Why a [`VerifierBuilder`](crate::VerifierBuilder) could not make a verifier.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    #[error("the Portcullis base URL {url:?} is not a URL: {reason}")]
-    InvalidBaseUrl { url: String, reason: String },
-    #[error(
-        "the Portcullis base URL {url:?} must be http:// or https:// and carry no query or fragment"
-    )]
-    UnsupportedBaseUrl { url: String },
-    #[error(
-        "the Portcullis base URL {url:?} is plain HTTP to a host that is not loopback: tokens and the \
-         introspection credential would travel in clear and the JWKS could be swapped. Use https://, \
-         or call VerifierBuilder::danger_allow_plain_http_to_any_host if a TLS proxy on the same host \
-         or network really is in between"
-    )]
-    PlainHttpToRemoteHost { url: String },
-    #[error(
-        "RevocationCheck::EveryRequest needs introspection; configure it with VerifierBuilder::introspection"
-    )]
-    RevocationCheckWithoutIntrospection,
-    #[error("the HTTP client could not be built: {0}")]
-    HttpClient(String),
-}
+use crate::verifier::ConfigError;
 
 /// Whether plain `http://` is accepted for a host that is not loopback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 //! - answers kept in two bounded caches (`quick_cache`, S3-FIFO eviction),
 //!   one for active tokens and one for inactive ones, so negatives cannot
 //!   push positives out; each entry expires on its own, after the configured
-//!   lifetime, never after [`MAX_INTROSPECTION_CACHE`](crate::MAX_INTROSPECTION_CACHE)
+//!   lifetime, never after [`MAX_INTROSPECTION_CACHE`]
 //!   and never after the token's `exp`.
 //!
 //! Failures (the server unreachable, our credential refused) are never

@@ -7,7 +7,7 @@
 //!   (every [`DEFAULT_JWKS_REFRESH_INTERVAL`](crate::DEFAULT_JWKS_REFRESH_INTERVAL)
 //!   unless configured): each successful fetch replaces the whole set.
 //! - At most one fetch at a time, and an unknown `kid` causes at most one
-//!   fetch per [`JWKS_REFETCH_INTERVAL`](crate::JWKS_REFETCH_INTERVAL), so
+//!   fetch per [`JWKS_REFETCH_INTERVAL`], so
 //!   forged `kid`s cannot make APIs hammer Portcullis.
 //! - An unknown `kid` is the token's fault (`401`) when the last fetch was
 //!   sent after the request arrived, or after the token's `iat` (give or take

@@ -87,11 +87,11 @@ pub use extract::{
     Authenticated, Owner, OwnerOr, Permission, Rejection, RevocationChecked,
     RevocationCheckedWithPermission, WithPermission,
 };
-pub use http::ConfigError;
 /// The HTTP client's types that the builder takes (root certificates, client options).
 pub use reqwest;
 pub use verifier::{
-    Claims, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_CONCURRENCY,
-    DEFAULT_JWKS_REFRESH_INTERVAL, JWKS_REFETCH_INTERVAL, MAX_FETCH_TIMEOUT,
-    MAX_INTROSPECTION_CACHE, MAX_LEEWAY, RevocationCheck, Verifier, VerifierBuilder, VerifyError,
+    Claims, ConfigError, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE,
+    DEFAULT_INTROSPECTION_CONCURRENCY, DEFAULT_JWKS_REFRESH_INTERVAL, JWKS_REFETCH_INTERVAL,
+    MAX_FETCH_TIMEOUT, MAX_INTROSPECTION_CACHE, MAX_LEEWAY, RevocationCheck, Verifier,
+    VerifierBuilder, VerifyError,
 };

@@ -18,7 +18,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::http::{ClientOptions, ConfigError, Http, PlainHttp, checked_base_url};
+use crate::http::{ClientOptions, Http, PlainHttp, checked_base_url};
 use crate::introspection::{Answer, Credential, Introspector, IntrospectorSettings};
 use crate::jwks::KeyCache;
 
@@ -139,6 +139,31 @@ impl VerifyError {
             _ => None,
         }
     }
+}
+
+/// Why a [`VerifierBuilder`] could not make a verifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("the Portcullis base URL {url:?} is not a URL: {reason}")]
+    InvalidBaseUrl { url: String, reason: String },
+    #[error(
+        "the Portcullis base URL {url:?} must be http:// or https:// and carry no query or fragment"
+    )]
+    UnsupportedBaseUrl { url: String },
+    #[error(
+        "the Portcullis base URL {url:?} is plain HTTP to a host that is not loopback: tokens and the \
+         introspection credential would travel in clear and the JWKS could be swapped. Use https://, \
+         or call VerifierBuilder::danger_allow_plain_http_to_any_host if a TLS proxy on the same host \
+         or network really is in between"
+    )]
+    PlainHttpToRemoteHost { url: String },
+    #[error(
+        "RevocationCheck::EveryRequest needs introspection; configure it with VerifierBuilder::introspection"
+    )]
+    RevocationCheckWithoutIntrospection,
+    #[error("the HTTP client could not be built: {0}")]
+    HttpClient(String),
 }
 
 /// When a verifier asks the server whether a token was revoked.
