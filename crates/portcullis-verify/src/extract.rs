@@ -1,10 +1,17 @@
 //! axum extractors: "any authenticated user", "a user with permission P",
-//! "the owner of this resource" (optionally "or a holder of P"), and "authenticated, and the
-//! session is not revoked". Rejections are RFC 6750 responses.
+//! "the owner of this resource" (optionally "or a holder of P"),
+//! "authenticated, and the session is not revoked", and "not revoked, and
+//! the server grants P now". Rejections are RFC 6750 responses.
 //!
-//! The router's state must give a [`Verifier`] through `FromRef`.
+//! The router's state must give a [`Verifier`] through `FromRef`. A verifier
+//! built with [`RevocationCheck::EveryRequest`](crate::RevocationCheck) makes
+//! every extractor check revocation. A request with more than one
+//! `Authorization` header is refused, never read by its first. Failures that
+//! are not the client's (the server unreachable: `503`; this application
+//! misconfigured: `500`) are logged with their reason and answered without it.
 
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
@@ -57,23 +64,39 @@ pub struct OwnerOr<P>(pub Claims, pub PhantomData<P>);
 #[derive(Debug, Clone)]
 pub struct Owner(pub Claims);
 
-/// A caller with a valid token whose session the server confirms is not revoked.
+/// A caller with a valid token whose session the server confirms is not
+/// revoked (a personal access token: which the server confirms is active).
+/// The claims' roles and permissions are the server's current ones.
 #[derive(Debug, Clone)]
 pub struct RevocationChecked(pub Claims);
 
+/// A caller whose token the server confirms is not revoked and to whom it
+/// grants `P` now (the token's scope intersected with the user's current
+/// permissions), so neither a logout nor a removed permission is missed.
+#[derive(Debug, Clone)]
+pub struct RevocationCheckedWithPermission<P>(pub Claims, pub PhantomData<P>);
+
 /// Why a request was refused.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Rejection {
     /// No credential: `401` with a bare challenge.
     Missing,
-    /// A refused credential: `401` with `error="invalid_token"`.
+    /// A refused credential: `401` with `error="invalid_token"`. (An error
+    /// that is not the token's fault answers as [`From<VerifyError>`] would.)
     Invalid(VerifyError),
+    /// More than one `Authorization` header: `400` with `error="invalid_request"`.
+    MultipleCredentials,
     /// `403` with `error="insufficient_scope"` and the needed scope.
     InsufficientScope(&'static str),
     /// `404`: not the owner.
     NotFound,
-    /// `503`: the server could not be asked; fails closed.
-    Unavailable,
+    /// `503`: the server could not be asked; fails closed. With
+    /// `Retry-After` when the verifier knows when to ask again.
+    Unavailable { retry_after: Option<Duration> },
+    /// `500`: this application's verifier is misconfigured (the reason is
+    /// logged, never sent).
+    Misconfigured,
 }
 
 impl IntoResponse for Rejection {
@@ -83,6 +106,17 @@ impl IntoResponse for Rejection {
                 StatusCode::UNAUTHORIZED,
                 Some(r#"Bearer realm="portcullis""#.to_owned()),
                 "a bearer token is required".to_owned(),
+            ),
+            Self::Invalid(error) if error.is_misconfiguration() || error.is_unavailable() => {
+                return Self::from(error.clone()).into_response();
+            }
+            Self::MultipleCredentials => (
+                StatusCode::BAD_REQUEST,
+                Some(
+                    r#"Bearer realm="portcullis", error="invalid_request", error_description="more than one Authorization header""#
+                        .to_owned(),
+                ),
+                "send one Authorization header".to_owned(),
             ),
             Self::Invalid(error) => (
                 StatusCode::UNAUTHORIZED,
@@ -103,10 +137,15 @@ impl IntoResponse for Rejection {
                 None,
                 "there is nothing here".to_owned(),
             ),
-            Self::Unavailable => (
+            Self::Unavailable { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 None,
                 "the authentication server is unavailable".to_owned(),
+            ),
+            Self::Misconfigured => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "the request could not be verified".to_owned(),
             ),
         };
         let body = serde_json::json!({
@@ -126,26 +165,45 @@ impl IntoResponse for Rejection {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
         }
+        if let Self::Unavailable {
+            retry_after: Some(retry_after),
+        } = self
+        {
+            // Whole seconds, rounded up: never invite a retry before it can work.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         response
     }
 }
 
 impl From<VerifyError> for Rejection {
     fn from(error: VerifyError) -> Self {
-        if error.is_unavailable() {
+        if error.is_misconfiguration() {
+            tracing::error!(%error, "cannot verify tokens: fix the verifier's configuration");
+            Self::Misconfigured
+        } else if error.is_unavailable() {
             tracing::warn!(%error, "could not verify a token");
-            Self::Unavailable
+            Self::Unavailable {
+                retry_after: error.retry_after(),
+            }
         } else {
             Self::Invalid(error)
         }
     }
 }
 
-/// The token of `Authorization: Bearer <token>` (scheme in any case) or a bare `Authorization: <token>`.
+/// The token of `Authorization: Bearer <token>` (scheme in any case) or a
+/// bare `Authorization: <token>`; a request with several such headers is refused.
 fn presented_token(parts: &Parts) -> Result<&str, Rejection> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Rejection::MultipleCredentials);
+    }
+    let value = first
         .map(|value| {
             value
                 .to_str()
@@ -252,5 +310,24 @@ where
                 .verify_with_revocation(token)
                 .await?,
         ))
+    }
+}
+
+impl<S: Send + Sync, P: Permission> FromRequestParts<S> for RevocationCheckedWithPermission<P>
+where
+    Verifier: FromRef<S>,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let token = presented_token(parts)?;
+        let claims = Verifier::from_ref(state)
+            .verify_with_revocation(token)
+            .await?;
+        if claims.has_permission(P::NAME) {
+            Ok(Self(claims, PhantomData))
+        } else {
+            Err(Rejection::InsufficientScope(P::NAME))
+        }
     }
 }

@@ -19,7 +19,10 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use portcullis_verify::{Authenticated, Owner, OwnerOr, Verifier, WithPermission, permission};
+use portcullis_verify::{
+    Authenticated, ConfigError, Owner, OwnerOr, Verifier, VerifierBuilder, WithPermission,
+    permission,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -32,7 +35,8 @@ pub const CUSTOMER_ROLE: &str = "customer";
 /// How the bookstore reaches Portcullis.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Portcullis's base URL, e.g. `http://localhost:8080`.
+    /// Portcullis's base URL: `https://…`, or `http://` to a loopback host
+    /// such as `http://localhost:8080`.
     pub portcullis_url: String,
     /// A personal access token holding `admin:users` (to grant roles) and
     /// `tokens:introspect` (to accept users' personal access tokens).
@@ -106,13 +110,32 @@ struct Profile {
     medical_history: Vec<String>,
 }
 
-/// The bookstore's router.
+/// The bookstore's router. A configuration the verifier refuses (see
+/// [`try_app`]) gives a router that answers `500` on protected routes.
 pub fn app(config: Config) -> Router {
+    let verifier = verifier_builder(&config).build();
+    router(config, verifier)
+}
+
+/// The bookstore's router, or why Portcullis cannot be reached safely with
+/// this configuration (e.g. plain `http://` to a host that is not loopback).
+///
+/// # Errors
+/// The verifier's [`ConfigError`].
+pub fn try_app(config: Config) -> Result<Router, ConfigError> {
+    let verifier = verifier_builder(&config).try_build()?;
+    Ok(router(config, verifier))
+}
+
+fn verifier_builder(config: &Config) -> VerifierBuilder {
     let mut verifier = Verifier::builder(&config.portcullis_url).introspection(&config.admin_token);
     if let Some(issuer) = &config.issuer {
         verifier = verifier.issuer(issuer);
     }
-    let verifier = verifier.build();
+    verifier
+}
+
+fn router(config: Config, verifier: Verifier) -> Router {
     let state = AppState {
         verifier,
         config: Arc::new(config),

@@ -1,4 +1,5 @@
-//! Runs the bookstore: `PORTCULLIS_URL` (default `http://localhost:8080`),
+//! Runs the bookstore: `PORTCULLIS_URL` (default `http://localhost:8080`;
+//! `https://` for any host but this one),
 //! `BOOKSTORE_ADMIN_TOKEN` (a personal access token holding `admin:users` and
 //! `tokens:introspect`), `PORTCULLIS_ISSUER` (Portcullis's `--issuer`; default
 //! `PORTCULLIS_URL`), `BOOKSTORE_LISTEN` (default `127.0.0.1:3000`).
@@ -31,7 +32,14 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!("bookstore listening on http://{listen}");
-    match axum::serve(listener, bookstore::app(config)).await {
+    let app = match bookstore::try_app(config) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match axum::serve(listener, app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

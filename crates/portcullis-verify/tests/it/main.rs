@@ -5,6 +5,8 @@
 //! per concern.
 
 mod fake;
+mod fetching;
 mod introspection;
 mod jwks_cache;
 mod rejections;
+mod tls;
