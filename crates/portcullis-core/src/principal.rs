@@ -96,10 +96,17 @@ pub enum Administrator {
     /// The operator at the command line.
     Operator,
     /// A user whose credential holds the right, with what it grants.
-    User {
-        id: Uuid,
-        permissions: BTreeSet<String>,
-    },
+    User { id: Uuid, holds: Holdings },
+}
+
+/// What an administrator may hand out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holdings {
+    /// Every permission, even one no role names yet: a session of a holder
+    /// of the built-in `admin` role that was not narrowed at login.
+    Everything,
+    /// These permissions only.
+    Only(BTreeSet<String>),
 }
 
 impl Administrator {
@@ -113,7 +120,8 @@ impl Administrator {
         permissions: impl IntoIterator<Item = &'a String>,
     ) -> Result<(), AuthError> {
         let Self::User {
-            permissions: held, ..
+            holds: Holdings::Only(held),
+            ..
         } = self
         else {
             return Ok(());
@@ -137,13 +145,19 @@ pub struct Authorized<R: AdminRight> {
 }
 
 impl<R: AdminRight> Authorized<R> {
-    /// A user's right, once their permissions were checked.
-    pub(crate) fn user(principal: &Principal) -> Result<Self, AuthError> {
+    /// A user's right, once their credential was found to hold it;
+    /// `holds_everything` when it is an unnarrowed session of an `admin`.
+    pub(crate) fn user(principal: &Principal, holds_everything: bool) -> Result<Self, AuthError> {
         principal.require_permission(R::PERMISSION)?;
+        let holds = if holds_everything {
+            Holdings::Everything
+        } else {
+            Holdings::Only(principal.scope.iter().cloned().collect())
+        };
         Ok(Self {
             administrator: Administrator::User {
                 id: principal.user_id,
-                permissions: principal.scope.iter().cloned().collect(),
+                holds,
             },
             right: PhantomData,
         })
@@ -193,7 +207,7 @@ mod tests {
     #[test]
     fn an_administrator_hands_out_only_what_it_holds() {
         let authorized =
-            Authorized::<ManageUsers>::user(&principal(&["admin:users", "books:download"]))
+            Authorized::<ManageUsers>::user(&principal(&["admin:users", "books:download"]), false)
                 .unwrap();
         let wanted = |list: &[&str]| list.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
         assert!(
@@ -206,23 +220,28 @@ mod tests {
             authorized.administrator().require_all(&wanted(&["books:download", "admin:roles"])),
             Err(AuthError::Forbidden { needed }) if needed == "admin:roles"
         ));
-        assert!(
-            Administrator::Operator
-                .require_all(&wanted(&["anything:at-all"]))
-                .is_ok()
-        );
+        for unbounded in [
+            Administrator::Operator,
+            Administrator::User {
+                id: Uuid::now_v7(),
+                holds: Holdings::Everything,
+            },
+        ] {
+            assert!(unbounded.require_all(&wanted(&["anything:at-all"])).is_ok());
+        }
     }
 
     #[test]
     fn only_a_holder_of_the_permission_is_authorized() {
         assert!(matches!(
-            Authorized::<ManageUsers>::user(&principal(&["books:download"])),
+            Authorized::<ManageUsers>::user(&principal(&["books:download"]), true),
             Err(AuthError::Forbidden { needed }) if needed == "admin:users"
         ));
-        let authorized = Authorized::<ManageUsers>::user(&principal(&["admin:users"])).unwrap();
+        let authorized =
+            Authorized::<ManageUsers>::user(&principal(&["admin:users"]), false).unwrap();
         assert!(matches!(
             authorized.administrator(),
-            Administrator::User { permissions, .. } if permissions.contains("admin:users")
+            Administrator::User { holds: Holdings::Only(held), .. } if held.contains("admin:users")
         ));
         assert_eq!(
             Operator::at_command_line()

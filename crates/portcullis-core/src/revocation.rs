@@ -82,11 +82,19 @@ impl Revocations {
         Ok(())
     }
 
+    /// Whether the revocations of other processes were read recently enough
+    /// for the deny list to decide.
+    pub(crate) fn is_current(&self) -> bool {
+        self.read_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < DENY_LIST_TRUSTED_FOR)
+    }
+
     /// Refuses the tokens of a revoked session, and every token while the
     /// revocations of other processes may have gone unread.
     pub(crate) fn check(&self, session_id: Uuid) -> Result<(), AuthError> {
-        let read_at = *self.read_at.lock().unwrap_or_else(PoisonError::into_inner);
-        if read_at.is_none_or(|at| at.elapsed() >= DENY_LIST_TRUSTED_FOR) {
+        if !self.is_current() {
             return Err(AuthError::Unavailable);
         }
         if self.denied.is_denied(session_id) {

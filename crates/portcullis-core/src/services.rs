@@ -37,6 +37,15 @@ use crate::error::AuthError;
 use crate::settings::AuthSettings;
 use crate::store::{PoolStatus, Store};
 
+/// Why an instance cannot serve every request now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    #[error("the database does not answer")]
+    DatabaseUnreachable,
+    #[error("the revocations of other instances could not be read lately")]
+    RevocationsUnread,
+}
+
 /// Every use case, wired to one store.
 pub struct Services {
     pub grants: Grants,
@@ -96,9 +105,21 @@ impl Services {
         self.core.store.pool_status()
     }
 
+    /// Whether this instance can serve every request now: the database
+    /// answers, and the revocations made by other processes have been read
+    /// recently (else access tokens are refused as undecidable).
+    ///
     /// # Errors
-    /// [`AuthError::Unavailable`] when the database does not answer.
-    pub async fn ping(&self) -> Result<(), AuthError> {
-        Ok(self.core.store.ping().await?)
+    /// [`NotReady`] saying what is missing.
+    pub async fn check_ready(&self) -> Result<(), NotReady> {
+        self.core
+            .store
+            .ping()
+            .await
+            .map_err(|_| NotReady::DatabaseUnreachable)?;
+        if !self.core.revocations.is_current() {
+            return Err(NotReady::RevocationsUnread);
+        }
+        Ok(())
     }
 }

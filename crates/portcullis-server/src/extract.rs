@@ -93,6 +93,7 @@ impl<R: AdminRight> FromRequestParts<AppState> for Administrator<R> {
             .services
             .verification
             .authorize::<R>(&principal)
+            .await
             .map(Self)
             .map_err(ApiError::from)
     }

@@ -572,7 +572,7 @@ pub(crate) struct HealthBody {
     /// Why the server is not ready.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub(crate) detail: Option<&'static str>,
+    pub(crate) detail: Option<String>,
 }
 
 #[cfg(test)]

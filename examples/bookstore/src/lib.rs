@@ -38,8 +38,9 @@ pub struct Config {
     /// Portcullis's base URL: `https://…`, or `http://` to a loopback host
     /// such as `http://localhost:8080`.
     pub portcullis_url: String,
-    /// A personal access token holding `admin:users` (to grant roles) and
-    /// `tokens:introspect` (to accept users' personal access tokens).
+    /// A personal access token holding `admin:users` and `books:download`
+    /// (to grant the `customer` role, whose permission a granter must hold)
+    /// and `tokens:introspect` (to accept users' personal access tokens).
     pub admin_token: String,
     /// The `iss` (and `aud`) of Portcullis's tokens, its `--issuer`, when it
     /// differs from `portcullis_url` [default: `portcullis_url`].

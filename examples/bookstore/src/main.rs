@@ -1,7 +1,7 @@
 //! Runs the bookstore: `PORTCULLIS_URL` (default `http://localhost:8080`;
 //! `https://` for any host but this one),
-//! `BOOKSTORE_ADMIN_TOKEN` (a personal access token holding `admin:users` and
-//! `tokens:introspect`), `PORTCULLIS_ISSUER` (Portcullis's `--issuer`; default
+//! `BOOKSTORE_ADMIN_TOKEN` (a personal access token holding `admin:users`,
+//! `books:download` and `tokens:introspect`), `PORTCULLIS_ISSUER` (Portcullis's `--issuer`; default
 //! `PORTCULLIS_URL`), `BOOKSTORE_LISTEN` (default `127.0.0.1:3000`).
 
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
         .init();
     let Ok(admin_token) = std::env::var("BOOKSTORE_ADMIN_TOKEN") else {
         eprintln!(
-            "error: set BOOKSTORE_ADMIN_TOKEN to a personal access token holding admin:users and tokens:introspect"
+            "error: set BOOKSTORE_ADMIN_TOKEN to a personal access token holding admin:users, books:download and tokens:introspect"
         );
         return ExitCode::FAILURE;
     };

@@ -23,7 +23,7 @@ use crate::core::Core;
 use crate::error::AuthError;
 use crate::personal_tokens::PersonalToken;
 use crate::principal::{AdminRight, Authorized, Credential, Principal};
-use crate::roles::PERMISSION_INTROSPECT;
+use crate::roles::{ADMIN_ROLE, PERMISSION_INTROSPECT};
 use crate::services::personal_tokens;
 use crate::tokens::{AccessTokenClaims, TokenError};
 use crate::user::User;
@@ -67,15 +67,29 @@ impl Verification {
         Ok(self.authenticate_with_account(token).await?.0)
     }
 
-    /// The proof that `principal` holds the administrative right `R`.
+    /// The proof that `principal` holds the administrative right `R`. A
+    /// session of a holder of the `admin` role that was not narrowed at
+    /// login may hand out every permission, even one no role names yet (so
+    /// that an administrator can introduce a permission); any other
+    /// credential only what it holds itself.
     ///
     /// # Errors
     /// [`AuthError::Forbidden`] naming the permission needed.
-    pub fn authorize<R: AdminRight>(
+    pub async fn authorize<R: AdminRight>(
         &self,
         principal: &Principal,
     ) -> Result<Authorized<R>, AuthError> {
-        Authorized::user(principal)
+        principal.require_permission(R::PERMISSION)?;
+        let holds_everything = match principal.credential {
+            Credential::Session(id) if principal.roles.iter().any(|r| r == ADMIN_ROLE) => self
+                .core
+                .store
+                .session(id)
+                .await?
+                .is_some_and(|session| session.scope.is_none()),
+            Credential::Session(_) | Credential::PersonalToken(_) => false,
+        };
+        Authorized::user(principal, holds_everything)
     }
 
     /// RFC 7662: describes `token` to a caller holding `tokens:introspect`;

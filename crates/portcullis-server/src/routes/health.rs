@@ -43,18 +43,18 @@ pub(crate) async fn healthz() -> Json<HealthBody> {
     )
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
-    match state.services.ping().await {
+    match state.services.check_ready().await {
         Ok(()) => Json(HealthBody {
             status: "ready",
             detail: None,
         })
         .into_response(),
-        Err(_) => (
+        Err(not_ready) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "5")],
             Json(HealthBody {
                 status: "unavailable",
-                detail: Some("the database does not answer"),
+                detail: Some(not_ready.to_string()),
             }),
         )
             .into_response(),

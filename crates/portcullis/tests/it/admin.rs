@@ -593,13 +593,19 @@ fn admin_endpoints(user_id: &str) -> Vec<(Method, String, Option<Value>)> {
     ]
 }
 
-/// `403` problem with the challenge naming `admin:users`.
+/// `403` problem with the challenge naming the permission that guards the
+/// endpoint: `admin:roles` under `/roles`, `admin:users` elsewhere.
 #[track_caller]
 fn check_needs_admin(reply: &Reply, case: &str) {
     check_problem(reply, StatusCode::FORBIDDEN, case);
+    let needed = if case.contains(" /roles") {
+        "admin:roles"
+    } else {
+        "admin:users"
+    };
     assert_eq!(
         reply.header("www-authenticate"),
-        r#"Bearer realm="portcullis", error="insufficient_scope", scope="admin:users""#,
+        format!(r#"Bearer realm="portcullis", error="insufficient_scope", scope="{needed}""#),
         "{case}"
     );
 }

@@ -34,8 +34,14 @@ impl Bookstore {
             &portcullis.login("admin@example.com", PASSWORD).await,
             "access_token",
         );
-        let admin_token =
-            personal_token(&portcullis, &admin, &["admin:users", "tokens:introspect"]).await;
+        // The bookstore grants `customer`, so its token holds what that
+        // role grants: nobody hands out more than they hold.
+        let admin_token = personal_token(
+            &portcullis,
+            &admin,
+            &["admin:users", "books:download", "tokens:introspect"],
+        )
+        .await;
         let app = ::bookstore::app(::bookstore::Config {
             portcullis_url: portcullis.base.clone(),
             admin_token,
