@@ -3,12 +3,14 @@
 //! Every rule that depends on the time (token lifetimes, session ends, the
 //! refresh grace interval, throttling back-off, revocation deadlines) reads
 //! it here, never from the system directly, so that tests can move time
-//! forward instead of sleeping. Production uses [`SystemClock`]; tests use
-//! [`ManualClock`]. Monotonic timers that only pace background work (the
+//! forward instead of sleeping. Production uses [`SystemClock`]; unit tests
+//! use [`ManualClock`], and tests that run a whole server use
+//! [`OffsetClock`], which keeps time flowing but can jump ahead. Monotonic timers that only pace background work (the
 //! account cache's trust window, reload intervals) use `std::time::Instant`
 //! and are not part of this.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::{Duration, OffsetDateTime};
 
@@ -65,6 +67,29 @@ impl ManualClock {
     }
 }
 
+/// The system's clock moved forward by an offset that grows when told:
+/// time flows as usual, and a test jumps over a token lifetime at once.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset_nanoseconds: AtomicI64,
+}
+
+impl OffsetClock {
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let nanoseconds = i64::try_from(by.whole_nanoseconds()).unwrap_or(i64::MAX);
+        self.offset_nanoseconds
+            .fetch_add(nanoseconds, Ordering::Relaxed);
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+            + Duration::nanoseconds(self.offset_nanoseconds.load(Ordering::Relaxed))
+    }
+}
+
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self
@@ -77,6 +102,18 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_offset_clock_runs_with_the_system_and_jumps_when_told() {
+        let clock = OffsetClock::default();
+        let before = OffsetDateTime::now_utc();
+        assert!(clock.now() >= before);
+        clock.advance(Duration::days(31));
+        assert!(clock.now() >= before + Duration::days(31));
+        assert!(
+            clock.now() < OffsetDateTime::now_utc() + Duration::days(31) + Duration::minutes(1)
+        );
+    }
 
     #[test]
     fn a_manual_clock_moves_only_when_told() {

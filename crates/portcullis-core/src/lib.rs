@@ -31,7 +31,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod user;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use email::Email;
 pub use error::{AuthError, FieldError};
 pub use password::{Password, PasswordPolicy};

@@ -37,6 +37,7 @@ use tower_http::trace::TraceLayer;
 
 pub use maintenance::spawn_maintenance;
 pub use metrics::install_recorder as install_metrics_recorder;
+pub use metrics_exporter_prometheus::PrometheusHandle as MetricsHandle;
 pub use routes::openapi_json;
 pub use state::{AppState, HttpSettings};
 

@@ -12,7 +12,7 @@ use crate::helpers::{PASSWORD, TestServer, assert_oauth_error, jwt_header, sign_
 
 #[tokio::test]
 async fn a_user_a_session_and_the_signing_key_survive_kill_9() {
-    let server = TestServer::spawn().await;
+    let server = TestServer::spawn_process().await;
     let tokens = server.user_with_tokens("alice@example.com").await;
     let access = text(&tokens, "access_token");
     let kid = text(&jwt_header(&access), "kid");
@@ -47,7 +47,7 @@ async fn a_user_a_session_and_the_signing_key_survive_kill_9() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sign_ups_acknowledged_before_kill_9_all_log_in_after() {
-    let server = TestServer::spawn().await;
+    let server = TestServer::spawn_process().await;
     let sign_ups: Vec<_> = (0..20)
         .map(|n| {
             let client = server.client.clone();
@@ -74,7 +74,7 @@ async fn sign_ups_acknowledged_before_kill_9_all_log_in_after() {
 
 #[tokio::test]
 async fn a_refresh_acknowledged_before_kill_9_stays_rotated() {
-    let server = TestServer::spawn().await;
+    let server = TestServer::spawn_process().await;
     let first = server.user_with_tokens("alice@example.com").await;
     let rotated = server.refresh(&text(&first, "refresh_token")).await;
     assert_eq!(rotated.status(), StatusCode::OK);
@@ -108,7 +108,7 @@ async fn a_refresh_acknowledged_before_kill_9_stays_rotated() {
 
 #[tokio::test]
 async fn a_logout_acknowledged_before_kill_9_stays_in_force() {
-    let server = TestServer::spawn().await;
+    let server = TestServer::spawn_process().await;
     let ended = server.user_with_tokens("alice@example.com").await;
     let kept = server.login("alice@example.com", PASSWORD).await;
     let logout = server.logout(&text(&ended, "access_token")).await;
@@ -138,7 +138,7 @@ async fn a_logout_acknowledged_before_kill_9_stays_in_force() {
 
 #[tokio::test]
 async fn a_password_change_acknowledged_before_kill_9_stays_in_force() {
-    let server = TestServer::spawn().await;
+    let server = TestServer::spawn_process().await;
     let tokens = server.user_with_tokens("alice@example.com").await;
     let new_password = "a brand new passphrase for alice";
     let changed = server

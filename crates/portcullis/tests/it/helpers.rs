@@ -1,9 +1,15 @@
-//! Starts the real `portcullis` binary on a random port with its own SQLite
-//! file, and talks to it over real HTTP.
+//! Starts the real server on a random port with its own database, and talks
+//! to it over real HTTP.
 //!
-//! Each [`TestServer`] is one server process with one fresh database in a
-//! temporary folder. Its log (stderr) is collected so tests can assert what
-//! is, and is not, logged. Dropping it kills the process.
+//! Each [`TestServer`] is one server with one fresh database (a SQLite file
+//! in a temporary folder, or a PostgreSQL database of its own). Most run
+//! inside the test process ([`TestServer::spawn`]): the very
+//! `portcullis::Application` that `portcullis serve` runs, on a runtime of
+//! its own, with a clock the test can move ([`TestServer::advance_clock`]).
+//! What only a process can show (its log, flags read from the environment,
+//! signals, `kill -9`, several instances) uses the binary
+//! ([`TestServer::spawn_process`]), whose log (stderr) is collected so tests
+//! can assert what is, and is not, logged. Dropping either stops it.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Output, Stdio};
@@ -12,6 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use portcullis_core::services::accounts::NewAccount;
+use portcullis_core::{ManageRoles, ManageUsers, OffsetClock, Operator, SecretString, Services};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
@@ -174,34 +182,209 @@ pub(crate) struct TestServer {
     pub(crate) base: String,
     pub(crate) client: Client,
     database: Arc<TestDatabase>,
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
+    running: Running,
     args: Vec<String>,
 }
 
+/// How a [`TestServer`] runs.
+enum Running {
+    /// The `portcullis` binary: for what only a process shows (its log,
+    /// flags read from the environment, signals, `kill -9`).
+    Process {
+        child: Child,
+        log: Arc<Mutex<Vec<String>>>,
+    },
+    /// The same server ([`portcullis::Application`]) inside the test
+    /// process, on a runtime of its own, reading a clock the test moves.
+    InProcess(InProcessServer),
+}
+
+/// The log lines of one in-process server: its runtime's threads write
+/// their events here, formatted as the binary formats them.
+#[derive(Clone, Default)]
+struct LogSink(Arc<Mutex<Vec<String>>>);
+
+/// One event being written to a [`LogSink`]; its lines land when it drops.
+struct LogEvent {
+    sink: LogSink,
+    bytes: Vec<u8>,
+}
+
+impl std::io::Write for LogEvent {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogEvent {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.bytes);
+        let mut lines = self.sink.0.lock().unwrap();
+        lines.extend(text.lines().map(str::to_owned));
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
+    type Writer = LogEvent;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LogEvent {
+            sink: self.clone(),
+            bytes: Vec::new(),
+        }
+    }
+}
+
+impl LogSink {
+    /// A dispatcher that writes into this sink, filtered as the binary
+    /// filters by default.
+    fn dispatch(&self) -> tracing::Dispatch {
+        tracing::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "info,sqlx=warn,tower_http=warn",
+                ))
+                .with_ansi(false)
+                .with_writer(self.clone())
+                .finish(),
+        )
+    }
+}
+
+struct InProcessServer {
+    runtime: tokio::runtime::Handle,
+    services: Arc<Services>,
+    clock: Arc<OffsetClock>,
+    log: LogSink,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    stopped: Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
 impl TestServer {
-    /// A server with the defaults of the contract, but cheap hashing.
+    /// A server with the defaults of the contract, but cheap hashing, in
+    /// this process.
     pub(crate) async fn spawn() -> Self {
         Self::spawn_with(&[]).await
     }
 
-    /// A server with extra `serve` flags.
+    /// A server with extra `serve` flags, in this process.
     pub(crate) async fn spawn_with(extra: &[&str]) -> Self {
         Self::spawn_on(&TestDatabase::fresh(), extra).await
     }
 
-    /// A server with extra environment variables (`PORTCULLIS_*`).
-    pub(crate) async fn spawn_with_env(env: &[(&str, &str)]) -> Self {
-        Self::start(TestDatabase::fresh(), Vec::new(), env).await
-    }
-
-    /// A server on an existing database (several may share one).
+    /// A server on an existing database (several may share one), in this process.
     pub(crate) async fn spawn_on(database: &Arc<TestDatabase>, extra: &[&str]) -> Self {
-        let args = extra.iter().map(|s| (*s).to_owned()).collect();
-        Self::start(Arc::clone(database), args, &[]).await
+        let args: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let mut flags: Vec<String> = ["--listen", "127.0.0.1:0", "--database", database.url()]
+            .map(str::to_owned)
+            .into();
+        for (variable, value) in FAST_HASHING {
+            let flag = format!(
+                "--{}",
+                variable
+                    .trim_start_matches("PORTCULLIS_")
+                    .to_lowercase()
+                    .replace('_', "-")
+            );
+            if !args.contains(&flag) {
+                flags.extend([flag, value.to_owned()]);
+            }
+        }
+        flags.extend(args.iter().cloned());
+        let clock = Arc::new(OffsetClock::default());
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_clock = Arc::clone(&clock);
+        let log = LogSink::default();
+        let dispatch = log.dispatch();
+        std::thread::spawn(move || {
+            let on_start = dispatch.clone();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .on_thread_start(move || {
+                    // Held for the thread's whole life.
+                    std::mem::forget(tracing::dispatcher::set_default(&on_start));
+                })
+                .build()
+                .expect("a runtime for the server");
+            let _log = tracing::dispatcher::set_default(&dispatch);
+            runtime.block_on(async move {
+                let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+                let application =
+                    match portcullis::Application::from_serve_args(&flags, server_clock).await {
+                        Ok(application) => application,
+                        Err(error) => {
+                            let _ = started_tx.send(Err(format!("{error:#}")));
+                            return;
+                        }
+                    };
+                let _ = started_tx.send(Ok((
+                    application.address(),
+                    application.services(),
+                    tokio::runtime::Handle::current(),
+                )));
+                let shutdown = async {
+                    let _ = shutdown_rx.await;
+                };
+                if let Err(error) = application.run_until(shutdown).await {
+                    eprintln!("the in-process server stopped with: {error:#}");
+                }
+            });
+            let _ = stopped_tx.send(());
+        });
+        let (address, services, runtime) = started_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server starts within 30 s")
+            .unwrap_or_else(|error| panic!("the server did not start: {error}"));
+        Self {
+            base: format!("http://{address}"),
+            client: test_client(),
+            database: Arc::clone(database),
+            running: Running::InProcess(InProcessServer {
+                runtime,
+                services,
+                clock,
+                log,
+                shutdown: Some(shutdown_tx),
+                stopped: Mutex::new(stopped_rx),
+            }),
+            args,
+        }
     }
 
-    async fn start(database: Arc<TestDatabase>, args: Vec<String>, env: &[(&str, &str)]) -> Self {
+    /// The `portcullis` binary with the defaults of the contract, but cheap hashing.
+    pub(crate) async fn spawn_process() -> Self {
+        Self::spawn_process_with(&[]).await
+    }
+
+    /// The `portcullis` binary with extra `serve` flags.
+    pub(crate) async fn spawn_process_with(extra: &[&str]) -> Self {
+        Self::spawn_process_on(&TestDatabase::fresh(), extra).await
+    }
+
+    /// The `portcullis` binary with extra environment variables (`PORTCULLIS_*`).
+    pub(crate) async fn spawn_with_env(env: &[(&str, &str)]) -> Self {
+        Self::start_process(TestDatabase::fresh(), Vec::new(), env).await
+    }
+
+    /// The `portcullis` binary on an existing database (several may share one).
+    pub(crate) async fn spawn_process_on(database: &Arc<TestDatabase>, extra: &[&str]) -> Self {
+        let args = extra.iter().map(|s| (*s).to_owned()).collect();
+        Self::start_process(Arc::clone(database), args, &[]).await
+    }
+
+    async fn start_process(
+        database: Arc<TestDatabase>,
+        args: Vec<String>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         command
             .arg("serve")
@@ -244,16 +427,11 @@ impl TestServer {
                     log.lock().unwrap().join("\n")
                 )
             });
-        let client = Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
         Self {
             base: format!("http://{address}"),
-            client,
+            client: test_client(),
             database,
-            child,
-            log,
+            running: Running::Process { child, log },
             args,
         }
     }
@@ -271,39 +449,60 @@ impl TestServer {
         &self.database
     }
 
-    /// Everything the server has logged so far.
+    /// Everything the server has logged so far (a process's only).
     pub(crate) fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        self.log_lines().lock().unwrap().join("\n")
+    }
+
+    fn log_lines(&self) -> &Arc<Mutex<Vec<String>>> {
+        match &self.running {
+            Running::Process { log, .. } => log,
+            Running::InProcess(server) => &server.log.0,
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        match &mut self.running {
+            Running::Process { child, .. } => child,
+            Running::InProcess(_) => panic!("this needs a process: use spawn_process"),
+        }
     }
 
     /// Stops with SIGTERM and waits; returns whether it exited successfully.
     pub(crate) fn terminate(&mut self) -> bool {
-        let pid = self.child.id().to_string();
+        let pid = self.child().id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill -TERM");
-        self.child.wait().expect("wait").success()
+        self.child().wait().expect("wait").success()
     }
 
-    /// `kill -9`, then a new process on the same database and flags.
+    /// Stops the server and starts a new one on the same database and
+    /// flags: a process is killed with `kill -9`, an in-process server is
+    /// stopped.
     pub(crate) async fn kill_and_restart(self) -> Self {
         let args = self.args.clone();
         self.kill_and_start(args).await
     }
 
-    /// `kill -9`, then a new process on the same database with other flags.
+    /// As [`TestServer::kill_and_restart`], with other flags.
     pub(crate) async fn restart_with(self, extra: &[&str]) -> Self {
         self.kill_and_start(extra.iter().map(|s| (*s).to_owned()).collect())
             .await
     }
 
     async fn kill_and_start(mut self, args: Vec<String>) -> Self {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("wait");
         let database = Arc::clone(&self.database);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Running::Process { child, .. } = &mut self.running {
+            child.kill().expect("kill -9");
+            child.wait().expect("wait");
+            drop(self);
+            return Self::spawn_process_on(&database, &args).await;
+        }
         drop(self);
-        Self::start(database, args, &[]).await
+        Self::spawn_on(&database, &args).await
     }
 
     /// Runs another `portcullis` command on this server's database.
@@ -326,10 +525,25 @@ impl TestServer {
         child.wait_with_output().expect("wait")
     }
 
-    /// `role set NAME --permission P…` on this server's database; asserts success.
+    /// Creates or replaces a role as the operator would; asserts success.
+    /// A process's database gets `portcullis role set`; an in-process
+    /// server is told directly, so nothing waits for the change feed.
     pub(crate) fn set_role(&self, name: &str, permissions: &[&str]) {
+        let permissions: Vec<String> = permissions.iter().map(|p| (*p).to_owned()).collect();
+        if let Running::InProcess(server) = &self.running {
+            let name = name.to_owned();
+            server.operate(move |services| async move {
+                let operator = Operator::at_command_line().authorize::<ManageRoles>();
+                services
+                    .roles
+                    .put(&operator, &name, &permissions)
+                    .await
+                    .expect("the role is set");
+            });
+            return;
+        }
         let mut args = vec!["role", "set", name];
-        for permission in permissions {
+        for permission in &permissions {
             args.extend(["--permission", permission]);
         }
         assert_exit(&self.cli(&args, None), 0, "role set");
@@ -344,9 +558,29 @@ impl TestServer {
         )
     }
 
-    /// `user add --email EMAIL --password-stdin --role R…` with [`PASSWORD`];
-    /// asserts success and returns the printed id.
+    /// A user with [`PASSWORD`] and `roles`, added as the operator would
+    /// (`portcullis user add` for a process); asserts success and returns the id.
     pub(crate) fn add_user(&self, email: &str, roles: &[&str]) -> String {
+        if let Running::InProcess(server) = &self.running {
+            let email = email.to_owned();
+            let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+            return server.operate(move |services| async move {
+                let operator = Operator::at_command_line().authorize::<ManageUsers>();
+                let password = SecretString::from(PASSWORD);
+                let account = NewAccount {
+                    email: &email,
+                    password: &password,
+                    name: None,
+                    roles,
+                };
+                let user = services
+                    .users
+                    .create(&operator, account)
+                    .await
+                    .expect("the user is added");
+                user.id.to_string()
+            });
+        }
         let mut args = vec!["user", "add", "--email", email, "--password-stdin"];
         for role in roles {
             args.extend(["--role", role]);
@@ -431,11 +665,59 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Moves the in-process server's clock forward: what expires, expires.
+    pub(crate) fn advance_clock(&self, by: time::Duration) {
+        match &self.running {
+            Running::InProcess(server) => server.clock.advance(by),
+            Running::Process { .. } => panic!("a process reads the system clock: use spawn"),
+        }
+    }
+}
+
+impl InProcessServer {
+    /// Runs `work` on the server's own runtime and waits for its answer,
+    /// from synchronous test code as from async.
+    fn operate<F, T>(&self, work: impl FnOnce(Arc<Services>) -> F + Send + 'static) -> T
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (answer_tx, answer_rx) = std::sync::mpsc::channel();
+        let services = Arc::clone(&self.services);
+        self.runtime.spawn(async move {
+            let _ = answer_tx.send(work(services).await);
+        });
+        answer_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the operator's work finishes")
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match &mut self.running {
+            Running::Process { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Running::InProcess(server) => {
+                if let Some(shutdown) = server.shutdown.take() {
+                    let _ = shutdown.send(());
+                }
+                if let Ok(stopped) = server.stopped.lock() {
+                    let _ = stopped.recv_timeout(Duration::from_secs(10));
+                }
+            }
+        }
     }
+}
+
+fn test_client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 /// Reads a string field of a JSON value.

@@ -30,7 +30,8 @@ async fn health_and_readiness_answer_200() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_lets_in_flight_logins_finish() {
     let server =
-        TestServer::spawn_with(&[DEFAULT_ARGON2, &["--hashing-workers", "1"]].concat()).await;
+        TestServer::spawn_process_with(&[DEFAULT_ARGON2, &["--hashing-workers", "1"]].concat())
+            .await;
     server.sign_up("alice@example.com").await;
 
     let logins: Vec<_> = (0..4)
@@ -118,7 +119,7 @@ async fn the_log_never_contains_passwords_or_tokens() {
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line() {
-    let server = TestServer::spawn_with(&["--log-format", "json"]).await;
+    let server = TestServer::spawn_process_with(&["--log-format", "json"]).await;
     let tokens = server.user_with_tokens("alice@example.com").await;
     let failed = server.password_grant("alice@example.com", WRONG).await;
     assert_eq!(failed.status(), StatusCode::BAD_REQUEST);
@@ -270,7 +271,7 @@ fn sample(page: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_requests_logins_throttling_and_reuse() {
-    let server = TestServer::spawn_with(&["--refresh-reuse-grace", "0s"]).await;
+    let server = TestServer::spawn_process_with(&["--refresh-reuse-grace", "0s"]).await;
     let tokens = server.user_with_tokens("alice@example.com").await;
     for _ in 0..6 {
         server

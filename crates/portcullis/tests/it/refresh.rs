@@ -191,7 +191,7 @@ async fn the_token_just_rotated_returns_the_same_successor_within_the_grace() {
 
 #[tokio::test]
 async fn reuse_after_the_grace_revokes_the_whole_session() {
-    let server = TestServer::spawn_with(&["--refresh-reuse-grace", "1s"]).await;
+    let server = TestServer::spawn().await;
     server.sign_up("ada@example.com").await;
     let victim = server.login("ada@example.com", PASSWORD).await;
     let other = server.login("ada@example.com", PASSWORD).await;
@@ -205,7 +205,8 @@ async fn reuse_after_the_grace_revokes_the_whole_session() {
 
     let stolen = text(&victim, "refresh_token");
     let rotated = refresh_ok(&server, &stolen).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Past the default reuse grace of 10 s.
+    server.advance_clock(time::Duration::seconds(11));
 
     assert_refresh_refused(&server, &stolen).await;
     assert_refresh_refused(&server, &text(&rotated, "refresh_token")).await;
@@ -377,36 +378,31 @@ async fn refresh_after_logout_is_refused() {
 
 #[tokio::test]
 async fn a_session_unused_for_longer_than_the_refresh_ttl_cannot_refresh() {
-    let server = TestServer::spawn_with(&["--refresh-ttl", "2s"]).await;
+    let server = TestServer::spawn().await;
     let login = server.user_with_tokens("ada@example.com").await;
     let mut current = text(&login, "refresh_token");
-    // Used every half second, the session outlives its idle lifetime.
+    // Used every 10 days, the session outlives its idle lifetime of 30 days
+    // (50 days in all, within its maximum age of 90).
     for _ in 0..5 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        server.advance_clock(time::Duration::days(10));
         current = text(&refresh_ok(&server, &current).await, "refresh_token");
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.advance_clock(time::Duration::days(30) + time::Duration::seconds(1));
     assert_refresh_refused(&server, &current).await;
 }
 
 #[tokio::test]
 async fn a_session_ends_at_its_maximum_age_however_often_it_is_refreshed() {
-    let server = TestServer::spawn_with(&["--session-max-age", "3s"]).await;
+    let server = TestServer::spawn().await;
     let login = server.user_with_tokens("ada@example.com").await;
-    let start = Instant::now();
     let mut current = text(&login, "refresh_token");
-    for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(600)).await;
+    // Refreshed every 20 days, well within the idle lifetime, until just
+    // before the maximum age of 90 days.
+    for _ in 0..4 {
+        server.advance_clock(time::Duration::days(20));
         current = text(&refresh_ok(&server, &current).await, "refresh_token");
     }
-    // Keep refreshing as a busy client would, until well past the maximum age.
-    while start.elapsed() < Duration::from_millis(3300) {
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        let response = server.refresh(&current).await;
-        if response.status() == StatusCode::OK {
-            current = text(&response.json().await.unwrap(), "refresh_token");
-        }
-    }
+    server.advance_clock(time::Duration::days(10) + time::Duration::seconds(1));
     assert_refresh_refused(&server, &current).await;
 }
 
@@ -443,14 +439,15 @@ async fn a_refresh_may_narrow_the_scope_within_the_users_permissions() {
 /// the old one, so a refused request must leave the presented token usable.
 #[tokio::test]
 async fn a_refused_scope_does_not_use_up_the_refresh_token() {
-    let server = TestServer::spawn_with(&["--refresh-reuse-grace", "1s"]).await;
+    let server = TestServer::spawn().await;
     add_editor(&server, "e@x.io");
     let login = server.login("e@x.io", PASSWORD).await;
     let refresh_token = text(&login, "refresh_token");
     let refused = refresh_with_scope(&server, &refresh_token, "b:x").await;
     assert_oauth_error(refused, StatusCode::BAD_REQUEST, "invalid_scope").await;
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Past the default reuse grace of 10 s.
+    server.advance_clock(time::Duration::seconds(11));
     let response = server.refresh(&refresh_token).await;
     let status = response.status();
     assert_eq!(

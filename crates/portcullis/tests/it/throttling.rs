@@ -117,7 +117,7 @@ async fn five_failures_lock_the_account_even_against_the_right_password() {
     )
     .await;
 
-    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    server.advance_clock(time::Duration::seconds(i64::try_from(retry_after).unwrap()));
     let response = server.password_grant("alice@example.com", PASSWORD).await;
     assert_eq!(
         response.status(),
