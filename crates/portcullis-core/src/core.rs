@@ -18,13 +18,25 @@ use uuid::Uuid;
 use crate::account_directory::AccountDirectory;
 use crate::clock::Clock;
 use crate::error::AuthError;
-use crate::hashing::PasswordHasher;
+use crate::hashing::{PasswordHashString, PasswordHasher};
 use crate::keys::{KeyRing, SigningKey};
 use crate::login_attempts::{LoginAttempts, RefreshFailures};
 use crate::revocation::Revocations;
 use crate::settings::AuthSettings;
 use crate::store::{SessionRecord, Store};
 use crate::tokens::{AccessTokenClaims, AccessTokens, TokenError};
+
+/// What a new password does to the account's personal access tokens.
+/// Sessions always end: a password change is what a user does when they
+/// fear someone else is signed in. Tokens made for scripts and
+/// integrations are kept unless asked, since revoking them breaks those
+/// integrations; a user who fears a token leaked asks for both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PersonalTokensOnNewPassword {
+    #[default]
+    Keep,
+    Revoke,
+}
 
 /// The least time between two key reloads caused by tokens with unknown keys
 /// (a flood of forged `kid`s must not become a flood of queries).
@@ -136,6 +148,26 @@ impl Core {
     /// When a session ends: its idle end or its absolute end, whichever is first.
     pub(crate) fn session_end(&self, session: &SessionRecord) -> OffsetDateTime {
         (session.last_used_at + self.settings.refresh_idle_ttl).min(session.expires_at)
+    }
+
+    /// Stores a new password hash for `user_id` and ends every session but
+    /// `except`; with [`PersonalTokensOnNewPassword::Revoke`] also deletes
+    /// every personal access token.
+    pub(crate) async fn replace_password(
+        &self,
+        user_id: Uuid,
+        hash: &PasswordHashString,
+        except: Option<Uuid>,
+        tokens: PersonalTokensOnNewPassword,
+    ) -> Result<(), AuthError> {
+        self.store.set_password_hash(user_id, hash).await?;
+        self.revocations
+            .revoke_user_sessions(user_id, except)
+            .await?;
+        if tokens == PersonalTokensOnNewPassword::Revoke {
+            self.store.delete_personal_tokens_of_user(user_id).await?;
+        }
+        Ok(())
     }
 
     /// Ends every session, then deletes the account (its sessions and

@@ -32,6 +32,7 @@ pub mod tokens;
 pub mod user;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
+pub use core::PersonalTokensOnNewPassword;
 pub use email::Email;
 pub use error::{AuthError, FieldError};
 pub use password::{Password, PasswordPolicy};

@@ -78,6 +78,10 @@ pub(crate) struct ChangePasswordRequest {
     /// server's minimum (12 by default, never below 8), at most 1024.
     #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     pub(crate) new_password: SecretString,
+    /// Also delete every personal access token of the account (sessions
+    /// other than the caller's always end).
+    #[serde(default)]
+    pub(crate) revoke_tokens: bool,
 }
 
 /// `DELETE /me`.

@@ -129,6 +129,9 @@ pub(crate) enum UserCommand {
         email: String,
         #[arg(long)]
         password_stdin: bool,
+        /// Also delete every personal access token of the user.
+        #[arg(long)]
+        revoke_tokens: bool,
     },
 }
 

@@ -10,7 +10,8 @@ use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
 use portcullis_core::{
-    AuthError, ManageRoles, ManageUsers, Operator, SecretString, Services, SystemClock,
+    AuthError, ManageRoles, ManageUsers, Operator, PersonalTokensOnNewPassword, SecretString,
+    Services, SystemClock,
 };
 use time::format_description::well_known::Rfc3339;
 
@@ -121,15 +122,28 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
         UserCommand::Passwd {
             email,
             password_stdin,
+            revoke_tokens,
         } => {
+            let tokens = if revoke_tokens {
+                PersonalTokensOnNewPassword::Revoke
+            } else {
+                PersonalTokensOnNewPassword::Keep
+            };
             let password = read_password(password_stdin)?;
             services
                 .users
-                .set_password_by_email(&operator, &email, &password)
+                .set_password_by_email(&operator, &email, &password, tokens)
                 .await
                 .map_err(describe)?;
             until_running_servers_see_it().await;
-            println!("password set for {email}; its sessions are revoked");
+            match tokens {
+                PersonalTokensOnNewPassword::Revoke => println!(
+                    "password set for {email}; its sessions and personal access tokens are revoked"
+                ),
+                PersonalTokensOnNewPassword::Keep => println!(
+                    "password set for {email}; its sessions are revoked (its personal access tokens are kept: --revoke-tokens ends them too)"
+                ),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
-use crate::core::Core;
+use crate::core::{Core, PersonalTokensOnNewPassword};
 use crate::email::Email;
 use crate::error::{AuthError, InvalidFields, password_refused};
 use crate::hashing::Verification;
@@ -142,7 +142,8 @@ impl Accounts {
             .into())
     }
 
-    /// Sets a new password after checking the current one; every other session ends.
+    /// Sets a new password after checking the current one; every other
+    /// session ends, and the personal access tokens too if asked.
     ///
     /// # Errors
     /// [`AuthError::IncorrectPassword`], [`AuthError::Invalid`], [`AuthError::Throttled`].
@@ -151,6 +152,7 @@ impl Accounts {
         principal: &Principal,
         current: &SecretString,
         new: &SecretString,
+        tokens: PersonalTokensOnNewPassword,
     ) -> Result<(), AuthError> {
         let core = &self.core;
         let session_id = principal.require_session()?;
@@ -164,11 +166,8 @@ impl Accounts {
             .check(new.expose_secret(), Some(&user.email))
             .map_err(|violations| password_refused("new_password", violations))?;
         self.check_current_password(&user, current).await?;
-        core.store
-            .set_password_hash(user.id, &core.hasher.hash(&new_password).await?)
-            .await?;
-        core.revocations
-            .revoke_user_sessions(user.id, Some(session_id))
+        let hash = core.hasher.hash(&new_password).await?;
+        core.replace_password(user.id, &hash, Some(session_id), tokens)
             .await
     }
 
@@ -245,6 +244,12 @@ pub(crate) async fn create_account(
         return Err(invalid.into_error());
     };
     invalid.finish()?;
+    // A taken address costs no hash: sign-up already answers 409 for it,
+    // so the check reveals nothing, and a flood of duplicates cannot turn
+    // into a flood of Argon2 work.
+    if core.store.user_by_email(&email).await?.is_some() {
+        return Err(AuthError::EmailTaken);
+    }
     let record = UserRecord {
         id: Uuid::now_v7(),
         email,

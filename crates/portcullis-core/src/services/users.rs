@@ -14,7 +14,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
-use crate::core::Core;
+use crate::core::{Core, PersonalTokensOnNewPassword};
 use crate::email::Email;
 use crate::error::{AuthError, InvalidFields, invalid, password_refused};
 use crate::names::{DisplayName, RoleName, parse_all};
@@ -226,7 +226,7 @@ impl Users {
     }
 
     /// Sets the password of the account with this email; every session of
-    /// the user ends.
+    /// the user ends, and the personal access tokens too if asked.
     ///
     /// # Errors
     /// [`AuthError::NotFound`], [`AuthError::Invalid`].
@@ -235,6 +235,7 @@ impl Users {
         _authorized: &Authorized<ManageUsers>,
         email: &str,
         password: &SecretString,
+        tokens: PersonalTokensOnNewPassword,
     ) -> Result<(), AuthError> {
         let core = &self.core;
         let user = self.stored_by_email(email).await?;
@@ -243,10 +244,8 @@ impl Users {
             .password_policy
             .check(password.expose_secret(), Some(&user.email))
             .map_err(|violations| password_refused("password", violations))?;
-        core.store
-            .set_password_hash(user.id, &core.hasher.hash(&password).await?)
-            .await?;
-        core.revocations.revoke_user_sessions(user.id, None).await
+        let hash = core.hasher.hash(&password).await?;
+        core.replace_password(user.id, &hash, None, tokens).await
     }
 
     /// Succeeds when the administrator holds every permission of the roles

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use portcullis_core::PersonalTokensOnNewPassword;
 use portcullis_core::services::accounts::AccountChange;
 
 use crate::error::ApiError;
@@ -153,7 +154,16 @@ pub(crate) async fn change_password(
     state
         .services
         .accounts
-        .change_password(&principal, &request.current_password, &request.new_password)
+        .change_password(
+            &principal,
+            &request.current_password,
+            &request.new_password,
+            if request.revoke_tokens {
+                PersonalTokensOnNewPassword::Revoke
+            } else {
+                PersonalTokensOnNewPassword::Keep
+            },
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -344,3 +344,25 @@ async fn metrics_count_requests_logins_throttling_and_reuse() {
 fn uuid_like() -> String {
     "01890000-0000-7000-8000-000000000000".to_owned()
 }
+
+/// Issue 10, finding 8: a sign-up for an address already taken answers 409
+/// without hashing, so duplicate sign-ups cannot become a flood of Argon2
+/// work that slows every login.
+#[tokio::test]
+async fn a_sign_up_for_a_taken_address_hashes_nothing() {
+    let server = TestServer::spawn_process().await;
+    server.sign_up("alice@example.com").await;
+    let hashes = || async {
+        let page = server.get("/metrics").await.text().await.unwrap();
+        sample(&page, "portcullis_password_hash_wait_seconds_count").unwrap_or(0.0)
+    };
+    let before = hashes().await;
+    assert!(before >= 1.0, "the first sign-up hashed");
+    for _ in 0..10 {
+        let response = server
+            .sign_up_with("Alice@Example.com", "another fine passphrase")
+            .await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+    }
+    assert_eq!(hashes().await, before, "no duplicate sign-up hashed");
+}

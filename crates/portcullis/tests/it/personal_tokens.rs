@@ -637,3 +637,89 @@ async fn another_users_pats_and_sessions_are_404_like_ones_that_do_not_exist() {
     );
     assert_eq!(list(&server, &carol).await.len(), 1);
 }
+
+/// Issue 10, finding 6: a password change ends the other sessions; the
+/// personal access tokens end too when asked (`revoke_tokens`), and only then.
+#[tokio::test]
+async fn a_password_change_revokes_the_pats_when_asked() {
+    let (server, tokens) = with_customer().await;
+    let access = text(&tokens, "access_token");
+    let pat = text(
+        &new_pat(&server, &access, "ci", &["books:download"]).await,
+        "token",
+    );
+    let new_password = "an entirely new passphrase";
+
+    let change = |current: &'static str, new: &'static str, revoke: Option<bool>| {
+        let mut body = json!({ "current_password": current, "new_password": new });
+        if let Some(revoke) = revoke {
+            body["revoke_tokens"] = revoke.into();
+        }
+        body
+    };
+    let kept = call(
+        &server,
+        Method::PUT,
+        "/me/password",
+        &access,
+        Some(&change(PASSWORD, new_password, None)),
+    )
+    .await;
+    assert_eq!(kept.status, StatusCode::NO_CONTENT, "{}", kept.text());
+    assert_eq!(
+        status_of_me(&server, &pat).await,
+        StatusCode::OK,
+        "kept by default"
+    );
+
+    let revoked = call(
+        &server,
+        Method::PUT,
+        "/me/password",
+        &access,
+        Some(&change(new_password, PASSWORD, Some(true))),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text());
+    assert_eq!(status_of_me(&server, &pat).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_of_me(&server, &access).await,
+        StatusCode::OK,
+        "the caller's session stays"
+    );
+}
+
+/// Issue 10, finding 6: `portcullis user passwd --revoke-tokens` ends the
+/// personal access tokens as well as the sessions; without it they stay.
+#[tokio::test]
+async fn user_passwd_revokes_the_pats_with_revoke_tokens() {
+    let (server, tokens) = with_customer().await;
+    let access = text(&tokens, "access_token");
+    let pat = text(
+        &new_pat(&server, &access, "ci", &["books:download"]).await,
+        "token",
+    );
+    let passwd = |extra: &[&str]| {
+        let args = [
+            &[
+                "user",
+                "passwd",
+                "--email",
+                "carol@example.com",
+                "--password-stdin",
+            ],
+            extra,
+        ]
+        .concat();
+        let output = server.cli(&args, Some("an entirely new passphrase\n"));
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert!(
+        passwd(&[]).contains("--revoke-tokens"),
+        "it says how to end them"
+    );
+    assert_eq!(status_of_me(&server, &pat).await, StatusCode::OK);
+    assert!(passwd(&["--revoke-tokens"]).contains("personal access tokens are revoked"));
+    assert_eq!(status_of_me(&server, &pat).await, StatusCode::UNAUTHORIZED);
+}
