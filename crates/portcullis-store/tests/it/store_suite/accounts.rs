@@ -1,4 +1,5 @@
 //! Users, their flags, profiles and roles held; stored roles.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
 
 use super::*;
 

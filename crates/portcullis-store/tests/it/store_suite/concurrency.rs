@@ -1,4 +1,5 @@
 //! Writes that race each other, and writes whose callers stop waiting.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
 
 use super::*;
 

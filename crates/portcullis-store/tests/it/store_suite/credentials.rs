@@ -1,4 +1,5 @@
 //! Signing keys, login-failure counts, and the byte order of stored text.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
 
 use super::*;
 use portcullis_core::store::LoginFailures;

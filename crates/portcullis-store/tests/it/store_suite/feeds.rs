@@ -1,4 +1,5 @@
 //! The revocation and account-change feeds, read from exact positions.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
 
 use super::*;
 use std::collections::HashSet;

@@ -1,4 +1,5 @@
 //! Pages of users, and personal access tokens with the times of their use.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
 
 use super::*;
 

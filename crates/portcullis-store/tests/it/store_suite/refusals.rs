@@ -1,5 +1,6 @@
 //! What every store refuses alike, before its database could answer
 //! differently, and the check that the database can take a write.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
 
 use super::*;
 

@@ -1,4 +1,5 @@
 //! Sessions, the refresh compare-and-set, and housekeeping.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
 
 use super::*;
 use portcullis_core::store::{FeedPosition, SessionCutoff};
