@@ -1,10 +1,13 @@
 //! The storage boundary: what the domain needs persisted, as one trait.
 //!
-//! Implementations live in `portcullis-store` (SQLite today, PostgreSQL
-//! next). They must make every method atomic on its own, return
-//! [`StoreError`] and never a driver error, and serialise
-//! [`Store::rotate_refresh_token`] in the database itself, since several
-//! server processes may share it. Times are stored with one-second precision.
+//! Implementations live in `portcullis-store` (SQLite and PostgreSQL). They
+//! must make every method atomic on its own, return [`StoreError`] and never
+//! a driver error, and serialise [`Store::rotate_refresh_token`] in the
+//! database itself, since several server processes may share it. A method
+//! that writes must be safe to drop at any await (a client that hangs up):
+//! the write then happens whole or not at all, never leaves a transaction
+//! open, and an `Ok` means it is committed. Times are stored with
+//! one-second precision.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -174,6 +177,11 @@ pub struct LoginFailures {
 pub trait Store: Send + Sync + 'static {
     /// Answers when the database does.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Answers `Ok` only when the database can take a write right now:
+    /// within about a second, it took the write lock (or did a write that
+    /// changes nothing) and let it go. An error when it is read-only,
+    /// locked by another writer, or unreachable; for readiness checks.
+    async fn check_writable(&self) -> Result<(), StoreError>;
     /// Connections of the pool right now, for monitoring.
     fn pool_status(&self) -> PoolStatus;
 

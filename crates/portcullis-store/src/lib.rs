@@ -8,14 +8,31 @@
 //! `portcullis-core`), or read configuration itself: the binary passes a URL
 //! and options in.
 //!
-//! Two backends pass the same test suite (`tests/it/store_suite.rs`) and keep
-//! the same semantics: SQLite ([`SqliteStore`]) for one instance on one
-//! machine, PostgreSQL ([`PgStore`]) for several instances sharing a database.
+//! One store, [`SqlStore`], holds every query once; a small dialect per
+//! database holds what truly differs. Two databases pass the same test
+//! suite (`tests/it/store_suite`) with the same semantics: SQLite
+//! ([`SqliteStore`]) for one instance on one machine, PostgreSQL
+//! ([`PgStore`]) for several instances sharing a database. Every write runs
+//! to its end even when its caller's future is dropped, so a request whose
+//! client hung up never leaves a transaction open.
 
+mod dialect;
+mod input;
 mod migration;
+mod options;
 mod postgres;
 mod rows;
+mod sql_store;
 mod sqlite;
+mod statement;
+mod store_impl;
+mod transaction;
 
-pub use postgres::{PgStore, PgStoreOptions};
-pub use sqlite::{SqliteStore, SqliteStoreOptions};
+pub use options::{PgStoreOptions, SqliteStoreOptions};
+pub use sql_store::SqlStore;
+
+/// The store on one SQLite file.
+pub type SqliteStore = SqlStore<sqlite::SqliteDialect>;
+
+/// The store on one PostgreSQL database.
+pub type PgStore = SqlStore<postgres::PostgresDialect>;

@@ -8,9 +8,10 @@
 //! one difference: hyphenated UUID text in SQLite, a native UUID in
 //! PostgreSQL, which each backend decodes in its [`BackendRow`] impl.
 //!
-//! This module only reads rows that a backend fetched: it must never hold SQL
-//! (dialects and placeholders differ, so queries stay in each backend) nor
-//! return a driver error.
+//! The column lists of the `SELECT`s these decoders read are kept here too,
+//! as macros, so the two never disagree. Otherwise this module only reads
+//! rows that a backend fetched: it must never run a query nor return a
+//! driver error.
 
 use std::collections::BTreeSet;
 
@@ -30,13 +31,13 @@ use portcullis_core::store::{
 };
 
 // The column lists the decoders below read, kept beside them so the two
-// never disagree. Plain SQL with no placeholders; each backend appends its
-// own `WHERE`/`ORDER BY` tail in its own dialect.
+// never disagree. The caller appends its `WHERE`/`ORDER BY` tail, with
+// `$N` placeholders.
 
 /// `SELECT` of users with one row per role (or one row with a NULL role),
 /// for [`users_from_rows`].
 macro_rules! select_users {
-    ($tail:literal) => {
+    ($tail:expr) => {
         concat!(
             "SELECT u.id, u.email, u.name, u.password_hash, u.disabled, u.created_at, r.role
              FROM users AS u LEFT JOIN user_roles AS r ON r.user_id = u.id ",
@@ -47,7 +48,7 @@ macro_rules! select_users {
 
 /// `SELECT` of sessions, for [`session_from_row`].
 macro_rules! select_sessions {
-    ($tail:literal) => {
+    ($tail:expr) => {
         concat!(
             "SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, refresh_key,
                     refresh_generation, refresh_hash, scope, user_agent, ip
@@ -59,7 +60,7 @@ macro_rules! select_sessions {
 
 /// `SELECT` of personal access tokens, for [`personal_token_from_row`].
 macro_rules! select_personal_tokens {
-    ($tail:literal) => {
+    ($tail:expr) => {
         concat!(
             "SELECT id, user_id, name, scopes, secret_hash, created_at, expires_at, last_used_at
              FROM personal_tokens ",
@@ -68,11 +69,27 @@ macro_rules! select_personal_tokens {
     };
 }
 
-pub(crate) use {select_personal_tokens, select_sessions, select_users};
+/// One page of users (`$1` the id to start after or NULL, `$2` text the
+/// email must contain or NULL, `$3` the page size), for [`users_from_rows`].
+/// `$position` is the database's function giving where a text occurs in
+/// another (1 and up) or 0, arguments in that order: `instr` or `strpos`.
+macro_rules! query_users {
+    ($position:literal) => {
+        $crate::rows::select_users!(concat!(
+            "WHERE u.id IN (SELECT id FROM users WHERE ($1 IS NULL OR id > $1)
+                              AND ($2 IS NULL OR ",
+            $position,
+            "(email, $2) > 0) ORDER BY id LIMIT $3)
+             ORDER BY u.id, r.role"
+        ))
+    };
+}
+
+pub(crate) use {query_users, select_personal_tokens, select_sessions, select_users};
 
 /// Typed access to the columns whose type both schemas share, for any row of
 /// a driver that decodes them (implemented once, for every such row).
-pub(crate) trait Columns {
+pub trait Columns {
     fn text(&self, name: &str) -> Result<String, StoreError>;
     fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn integer(&self, name: &str) -> Result<i64, StoreError>;
@@ -105,7 +122,7 @@ pub(crate) trait Columns {
 }
 
 /// A row of one backend: the shared columns, plus ids, whose type differs.
-pub(crate) trait BackendRow: Columns {
+pub trait BackendRow: Columns {
     fn uuid(&self, name: &str) -> Result<Uuid, StoreError>;
     fn optional_uuid(&self, name: &str) -> Result<Option<Uuid>, StoreError>;
 }
@@ -288,6 +305,14 @@ pub(crate) fn feed_read_limit() -> i64 {
     i64::try_from(MAX_ACCOUNT_CHANGES_PER_READ).map_or(i64::MAX, |max| max + 1)
 }
 
+/// A read of the account-change feed that says everything changed.
+pub(crate) fn everything_changed(position: FeedPosition) -> AccountChanges {
+    AccountChanges {
+        changes: vec![AccountChanged::Everything],
+        position,
+    }
+}
+
 /// The account-change feed's entries as read, `(kind, user_id)`, each
 /// change once; more than [`MAX_ACCOUNT_CHANGES_PER_READ`] entries read as
 /// [`AccountChanged::Everything`].
@@ -295,27 +320,25 @@ pub(crate) fn account_changes(
     entries: Vec<(String, Option<Uuid>)>,
     position: FeedPosition,
 ) -> Result<AccountChanges, StoreError> {
-    let changes = if entries.len() > MAX_ACCOUNT_CHANGES_PER_READ {
-        vec![AccountChanged::Everything]
-    } else {
-        let mut changes = Vec::new();
-        for (kind, user_id) in entries {
-            let change = match (kind.as_str(), user_id) {
-                ("user", Some(id)) => AccountChanged::User(id),
-                ("roles", None) => AccountChanged::Roles,
-                ("everything", None) => AccountChanged::Everything,
-                _ => {
-                    return Err(StoreError::Other(format!(
-                        "account_changes: an entry of kind {kind:?} with user {user_id:?}"
-                    )));
-                }
-            };
-            if !changes.contains(&change) {
-                changes.push(change);
+    if entries.len() > MAX_ACCOUNT_CHANGES_PER_READ {
+        return Ok(everything_changed(position));
+    }
+    let mut changes = Vec::new();
+    for (kind, user_id) in entries {
+        let change = match (kind.as_str(), user_id) {
+            ("user", Some(id)) => AccountChanged::User(id),
+            ("roles", None) => AccountChanged::Roles,
+            ("everything", None) => AccountChanged::Everything,
+            _ => {
+                return Err(StoreError::Other(format!(
+                    "account_changes: an entry of kind {kind:?} with user {user_id:?}"
+                )));
             }
+        };
+        if !changes.contains(&change) {
+            changes.push(change);
         }
-        changes
-    };
+    }
     Ok(AccountChanges { changes, position })
 }
 

@@ -1,8 +1,9 @@
 //! The store suite on SQLite (`sqlite::suite::*`), plus what only a file
 //! database has: URL forms, migrations run twice or at once, data that
-//! outlives the process's pool.
+//! outlives the process's pool, another connection holding the write lock.
 //!
-//! Every test gets its own file in its own temporary directory.
+//! Every test gets its own file in its own temporary directory. SQLite is
+//! always there (it is compiled in): these tests never skip.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,10 +12,53 @@ use portcullis_core::store::{Store, StoreError};
 use portcullis_store::{SqliteStore, SqliteStoreOptions};
 use tempfile::TempDir;
 
+use crate::harness::{Backend, Unavailable, trials};
 use crate::store_suite;
 
+/// The store suite's backend: a file in a temporary directory.
+pub(crate) struct Sqlite;
+
+impl Backend for Sqlite {
+    type Database = TestDatabase;
+    const NAME: &'static str = "sqlite";
+
+    fn available() -> Result<(), Unavailable> {
+        Ok(())
+    }
+
+    async fn fresh() -> TestDatabase {
+        TestDatabase::new().await
+    }
+
+    fn store(database: &TestDatabase) -> Arc<dyn Store> {
+        Arc::new(database.store.clone())
+    }
+
+    async fn another_pool(database: &TestDatabase) -> Arc<dyn Store> {
+        Arc::new(open(&database.path()).await)
+    }
+}
+
+/// The tests that only SQLite has.
+pub(crate) fn trials() -> Vec<libtest_mimic::Trial> {
+    trials!["sqlite":
+        MultiThread concurrent_first_signing_key_from_two_pools,
+        CurrentThread accepted_url_forms_create_the_file,
+        CurrentThread unusable_locations_are_errors,
+        CurrentThread file_is_wal_and_foreign_keys_are_enforced,
+        CurrentThread migrations_are_idempotent,
+        MultiThread concurrent_migrations_apply_once,
+        CurrentThread a_newer_schema_is_refused,
+        CurrentThread data_survives_reopening_the_file,
+        CurrentThread a_closed_store_is_unavailable,
+        CurrentThread changes_made_by_hand_reach_the_account_change_feed,
+        CurrentThread a_write_lock_held_elsewhere_is_not_writable,
+        CurrentThread a_read_only_database_is_not_writable,
+    ]
+}
+
 /// A migrated store on a fresh file; the directory lives as long as this does.
-struct TestDatabase {
+pub(crate) struct TestDatabase {
     directory: TempDir,
     store: SqliteStore,
 }
@@ -39,9 +83,6 @@ async fn open(path: &Path) -> SqliteStore {
     store
 }
 
-crate::store_suite::store_suite_tests!(Some(TestDatabase::new().await));
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_signing_key_from_two_pools() {
     // Two pools on one file stand for two server instances starting together.
     let database = TestDatabase::new().await;
@@ -53,7 +94,6 @@ async fn concurrent_first_signing_key_from_two_pools() {
     .await;
 }
 
-#[tokio::test]
 async fn accepted_url_forms_create_the_file() {
     let directory = tempfile::tempdir().unwrap();
     let base = directory.path().to_str().unwrap();
@@ -86,7 +126,6 @@ async fn accepted_url_forms_create_the_file() {
     }
 }
 
-#[tokio::test]
 async fn unusable_locations_are_errors() {
     let directory = tempfile::tempdir().unwrap();
     let missing_parent = directory.path().join("no/such/dir/x.db");
@@ -96,7 +135,6 @@ async fn unusable_locations_are_errors() {
     assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
 }
 
-#[tokio::test]
 async fn file_is_wal_and_foreign_keys_are_enforced() {
     let database = TestDatabase::new().await;
     // WAL is a property of the file: a plain connection sees it.
@@ -125,7 +163,6 @@ async fn file_is_wal_and_foreign_keys_are_enforced() {
     assert!(store.session(dangling.id).await.unwrap().is_none());
 }
 
-#[tokio::test]
 async fn migrations_are_idempotent() {
     let database = TestDatabase::new().await;
     database
@@ -138,7 +175,6 @@ async fn migrations_are_idempotent() {
     store_suite::users(&again).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_migrations_apply_once() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("portcullis.db");
@@ -160,7 +196,6 @@ async fn concurrent_migrations_apply_once() {
     store_suite::users(&stores[0]).await;
 }
 
-#[tokio::test]
 async fn a_newer_schema_is_refused() {
     let database = TestDatabase::new().await;
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database.path());
@@ -173,7 +208,6 @@ async fn a_newer_schema_is_refused() {
     store_suite::assert_refused_as_newer(database.store.migrate().await);
 }
 
-#[tokio::test]
 async fn data_survives_reopening_the_file() {
     let database = TestDatabase::new().await;
     let alice_email = portcullis_core::email::Email::parse("alice@example.com").unwrap();
@@ -202,7 +236,6 @@ async fn data_survives_reopening_the_file() {
     );
 }
 
-#[tokio::test]
 async fn a_closed_store_is_unavailable() {
     let database = TestDatabase::new().await;
     database.store.close().await;
@@ -211,7 +244,6 @@ async fn a_closed_store_is_unavailable() {
 
 /// Changes made by hand in SQL, which no store method makes, reach the
 /// account-change feed too: the triggers, not the store, write it.
-#[tokio::test]
 async fn changes_made_by_hand_reach_the_account_change_feed() {
     use portcullis_core::store::AccountChanged;
 
@@ -250,4 +282,39 @@ async fn changes_made_by_hand_reach_the_account_change_feed() {
         let (changes, _) = store_suite::changes_after(store, position).await;
         assert_eq!(changes, [expected].into(), "{statement}");
     }
+}
+
+/// Another connection holding the write lock makes the store not writable,
+/// said within the check's bound, and writable again once it lets go.
+async fn a_write_lock_held_elsewhere_is_not_writable() {
+    let database = TestDatabase::new().await;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database.path());
+    let mut holder = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let release = async {
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+    };
+    store_suite::not_writable_until(&database.store, release).await;
+}
+
+/// A database opened read-only answers reads, and says it cannot write.
+async fn a_read_only_database_is_not_writable() {
+    let database = TestDatabase::new().await;
+    let url = format!("sqlite://{}?mode=ro", database.path().display());
+    let read_only = SqliteStore::connect(&url).await.expect("open read-only");
+    read_only.ping().await.unwrap();
+    assert_eq!(read_only.count_users().await.unwrap(), 0);
+    let result = read_only.check_writable().await;
+    assert!(result.is_err(), "{result:?}");
+    database
+        .store
+        .check_writable()
+        .await
+        .expect("the read-write store is");
 }

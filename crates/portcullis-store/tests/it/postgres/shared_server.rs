@@ -1,174 +1,46 @@
-//! The store suite on PostgreSQL (`postgres::suite::*`), plus what only a
-//! shared server shows: two pools (two instances) racing on one database,
-//! migrators starting together, the statement timeout, unreachable servers.
-//!
-//! `PORTCULLIS_TEST_POSTGRES` names a server (`postgres://postgres@127.0.0.1:5432`,
-//! a role that may create databases; PostgreSQL 15 or newer, with ICU).
-//! Every test creates its own database there and drops it afterwards, even
-//! when the test panics. Without the variable, each test that needs a server
-//! returns at once and one line says so; with it, a server that cannot be
-//! used fails the tests rather than skipping them.
+//! What only a shared PostgreSQL server shows: two pools (two instances)
+//! racing on one database, migrators starting together, the statement
+//! timeout, locks and read-only databases, transactions left open,
+//! unreachable servers and malformed URLs.
 
-use std::io::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use portcullis_core::refresh::RefreshSecretHash;
 use portcullis_core::store::{SessionRecord, Store, StoreError};
 use portcullis_store::{PgStore, PgStoreOptions};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
+use super::{ScratchDatabase, TestDatabase, available, server, with_database};
+use crate::harness::trials;
 use crate::store_suite::{self, at};
 
-/// The environment variable holding the test server's URL.
-const SERVER_VARIABLE: &str = "PORTCULLIS_TEST_POSTGRES";
-
-/// The test server's URL, or `None` (said once per run) when there is none.
-fn server_url() -> Option<String> {
-    static SKIP_NOTICE: Once = Once::new();
-    match std::env::var(SERVER_VARIABLE) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        Ok(_) | Err(std::env::VarError::NotPresent) => {
-            SKIP_NOTICE.call_once(|| {
-                // Straight to the process's stderr: libtest captures `eprintln!`
-                // of passing tests, and this line must be seen.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "skipping PostgreSQL store tests: {SERVER_VARIABLE} is not set"
-                );
-            });
-            None
-        }
-        Err(error) => panic!("{SERVER_VARIABLE}: {error}"),
-    }
+/// The tests of this module; those that need a server are ignored without one.
+pub(crate) fn trials() -> Vec<libtest_mimic::Trial> {
+    let mut trials = trials!["postgres" needing available:
+        MultiThread concurrent_refresh_rotation_from_two_pools,
+        MultiThread concurrent_first_signing_key_from_two_pools,
+        MultiThread concurrent_migrations_on_a_fresh_database,
+        CurrentThread migrations_are_idempotent,
+        CurrentThread a_newer_schema_is_refused,
+        CurrentThread text_order_is_bytewise_in_a_natural_language_locale,
+        CurrentThread a_statement_blocked_past_the_timeout_is_unavailable,
+        CurrentThread a_closed_store_is_unavailable,
+        CurrentThread a_missing_database_is_an_error,
+        MultiThread databases_are_dropped_even_when_a_test_panics,
+        CurrentThread the_feeds_see_late_commits_and_the_account_feed_updates_and_truncations,
+        MultiThread dropped_writes_leave_no_connection_idle_in_a_transaction,
+        CurrentThread a_table_lock_held_elsewhere_is_not_writable,
+        CurrentThread a_read_only_database_is_not_writable,
+    ];
+    // These need no server: they run with or without one.
+    trials.extend(trials!["postgres":
+        CurrentThread an_unreachable_server_is_unavailable,
+        CurrentThread a_malformed_url_is_other,
+        CurrentThread database_urls,
+    ]);
+    trials
 }
-
-/// `url` with its database (the path) replaced by `database`, query kept.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |index| index + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |index| authority_start + index);
-    let query = query.map(|query| format!("?{query}")).unwrap_or_default();
-    format!("{}/{database}{query}", &base[..path_start])
-}
-
-/// A new, empty database on the test server, dropped when this is dropped.
-pub(crate) struct ScratchDatabase {
-    pub(crate) name: String,
-    /// Connects to this database.
-    pub(crate) url: String,
-    /// Connects to the server's `postgres` database, to create and drop others.
-    admin_url: String,
-}
-
-impl ScratchDatabase {
-    /// `None` when no test server is configured.
-    pub(crate) async fn create() -> Option<Self> {
-        Self::create_with("").await
-    }
-
-    /// `clauses` are appended to `CREATE DATABASE name` (e.g. a locale).
-    pub(crate) async fn create_with(clauses: &str) -> Option<Self> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let server = server_url()?;
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos();
-        let name = format!(
-            "portcullis_test_{}_{nanos}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let admin_url = with_database(&server, "postgres");
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|error| panic!("{SERVER_VARIABLE}={server}: {error}"));
-        // Through `Executor`: `RawSql::execute`'s future is not provably `Send`.
-        admin
-            .execute(sqlx::raw_sql(&format!(
-                "CREATE DATABASE \"{name}\" {clauses}"
-            )))
-            .await
-            .unwrap_or_else(|error| panic!("creating database {name}: {error}"));
-        admin.close().await.ok();
-        let url = with_database(&server, &name);
-        Some(Self {
-            name,
-            url,
-            admin_url,
-        })
-    }
-
-    pub(crate) async fn connect(&self) -> PgStore {
-        PgStore::connect(&self.url).await.expect("connect")
-    }
-
-    pub(crate) async fn connect_and_migrate(&self) -> PgStore {
-        let store = self.connect().await;
-        store.migrate().await.expect("migrate");
-        store
-    }
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        // Drop may run on a runtime's thread, even while a panic unwinds
-        // through a test: do the async work on a thread and runtime of its own.
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || -> Result<(), String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|error| error.to_string())?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                // FORCE ends the connections a pool of the test may still hold.
-                admin
-                    .execute(sqlx::raw_sql(&format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                admin.close().await.map_err(|error| error.to_string())
-            })
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("could not drop test database {}: {error}", self.name),
-            Err(_) => eprintln!(
-                "could not drop test database {}: thread panicked",
-                self.name
-            ),
-        }
-    }
-}
-
-/// A migrated store on a database of its own.
-pub(crate) struct TestDatabase {
-    // Fields drop in order: the pool before its database.
-    pub(crate) store: PgStore,
-    pub(crate) database: ScratchDatabase,
-}
-
-impl TestDatabase {
-    /// `None` when no test server is configured.
-    pub(crate) async fn new() -> Option<Self> {
-        let database = ScratchDatabase::create().await?;
-        let store = database.connect_and_migrate().await;
-        Some(Self { store, database })
-    }
-}
-
-crate::store_suite::store_suite_tests!(TestDatabase::new().await);
 
 /// A live session of a new user, stored.
 async fn stored_session(store: &dyn Store) -> SessionRecord {
@@ -187,30 +59,21 @@ async fn two_pools(database: &TestDatabase) -> [Arc<dyn Store>; 2] {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refresh_rotation_from_two_pools() {
     // Two pools on one database stand for two server instances.
-    let Some(database) = TestDatabase::new().await else {
-        return;
-    };
+    let database = TestDatabase::new().await;
     let session = stored_session(&database.store).await;
     store_suite::exactly_one_rotation_wins(&two_pools(&database).await, session.id, 32, at(2))
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_signing_key_from_two_pools() {
-    let Some(database) = TestDatabase::new().await else {
-        return;
-    };
+    let database = TestDatabase::new().await;
     store_suite::exactly_one_first_signing_key(&two_pools(&database).await).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_migrations_on_a_fresh_database() {
-    let Some(database) = ScratchDatabase::create().await else {
-        return;
-    };
+    let database = ScratchDatabase::create().await;
     let stores = [database.connect().await, database.connect().await];
     let barrier = Arc::new(tokio::sync::Barrier::new(stores.len()));
     let tasks: Vec<_> = stores
@@ -239,21 +102,15 @@ async fn concurrent_migrations_on_a_fresh_database() {
     store_suite::users(&stores[1]).await;
 }
 
-#[tokio::test]
 async fn migrations_are_idempotent() {
-    let Some(database) = TestDatabase::new().await else {
-        return;
-    };
+    let database = TestDatabase::new().await;
     database.store.migrate().await.expect("second migrate");
     let again = database.database.connect_and_migrate().await;
     store_suite::users(&again).await;
 }
 
-#[tokio::test]
 async fn a_newer_schema_is_refused() {
-    let Some(database) = TestDatabase::new().await else {
-        return;
-    };
+    let database = TestDatabase::new().await;
     let mut raw = PgConnection::connect(&database.database.url).await.unwrap();
     sqlx::query(
         "INSERT INTO schema_migrations (version, file_name, applied_at) VALUES (9999, 'future.sql', 0)",
@@ -266,23 +123,16 @@ async fn a_newer_schema_is_refused() {
 }
 
 /// The schema orders text bytewise even where the database's locale would not.
-#[tokio::test]
 async fn text_order_is_bytewise_in_a_natural_language_locale() {
-    let Some(database) =
+    let database =
         ScratchDatabase::create_with("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
-            .await
-    else {
-        return;
-    };
+            .await;
     let store = database.connect_and_migrate().await;
     store_suite::text_order_is_bytewise(&store).await;
 }
 
-#[tokio::test]
 async fn a_statement_blocked_past_the_timeout_is_unavailable() {
-    let Some(database) = ScratchDatabase::create().await else {
-        return;
-    };
+    let database = ScratchDatabase::create().await;
     let store = PgStore::connect_with(
         &database.url,
         PgStoreOptions {
@@ -322,39 +172,30 @@ async fn a_statement_blocked_past_the_timeout_is_unavailable() {
     );
 }
 
-#[tokio::test]
 async fn a_closed_store_is_unavailable() {
-    let Some(database) = TestDatabase::new().await else {
-        return;
-    };
+    let database = TestDatabase::new().await;
     database.store.close().await;
     store_suite::assert_unavailable(database.store.ping().await);
 }
 
-#[tokio::test]
 async fn a_missing_database_is_an_error() {
-    let Some(database) = ScratchDatabase::create().await else {
-        return;
-    };
+    let database = ScratchDatabase::create().await;
     let missing = with_database(&database.url, &format!("{}_missing", database.name));
     let result = PgStore::connect(&missing).await;
     assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn databases_are_dropped_even_when_a_test_panics() {
-    let Some(server) = server_url() else {
-        return;
-    };
+    let server = server().expect("a server");
     let (name_sender, name_receiver) = tokio::sync::oneshot::channel();
     let failing_test = tokio::spawn(async move {
-        let database = TestDatabase::new().await.expect("server configured");
+        let database = TestDatabase::new().await;
         name_sender.send(database.database.name.clone()).unwrap();
         panic!("a test failing on purpose, with its database open");
     });
     assert!(failing_test.await.unwrap_err().is_panic());
     let name = name_receiver.await.unwrap();
-    let mut admin = PgConnection::connect(&with_database(&server, "postgres"))
+    let mut admin = PgConnection::connect(&with_database(server, "postgres"))
         .await
         .unwrap();
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
@@ -366,9 +207,6 @@ async fn databases_are_dropped_even_when_a_test_panics() {
     admin.close().await.unwrap();
 }
 
-// These need no server: they run with or without PORTCULLIS_TEST_POSTGRES.
-
-#[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     // A port that was just free: nothing listens there.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -389,7 +227,6 @@ async fn an_unreachable_server_is_unavailable() {
     assert!(started.elapsed() < Duration::from_secs(3));
 }
 
-#[tokio::test]
 async fn a_malformed_url_is_other() {
     for url in [
         "",
@@ -407,8 +244,7 @@ async fn a_malformed_url_is_other() {
     }
 }
 
-#[test]
-fn database_urls() {
+async fn database_urls() {
     #[track_caller]
     fn check(server: &str, expected: &str) {
         assert_eq!(with_database(server, "db"), expected, "{server}");
@@ -435,13 +271,10 @@ fn database_urls() {
 /// The account-change feed and the revocations miss nothing a long
 /// transaction commits late, however long it ran, and the feed records what
 /// no store method does: updates and truncations made by hand.
-#[tokio::test]
 async fn the_feeds_see_late_commits_and_the_account_feed_updates_and_truncations() {
     use portcullis_core::store::AccountChanged;
 
-    let Some(database) = TestDatabase::new().await else {
-        return;
-    };
+    let database = TestDatabase::new().await;
     let store = &database.store;
     let alice = store_suite::user("alice@example.com", at(0));
     store.insert_user(&alice).await.unwrap();
@@ -515,4 +348,70 @@ async fn the_feeds_see_late_commits_and_the_account_feed_updates_and_truncations
     let (changes, _) = store_suite::changes_after(store, position).await;
     assert!(changes.contains(&AccountChanged::Everything), "{changes:?}");
     by_hand.close().await.unwrap();
+}
+
+/// Writes dropped at any point leave no connection of the test database
+/// idle inside a transaction (what sqlx 0.8.6 does to a `BEGIN` dropped
+/// in flight), and every write that answered is committed.
+async fn dropped_writes_leave_no_connection_idle_in_a_transaction() {
+    let database = TestDatabase::new().await;
+    let [writer, observer] = two_pools(&database).await;
+    store_suite::dropped_writes_apply_whole_or_not_at_all(Arc::clone(&writer), observer).await;
+    store_suite::wait_until_idle(&*writer).await;
+    let mut by_hand = PgConnection::connect(&database.database.url).await.unwrap();
+    let open: Vec<String> = sqlx::query_scalar(
+        "SELECT state || ': ' || coalesce(query, '') FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_all(&mut by_hand)
+    .await
+    .unwrap();
+    assert!(
+        open.is_empty(),
+        "connections idle in a transaction: {open:?}"
+    );
+    by_hand.close().await.unwrap();
+}
+
+/// Another client holding a lock that keeps writers out of `sessions`
+/// makes the store not writable, said within the check's bound, and
+/// writable again once it lets go.
+async fn a_table_lock_held_elsewhere_is_not_writable() {
+    let database = TestDatabase::new().await;
+    database.store.check_writable().await.expect("writable");
+    let mut holder = PgConnection::connect(&database.database.url).await.unwrap();
+    let mut transaction = holder.begin().await.unwrap();
+    sqlx::query("LOCK TABLE sessions IN SHARE MODE")
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+    let release = async move { transaction.rollback().await.unwrap() };
+    store_suite::not_writable_until(&database.store, release).await;
+    holder.close().await.unwrap();
+}
+
+/// A database whose transactions are read-only (a standby, or one made
+/// read-only by hand) answers reads, and says it cannot write.
+async fn a_read_only_database_is_not_writable() {
+    let database = TestDatabase::new().await;
+    let mut by_hand = PgConnection::connect(&database.database.url).await.unwrap();
+    by_hand
+        .execute(sqlx::raw_sql(&format!(
+            "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+            database.database.name
+        )))
+        .await
+        .unwrap();
+    by_hand.close().await.unwrap();
+    // The setting holds for sessions that start after it.
+    let read_only = database.database.connect().await;
+    read_only.ping().await.unwrap();
+    assert_eq!(read_only.count_users().await.unwrap(), 0);
+    store_suite::assert_unavailable(read_only.check_writable().await);
+    store_suite::assert_unavailable(
+        read_only
+            .insert_user(&store_suite::user("alice@example.com", at(0)))
+            .await,
+    );
 }

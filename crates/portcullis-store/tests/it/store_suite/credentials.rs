@@ -1,0 +1,153 @@
+//! Signing keys, login-failure counts, and the byte order of stored text.
+//! Like the whole suite, it must never name a backend, SQL or a driver.
+
+use super::*;
+use portcullis_core::store::LoginFailures;
+
+/// Names come back in byte order, as Rust's `str` sorts, whatever the database's locale.
+pub(crate) async fn text_order_is_bytewise(store: &dyn Store) {
+    let names = [
+        "admin", "Zeta", "zeta", "_ops", "éclair", "Éclair", "a b", "a-b", "ab", "B", "a",
+    ];
+    let mut expected: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    expected.sort();
+
+    let mut alice = user("alice@example.com", at(0));
+    alice.roles = names.iter().map(|name| (*name).to_owned()).collect();
+    store.insert_user(&alice).await.unwrap();
+    assert_eq!(
+        store.user_by_id(alice.id).await.unwrap().unwrap().roles,
+        expected,
+        "a user's roles"
+    );
+
+    for name in names {
+        store.put_role(&role(name, &names)).await.unwrap();
+    }
+    let stored = store.roles().await.unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+        expected,
+        "role names"
+    );
+    assert!(stored.iter().all(|r| r.permissions.len() == names.len()));
+
+    // Keys created in the same second are listed by kid.
+    let created = at(10);
+    let key = |kid: &str| SigningKey {
+        kid: kid.to_owned(),
+        ..signing_key(1, created)
+    };
+    assert!(store.insert_first_signing_key(&key("b")).await.unwrap());
+    store.rotate_signing_key(&key("B"), created).await.unwrap();
+    store.rotate_signing_key(&key("_"), created).await.unwrap();
+    let kids: Vec<String> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["B", "_", "b"]);
+}
+
+/// The first key is stored once; rotation retires every active key.
+pub(crate) async fn signing_keys(store: &dyn Store) {
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    let first = signing_key(1, at(0));
+    assert!(store.insert_first_signing_key(&first).await.unwrap());
+    assert!(
+        !store
+            .insert_first_signing_key(&signing_key(2, at(1)))
+            .await
+            .unwrap(),
+        "a key exists"
+    );
+    assert!(
+        !store.insert_first_signing_key(&first).await.unwrap(),
+        "same key again"
+    );
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_same_key(&keys[0], &first);
+
+    let second = signing_key(3, at(100));
+    store.rotate_signing_key(&second, at(100)).await.unwrap();
+    let third = signing_key(4, at(200));
+    store.rotate_signing_key(&third, at(200)).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    let expected = [
+        SigningKey {
+            state: KeyState::Retiring { since: at(100) },
+            ..first.clone()
+        },
+        SigningKey {
+            state: KeyState::Retiring { since: at(200) },
+            ..second.clone()
+        },
+        third.clone(),
+    ];
+    assert_eq!(keys.len(), expected.len());
+    for (got, want) in keys.iter().zip(&expected) {
+        assert_same_key(got, want);
+    }
+
+    // A rotation that fails (the kid exists) changes nothing.
+    assert_conflict(store.rotate_signing_key(&third, at(300)).await);
+    let after = store.signing_keys().await.unwrap();
+    assert_eq!(
+        after.iter().map(|k| k.state).collect::<Vec<_>>(),
+        expected.iter().map(|k| k.state).collect::<Vec<_>>()
+    );
+}
+
+/// Failure counting per key, forgetting old failures, clearing.
+pub(crate) async fn login_failures(store: &dyn Store) {
+    enum Step {
+        Fail { now: i64, forget_before: i64 },
+        Clear,
+    }
+    /// A failure at `now`, forgetting those before `forget_before`.
+    fn fail(now: i64, forget_before: i64) -> Step {
+        Step::Fail { now, forget_before }
+    }
+    // (key, step, expected (count, last failure) afterwards)
+    let steps = [
+        ("a", fail(100, 0), Some((1, 100))),
+        ("a", fail(110, 0), Some((2, 110))),
+        ("a", fail(120, 110), Some((3, 120))), // at the edge: kept
+        ("b", fail(125, 0), Some((1, 125))),
+        ("a", fail(500, 121), Some((1, 500))), // last one too old: restart
+        ("a", fail(510, 121), Some((2, 510))),
+        ("a", Step::Clear, None),
+        ("a", fail(520, 0), Some((1, 520))),
+        ("nobody", Step::Clear, None),
+    ];
+    for (index, (key, step, expected)) in steps.into_iter().enumerate() {
+        match step {
+            Step::Fail { now, forget_before } => {
+                store
+                    .record_login_failure(key, at(now), at(forget_before))
+                    .await
+            }
+            Step::Clear => store.clear_login_failures(key).await,
+        }
+        .unwrap_or_else(|error| panic!("step {index}: {error}"));
+        let expected = expected.map(|(count, last)| LoginFailures {
+            count,
+            last_at: at(last),
+        });
+        assert_eq!(
+            store.login_failures(key).await.unwrap(),
+            expected,
+            "step {index} on {key:?}"
+        );
+    }
+    assert_eq!(
+        store.login_failures("b").await.unwrap(),
+        Some(LoginFailures {
+            count: 1,
+            last_at: at(125)
+        })
+    );
+}
