@@ -74,21 +74,6 @@ impl TestDatabase {
         }
     }
 
-    /// A fresh PostgreSQL database, whatever the suite's backend; `None`
-    /// (after saying so once) when no PostgreSQL server is configured.
-    pub(crate) fn postgres() -> Option<Arc<Self>> {
-        static SKIP_NOTICE: std::sync::Once = std::sync::Once::new();
-        match std::env::var(POSTGRES_VARIABLE) {
-            Ok(server) => Some(Self::on_postgres(&server)),
-            Err(_) => {
-                SKIP_NOTICE.call_once(|| {
-                    eprintln!("skipping PostgreSQL-only tests: {POSTGRES_VARIABLE} is not set");
-                });
-                None
-            }
-        }
-    }
-
     /// A new database on the PostgreSQL server at `server_url`.
     pub(crate) fn on_postgres(server_url: &str) -> Arc<Self> {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -1,6 +1,9 @@
-//! Integration tests: the real `portcullis` binary over real HTTP, one
-//! process and one SQLite file per test. One test binary, one module per
-//! area of the contract.
+//! Integration tests: the real server over real HTTP, one server and one
+//! database per test, most of them inside this process (see `helpers`).
+//! One test binary, one module per area of the contract; the tests that
+//! need another service beside the server (several instances on
+//! PostgreSQL, a database that goes away, nginx, PyJWT) are the `services`
+//! binary, whose harness reports a missing service as ignored.
 
 mod access_tokens;
 mod accounts;
@@ -14,13 +17,10 @@ mod faults;
 mod forward_auth;
 mod helpers;
 mod introspection;
-mod multi_instance;
-mod nginx;
 mod operations;
 mod passwords;
 mod permissions;
 mod personal_tokens;
-mod python_jwks;
 mod refresh;
 mod sessions;
 mod signing_keys;

@@ -4,8 +4,7 @@
 //! It must accept a real token and refuse a tampered one or one signed by
 //! another server, so the JWKS and the tokens really are standard.
 //!
-//! Without python3 and PyJWT these tests print one line and pass, unless
-//! `PORTCULLIS_TEST_PYTHON=1` demands them.
+//! They need python3 with PyJWT (see `crate::harness`).
 
 use std::process::{Command, Output, Stdio};
 
@@ -26,26 +25,6 @@ fn script() -> String {
     )
 }
 
-/// Whether python3 with PyJWT and its crypto extra can run the example; when
-/// not, prints why the test is skipped (or fails if the tests are demanded).
-fn python_or_skip() -> bool {
-    let usable = Command::new("python3")
-        .args(["-c", "import jwt, cryptography"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !usable {
-        assert!(
-            std::env::var("PORTCULLIS_TEST_PYTHON").as_deref() != Ok("1"),
-            "PORTCULLIS_TEST_PYTHON=1 but `python3 -c 'import jwt, cryptography'` fails; \
-             pip install 'PyJWT[crypto]'"
-        );
-        println!("skipping Python tests: python3 with PyJWT[crypto] is not installed");
-    }
-    usable
-}
-
 fn verify_with_python(base: &str, token: &str, issuer: &str) -> Output {
     Command::new("python3")
         .args([&script(), base, token, issuer])
@@ -54,11 +33,7 @@ fn verify_with_python(base: &str, token: &str, issuer: &str) -> Output {
         .expect("run python3")
 }
 
-#[tokio::test]
-async fn pyjwt_accepts_a_real_access_token() {
-    if !python_or_skip() {
-        return;
-    }
+pub(crate) async fn pyjwt_accepts_a_real_access_token() {
     let server = TestServer::spawn_with(&["--issuer", ISSUER]).await;
     let ada = server.sign_up("ada@example.com").await;
     let access = text(
@@ -74,11 +49,7 @@ async fn pyjwt_accepts_a_real_access_token() {
     assert_eq!(claims, jwt_claims(&access));
 }
 
-#[tokio::test]
-async fn pyjwt_refuses_tampered_foreign_and_misaddressed_tokens() {
-    if !python_or_skip() {
-        return;
-    }
+pub(crate) async fn pyjwt_refuses_tampered_foreign_and_misaddressed_tokens() {
     let server = TestServer::spawn_with(&["--issuer", ISSUER]).await;
     let other_server = TestServer::spawn_with(&["--issuer", ISSUER]).await;
     let tokens = server.user_with_tokens("ada@example.com").await;

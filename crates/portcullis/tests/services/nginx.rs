@@ -6,8 +6,7 @@
 //! sent. When Portcullis cannot answer, nginx must refuse (`500`), never pass
 //! the request on.
 //!
-//! Without nginx these tests print one line and pass, unless
-//! `PORTCULLIS_TEST_NGINX=1` demands them.
+//! They need nginx (see `crate::harness`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,25 +30,12 @@ const EXAMPLE_NGINX: &str = "listen 127.0.0.1:8000;";
 
 /// The nginx binary: on `PATH`, or where Debian puts it (`sbin` is not on
 /// every user's `PATH`).
-fn find_nginx() -> Option<PathBuf> {
+pub(crate) fn find_nginx() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
         .map(|dir| dir.join("nginx"))
         .find(|candidate| candidate.is_file())
-}
-
-/// The nginx binary, or `None` after printing why the test is skipped.
-fn nginx_or_skip() -> Option<PathBuf> {
-    let found = find_nginx();
-    if found.is_none() {
-        assert!(
-            std::env::var("PORTCULLIS_TEST_NGINX").as_deref() != Ok("1"),
-            "PORTCULLIS_TEST_NGINX=1 but nginx is not installed (not on PATH, nor in /usr/sbin)"
-        );
-        println!("skipping nginx tests: nginx is not installed");
-    }
-    found
 }
 
 /// The echo API: answers `200` with the `X-Auth-*` headers it received, and
@@ -195,17 +181,16 @@ struct Stack {
 }
 
 impl Stack {
-    /// `None` when nginx is not installed (and not demanded).
-    async fn start() -> Option<Self> {
-        let binary = nginx_or_skip()?;
-        let portcullis = TestServer::spawn().await;
+    async fn start() -> Self {
+        let binary = find_nginx().expect("the harness found nginx");
+        let portcullis = TestServer::spawn_process().await;
         let api = EchoApi::start().await;
         let nginx = Nginx::start(&binary, portcullis.address(), api.address);
-        Some(Self {
+        Self {
             portcullis,
             api,
             nginx,
-        })
+        }
     }
 
     async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -231,11 +216,8 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-#[tokio::test]
-async fn requests_without_a_valid_token_never_reach_the_api() {
-    let Some(stack) = Stack::start().await else {
-        return;
-    };
+pub(crate) async fn requests_without_a_valid_token_never_reach_the_api() {
+    let stack = Stack::start().await;
     let tokens = stack.portcullis.user_with_tokens("ada@example.com").await;
     let logged_out = text(
         &stack.portcullis.login("ada@example.com", PASSWORD).await,
@@ -298,11 +280,8 @@ async fn requests_without_a_valid_token_never_reach_the_api() {
     assert_eq!(stack.api.hits(), 1);
 }
 
-#[tokio::test]
-async fn the_api_gets_the_real_identity_and_never_a_forged_one() {
-    let Some(stack) = Stack::start().await else {
-        return;
-    };
+pub(crate) async fn the_api_gets_the_real_identity_and_never_a_forged_one() {
+    let stack = Stack::start().await;
     stack.portcullis.set_role("reader", &["books:read"]);
     stack.portcullis.set_role("writer", &["books:write"]);
     let ada = stack
@@ -355,11 +334,8 @@ async fn the_api_gets_the_real_identity_and_never_a_forged_one() {
     assert_eq!(stack.api.hits(), 2);
 }
 
-#[tokio::test]
-async fn downloads_need_books_download() {
-    let Some(stack) = Stack::start().await else {
-        return;
-    };
+pub(crate) async fn downloads_need_books_download() {
+    let stack = Stack::start().await;
     let without = text(
         &stack.portcullis.user_with_tokens("bob@example.com").await,
         "access_token",
@@ -404,11 +380,8 @@ async fn downloads_need_books_download() {
     assert_eq!(stack.api.hits(), 2);
 }
 
-#[tokio::test]
-async fn nginx_fails_closed_when_portcullis_is_down() {
-    let Some(mut stack) = Stack::start().await else {
-        return;
-    };
+pub(crate) async fn nginx_fails_closed_when_portcullis_is_down() {
+    let mut stack = Stack::start().await;
     let access = text(
         &stack.portcullis.user_with_tokens("ada@example.com").await,
         "access_token",

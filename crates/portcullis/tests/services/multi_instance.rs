@@ -5,7 +5,7 @@
 //! concurrent refreshes spread over both yield one successor, and failed
 //! logins count across both.
 //!
-//! These run only with `PORTCULLIS_TEST_POSTGRES` (CI sets it).
+//! They need a PostgreSQL server (see `crate::harness`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestDatabase, TestServer, jwt_header, text};
+use crate::helpers::{PASSWORD, TestServer, jwt_header, text};
 
-/// Two servers on one fresh PostgreSQL database, or `None` when there is no PostgreSQL.
-async fn two_instances(extra: &[&str]) -> Option<(TestServer, TestServer)> {
-    let database = TestDatabase::postgres()?;
-    let first = TestServer::spawn_on(&database, extra).await;
-    let second = TestServer::spawn_on(&database, extra).await;
-    Some((first, second))
+/// Two server processes on one fresh PostgreSQL database.
+async fn two_instances(extra: &[&str]) -> (TestServer, TestServer) {
+    let database = crate::harness::postgres_database();
+    let first = TestServer::spawn_process_on(&database, extra).await;
+    let second = TestServer::spawn_process_on(&database, extra).await;
+    (first, second)
 }
 
 /// Polls `path` on `server` with `token` until it answers `expected`; returns how long that took.
@@ -44,11 +44,8 @@ async fn time_until(
     }
 }
 
-#[tokio::test]
-async fn a_logout_on_one_instance_is_refused_by_the_other_within_a_second() {
-    let Some((first, second)) = two_instances(&[]).await else {
-        return;
-    };
+pub(crate) async fn a_logout_on_one_instance_is_refused_by_the_other_within_a_second() {
+    let (first, second) = two_instances(&[]).await;
     let tokens = first.user_with_tokens("alice@example.com").await;
     let access = text(&tokens, "access_token");
     assert_eq!(
@@ -70,11 +67,9 @@ async fn a_logout_on_one_instance_is_refused_by_the_other_within_a_second() {
     );
 }
 
-#[tokio::test]
-async fn a_user_disabled_from_the_command_line_is_refused_by_every_instance_within_a_second() {
-    let Some((first, second)) = two_instances(&[]).await else {
-        return;
-    };
+pub(crate) async fn a_user_disabled_from_the_command_line_is_refused_by_every_instance_within_a_second()
+ {
+    let (first, second) = two_instances(&[]).await;
     let tokens = first.user_with_tokens("bob@example.com").await;
     let access = text(&tokens, "access_token");
     let disabled = first.cli(&["user", "disable", "--email", "bob@example.com"], None);
@@ -89,11 +84,8 @@ async fn a_user_disabled_from_the_command_line_is_refused_by_every_instance_with
     }
 }
 
-#[tokio::test]
-async fn a_rotated_key_is_served_and_accepted_by_every_instance() {
-    let Some((first, second)) = two_instances(&[]).await else {
-        return;
-    };
+pub(crate) async fn a_rotated_key_is_served_and_accepted_by_every_instance() {
+    let (first, second) = two_instances(&[]).await;
     let before = first.user_with_tokens("carol@example.com").await;
     let old_kid = jwt_header(&text(&before, "access_token"))["kid"]
         .as_str()
@@ -147,11 +139,8 @@ async fn a_rotated_key_is_served_and_accepted_by_every_instance() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_refreshes_spread_over_two_instances_yield_one_successor() {
-    let Some((first, second)) = two_instances(&[]).await else {
-        return;
-    };
+pub(crate) async fn concurrent_refreshes_spread_over_two_instances_yield_one_successor() {
+    let (first, second) = two_instances(&[]).await;
     let servers = Arc::new([first, second]);
     let mut refresh_token = text(
         &servers[0].user_with_tokens("dave@example.com").await,
@@ -194,11 +183,8 @@ async fn concurrent_refreshes_spread_over_two_instances_yield_one_successor() {
     );
 }
 
-#[tokio::test]
-async fn failed_logins_count_across_instances() {
-    let Some((first, second)) = two_instances(&["--throttle-ip-attempts", "1000"]).await else {
-        return;
-    };
+pub(crate) async fn failed_logins_count_across_instances() {
+    let (first, second) = two_instances(&["--throttle-ip-attempts", "1000"]).await;
     first.sign_up("erin@example.com").await;
     for attempt in 0..5 {
         let server = if attempt % 2 == 0 { &first } else { &second };
@@ -221,11 +207,8 @@ async fn failed_logins_count_across_instances() {
     }
 }
 
-#[tokio::test]
-async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second() {
-    let Some((first, second)) = two_instances(&[]).await else {
-        return;
-    };
+pub(crate) async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second() {
+    let (first, second) = two_instances(&[]).await;
     let admin = first.admin_access_token().await;
     let tokens = first.user_with_tokens("frank@example.com").await;
     let access = text(&tokens, "access_token");
@@ -285,11 +268,9 @@ async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second(
 
 /// Each instance keeps accounts and roles in memory; a change made through
 /// the other instance must still show in its `GET /me` within a second.
-#[tokio::test]
-async fn account_and_role_changes_on_one_instance_show_in_me_on_the_other_within_a_second() {
-    let Some((first, second)) = two_instances(&[]).await else {
-        return;
-    };
+pub(crate) async fn account_and_role_changes_on_one_instance_show_in_me_on_the_other_within_a_second()
+ {
+    let (first, second) = two_instances(&[]).await;
     let admin = first.admin_access_token().await;
     first.set_role("reader", &["books:read"]);
     first.add_user("grace@example.com", &["reader"]);

@@ -1,0 +1,47 @@
+//! Integration tests that need a service beside the server: PostgreSQL
+//! (several instances on one database; a cluster of the test's own that it
+//! stops), nginx in front of an API, Python with PyJWT.
+//!
+//! This binary has its own harness (`libtest-mimic`, which takes libtest's
+//! flags and prints the same report) so that a test whose service cannot be
+//! found here is reported as **ignored, with the reason**, never as passed.
+//! CI sets `PORTCULLIS_REQUIRE_SERVICES=1`, which turns a missing service
+//! into a failure.
+
+#[path = "../it/helpers.rs"]
+#[expect(
+    dead_code,
+    reason = "shared with the `it` binary, which uses what these tests do not"
+)]
+mod helpers;
+
+mod database_outage;
+mod harness;
+mod multi_instance;
+mod nginx;
+mod python_jwks;
+
+use std::process::ExitCode;
+
+use harness::{Needs, trial};
+
+fn main() -> ExitCode {
+    let arguments = libtest_mimic::Arguments::from_args();
+    let trials = vec![
+        trial!(Needs::PostgresCluster, database_outage::a_lost_database_is_503_with_retry_after_and_the_server_recovers_by_itself),
+        trial!(Needs::Postgres, multi_instance::a_logout_on_one_instance_is_refused_by_the_other_within_a_second),
+        trial!(Needs::Postgres, multi_instance::a_user_disabled_from_the_command_line_is_refused_by_every_instance_within_a_second),
+        trial!(Needs::Postgres, multi_instance::a_rotated_key_is_served_and_accepted_by_every_instance),
+        trial!(Needs::Postgres, multi_instance::concurrent_refreshes_spread_over_two_instances_yield_one_successor),
+        trial!(Needs::Postgres, multi_instance::failed_logins_count_across_instances),
+        trial!(Needs::Postgres, multi_instance::a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second),
+        trial!(Needs::Postgres, multi_instance::account_and_role_changes_on_one_instance_show_in_me_on_the_other_within_a_second),
+        trial!(Needs::Nginx, nginx::requests_without_a_valid_token_never_reach_the_api),
+        trial!(Needs::Nginx, nginx::the_api_gets_the_real_identity_and_never_a_forged_one),
+        trial!(Needs::Nginx, nginx::downloads_need_books_download),
+        trial!(Needs::Nginx, nginx::nginx_fails_closed_when_portcullis_is_down),
+        trial!(Needs::Python, python_jwks::pyjwt_accepts_a_real_access_token),
+        trial!(Needs::Python, python_jwks::pyjwt_refuses_tampered_foreign_and_misaddressed_tokens),
+    ];
+    libtest_mimic::run(&arguments, trials).exit_code()
+}
