@@ -48,7 +48,9 @@ pub(crate) fn trial_of(name: &str, needs: Needs, test: fn() -> TestFuture) -> Tr
     let reason = missing.clone();
     let required = std::env::var("PORTCULLIS_REQUIRE_SERVICES").is_ok_and(|value| value == "1");
     let ignored = missing.is_some() && !required;
-    let trial = Trial::test(name.replace(" :: ", "::"), move || {
+    // `stringify!` spaces (and may break) the path: `module :: test`.
+    let name: String = name.split_whitespace().collect();
+    let trial = Trial::test(name, move || {
         if let Some(reason) = reason {
             return Err(Failed::from(format!(
                 "PORTCULLIS_REQUIRE_SERVICES=1, but {reason}"
