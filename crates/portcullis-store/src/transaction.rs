@@ -105,7 +105,7 @@ impl<D: Dialect> Drop for Transaction<D> {
 mod tests {
     use std::time::Duration;
 
-    use portcullis_core::store::Store as _;
+    use portcullis_core::store::DatabaseHealth as _;
 
     use crate::{SqliteStore, SqliteStoreOptions};
 

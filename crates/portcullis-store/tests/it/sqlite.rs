@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use portcullis_core::store::{Store, StoreError};
+use portcullis_core::store::{
+    AccountStore as _, DatabaseHealth as _, SessionStore as _, Store, StoreError,
+};
 use portcullis_store::{SqliteStore, SqliteStoreOptions};
 use tempfile::TempDir;
 

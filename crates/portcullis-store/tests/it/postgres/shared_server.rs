@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portcullis_core::refresh::RefreshSecretHash;
-use portcullis_core::store::{SessionRecord, Store, StoreError};
+use portcullis_core::store::{
+    AccountStore as _, DatabaseHealth as _, FeedStore as _, SessionRecord, SessionStore as _,
+    Store, StoreError,
+};
 use portcullis_store::{PgStore, PgStoreOptions};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 

@@ -1,0 +1,75 @@
+//! Sessions and their refresh-token chains.
+//!
+//! Part of the storage boundary described in [`crate::store`].
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::refresh::{RefreshSecretHash, SessionRefreshKey};
+use crate::store::StoreError;
+
+/// A login session and the state of its refresh-token chain.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: OffsetDateTime,
+    /// Last time a token of this session was issued (login or refresh).
+    pub last_used_at: OffsetDateTime,
+    /// The absolute end of the session, whatever its use.
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub refresh_key: SessionRefreshKey,
+    pub refresh_generation: u64,
+    pub refresh_hash: RefreshSecretHash,
+    /// The permissions this session was narrowed to at login, if it was.
+    pub scope: Option<Vec<String>>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// Which sessions are over for good, for [`Store::prune_sessions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCutoff {
+    pub now: OffsetDateTime,
+    /// Revoked before this: their access tokens have all expired.
+    pub revoked_before: OffsetDateTime,
+    /// Unused since before this: past the idle lifetime.
+    pub idle_before: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
+    async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
+    /// Moves a live session from `from_generation` to the next one, whose
+    /// secret hashes to `next_hash`, and marks it used at `now`. Returns
+    /// `false`, changing nothing, when the session is revoked or no longer at
+    /// `from_generation` (another refresh won). Must be a single atomic
+    /// compare-and-set in the database.
+    async fn rotate_refresh_token(
+        &self,
+        id: Uuid,
+        from_generation: u64,
+        next_hash: &RefreshSecretHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// The user's sessions that are not revoked, newest first (expired ones included).
+    async fn sessions_of_user(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Revokes one session; `false` when it was missing or already revoked.
+    async fn revoke_session(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Revokes every live session of a user but `except`; returns the ids revoked.
+    async fn revoke_sessions_of_user(
+        &self,
+        user_id: Uuid,
+        except: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Uuid>, StoreError>;
+    /// Deletes at most `limit` sessions that can serve no token any more:
+    /// revoked before `cutoff.revoked_before`, past their absolute end
+    /// (`expires_at` before `cutoff.now`), or unused since `cutoff.idle_before`;
+    /// and at most `limit` records of revocations made before
+    /// `cutoff.revoked_before`. Returns how many rows went.
+    async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,61 @@
+//! Failed-attempt counts, one atomic upsert per failure.
+//!
+//! Part of [`crate::store_impl`]: SQL written once for every database.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use portcullis_core::store::{LoginFailures, StoreError, ThrottleStore};
+
+use crate::dialect::Dialect;
+use crate::rows::{login_failures_from_row, unix_millis};
+use crate::sql_store::SqlStore;
+use crate::statement::Statement;
+
+#[async_trait]
+impl<D: Dialect> ThrottleStore for SqlStore<D> {
+    async fn prune_login_failures(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let statement = Statement::new(
+            "DELETE FROM login_failures WHERE key IN (SELECT key FROM login_failures WHERE last_at_ms < $1 LIMIT $2)",
+        )
+        .bind(unix_millis(before))
+        .bind(i64::from(limit));
+        self.write_one(statement).await
+    }
+
+    async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
+        let statement =
+            Statement::new("SELECT count, last_at_ms FROM login_failures WHERE key = $1").bind(key);
+        let row = self.fetch_optional(statement).await?;
+        row.as_ref().map(login_failures_from_row).transpose()
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        // One upsert: it either inserts or locks and updates the existing
+        // row, never both nor neither. Qualified names are the stored row's.
+        let statement = Statement::new(
+            "INSERT INTO login_failures (key, count, last_at_ms) VALUES ($1, 1, $2)
+             ON CONFLICT (key) DO UPDATE
+             SET count = CASE WHEN login_failures.last_at_ms < $3 THEN 1 ELSE login_failures.count + 1 END,
+                 last_at_ms = excluded.last_at_ms",
+        )
+        .bind(key)
+        .bind(unix_millis(now))
+        .bind(unix_millis(forget_before));
+        self.write_one(statement).await.map(drop)
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
+        let statement = Statement::new("DELETE FROM login_failures WHERE key = $1").bind(key);
+        self.write_one(statement).await.map(drop)
+    }
+}
