@@ -1,4 +1,5 @@
-//! Argon2id password hashing on a fixed pool of worker threads.
+//! Password hashing on a fixed pool of worker threads: Argon2id for every
+//! new hash, and every scheme of [`StoredHash`] for verifying.
 //!
 //! Hashing is deliberately expensive, so it must never run on the async
 //! runtime's worker threads (a storm of logins would stall every
@@ -8,19 +9,41 @@
 //! no 19 MiB allocation per login, and memory stays at workers × m_cost
 //! however many logins arrive. The threads run in the idle scheduling class:
 //! when the cores are otherwise idle, logins use all of them, and requests
-//! that only check a token never wait behind a storm of logins. Verifying against an unknown account hashes
-//! against a dummy of the same cost, so the response time does not tell
-//! whether an email exists. A stored hash whose parameters differ from the
-//! configured ones reports [`Verification::NeedsRehash`].
+//! that only check a token never wait behind a storm of logins.
+//!
+//! Verifying against an unknown account, or against a stored string that
+//! cannot be read, hashes against a dummy Argon2id of the configured cost,
+//! and every verification lasts at least the verification floor (the time of
+//! the costliest kind of hash known, see [`PasswordHasher::expect_stored`]),
+//! so the response time does not tell whether an email exists nor which
+//! scheme its hash uses. A hash in another scheme, or with other
+//! parameters, that matches reports [`Verification::NeedsRehash`].
+//!
+//! This module must never panic on a stored hash, never let a hashing thread
+//! sleep, and never show a password or a hash in `Debug`.
 
+mod floor;
+mod formats;
+mod keycloak;
+mod stored;
+
+pub use stored::{
+    HashScheme, MAX_ARGON2_ITERATIONS, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PARALLELISM,
+    MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS, MAX_SCRYPT_LOG_N, MAX_SCRYPT_MEMORY_BYTES,
+    MAX_SCRYPT_R_TIMES_P, MIN_BCRYPT_COST, MIN_PBKDF2_ITERATIONS, StoredHash, StoredHashError,
+};
+
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
+use crate::hashing::floor::VerificationFloor;
+use crate::hashing::stored::CostClass;
 use crate::password::Password;
 use crate::telemetry;
 
@@ -43,7 +66,7 @@ impl Default for Argon2Settings {
     }
 }
 
-/// A stored PHC-format hash string.
+/// A stored hash string: a PHC string, or another format [`StoredHash`] reads.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHashString(pub String);
 
@@ -58,7 +81,8 @@ impl std::fmt::Debug for PasswordHashString {
 pub enum Verification {
     Mismatch,
     Match,
-    /// The password matched a hash made with other parameters; store this new one.
+    /// The password matched a hash made in another scheme or with other
+    /// parameters; store this new Argon2id one.
     NeedsRehash(PasswordHashString),
 }
 
@@ -90,12 +114,19 @@ struct HasherInner {
     waiting: Arc<AtomicUsize>,
     /// Hashes allowed to wait at once; beyond, requests are shed.
     max_waiting: usize,
-    dummy_hash: String,
+    dummy: StoredHash,
+    floor: VerificationFloor,
 }
 
 /// Hashes that may wait per hashing thread: at about 15 ms a hash, a full
 /// queue drains in about two seconds.
 const WAITING_PER_WORKER: usize = 128;
+
+/// Checks timed per cost class by [`PasswordHasher::expect_stored`]; the median counts.
+const TIMED_CHECKS: usize = 5;
+
+/// The password the dummy hash is made from, and timing checks use.
+const DUMMY_PASSWORD: &str = "portcullis dummy password for unknown accounts";
 
 impl PasswordHasher {
     /// Starts `workers` hashing threads (at least one).
@@ -110,11 +141,9 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| HashingError::InvalidParameters(e.to_string()))?;
-        let dummy_hash = hash_with(
-            &params,
-            "portcullis dummy password for unknown accounts",
-            &mut Vec::new(),
-        )?;
+        let dummy =
+            StoredHash::parse_unchecked(&hash_with(&params, DUMMY_PASSWORD, &mut Vec::new())?)
+                .map_err(|e| HashingError::Internal(e.to_string()))?;
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         let waiting = Arc::new(AtomicUsize::new(0));
@@ -146,7 +175,8 @@ impl PasswordHasher {
                 jobs: Mutex::new(sender),
                 waiting,
                 max_waiting: workers.max(1) * WAITING_PER_WORKER,
-                dummy_hash,
+                dummy,
+                floor: VerificationFloor::default(),
             }),
         })
     }
@@ -166,8 +196,11 @@ impl PasswordHasher {
             .await
     }
 
-    /// Verifies `password` against `stored`, or against the dummy hash when
-    /// there is no account, so both cost the same.
+    /// Verifies `password` against `stored` in its own scheme, or against
+    /// the dummy hash when there is no account or the stored string cannot
+    /// be read (or is beyond the import bounds, unless it has the configured
+    /// Argon2id parameters), so all of them cost the same; then waits out the
+    /// [verification floor](Self::verification_floor).
     ///
     /// # Errors
     /// [`HashingError`] when the pool is gone.
@@ -177,22 +210,87 @@ impl PasswordHasher {
         stored: Option<&PasswordHashString>,
     ) -> Result<Verification, HashingError> {
         let secret = password.expose().to_owned();
-        let is_real = stored.is_some();
-        let phc = stored.map_or_else(|| self.inner.dummy_hash.clone(), |hash| hash.0.clone());
+        let readable = stored.and_then(|stored| self.inner.readable(stored));
+        let is_real = readable.is_some();
+        let target = readable.unwrap_or_else(|| self.inner.dummy.clone());
+        let class = target.cost_class();
         let params = self.inner.params.clone();
-        self.run(move |memory| {
-            if !matches_stored(&phc, &secret, memory) || !is_real {
-                return Ok(Verification::Mismatch);
+        let (outcome, started, took) = self
+            .run(move |memory| {
+                let started = Instant::now();
+                let matched = target.matches(secret.as_bytes(), memory, params.block_count());
+                let took = started.elapsed();
+                let outcome = if !matched || !is_real {
+                    Verification::Mismatch
+                } else if target.is_argon2id_with(&params) {
+                    Verification::Match
+                } else {
+                    Verification::NeedsRehash(PasswordHashString(hash_with(
+                        &params, &secret, memory,
+                    )?))
+                };
+                Ok((outcome, started, took))
+            })
+            .await?;
+        if self.inner.floor.learn(class, took) && class != self.inner.dummy.cost_class() {
+            tracing::warn!(
+                scheme = %class.scheme(),
+                ?took,
+                "a stored password hash of a cost the hasher was not told about; until \
+                 `expect_stored` is called with it, the first check of each such cost \
+                 can show that the account exists"
+            );
+        }
+        let floor = self.inner.floor.current();
+        tokio::time::sleep_until((started + floor).into()).await;
+        Ok(outcome)
+    }
+
+    /// The least time a verification takes now: zero while one cost of hash
+    /// is known, else the slowest known cost plus a 30 % margin.
+    #[must_use]
+    pub fn verification_floor(&self) -> Duration {
+        self.inner.floor.current()
+    }
+
+    /// Times, on the hashing threads, a check of each cost of hash among
+    /// `stored` (scheme and parameters; one string per distinct cost is
+    /// enough) and of the dummy, and raises the floor so that a wrong
+    /// password for any of them takes as long as an unknown email. Call it
+    /// at start with the hashes in the database, and again after an import.
+    /// Unreadable strings are skipped (they are checked against the dummy).
+    /// Returns the new floor.
+    ///
+    /// # Errors
+    /// [`HashingError`] when the pool is gone or too busy.
+    pub async fn expect_stored<'a>(
+        &self,
+        stored: impl IntoIterator<Item = &'a PasswordHashString>,
+    ) -> Result<Duration, HashingError> {
+        let mut costs: HashMap<CostClass, StoredHash> = HashMap::new();
+        costs.insert(self.inner.dummy.cost_class(), self.inner.dummy.clone());
+        for hash in stored.into_iter().filter_map(|s| self.inner.readable(s)) {
+            costs.entry(hash.cost_class()).or_insert(hash);
+        }
+        let mut floor = self.verification_floor();
+        for (class, hash) in costs {
+            let mut times = Vec::with_capacity(TIMED_CHECKS);
+            for _ in 0..TIMED_CHECKS {
+                let hash = hash.clone();
+                let reusable = self.inner.params.block_count();
+                times.push(
+                    self.run(move |memory| {
+                        let started = Instant::now();
+                        hash.matches(DUMMY_PASSWORD.as_bytes(), memory, reusable);
+                        Ok(started.elapsed())
+                    })
+                    .await?,
+                );
             }
-            if PasswordHash::new(&phc).is_ok_and(|parsed| has_current_parameters(&parsed, &params))
-            {
-                Ok(Verification::Match)
-            } else {
-                hash_with(&params, &secret, memory)
-                    .map(|new| Verification::NeedsRehash(PasswordHashString(new)))
-            }
-        })
-        .await
+            times.sort_unstable();
+            floor = self.inner.floor.record(class, times[TIMED_CHECKS / 2]);
+        }
+        Ok(floor)
     }
 
     /// Queues `work` for a hashing thread and waits for its answer.
@@ -281,36 +379,6 @@ fn hash_with(
     Ok(hash.to_string())
 }
 
-/// Whether `secret` hashes to the stored PHC string, with the parameters
-/// written in it (so old hashes keep verifying after a configuration change).
-/// Anything unparsable is a mismatch.
-fn matches_stored(phc: &str, secret: &str, memory: &mut Vec<Block>) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
-        return false;
-    };
-    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
-        return false;
-    };
-    let Ok(version) = parsed.version.map_or(Ok(Version::V0x13), Version::try_from) else {
-        return false;
-    };
-    let Ok(params) = Params::try_from(&parsed) else {
-        return false;
-    };
-    let mut salt_bytes = [0u8; 64];
-    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
-        return false;
-    };
-    compute(algorithm, version, &params, secret, salt_bytes, memory)
-        .ok()
-        .and_then(|output| Output::new(&output).ok())
-        // `Output`'s equality is constant-time.
-        .is_some_and(|output| output == expected)
-}
-
 /// Runs Argon2 into a buffer of the output length, reusing `memory`.
 fn compute(
     algorithm: Algorithm,
@@ -333,18 +401,29 @@ fn compute(
     Ok(output)
 }
 
-fn has_current_parameters(parsed: &PasswordHash<'_>, current: &Params) -> bool {
-    parsed.algorithm == Algorithm::Argon2id.ident()
-        && parsed.version == Some(Version::V0x13.into())
-        && Params::try_from(parsed).is_ok_and(|p| {
-            p.m_cost() == current.m_cost()
-                && p.t_cost() == current.t_cost()
-                && p.p_cost() == current.p_cost()
-        })
+impl HasherInner {
+    /// The stored hash to check, or `None` for the dummy: unreadable, or
+    /// beyond the import bounds without being one of ours.
+    fn readable(&self, stored: &PasswordHashString) -> Option<StoredHash> {
+        let checked = StoredHash::parse_unchecked(&stored.0).and_then(|hash| {
+            if hash.is_argon2id_with(&self.params) {
+                Ok(hash)
+            } else {
+                hash.check_bounds().map(|()| hash)
+            }
+        });
+        checked
+            .inspect_err(|error| {
+                tracing::debug!(%error, "a stored password hash cannot be checked; it never matches");
+            })
+            .ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     fn cheap() -> Argon2Settings {
@@ -462,6 +541,51 @@ mod tests {
         assert!(shed > 0, "some requests were shed");
         assert_eq!(hasher.queue_depth(), 0);
         assert!(hasher.hash(&password).await.is_ok(), "and it recovers");
+    }
+
+    #[tokio::test]
+    async fn our_own_hashes_beyond_the_import_bounds_keep_verifying() {
+        let settings = Argon2Settings {
+            iterations: MAX_ARGON2_ITERATIONS + 1,
+            ..cheap()
+        };
+        let hasher = PasswordHasher::new(settings, 1).unwrap();
+        let password = Password::normalise("correct horse battery");
+        let stored = hasher.hash(&password).await.unwrap();
+        assert!(
+            StoredHash::parse(&stored.0).is_err(),
+            "beyond the import bounds"
+        );
+        assert_eq!(
+            hasher.verify(&password, Some(&stored)).await.unwrap(),
+            Verification::Match
+        );
+    }
+
+    #[tokio::test]
+    async fn a_legacy_hash_beyond_the_import_bounds_never_matches() {
+        let hasher = PasswordHasher::new(cheap(), 1).unwrap();
+        let password = "correct horse battery";
+        let django = |iterations| {
+            let mut hash = [0u8; 32];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                password.as_bytes(),
+                b"salt",
+                iterations,
+                &mut hash,
+            );
+            let hash = base64::engine::general_purpose::STANDARD.encode(hash);
+            PasswordHashString(format!("pbkdf2_sha256${iterations}$salt${hash}"))
+        };
+        let password = Password::normalise(password);
+        assert!(matches!(
+            hasher.verify(&password, Some(&django(1000))).await.unwrap(),
+            Verification::NeedsRehash(_)
+        ));
+        assert_eq!(
+            hasher.verify(&password, Some(&django(999))).await.unwrap(),
+            Verification::Mismatch
+        );
     }
 
     #[tokio::test]
