@@ -170,14 +170,23 @@ impl Core {
         Ok(())
     }
 
-    /// Ends every session, then deletes the account (its sessions and
-    /// tokens go with it).
+    /// Deletes the account, its sessions and tokens with it, and denies
+    /// those sessions here at once (other instances learn of them through
+    /// the revocation feed, which the database's triggers write). The store
+    /// may refuse (the last administrator): nothing has ended then.
     pub(crate) async fn delete_account(&self, user_id: Uuid) -> Result<(), AuthError> {
-        self.revocations.revoke_user_sessions(user_id, None).await?;
-        Ok(self
-            .accounts
+        let sessions: Vec<Uuid> = self
+            .store
+            .sessions_of_user(user_id)
+            .await?
+            .into_iter()
+            .map(|session| session.id)
+            .collect();
+        self.accounts
             .writing_account(user_id, self.store.delete_user(user_id))
-            .await?)
+            .await?;
+        self.revocations.deny_here(&sessions);
+        Ok(())
     }
 }
 

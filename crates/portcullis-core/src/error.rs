@@ -29,6 +29,9 @@ pub enum AuthError {
     Invalid(Vec<FieldError>),
     #[error("an account with this email already exists")]
     EmailTaken,
+    /// The change would leave no active administrator.
+    #[error("the last active administrator cannot be removed, disabled or demoted")]
+    LastAdministrator,
     #[error("sign-up is closed")]
     SignupClosed,
     #[error("{0}")]
@@ -70,6 +73,7 @@ impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound,
+            StoreError::LastAdministrator => Self::LastAdministrator,
             StoreError::Unavailable(_) => Self::Unavailable,
             StoreError::Conflict | StoreError::Other(_) => Self::Internal(error.to_string()),
         }

@@ -65,6 +65,15 @@ impl Revocations {
         Ok(())
     }
 
+    /// Denies sessions whose revocation the database recorded another way
+    /// (a user deleted with them), until their last token has expired.
+    pub(crate) fn deny_here(&self, sessions: &[Uuid]) {
+        let until = self.clock.now() + self.token_horizon;
+        for session_id in sessions {
+            self.denied.deny(*session_id, until);
+        }
+    }
+
     /// Ends every session of a user but `except`.
     pub(crate) async fn revoke_user_sessions(
         &self,

@@ -157,6 +157,12 @@ impl IntoResponse for ApiError {
                 AuthError::EmailTaken => {
                     (StatusCode::CONFLICT, "email-taken", error.to_string(), None)
                 }
+                AuthError::LastAdministrator => (
+                    StatusCode::CONFLICT,
+                    "last-administrator",
+                    error.to_string(),
+                    None,
+                ),
                 AuthError::SignupClosed => (
                     StatusCode::FORBIDDEN,
                     "signup-closed",

@@ -20,10 +20,11 @@ use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::error::{OAuthErrorBody, Problem};
 use crate::responses::{
-    BadRequest, EmailTaken, InsufficientScope, InternalError, NotFound, OAuthBadRequest,
-    OAuthInsufficientScope, OAuthPayloadTooLarge, OAuthServerError, OAuthTooManyAttempts,
-    OAuthUnauthorized, OAuthUnavailable, PayloadTooLarge, PersonalTokenNotAllowed, SignupClosed,
-    TooManyAttempts, Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
+    BadRequest, EmailTaken, InsufficientScope, InternalError, LastAdministrator, NotFound,
+    OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge, OAuthServerError,
+    OAuthTooManyAttempts, OAuthUnauthorized, OAuthUnavailable, PayloadTooLarge,
+    PersonalTokenNotAllowed, SignupClosed, TooManyAttempts, Unauthorized, Unavailable,
+    UnsupportedMediaType, ValidationFailed,
 };
 
 /// The name of the bearer security scheme that protected operations require.
@@ -86,6 +87,7 @@ pub(crate) fn with_optional_body<S>(routes: UtoipaMethodRouter<S>) -> UtoipaMeth
             SignupClosed,
             NotFound,
             EmailTaken,
+            LastAdministrator,
             PayloadTooLarge,
             UnsupportedMediaType,
             ValidationFailed,

@@ -62,6 +62,12 @@ pub(crate) struct NotFound(Problem<'static>);
 #[response(content_type = "application/problem+json")]
 pub(crate) struct EmailTaken(Problem<'static>);
 
+/// The change would leave no active holder of the `admin` role: the last
+/// one cannot be removed, disabled or demoted.
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub(crate) struct LastAdministrator(Problem<'static>);
+
 /// The body is larger than 64 KiB.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]

@@ -46,6 +46,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// Keeps every other writer of `signing_keys` out until the transaction
     /// ends, where `BEGIN_WRITE` does not already.
     const LOCK_SIGNING_KEYS: Option<&'static str>;
+    /// Keeps every other change that could remove an administrator out
+    /// until the transaction ends, where `BEGIN_WRITE` does not already.
+    const LOCK_ADMINISTRATORS: Option<&'static str>;
 
     /// [`crate::queries::query_users!`] with the database's substring function.
     const QUERY_USERS: &'static str;

@@ -55,6 +55,11 @@ impl Dialect for PostgresDialect {
     // reads: serving the JWKS never waits.
     const LOCK_SIGNING_KEYS: Option<&'static str> =
         Some("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE");
+    // One lock for every change that could remove the last administrator
+    // (its key is arbitrary, fixed, and used for nothing else): two such
+    // changes at once would each still see the other administrator.
+    const LOCK_ADMINISTRATORS: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(7045306511)");
 
     const QUERY_USERS: &'static str = query_users!("strpos");
     const INSERT_USER_ROLES: &'static str =

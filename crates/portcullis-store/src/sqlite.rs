@@ -50,6 +50,7 @@ impl Dialect for SqliteDialect {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const LOCK_USER: &'static str = "SELECT 1 FROM users WHERE id = $1";
     const LOCK_SIGNING_KEYS: Option<&'static str> = None;
+    const LOCK_ADMINISTRATORS: Option<&'static str> = None;
 
     const QUERY_USERS: &'static str = query_users!("instr");
     const INSERT_USER_ROLES: &'static str =

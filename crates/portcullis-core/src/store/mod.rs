@@ -40,6 +40,10 @@ pub enum StoreError {
     /// A uniqueness rule was broken (an email already taken).
     #[error("conflict")]
     Conflict,
+    /// The change would leave no active holder of the built-in `admin`
+    /// role where there was one.
+    #[error("the last active administrator cannot be removed, disabled or demoted")]
+    LastAdministrator,
     /// The database cannot be reached or timed out; worth retrying later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

@@ -10,8 +10,9 @@ use portcullis_core::services::accounts::AccountChange;
 use crate::error::ApiError;
 use crate::extract::{Authenticated, JsonBody};
 use crate::responses::{
-    BadRequest, EmailTaken, InternalError, PayloadTooLarge, PersonalTokenNotAllowed, SignupClosed,
-    TooManyAttempts, Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
+    BadRequest, EmailTaken, InternalError, LastAdministrator, PayloadTooLarge,
+    PersonalTokenNotAllowed, SignupClosed, TooManyAttempts, Unauthorized, Unavailable,
+    UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 use crate::wire::{
@@ -183,6 +184,7 @@ pub(crate) async fn change_password(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = PersonalTokenNotAllowed),
+        (status = 409, response = LastAdministrator),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),

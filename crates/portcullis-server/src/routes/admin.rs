@@ -11,8 +11,8 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::extract::{Administrator, JsonBody, PathParameter};
 use crate::responses::{
-    BadRequest, InsufficientScope, InternalError, NotFound, PayloadTooLarge, Unauthorized,
-    Unavailable, UnsupportedMediaType, ValidationFailed,
+    BadRequest, InsufficientScope, InternalError, LastAdministrator, NotFound, PayloadTooLarge,
+    Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 use crate::wire::{
@@ -109,6 +109,7 @@ pub(crate) async fn get_user(
         (status = 401, response = Unauthorized),
         (status = 403, response = InsufficientScope),
         (status = 404, response = NotFound),
+        (status = 409, response = LastAdministrator),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
@@ -150,6 +151,7 @@ pub(crate) async fn update_user(
         (status = 401, response = Unauthorized),
         (status = 403, response = InsufficientScope),
         (status = 404, response = NotFound),
+        (status = 409, response = LastAdministrator),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     )

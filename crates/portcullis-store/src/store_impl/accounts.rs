@@ -15,6 +15,7 @@ use crate::rows::{Columns as _, found, roles_from_rows, select_users, users_from
 use crate::sql_store::SqlStore;
 use crate::statement::Statement;
 use crate::store_impl::insert_user_roles;
+use crate::transaction::Transaction;
 
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {
@@ -94,7 +95,8 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         let statement = Statement::new("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled)
             .bind(id);
-        found(self.write_one(statement).await?)
+        let changed = self.keeping_an_administrator(id, vec![statement]).await?;
+        found(changed.iter().sum())
     }
 
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> Result<(), StoreError> {
@@ -103,32 +105,14 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         replace.extend(insert_user_roles::<D>(id, roles));
         let replace: Vec<Statement<'static>> =
             replace.into_iter().map(Statement::into_owned).collect();
-        self.write(move |store| async move {
-            let mut transaction = store.begin().await?;
-            let outcome = async {
-                // The user's row, locked where writers are not serialised, so
-                // that a concurrent `set_roles` waits and then sees these rows.
-                let lock = Statement::new(D::LOCK_USER).bind(id);
-                if transaction.fetch_optional(lock).await?.is_none() {
-                    return Err(StoreError::NotFound);
-                }
-                for statement in replace {
-                    transaction.execute(statement).await?;
-                }
-                Ok(())
-            }
-            .await;
-            transaction.finish(outcome).await
-        })
-        .await
+        self.keeping_an_administrator(id, replace).await.map(drop)
     }
 
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
         // Sessions and role assignments go with it (ON DELETE CASCADE).
-        found(
-            self.write_one(Statement::new("DELETE FROM users WHERE id = $1").bind(id))
-                .await?,
-        )
+        let delete = Statement::new("DELETE FROM users WHERE id = $1").bind(id);
+        let changed = self.keeping_an_administrator(id, vec![delete]).await?;
+        found(changed.iter().sum())
     }
 
     async fn roles(&self) -> Result<Vec<Role>, StoreError> {
@@ -169,4 +153,64 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 .await?,
         )
     }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Runs `change` to the user `id` in one write transaction that refuses
+    /// (with [`StoreError::LastAdministrator`]) to leave no active
+    /// administrator where there was one; the rows each statement changed.
+    /// [`StoreError::NotFound`] when there is no such user.
+    async fn keeping_an_administrator(
+        &self,
+        id: Uuid,
+        change: Vec<Statement<'_>>,
+    ) -> Result<Vec<u64>, StoreError> {
+        let change: Vec<Statement<'static>> =
+            change.into_iter().map(Statement::into_owned).collect();
+        self.write(move |store| async move {
+            let mut transaction = store.begin().await?;
+            let outcome = async {
+                if let Some(lock) = D::LOCK_ADMINISTRATORS {
+                    transaction.fetch_optional(Statement::new(lock)).await?;
+                }
+                // The user's row, locked where writers are not serialised, so
+                // that a concurrent change of the same user waits and then
+                // sees this one's rows.
+                let lock = Statement::new(D::LOCK_USER).bind(id);
+                if transaction.fetch_optional(lock).await?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let before = count_active_administrators(&mut transaction).await?;
+                let mut changed = Vec::with_capacity(change.len());
+                for statement in change {
+                    changed.push(transaction.execute(statement).await?);
+                }
+                if before > 0 && count_active_administrators(&mut transaction).await? == 0 {
+                    return Err(StoreError::LastAdministrator);
+                }
+                Ok(changed)
+            }
+            .await;
+            match outcome {
+                Ok(changed) => transaction.finish(Ok(())).await.map(|()| changed),
+                Err(error) => transaction.finish(Err(error)).await.map(|()| Vec::new()),
+            }
+        })
+        .await
+    }
+}
+
+/// Users holding the built-in `admin` role who are not disabled.
+async fn count_active_administrators<D: Dialect>(
+    transaction: &mut Transaction<D>,
+) -> Result<i64, StoreError> {
+    let count = Statement::new(
+        "SELECT COUNT(*) AS administrators FROM users AS u
+         JOIN user_roles AS r ON r.user_id = u.id
+         WHERE r.role = 'admin' AND NOT u.disabled",
+    );
+    transaction
+        .fetch_optional(count)
+        .await?
+        .map_or(Ok(0), |row| row.integer("administrators"))
 }

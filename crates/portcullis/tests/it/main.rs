@@ -8,6 +8,7 @@
 mod access_tokens;
 mod accounts;
 mod admin;
+mod authorization;
 mod bad_input;
 mod bookstore;
 mod cli;

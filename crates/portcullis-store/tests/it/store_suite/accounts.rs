@@ -312,3 +312,60 @@ pub(crate) async fn delete_user_cascades(store: &dyn Store) {
             .is_empty()
     );
 }
+
+/// Issue 10, finding 5: no change leaves no active administrator where
+/// there was one: not a demotion, not disabling, not deleting. Anything
+/// else about administrators is allowed.
+pub(crate) async fn the_last_administrator_stays(store: &dyn Store) {
+    let admin = UserRecord {
+        roles: vec!["admin".to_owned()],
+        ..user("root@example.com", at(0))
+    };
+    store.insert_user(&admin).await.unwrap();
+    let refused = |result: Result<(), StoreError>, what: &str| {
+        assert!(
+            matches!(result, Err(StoreError::LastAdministrator)),
+            "{what}: {result:?}"
+        );
+    };
+    refused(store.set_roles(admin.id, &[]).await, "demoting");
+    refused(store.set_disabled(admin.id, true).await, "disabling");
+    refused(store.delete_user(admin.id).await, "deleting");
+    let kept = store.user_by_id(admin.id).await.unwrap().expect("kept");
+    assert_eq!(kept.roles, ["admin"], "nothing changed");
+    assert!(!kept.disabled);
+
+    store
+        .set_roles(admin.id, &["admin".to_owned(), "editor".to_owned()])
+        .await
+        .expect("an administrator may gain roles");
+    let second = UserRecord {
+        roles: vec!["admin".to_owned()],
+        ..user("second@example.com", at(1))
+    };
+    store.insert_user(&second).await.unwrap();
+    store
+        .set_disabled(second.id, true)
+        .await
+        .expect("one of two may be disabled");
+    refused(
+        store.set_roles(admin.id, &[]).await,
+        "demoting the last one not disabled",
+    );
+    store.set_disabled(second.id, false).await.unwrap();
+    store
+        .set_roles(admin.id, &[])
+        .await
+        .expect("one of two may be demoted");
+    refused(
+        store.delete_user(second.id).await,
+        "deleting the new last one",
+    );
+
+    let nobody = user("plain@example.com", at(2));
+    store.insert_user(&nobody).await.unwrap();
+    store
+        .delete_user(nobody.id)
+        .await
+        .expect("anyone else goes as before");
+}

@@ -286,3 +286,46 @@ pub(crate) async fn abandon_after_polls<F: std::future::Future>(
     })
     .await
 }
+
+/// Issue 10, finding 5: the only two administrators demoted at once, from
+/// two pools (two instances): exactly one demotion wins, never both.
+pub(crate) async fn the_last_two_administrators_demoted_at_once(
+    first: Arc<dyn Store>,
+    second: Arc<dyn Store>,
+) {
+    let mut last: Option<Uuid> = None;
+    for round in 0..5 {
+        let admins: Vec<UserRecord> = (0..2)
+            .map(|n| UserRecord {
+                roles: vec!["admin".to_owned()],
+                ..user(&format!("admin{n}.{round}@example.com"), at(round))
+            })
+            .collect();
+        for admin in &admins {
+            first.insert_user(admin).await.unwrap();
+        }
+        if let Some(previous) = last {
+            first
+                .set_roles(previous, &[])
+                .await
+                .expect("two others remain");
+        }
+        let (a, b) = tokio::join!(
+            first.set_roles(admins[0].id, &[]),
+            second.set_roles(admins[1].id, &[]),
+        );
+        let refused: Vec<bool> = [&a, &b]
+            .iter()
+            .map(|result| matches!(result, Err(StoreError::LastAdministrator)))
+            .collect();
+        assert!(
+            (a.is_ok() && refused[1]) || (b.is_ok() && refused[0]),
+            "round {round}: {a:?} {b:?}"
+        );
+        last = Some(if a.is_ok() {
+            admins[1].id
+        } else {
+            admins[0].id
+        });
+    }
+}

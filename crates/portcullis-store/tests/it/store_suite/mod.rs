@@ -88,6 +88,7 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(accounts::user_roles),
     on_one_thread!(accounts::roles),
     on_one_thread!(accounts::delete_user_cascades),
+    on_one_thread!(accounts::the_last_administrator_stays),
     on_one_thread!(sessions::sessions),
     on_one_thread!(sessions::refresh_rotation),
     on_one_thread!(sessions::pruning),
@@ -110,6 +111,15 @@ pub(crate) const TESTS: &[SuiteTest] = &[
         run: Run::OnTwoPools(|writer, observer| {
             Box::pin(concurrency::dropped_writes_apply_whole_or_not_at_all(
                 writer, observer,
+            ))
+        }),
+    },
+    SuiteTest {
+        name: "the_last_two_administrators_demoted_at_once",
+        flavor: Flavor::MultiThread,
+        run: Run::OnTwoPools(|first, second| {
+            Box::pin(concurrency::the_last_two_administrators_demoted_at_once(
+                first, second,
             ))
         }),
     },
