@@ -20,6 +20,7 @@ pub mod names;
 pub mod password;
 pub mod personal_tokens;
 pub mod principal;
+pub mod rate_limits;
 pub mod refresh;
 pub mod revocation;
 pub mod roles;

@@ -190,7 +190,7 @@ impl RefreshFailures {
 }
 
 /// Whole seconds to wait, rounded up, at least one (a `Retry-After` value).
-fn ceil_seconds(duration: time::Duration) -> u64 {
+pub(crate) fn ceil_seconds(duration: time::Duration) -> u64 {
     let seconds = duration.whole_seconds() + i64::from(duration.subsec_nanoseconds() > 0);
     u64::try_from(seconds.max(1)).unwrap_or(1)
 }

@@ -4,6 +4,7 @@ use time::Duration;
 
 use crate::hashing::Argon2Settings;
 use crate::password::PasswordPolicy;
+use crate::rate_limits::RateLimit;
 use crate::throttle::ThrottleSettings;
 
 /// Whether anyone may create an account through the API.
@@ -30,12 +31,17 @@ pub struct AuthSettings {
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: Duration,
     pub signup: SignupMode,
+    /// Sign-ups one client address may make, counted across instances.
+    pub signup_per_address: RateLimit,
     pub password_policy: PasswordPolicy,
     pub argon2: Argon2Settings,
     /// Passwords hashed at once; the rest wait.
     pub hashing_workers: usize,
     pub throttle: ThrottleSettings,
 }
+
+/// Sign-ups a client address may make an hour unless configured.
+pub const DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR: u32 = 20;
 
 /// The most clock skew that may be configured.
 pub const MAX_LEEWAY: Duration = Duration::seconds(30);
@@ -53,6 +59,7 @@ impl AuthSettings {
             refresh_reuse_grace: Duration::seconds(10),
             leeway: Duration::seconds(1),
             signup: SignupMode::Open,
+            signup_per_address: RateLimit::per_hour(DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR),
             password_policy: PasswordPolicy::default(),
             argon2: Argon2Settings::default(),
             hashing_workers: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),

@@ -41,7 +41,7 @@ use std::str::FromStr;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use portcullis_core::PasswordPolicy;
-use portcullis_core::settings::MAX_LEEWAY;
+use portcullis_core::settings::{DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY};
 use time::Duration;
 
 #[derive(Debug, Parser)]
@@ -215,6 +215,10 @@ pub(crate) struct ServeArgs {
     /// Whether `POST /users` is open to anyone.
     #[arg(long, env = "PORTCULLIS_SIGNUP", value_enum, default_value_t = Signup::Open)]
     pub(crate) signup: Signup,
+
+    /// Sign-ups one client address may make an hour, across instances; 0 for no limit.
+    #[arg(long, env = "PORTCULLIS_SIGNUP_PER_ADDRESS", default_value_t = DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR)]
+    pub(crate) signup_per_address: u32,
 
     /// Minimum password length in characters after NFKC, from 8 to 1024.
     #[arg(

@@ -17,6 +17,7 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::{Arg, ArgAction, CommandFactory as _, FromArgMatches as _};
 use portcullis_core::AuthSettings;
 use portcullis_core::hashing::Argon2Settings;
+use portcullis_core::rate_limits::RateLimit;
 use portcullis_core::settings::SignupMode;
 use portcullis_core::throttle::ThrottleSettings;
 use portcullis_server::HttpSettings;
@@ -232,6 +233,7 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         refresh_reuse_grace,
         leeway,
         signup,
+        signup_per_address,
         password_min_length,
         cors_origins,
         trusted_proxies,
@@ -269,6 +271,7 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
                 Signup::Open => SignupMode::Open,
                 Signup::Closed => SignupMode::Closed,
             },
+            signup_per_address: RateLimit::per_hour(signup_per_address),
             password_policy: password_min_length,
             argon2: Argon2Settings {
                 memory_kib: argon2_memory_kib,

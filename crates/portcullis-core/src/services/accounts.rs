@@ -20,6 +20,7 @@ use crate::login_attempts::AttemptKeys;
 use crate::names::{DisplayName, RoleName, parse_all};
 use crate::password::Password;
 use crate::principal::Principal;
+use crate::services::grants::ClientInfo;
 use crate::settings::SignupMode;
 use crate::store::{ProfileChange, StoreError, UserRecord};
 use crate::throttle;
@@ -53,18 +54,30 @@ impl Accounts {
         Self { core }
     }
 
-    /// Self-service sign-up through the API.
+    /// Self-service sign-up through the API, counted against the client
+    /// address (every attempt, so that neither hashing nor the `409` of a
+    /// taken address can be had in bulk).
     ///
     /// # Errors
-    /// [`AuthError::SignupClosed`], [`AuthError::Invalid`], [`AuthError::EmailTaken`].
+    /// [`AuthError::SignupClosed`], [`AuthError::Throttled`],
+    /// [`AuthError::Invalid`], [`AuthError::EmailTaken`].
     pub async fn sign_up(
         &self,
         email: &str,
         password: &SecretString,
         name: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<User, AuthError> {
-        if self.core.settings.signup == SignupMode::Closed {
+        let core = &self.core;
+        if core.settings.signup == SignupMode::Closed {
             return Err(AuthError::SignupClosed);
+        }
+        if let Some(ip) = &client.ip {
+            let key = format!("signup:{}", throttle::address_key(ip));
+            core.settings
+                .signup_per_address
+                .count(core.store.as_ref(), core.clock.as_ref(), &key)
+                .await?;
         }
         create_account(
             &self.core,

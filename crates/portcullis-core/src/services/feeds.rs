@@ -22,6 +22,9 @@ use crate::store::{FeedPosition, SessionCutoff, StoreError};
 /// process goes between two reads while it trusts its cache.
 const ACCOUNT_CHANGES_RETENTION: Duration = Duration::minutes(10);
 
+/// How long a rate-limit window's count is kept: longer than any window.
+const WINDOW_COUNTS_KEPT: Duration = Duration::DAY;
+
 /// Rows deleted per statement by [`Feeds::housekeeping`], and how many
 /// statements one run may take: a run never holds the database for long.
 const HOUSEKEEPING_BATCH: u32 = 1_000;
@@ -115,6 +118,9 @@ impl Feeds {
         deleted +=
             prune_in_batches(|limit| store.prune_account_changes(ACCOUNT_CHANGES_RETENTION, limit))
                 .await?;
+        let windows_before = now - WINDOW_COUNTS_KEPT;
+        deleted +=
+            prune_in_batches(|limit| store.prune_window_counts(windows_before, limit)).await?;
         Ok(deleted)
     }
 }

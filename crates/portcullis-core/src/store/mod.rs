@@ -1,6 +1,6 @@
 //! The storage boundary: what the domain needs persisted, as one trait made
 //! of one trait per area (accounts, sessions, feeds, keys, personal
-//! tokens, throttling, the database's health), so that each area's records
+//! tokens, throttling, rate limits, the database's health), so that each area's records
 //! and methods are read together and a new area adds a module, not lines
 //! to a long list.
 //!
@@ -17,6 +17,7 @@ mod accounts;
 mod feeds;
 mod keys;
 mod personal_tokens;
+mod rate_limits;
 mod sessions;
 mod throttling;
 
@@ -29,6 +30,7 @@ pub use feeds::{
 };
 pub use keys::KeyStore;
 pub use personal_tokens::{PersonalTokenRecord, PersonalTokenStore};
+pub use rate_limits::{RateLimitStore, WindowCount};
 pub use sessions::{SessionCutoff, SessionRecord, SessionStore};
 pub use throttling::{LoginFailures, ThrottleStore};
 
@@ -83,6 +85,7 @@ pub trait Store:
     + KeyStore
     + PersonalTokenStore
     + ThrottleStore
+    + RateLimitStore
 {
 }
 
@@ -94,5 +97,6 @@ impl<T> Store for T where
         + KeyStore
         + PersonalTokenStore
         + ThrottleStore
+        + RateLimitStore
 {
 }

@@ -8,7 +8,7 @@ use portcullis_core::PersonalTokensOnNewPassword;
 use portcullis_core::services::accounts::AccountChange;
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, JsonBody};
+use crate::extract::{Authenticated, Client, JsonBody};
 use crate::responses::{
     BadRequest, EmailTaken, InternalError, LastAdministrator, PayloadTooLarge,
     PersonalTokenNotAllowed, SignupClosed, TooManyAttempts, Unauthorized, Unavailable,
@@ -37,18 +37,25 @@ use crate::wire::{
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyAttempts),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     )
 )]
 pub(crate) async fn sign_up(
     State(state): State<AppState>,
+    Client(client): Client,
     JsonBody(request): JsonBody<SignUpRequest>,
 ) -> Result<Response, ApiError> {
     let user = state
         .services
         .accounts
-        .sign_up(&request.email, &request.password, request.name.as_deref())
+        .sign_up(
+            &request.email,
+            &request.password,
+            request.name.as_deref(),
+            &client,
+        )
         .await?;
     let location = format!("/users/{}", user.id);
     Ok((

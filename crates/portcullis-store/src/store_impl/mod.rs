@@ -14,6 +14,7 @@ mod feeds;
 mod health;
 mod keys;
 mod personal_tokens;
+mod rate_limits;
 mod sessions;
 mod throttling;
 

@@ -511,3 +511,30 @@ async fn me_without_a_token_is_401_problem() {
     );
     assert_problem(response, StatusCode::UNAUTHORIZED).await;
 }
+
+/// Issue 10, finding 8: sign-ups are counted per client address, every
+/// attempt, with `429` and `Retry-After` past the limit, until the hour is over.
+#[tokio::test]
+async fn sign_ups_are_limited_per_client_address() {
+    let server = TestServer::spawn_with(&["--signup-per-address", "3"]).await;
+    for n in 0..3 {
+        let response = server
+            .sign_up_with(&format!("user{n}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let refused = Reply::of(server.sign_up_with("late@example.com", PASSWORD).await).await;
+    check_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "the fourth");
+    let retry_after: i64 = refused.header("retry-after").parse().unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    let duplicate = server.sign_up_with("user0@example.com", PASSWORD).await;
+    assert_eq!(
+        duplicate.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a taken address too"
+    );
+
+    server.advance_clock(time::Duration::seconds(retry_after));
+    let response = server.sign_up_with("late@example.com", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "a new hour");
+}

@@ -151,3 +151,30 @@ pub(crate) async fn login_failures(store: &dyn Store) {
         })
     );
 }
+
+/// Events are counted per key in fixed windows that start with their first
+/// event; an event after the window starts the next one.
+pub(crate) async fn window_counts(store: &dyn Store) {
+    let hour = Duration::hours(1);
+    for (seconds, expected_count, expected_start) in [
+        (0, 1, 0),
+        (10, 2, 0),
+        (3599, 3, 0),
+        (3600, 1, 3600),
+        (3601, 2, 3600),
+    ] {
+        let counted = store
+            .count_event("signup:ip:192.0.2.1", at(seconds), hour)
+            .await
+            .unwrap();
+        assert_eq!(counted.count, expected_count, "at {seconds}");
+        assert_eq!(counted.window_start, at(expected_start), "at {seconds}");
+    }
+    let other = store
+        .count_event("signup:ip:192.0.2.2", at(3601), hour)
+        .await
+        .unwrap();
+    assert_eq!(other.count, 1, "keys are counted apart");
+    assert_eq!(store.prune_window_counts(at(3600), 10).await.unwrap(), 0);
+    assert_eq!(store.prune_window_counts(at(3602), 10).await.unwrap(), 2);
+}

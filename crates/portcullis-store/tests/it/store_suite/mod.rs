@@ -95,6 +95,7 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(credentials::text_order_is_bytewise),
     on_one_thread!(credentials::signing_keys),
     on_one_thread!(credentials::login_failures),
+    on_one_thread!(credentials::window_counts),
     on_one_thread!(feeds::account_change_feed),
     on_one_thread!(feeds::revocations_by_position),
     on_one_thread!(feeds::positions_the_database_went_back_behind),

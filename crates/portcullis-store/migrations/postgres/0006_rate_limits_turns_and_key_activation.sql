@@ -1,0 +1,8 @@
+-- Counts of events per key in fixed windows (sign-ups per client address,
+-- mail requests per address and per email), shared by every instance.
+CREATE TABLE rate_limits (
+    key          TEXT   COLLATE "C" NOT NULL PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    count        BIGINT NOT NULL
+);
+CREATE INDEX rate_limits_by_window ON rate_limits (window_start);
