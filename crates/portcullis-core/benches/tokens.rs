@@ -43,7 +43,7 @@ fn access_tokens() -> AccessTokens {
     let now = OffsetDateTime::now_utc();
     let lifetime = Duration::minutes(15);
     let leeway = Duration::seconds(1);
-    let ring = KeyRing::new(&[SigningKey::generate(now)], now, lifetime + leeway)
+    let ring = KeyRing::new(&[SigningKey::generate(now, now)], now, lifetime + leeway)
         .expect("a freshly generated key is active");
     AccessTokens::new(
         std::sync::Arc::new(SystemClock),

@@ -10,16 +10,16 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::account_directory::AccountDirectory;
 use crate::clock::Clock;
 use crate::error::AuthError;
 use crate::hashing::{PasswordHashString, PasswordHasher};
-use crate::keys::{KeyRing, SigningKey};
+use crate::key_encryption::KeyVault;
+use crate::key_loading::KeyLoader;
 use crate::login_attempts::{LoginAttempts, RefreshFailures};
 use crate::revocation::Revocations;
 use crate::settings::AuthSettings;
@@ -38,10 +38,6 @@ pub enum PersonalTokensOnNewPassword {
     Revoke,
 }
 
-/// The least time between two key reloads caused by tokens with unknown keys
-/// (a flood of forged `kid`s must not become a flood of queries).
-const KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// See the module documentation.
 pub(crate) struct Core {
     pub(crate) store: Arc<dyn Store>,
@@ -54,8 +50,7 @@ pub(crate) struct Core {
     pub(crate) attempts: LoginAttempts,
     pub(crate) refresh_failures: RefreshFailures,
     pub(crate) personal_token_uses: PersonalTokenUses,
-    /// When a token with an unknown key last made this process reload its keys.
-    last_unknown_key_reload: Mutex<Option<Instant>>,
+    pub(crate) keys: KeyLoader,
 }
 
 impl Core {
@@ -66,16 +61,14 @@ impl Core {
         settings: AuthSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, AuthError> {
-        let now = clock.now();
-        if store.signing_keys().await?.is_empty()
-            && store
-                .insert_first_signing_key(&SigningKey::generate(now))
-                .await?
-        {
-            tracing::info!("generated the first signing key");
-        }
         let horizon = settings.access_token_horizon();
-        let ring = load_ring(store.as_ref(), now, horizon).await?;
+        let keys = KeyLoader::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            KeyVault::new(settings.key_encryption_key.clone()),
+            horizon,
+        );
+        let ring = keys.start().await?;
         let tokens = AccessTokens::new(
             Arc::clone(&clock),
             settings.issuer.clone(),
@@ -92,35 +85,32 @@ impl Core {
             attempts: LoginAttempts::new(Arc::clone(&store), Arc::clone(&clock), settings.throttle),
             refresh_failures: RefreshFailures::new(Arc::clone(&clock), settings.throttle),
             personal_token_uses: PersonalTokenUses::default(),
-            last_unknown_key_reload: Mutex::default(),
+            keys,
             store,
             clock,
             settings,
         }))
     }
 
-    /// Re-reads the signing keys (another process may have rotated them).
+    /// Re-reads the signing keys (another process may have rotated or
+    /// revoked one) and rebuilds the ring when they changed.
     pub(crate) async fn reload_keys(&self) -> Result<(), AuthError> {
-        let ring = load_ring(
-            self.store.as_ref(),
-            self.clock.now(),
-            self.settings.access_token_horizon(),
-        )
-        .await?;
-        self.tokens.replace_ring(ring);
+        if let Some(ring) = self.keys.load().await? {
+            self.tokens.replace_ring(ring);
+        }
         Ok(())
     }
 
     /// An access token's claims, when its signature, claims and session are
     /// all valid. A key this process does not know yet (rotated by another
-    /// process) makes it reload the keys, at most once per
-    /// [`KEY_RELOAD_INTERVAL`], and try again.
+    /// process) makes it reload the keys, at most once every few seconds,
+    /// and try again.
     pub(crate) async fn verify_access_token(
         &self,
         token: &str,
     ) -> Result<AccessTokenClaims, AuthError> {
         let claims = match self.tokens.verify(token) {
-            Err(TokenError::UnknownKey) if self.may_reload_keys() => {
+            Err(TokenError::UnknownKey) if self.keys.may_reload_for_unknown_key() => {
                 self.reload_keys().await?;
                 self.tokens.verify(token)
             }
@@ -129,20 +119,6 @@ impl Core {
         .map_err(AuthError::InvalidToken)?;
         self.revocations.check(claims.sid)?;
         Ok(claims)
-    }
-
-    /// Whether an unknown key may trigger a reload now; claims the slot if so.
-    fn may_reload_keys(&self) -> bool {
-        let mut last = self
-            .last_unknown_key_reload
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        if last.is_some_and(|at| now.duration_since(at) < KEY_RELOAD_INTERVAL) {
-            return false;
-        }
-        *last = Some(now);
-        true
     }
 
     /// When a session ends: its idle end or its absolute end, whichever is first.
@@ -220,17 +196,10 @@ impl PersonalTokenUses {
     }
 }
 
-async fn load_ring(
-    store: &dyn Store,
-    now: OffsetDateTime,
-    token_horizon: Duration,
-) -> Result<KeyRing, AuthError> {
-    let keys = store.signing_keys().await?;
-    KeyRing::new(&keys, now, token_horizon).map_err(|e| AuthError::Internal(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
+    use time::Duration;
+
     use super::*;
 
     #[test]

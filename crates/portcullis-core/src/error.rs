@@ -48,6 +48,10 @@ pub enum AuthError {
     NotWithPersonalToken,
     #[error("the database is unavailable")]
     Unavailable,
+    /// A setting does not fit what is stored (a key-encryption key that is
+    /// missing or wrong); the message says which, and never holds a secret.
+    #[error("{0}")]
+    Misconfigured(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -1,10 +1,19 @@
 //! Ed25519 signing keys for access tokens, and the key ring that signs with
-//! the active key and verifies with every key whose tokens may still be live.
+//! the key whose time has come and verifies with every key that is
+//! published or whose tokens may still be live.
 //!
-//! Keys are generated here from the OS CSPRNG and persisted by the store; the
-//! private half never leaves this module except as PKCS#8 bytes for storage.
-//! The `kid` is the RFC 7638 JWK thumbprint of the public key, so it is
-//! stable and derivable by anyone holding the JWKS.
+//! Keys are generated here from the OS CSPRNG and persisted by the store;
+//! the private half is PKCS#8 bytes, sealed under the key-encryption key
+//! when one is configured ([`crate::key_encryption`]). The `kid` is the
+//! RFC 7638 JWK thumbprint of the public key, so it is stable and derivable
+//! by anyone holding the JWKS.
+//!
+//! A key's life is in its times, so every instance agrees on it whatever
+//! it last read: it is published from its creation, signs from
+//! `active_from` (a rotation sets that a publication lead ahead, so that
+//! verifiers that cache the JWKS already hold the key when tokens signed
+//! by it arrive), and stops signing at `retiring_since`, when the next key
+//! starts; it keeps verifying for a token lifetime after that.
 
 use std::collections::HashMap;
 
@@ -23,31 +32,46 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
 /// The only algorithm Portcullis signs with.
 pub const ALGORITHM: &str = "EdDSA";
 
-/// Whether a key signs new tokens or only verifies the ones it already signed.
+/// Where a key is in its life at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
+    /// Published, signing from `from`.
+    Next { from: OffsetDateTime },
+    /// Signing (the newest key whose time has come).
     Active,
+    /// No longer signing since `since`; verifying what it signed.
     Retiring { since: OffsetDateTime },
 }
 
-/// A signing key as stored.
-#[derive(Clone)]
-pub struct SigningKey {
-    pub kid: String,
-    pub created_at: OffsetDateTime,
-    pub state: KeyState,
-    pub private_pkcs8: Vec<u8>,
-    pub public_key: [u8; 32],
+/// The private half of a key as it is kept: PKCS#8 in the clear, or
+/// sealed under the key-encryption key. Neither is ever shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PrivateKey {
+    Plain(Vec<u8>),
+    Sealed(Vec<u8>),
 }
 
-impl std::fmt::Debug for SigningKey {
+impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("created_at", &self.created_at)
-            .field("state", &self.state)
-            .finish_non_exhaustive()
+        f.write_str(match self {
+            Self::Plain(_) => "PrivateKey::Plain([redacted])",
+            Self::Sealed(_) => "PrivateKey::Sealed([redacted])",
+        })
     }
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    /// When it was made, and published.
+    pub created_at: OffsetDateTime,
+    /// When it starts signing.
+    pub active_from: OffsetDateTime,
+    /// When the next key starts signing instead.
+    pub retiring_since: Option<OffsetDateTime>,
+    pub private_key: PrivateKey,
+    pub public_key: [u8; 32],
 }
 
 /// A public key in JWK form (RFC 8037), as served at `/.well-known/jwks.json`.
@@ -63,12 +87,13 @@ pub struct PublicJwk {
 }
 
 impl SigningKey {
-    /// Generates a fresh key from the OS CSPRNG.
+    /// Generates a fresh key from the OS CSPRNG, made at `now` and signing
+    /// from `active_from`.
     ///
     /// # Panics
     /// When the operating system has no randomness to give, which leaves nothing safe to do.
     #[must_use]
-    pub fn generate(now: OffsetDateTime) -> Self {
+    pub fn generate(now: OffsetDateTime, active_from: OffsetDateTime) -> Self {
         let mut seed = [0u8; 32];
         getrandom::getrandom(&mut seed).expect("the OS CSPRNG is unavailable");
         let public_key = ed25519_dalek::SigningKey::from_bytes(&seed)
@@ -79,8 +104,9 @@ impl SigningKey {
         Self {
             kid: thumbprint(&public_key),
             created_at: now,
-            state: KeyState::Active,
-            private_pkcs8,
+            active_from,
+            retiring_since: None,
+            private_key: PrivateKey::Plain(private_pkcs8),
             public_key,
         }
     }
@@ -97,12 +123,37 @@ impl SigningKey {
         }
     }
 
-    /// Whether tokens signed by this key may still be unexpired at `now`.
-    fn may_have_live_tokens(&self, now: OffsetDateTime, token_lifetime: Duration) -> bool {
-        match self.state {
-            KeyState::Active => true,
-            KeyState::Retiring { since } => since + token_lifetime > now,
+    /// The private half as PKCS#8, when it is not sealed.
+    #[must_use]
+    pub fn pkcs8(&self) -> Option<&[u8]> {
+        match &self.private_key {
+            PrivateKey::Plain(pkcs8) => Some(pkcs8),
+            PrivateKey::Sealed(_) => None,
         }
+    }
+
+    /// Where the key is in its life at `now`.
+    #[must_use]
+    pub fn state_at(&self, now: OffsetDateTime) -> KeyState {
+        match self.retiring_since {
+            Some(since) if since <= now => KeyState::Retiring { since },
+            _ if self.active_from > now => KeyState::Next {
+                from: self.active_from,
+            },
+            _ => KeyState::Active,
+        }
+    }
+
+    /// Whether the key signs at `now`.
+    fn signs_at(&self, now: OffsetDateTime) -> bool {
+        self.state_at(now) == KeyState::Active
+    }
+
+    /// Whether tokens signed by this key may still be unexpired at `now`
+    /// (or it is about to sign).
+    fn may_verify_at(&self, now: OffsetDateTime, token_lifetime: Duration) -> bool {
+        self.retiring_since
+            .is_none_or(|since| since + token_lifetime > now)
     }
 }
 
@@ -115,42 +166,69 @@ fn thumbprint(public_key: &[u8; 32]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// The keys in use at one moment: one to sign with, all live ones to verify with.
+/// The keys in use over a stretch of time: the ones that may sign, each
+/// from its time, and all those published or still verifying.
 pub struct KeyRing {
-    signing_kid: String,
-    signing_key: EncodingKey,
+    /// Keys that sign now or will, newest `active_from` first.
+    signers: Vec<Signer>,
     verifying_keys: HashMap<String, DecodingKey>,
     jwks: Vec<PublicJwk>,
 }
 
-/// The stored keys include no active key.
+struct Signer {
+    kid: String,
+    active_from: OffsetDateTime,
+    retiring_since: Option<OffsetDateTime>,
+    key: EncodingKey,
+}
+
+/// Why keys cannot make a ring.
 #[derive(Debug, thiserror::Error)]
-#[error("no active signing key")]
-pub struct NoActiveKey;
+pub enum KeyRingError {
+    #[error("no signing key is active")]
+    NoActiveKey,
+    /// A private key still sealed: it must be opened with the key-encryption key first.
+    #[error("the private key of {0} is sealed")]
+    Sealed(String),
+}
 
 impl KeyRing {
-    /// Builds the ring from stored keys; retiring keys stay for `token_lifetime`
-    /// (access-token lifetime plus leeway) after they stopped signing.
+    /// Builds the ring from stored keys, opened; retiring keys stay for
+    /// `token_lifetime` (access-token lifetime plus leeway) after they
+    /// stopped signing.
     ///
     /// # Errors
-    /// [`NoActiveKey`] when none of `keys` is active.
+    /// [`KeyRingError`] when no key signs at `now` or a key is still sealed.
     pub fn new(
         keys: &[SigningKey],
         now: OffsetDateTime,
         token_lifetime: Duration,
-    ) -> Result<Self, NoActiveKey> {
-        let active = keys
-            .iter()
-            .filter(|key| key.state == KeyState::Active)
-            .max_by_key(|key| key.created_at)
-            .ok_or(NoActiveKey)?;
+    ) -> Result<Self, KeyRingError> {
         let live: Vec<&SigningKey> = keys
             .iter()
-            .filter(|key| key.may_have_live_tokens(now, token_lifetime))
+            .filter(|key| key.may_verify_at(now, token_lifetime))
             .collect();
+        let mut signers = Vec::new();
+        for key in &live {
+            if key.retiring_since.is_some_and(|since| since <= now) {
+                continue;
+            }
+            let PrivateKey::Plain(pkcs8) = &key.private_key else {
+                return Err(KeyRingError::Sealed(key.kid.clone()));
+            };
+            signers.push(Signer {
+                kid: key.kid.clone(),
+                active_from: key.active_from,
+                retiring_since: key.retiring_since,
+                key: EncodingKey::from_ed_der(pkcs8),
+            });
+        }
+        signers.sort_by_key(|signer| std::cmp::Reverse(signer.active_from));
+        if !live.iter().any(|key| key.signs_at(now)) {
+            return Err(KeyRingError::NoActiveKey);
+        }
         Ok(Self {
-            signing_kid: active.kid.clone(),
-            signing_key: EncodingKey::from_ed_der(&active.private_pkcs8),
+            signers,
             verifying_keys: live
                 .iter()
                 .map(|key| (key.kid.clone(), DecodingKey::from_ed_der(&key.public_key)))
@@ -159,9 +237,24 @@ impl KeyRing {
         })
     }
 
+    /// The key that signs at `now`: the newest whose time has come and not
+    /// gone; the newest whose time has come when none (a ring kept past
+    /// the next rotation's end, until it is reloaded).
+    ///
+    /// # Panics
+    /// Never: a ring is only built with a key that signs.
     #[must_use]
-    pub fn signing(&self) -> (&str, &EncodingKey) {
-        (&self.signing_kid, &self.signing_key)
+    pub fn signing(&self, now: OffsetDateTime) -> (&str, &EncodingKey) {
+        let signer = self
+            .signers
+            .iter()
+            .find(|signer| {
+                signer.active_from <= now && signer.retiring_since.is_none_or(|since| since > now)
+            })
+            .or_else(|| self.signers.iter().find(|signer| signer.active_from <= now))
+            .or_else(|| self.signers.last())
+            .expect("a ring is built with a key that signs");
+        (&signer.kid, &signer.key)
     }
 
     #[must_use]
@@ -182,32 +275,78 @@ mod tests {
     #[test]
     fn generated_keys_are_distinct_and_thumbprinted() {
         let now = OffsetDateTime::now_utc();
-        let (a, b) = (SigningKey::generate(now), SigningKey::generate(now));
+        let (a, b) = (
+            SigningKey::generate(now, now),
+            SigningKey::generate(now, now),
+        );
         assert_ne!(a.kid, b.kid);
         assert_eq!(a.kid.len(), 43);
-        assert_eq!(a.private_pkcs8.len(), 48);
-        assert!(!format!("{a:?}").contains("private"));
+        assert!(matches!(&a.private_key, PrivateKey::Plain(pkcs8) if pkcs8.len() == 48));
+        assert!(!format!("{a:?}").contains(&format!("{:?}", &PKCS8_ED25519_PREFIX[..4])));
+        assert!(format!("{a:?}").contains("[redacted]"));
     }
 
     #[test]
     fn retiring_keys_stay_until_their_tokens_expire() {
         let now = OffsetDateTime::now_utc();
         let lifetime = Duration::minutes(15);
-        let new = SigningKey::generate(now);
-        let mut recent = SigningKey::generate(now - Duration::hours(1));
-        recent.state = KeyState::Retiring {
-            since: now - Duration::minutes(5),
+        let new = SigningKey::generate(now - Duration::hours(1), now - Duration::minutes(5));
+        let recent = SigningKey {
+            retiring_since: Some(now - Duration::minutes(5)),
+            ..SigningKey::generate(now - Duration::days(1), now - Duration::days(1))
         };
-        let mut old = SigningKey::generate(now - Duration::days(2));
-        old.state = KeyState::Retiring {
-            since: now - Duration::days(1),
+        let old = SigningKey {
+            retiring_since: Some(now - Duration::days(1)),
+            ..SigningKey::generate(now - Duration::days(2), now - Duration::days(2))
         };
         let ring =
             KeyRing::new(&[old.clone(), recent.clone(), new.clone()], now, lifetime).unwrap();
-        assert_eq!(ring.signing().0, new.kid);
+        assert_eq!(ring.signing(now).0, new.kid);
         assert!(ring.verifying_key(&recent.kid).is_some());
         assert!(ring.verifying_key(&old.kid).is_none());
         assert_eq!(ring.jwks().len(), 2);
-        assert!(KeyRing::new(&[old], now, lifetime).is_err());
+        assert!(matches!(
+            KeyRing::new(&[old], now, lifetime),
+            Err(KeyRingError::NoActiveKey)
+        ));
+    }
+
+    #[test]
+    fn the_next_key_is_published_before_it_signs_and_signs_on_time() {
+        let now = OffsetDateTime::now_utc();
+        let lifetime = Duration::minutes(15);
+        let lead = Duration::minutes(10);
+        let next = SigningKey::generate(now, now + lead);
+        let current = SigningKey {
+            retiring_since: Some(now + lead),
+            ..SigningKey::generate(now - Duration::days(1), now - Duration::days(1))
+        };
+        assert_eq!(next.state_at(now), KeyState::Next { from: now + lead });
+        assert_eq!(current.state_at(now), KeyState::Active);
+        let ring = KeyRing::new(&[current.clone(), next.clone()], now, lifetime).unwrap();
+        assert_eq!(ring.jwks().len(), 2, "both published");
+        assert_eq!(ring.signing(now).0, current.kid);
+        assert_eq!(
+            ring.signing(now + lead).0,
+            next.kid,
+            "on time, without a reload"
+        );
+        assert_eq!(
+            current.state_at(now + lead),
+            KeyState::Retiring { since: now + lead }
+        );
+    }
+
+    #[test]
+    fn a_sealed_key_makes_no_ring() {
+        let now = OffsetDateTime::now_utc();
+        let sealed = SigningKey {
+            private_key: PrivateKey::Sealed(vec![1, 2, 3]),
+            ..SigningKey::generate(now, now)
+        };
+        assert!(matches!(
+            KeyRing::new(&[sealed], now, Duration::minutes(16)),
+            Err(KeyRingError::Sealed(_))
+        ));
     }
 }

@@ -14,6 +14,8 @@ mod core;
 pub mod email;
 pub mod error;
 pub mod hashing;
+pub mod key_encryption;
+mod key_loading;
 pub mod keys;
 mod login_attempts;
 pub mod names;

@@ -146,7 +146,7 @@ impl VerifiedTokens {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= VERIFIED_CACHE_CAPACITY {
-            entries.retain(|_, claims| now <= claims.exp + self.leeway_seconds);
+            entries.retain(|_, claims| now <= claims.exp.saturating_add(self.leeway_seconds));
             if entries.len() >= VERIFIED_CACHE_CAPACITY {
                 entries.clear();
             }
@@ -241,7 +241,7 @@ impl AccessTokens {
             scope: grant.scope.join(" "),
         };
         let ring = self.ring();
-        let (kid, key) = ring.signing();
+        let (kid, key) = ring.signing(now);
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
         header.kid = Some(kid.to_owned());
@@ -290,7 +290,9 @@ impl AccessTokens {
                 _ => TokenError::Malformed,
             })?;
         // We never issue a longer-lived token; one could only be forged.
-        if claims.exp - claims.iat
+        // Saturating: an `iat` far in the past must not wrap round to a
+        // short lifetime (found by fuzzing).
+        if claims.exp.saturating_sub(claims.iat)
             > (self.lifetime + Duration::seconds(self.verified.leeway_seconds)).whole_seconds()
         {
             return Err(TokenError::Malformed);
@@ -342,7 +344,7 @@ mod tests {
     #[test]
     fn remembered_tokens_still_expire_and_the_cache_stays_bounded() {
         let tokens = tokens_with(
-            &SigningKey::generate(OffsetDateTime::now_utc()),
+            &SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc()),
             "https://auth",
         );
         let (token, claims) = tokens.issue(&grant(), OffsetDateTime::now_utc());
@@ -383,7 +385,7 @@ mod tests {
     #[test]
     fn expiry_follows_the_injected_clock_whether_or_not_the_token_is_remembered() {
         let clock = Arc::new(ManualClock::starting_now());
-        let key = SigningKey::generate(clock.now());
+        let key = SigningKey::generate(clock.now(), clock.now());
         let ring = KeyRing::new(
             std::slice::from_ref(&key),
             clock.now(),
@@ -420,7 +422,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let tokens = tokens_with(
-            &SigningKey::generate(OffsetDateTime::now_utc()),
+            &SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc()),
             "https://auth",
         );
         let (token, claims) = tokens.issue(&grant(), OffsetDateTime::now_utc());
@@ -430,7 +432,7 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let key = SigningKey::generate(OffsetDateTime::now_utc());
+        let key = SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc());
         let tokens = tokens_with(&key, "https://auth");
         let now = OffsetDateTime::now_utc();
         let (token, _) = tokens.issue(&grant(), now);
@@ -443,7 +445,7 @@ mod tests {
             other_issuer.verify(&token),
             Err(TokenError::WrongIssuerOrAudience)
         );
-        let stranger = tokens_with(&SigningKey::generate(now), "https://auth");
+        let stranger = tokens_with(&SigningKey::generate(now, now), "https://auth");
         assert_eq!(stranger.verify(&token), Err(TokenError::UnknownKey));
         let long_lived = AccessTokens::new(
             Arc::new(SystemClock),

@@ -220,7 +220,7 @@ impl IntoResponse for ApiError {
                     error.to_string(),
                     None,
                 ),
-                AuthError::Internal(cause) => {
+                AuthError::Internal(cause) | AuthError::Misconfigured(cause) => {
                     tracing::error!(%cause, "internal error");
                     (
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -423,7 +423,7 @@ impl OAuthError {
                     "the database is unavailable",
                 )
             },
-            AuthError::Internal(cause) => {
+            AuthError::Internal(cause) | AuthError::Misconfigured(cause) => {
                 tracing::error!(%cause, "internal error on the token endpoint");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

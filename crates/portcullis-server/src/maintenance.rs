@@ -2,18 +2,19 @@
 //! changes and key rotations made by other processes (the command line,
 //! other instances).
 //!
-//! Three loops run side by side, so that none delays another:
+//! Four loops run side by side, so that none delays another:
 //!
 //! - Every half second, one loop reads the sessions revoked since its last
-//!   read into the deny list, and another the account-change feed into the
-//!   account cache (each an indexed query returning few rows), so a change
-//!   made anywhere takes effect here within a second. The account cache
-//!   answers only while its reads succeed.
+//!   read into the deny list, another the account-change feed into the
+//!   account cache (each an indexed query returning few rows), and another
+//!   the signing keys (a few rows; the ring is rebuilt only when they
+//!   changed), so a change made anywhere takes effect here within a
+//!   second. The account cache and the deny list answer only while their
+//!   reads succeed.
 //! - The slow loop, every 5 seconds, writes the batched use times of
-//!   personal access tokens and reloads the signing keys (a few rows), so a
-//!   rotation made anywhere is served here within seconds; every minute it
-//!   deletes, in bounded batches, sessions, keys, login failures and feed
-//!   entries that can serve no request any more.
+//!   personal access tokens; every minute it deletes, in bounded batches,
+//!   sessions, keys, login failures, rate-limit windows and feed entries
+//!   that can serve no request any more.
 //!
 //! Failures are logged and retried on the next tick; they never stop the server.
 
@@ -33,6 +34,7 @@ pub fn spawn_maintenance(services: Arc<Services>) -> JoinHandle<()> {
         tokio::join!(
             follow_revocations(&services),
             follow_account_changes(&services),
+            follow_signing_keys(&services),
             upkeep(&services)
         );
     })
@@ -58,6 +60,16 @@ async fn follow_account_changes(services: &Services) {
     }
 }
 
+async fn follow_signing_keys(services: &Services) {
+    let mut interval = every(FAST_INTERVAL);
+    loop {
+        interval.tick().await;
+        if let Err(error) = services.signing_keys.reload().await {
+            tracing::warn!(%error, "could not reload the signing keys");
+        }
+    }
+}
+
 async fn upkeep(services: &Services) {
     let mut interval = every(SLOW_INTERVAL);
     let mut tick: u32 = 0;
@@ -67,9 +79,7 @@ async fn upkeep(services: &Services) {
         if let Err(error) = services.personal_tokens.flush_uses().await {
             tracing::warn!(%error, "could not record personal access token uses");
         }
-        if let Err(error) = services.signing_keys.reload().await {
-            tracing::warn!(%error, "could not reload signing keys");
-        }
+
         if tick.is_multiple_of(HOUSEKEEPING_EVERY_TICKS) {
             match services.feeds.housekeeping().await {
                 Ok(0) => {}

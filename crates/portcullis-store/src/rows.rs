@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
-use portcullis_core::keys::{KeyState, SigningKey};
+use portcullis_core::key_encryption::stored_private_key;
+use portcullis_core::keys::SigningKey;
 use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
@@ -269,14 +270,14 @@ pub(crate) fn personal_token_from_row<R: BackendRow>(
 
 /// A row with every column of `signing_keys`.
 pub(crate) fn signing_key_from_row<R: Columns>(row: &R) -> Result<SigningKey, StoreError> {
+    let created_at = row.timestamp("created_at")?;
     Ok(SigningKey {
         kid: row.text("kid")?,
-        created_at: row.timestamp("created_at")?,
-        state: match row.optional_timestamp("retiring_since")? {
-            None => KeyState::Active,
-            Some(since) => KeyState::Retiring { since },
-        },
-        private_pkcs8: row.bytes("private_pkcs8")?,
+        created_at,
+        // Keys made before keys were published ahead signed from their making.
+        active_from: row.optional_timestamp("active_from")?.unwrap_or(created_at),
+        retiring_since: row.optional_timestamp("retiring_since")?,
+        private_key: stored_private_key(row.bytes("private_pkcs8")?),
         public_key: row.bytes32("public_key")?,
     })
 }

@@ -10,6 +10,7 @@
 //! This module must never hold a statement that both databases could run
 //! as written: that belongs to the shared store.
 
+use std::path::Path;
 use std::str::FromStr as _;
 use std::time::Duration;
 
@@ -101,6 +102,7 @@ impl Dialect for SqliteDialect {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true);
+        readable_by_owner_only(connect_options.get_filename());
         // Switching a new file to WAL needs it to itself for a moment, and
         // SQLite answers "busy" without waiting when several processes open
         // a new file at once; each waits a little and tries again.
@@ -180,6 +182,36 @@ impl BackendRow for SqliteRow {
 
 fn parse_uuid(text: &str, name: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|error| StoreError::Other(format!("column {name}: {error}")))
+}
+
+/// Creates a missing database file readable and writable by its owner only
+/// (SQLite gives its `-wal` and `-shm` files the same permissions), and
+/// warns about an existing one that others can read: it holds password
+/// hashes and, unless a key-encryption key seals them, the private signing
+/// keys, with which anyone can mint tokens.
+fn readable_by_owner_only(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        if path.as_os_str().is_empty() || path == Path::new(":memory:") {
+            return;
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        if created.is_err()
+            && let Ok(metadata) = std::fs::metadata(path)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{:o}", metadata.permissions().mode() & 0o777),
+                "the database file can be read by other users: it holds password hashes and signing keys; `chmod 600` it (and its -wal and -shm files)"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

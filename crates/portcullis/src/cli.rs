@@ -41,6 +41,7 @@ use std::str::FromStr;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use portcullis_core::PasswordPolicy;
+use portcullis_core::key_encryption::KeyEncryptionKey;
 use portcullis_core::settings::{DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY};
 use time::Duration;
 
@@ -150,9 +151,18 @@ pub(crate) enum RoleCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Make a new signing key active and print its kid; the old key keeps verifying until its tokens expire.
-    Rotate,
-    /// One line per key: kid, algorithm, active or retiring, created.
+    /// Make a new signing key and print its kid: published at once, it signs
+    /// after the publication lead (--key-publication-lead) unless --now; the
+    /// old key keeps verifying until its tokens expire.
+    Rotate {
+        /// Sign with the new key at once.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Remove a (compromised) key at once: its tokens are refused; a new key
+    /// signs from now if it was signing. Returns once running servers see it (about 1 s).
+    Revoke { kid: String },
+    /// One line per key: kid, algorithm, next, active or retiring, created.
     List,
 }
 
@@ -314,6 +324,32 @@ pub(crate) struct ServeArgs {
     /// Failures older than this are forgotten.
     #[arg(long, env = "PORTCULLIS_THROTTLE_FORGET_AFTER", default_value = "1h", value_parser = duration)]
     pub(crate) throttle_forget_after: Duration,
+
+    /// A file holding the key-encryption key (32 bytes in base64) that seals
+    /// the private signing keys at rest; it wins over PORTCULLIS_KEY_ENCRYPTION_KEY
+    /// [without either, the keys are kept in the clear].
+    #[arg(
+        long,
+        env = "PORTCULLIS_KEY_ENCRYPTION_KEY_FILE",
+        value_parser = key_encryption_key_file
+    )]
+    pub(crate) key_encryption_key_file: Option<KeyEncryptionKey>,
+
+    /// The key-encryption key itself (32 bytes in base64), for the environment
+    /// (`PORTCULLIS_KEY_ENCRYPTION_KEY`); a flag would show it to `ps`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_KEY_ENCRYPTION_KEY",
+        hide = true,
+        hide_env_values = true,
+        value_parser = key_encryption_key
+    )]
+    pub(crate) key_encryption_key: Option<KeyEncryptionKey>,
+
+    /// How long `keys rotate` publishes a new key before it signs: longer
+    /// than the APIs you protect cache the JWKS.
+    #[arg(long, env = "PORTCULLIS_KEY_PUBLICATION_LEAD", default_value = "10m", value_parser = duration)]
+    pub(crate) key_publication_lead: Duration,
 }
 
 /// A setting's value that its rule refuses; the message says why, and clap
@@ -349,6 +385,16 @@ fn access_ttl(text: &str) -> Result<Duration, InvalidSetting> {
         return Err(InvalidSetting("must be at least 1s".to_owned()));
     }
     Ok(ttl)
+}
+
+fn key_encryption_key(text: &str) -> Result<KeyEncryptionKey, InvalidSetting> {
+    KeyEncryptionKey::from_base64(text).map_err(|error| InvalidSetting(error.to_string()))
+}
+
+fn key_encryption_key_file(path: &str) -> Result<KeyEncryptionKey, InvalidSetting> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| InvalidSetting(format!("cannot read {path}: {error}")))?;
+    key_encryption_key(&text)
 }
 
 fn leeway(text: &str) -> Result<Duration, InvalidSetting> {

@@ -9,6 +9,7 @@ use anyhow::{Context as _, anyhow, bail};
 use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
+use portcullis_core::services::signing_keys::Activation;
 use portcullis_core::{
     AuthError, ManageRoles, ManageUsers, Operator, PersonalTokensOnNewPassword, SecretString,
     Services, SystemClock,
@@ -188,22 +189,47 @@ async fn until_running_servers_see_it() {
 async fn keys(services: &Services, command: KeysCommand) -> anyhow::Result<ExitCode> {
     let operator = Operator::at_command_line();
     match command {
-        KeysCommand::Rotate => println!(
-            "{}",
-            services
+        KeysCommand::Rotate { now } => {
+            let activation = if now {
+                Activation::Now
+            } else {
+                Activation::AfterPublication
+            };
+            let key = services
                 .signing_keys
-                .rotate(&operator)
+                .rotate(&operator, activation)
                 .await
-                .map_err(describe)?
-        ),
+                .map_err(describe)?;
+            println!("{}", key.kid);
+            eprintln!(
+                "published now; signs from {}",
+                key.active_from.format(&Rfc3339)?
+            );
+        }
+        KeysCommand::Revoke { kid } => {
+            let revoked = services
+                .signing_keys
+                .revoke(&operator, &kid)
+                .await
+                .map_err(|error| match error {
+                    AuthError::NotFound => anyhow!("no signing key {kid}"),
+                    other => describe(other),
+                })?;
+            until_running_servers_see_it().await;
+            match revoked.replaced_by {
+                Some(new) => println!("revoked {kid}; {new} signs from now"),
+                None => println!("revoked {kid}"),
+            }
+        }
         KeysCommand::List => {
-            for key in services
+            for (key, state) in services
                 .signing_keys
                 .list(&operator)
                 .await
                 .map_err(describe)?
             {
-                let state = match key.state {
+                let state = match state {
+                    KeyState::Next { .. } => "next",
                     KeyState::Active => "active",
                     KeyState::Retiring { .. } => "retiring",
                 };

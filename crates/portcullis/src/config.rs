@@ -250,6 +250,9 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         throttle_base_delay,
         throttle_max_delay,
         throttle_forget_after,
+        key_encryption_key_file,
+        key_encryption_key,
+        key_publication_lead,
     } = settings;
     Config {
         database,
@@ -287,6 +290,8 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
                 max_delay: throttle_max_delay,
                 forget_after: throttle_forget_after,
             },
+            key_encryption_key: key_encryption_key_file.or(key_encryption_key),
+            key_publication_lead,
         },
         http: HttpSettings {
             cors_origins,

@@ -49,9 +49,10 @@ async fn a_wrong_password_costs_an_unknown_email_whatever_the_scheme() {
 
     let floor = hasher.expect_stored([&bcrypt, &pbkdf2]).await.unwrap();
     assert_eq!(floor, hasher.verification_floor());
+    // One sample of bcrypt may be slowed by load; the floor is a median.
     assert!(
-        floor >= first_bcrypt / 2,
-        "the floor {floor:?} covers bcrypt"
+        floor > unknown * 2,
+        "the floor {floor:?} is above the unknown email's {unknown:?}"
     );
 
     // A second round only when the first is out of bounds, so that a burst of

@@ -140,7 +140,7 @@ pub(crate) async fn verify(
         .verify_for_proxy(token, query.permission.as_deref())
         .await
         .map_err(|error| match error {
-            AuthError::Internal(cause) => {
+            AuthError::Internal(cause) | AuthError::Misconfigured(cause) => {
                 tracing::error!(%cause, "forward-auth could not decide; refusing");
                 ApiError::Domain(AuthError::Unavailable)
             }

@@ -6,3 +6,7 @@ CREATE TABLE rate_limits (
     count        BIGINT NOT NULL
 );
 CREATE INDEX rate_limits_by_window ON rate_limits (window_start);
+
+-- When a key starts signing: a rotation publishes the next key ahead of
+-- it. NULL for keys made before, which signed from their making.
+ALTER TABLE signing_keys ADD COLUMN active_from BIGINT;

@@ -1,22 +1,22 @@
-//! Signing keys: the first key, rotation and pruning.
+//! Signing keys: the first key, rotation, sealing, revocation and pruning.
 //!
 //! Part of [`crate::store_impl`]: SQL written once for every database.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use portcullis_core::keys::SigningKey;
+use portcullis_core::keys::{PrivateKey, SigningKey};
 use portcullis_core::store::{KeyStore, StoreError};
 
 use crate::dialect::Dialect;
 use crate::rows::signing_key_from_row;
 use crate::sql_store::SqlStore;
 use crate::statement::Statement;
-use crate::store_impl::signing_keys_change;
+use crate::store_impl::{private_key_bytes, signing_keys_change};
 
-const INSERT_SIGNING_KEY: &str =
-    "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at, retiring_since)
-     VALUES ($1, $2, $3, $4, NULL)";
+const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys
+     (kid, private_pkcs8, public_key, created_at, active_from, retiring_since)
+     VALUES ($1, $2, $3, $4, $5, NULL)";
 
 #[async_trait]
 impl<D: Dialect> KeyStore for SqlStore<D> {
@@ -30,8 +30,8 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         let statement = Statement::new(
-            "SELECT kid, private_pkcs8, public_key, created_at, retiring_since FROM signing_keys
-             ORDER BY created_at, kid",
+            "SELECT kid, private_pkcs8, public_key, created_at, active_from, retiring_since
+             FROM signing_keys ORDER BY created_at, kid",
         );
         self.fetch_all(statement)
             .await?
@@ -44,8 +44,9 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         // Under the lock, this statement's snapshot includes any key committed
         // by whoever held it before.
         let insert = Statement::new(
-            "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at, retiring_since)
-             SELECT $1, $2, $3, $4, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+            "INSERT INTO signing_keys
+                 (kid, private_pkcs8, public_key, created_at, active_from, retiring_since)
+             SELECT $1, $2, $3, $4, $5, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
         );
         let changed = self
             .write_together(signing_keys_change::<D>(insert, key, None))
@@ -53,20 +54,35 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         Ok(changed.last() == Some(&1))
     }
 
-    async fn rotate_signing_key(
-        &self,
-        key: &SigningKey,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
         // Locked like the first insert: two rotations at once would otherwise
-        // each retire only the keys they saw and leave two active.
+        // each end only the keys they saw and leave two without an end.
         let retire = Statement::new(
             "UPDATE signing_keys SET retiring_since = $1 WHERE retiring_since IS NULL",
         )
-        .bind(now.unix_timestamp());
+        .bind(key.active_from.unix_timestamp());
         let insert = Statement::new(INSERT_SIGNING_KEY);
         self.write_together(signing_keys_change::<D>(insert, key, Some(retire)))
             .await
             .map(drop)
+    }
+
+    async fn replace_private_key(
+        &self,
+        kid: &str,
+        private_key: &PrivateKey,
+    ) -> Result<(), StoreError> {
+        let statement = Statement::new("UPDATE signing_keys SET private_pkcs8 = $1 WHERE kid = $2")
+            .bind(private_key_bytes(private_key))
+            .bind(kid);
+        match self.write_one(statement).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn delete_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let statement = Statement::new("DELETE FROM signing_keys WHERE kid = $1").bind(kid);
+        Ok(self.write_one(statement).await? == 1)
     }
 }

@@ -20,7 +20,7 @@ mod throttling;
 
 use uuid::Uuid;
 
-use portcullis_core::keys::SigningKey;
+use portcullis_core::keys::{PrivateKey, SigningKey};
 
 use crate::dialect::Dialect;
 use crate::statement::Statement;
@@ -43,6 +43,14 @@ pub(crate) fn insert_user_roles<D: Dialect>(
     })
 }
 
+/// The bytes a private key is stored as: PKCS#8, or sealed (which says so
+/// in its first bytes).
+pub(crate) fn private_key_bytes(key: &PrivateKey) -> &[u8] {
+    match key {
+        PrivateKey::Plain(bytes) | PrivateKey::Sealed(bytes) => bytes,
+    }
+}
+
 /// A change of `signing_keys` under the dialect's lock: `before` (if any),
 /// then `insert` with `key`'s columns bound.
 pub(crate) fn signing_keys_change<'a, D: Dialect>(
@@ -52,9 +60,10 @@ pub(crate) fn signing_keys_change<'a, D: Dialect>(
 ) -> Vec<Statement<'a>> {
     let insert = insert
         .bind(key.kid.as_str())
-        .bind(key.private_pkcs8.as_slice())
+        .bind(private_key_bytes(&key.private_key))
         .bind(key.public_key.as_slice())
-        .bind(key.created_at.unix_timestamp());
+        .bind(key.created_at.unix_timestamp())
+        .bind(key.active_from.unix_timestamp());
     D::LOCK_SIGNING_KEYS
         .map(Statement::new)
         .into_iter()

@@ -65,7 +65,7 @@ impl Signer {
 
     pub(crate) fn with_issuer(issuer: &str) -> Self {
         let now = OffsetDateTime::now_utc();
-        let key = SigningKey::generate(now);
+        let key = SigningKey::generate(now, now);
         Self::from_key(key, issuer)
     }
 
@@ -104,7 +104,8 @@ impl Signer {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         header.typ = Some("at+jwt".to_owned());
         header.kid = Some(kid.to_owned());
-        let key = jsonwebtoken::EncodingKey::from_ed_der(&self.key.private_pkcs8);
+        let key =
+            jsonwebtoken::EncodingKey::from_ed_der(self.key.pkcs8().expect("a key in the clear"));
         jsonwebtoken::encode(&header, claims, &key).unwrap()
     }
 

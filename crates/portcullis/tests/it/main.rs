@@ -23,6 +23,7 @@ mod passwords;
 mod permissions;
 mod personal_tokens;
 mod refresh;
+mod secrets_at_rest;
 mod sessions;
 mod signing_keys;
 mod smoke;

@@ -198,7 +198,11 @@ pub(crate) async fn user_roles(store: &dyn Store) {
     let bob = user("bob@example.com", at(1));
     store.insert_user(&alice).await.unwrap();
     store.insert_user(&bob).await.unwrap();
-    store.set_roles(bob.id, &["reader".into()]).await.unwrap();
+    // Bob stays an administrator, so Alice may stop being one.
+    store
+        .set_roles(bob.id, &["admin".into(), "reader".into()])
+        .await
+        .unwrap();
 
     let steps: [(&[&str], &[&str]); 4] = [
         (
@@ -226,7 +230,7 @@ pub(crate) async fn user_roles(store: &dyn Store) {
         roles_by_user,
         [
             (alice.id, vec!["auditor".to_owned()]),
-            (bob.id, vec!["reader".to_owned()])
+            (bob.id, vec!["admin".to_owned(), "reader".to_owned()])
         ]
     );
 }

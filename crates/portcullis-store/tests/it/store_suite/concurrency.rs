@@ -118,7 +118,7 @@ pub(crate) async fn concurrent_replacements(store: Arc<dyn Store>) {
                 let seed = u8::try_from(writer).expect("few writers");
                 barrier.wait().await;
                 store
-                    .rotate_signing_key(&signing_key(seed, at(1)), at(1))
+                    .rotate_signing_key(&signing_key(seed, at(1)))
                     .await
                     .expect("rotate_signing_key");
             })
@@ -151,7 +151,7 @@ pub(crate) async fn concurrent_replacements(store: Arc<dyn Store>) {
     assert_eq!(keys.len(), WRITERS + 1);
     let active = keys
         .iter()
-        .filter(|key| key.state == KeyState::Active)
+        .filter(|key| key.retiring_since.is_none())
         .count();
     assert_eq!(active, 1, "exactly one active key: {keys:?}");
 }

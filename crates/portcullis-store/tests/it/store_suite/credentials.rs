@@ -39,8 +39,8 @@ pub(crate) async fn text_order_is_bytewise(store: &dyn Store) {
         ..signing_key(1, created)
     };
     assert!(store.insert_first_signing_key(&key("b")).await.unwrap());
-    store.rotate_signing_key(&key("B"), created).await.unwrap();
-    store.rotate_signing_key(&key("_"), created).await.unwrap();
+    store.rotate_signing_key(&key("B")).await.unwrap();
+    store.rotate_signing_key(&key("_")).await.unwrap();
     let kids: Vec<String> = store
         .signing_keys()
         .await
@@ -72,17 +72,17 @@ pub(crate) async fn signing_keys(store: &dyn Store) {
     assert_same_key(&keys[0], &first);
 
     let second = signing_key(3, at(100));
-    store.rotate_signing_key(&second, at(100)).await.unwrap();
+    store.rotate_signing_key(&second).await.unwrap();
     let third = signing_key(4, at(200));
-    store.rotate_signing_key(&third, at(200)).await.unwrap();
+    store.rotate_signing_key(&third).await.unwrap();
     let keys = store.signing_keys().await.unwrap();
     let expected = [
         SigningKey {
-            state: KeyState::Retiring { since: at(100) },
+            retiring_since: Some(at(100)),
             ..first.clone()
         },
         SigningKey {
-            state: KeyState::Retiring { since: at(200) },
+            retiring_since: Some(at(200)),
             ..second.clone()
         },
         third.clone(),
@@ -93,11 +93,54 @@ pub(crate) async fn signing_keys(store: &dyn Store) {
     }
 
     // A rotation that fails (the kid exists) changes nothing.
-    assert_conflict(store.rotate_signing_key(&third, at(300)).await);
+    assert_conflict(store.rotate_signing_key(&third).await);
     let after = store.signing_keys().await.unwrap();
     assert_eq!(
-        after.iter().map(|k| k.state).collect::<Vec<_>>(),
-        expected.iter().map(|k| k.state).collect::<Vec<_>>()
+        after.iter().map(|k| k.retiring_since).collect::<Vec<_>>(),
+        expected
+            .iter()
+            .map(|k| k.retiring_since)
+            .collect::<Vec<_>>()
+    );
+
+    // A key published ahead: the one signing ends when it starts.
+    let ahead = SigningKey {
+        active_from: at(900),
+        ..signing_key(5, at(300))
+    };
+    store.rotate_signing_key(&ahead).await.unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    let stored = keys.iter().find(|k| k.kid == ahead.kid).expect("stored");
+    assert_same_key(stored, &ahead);
+    let third_now = keys.iter().find(|k| k.kid == third.kid).expect("kept");
+    assert_eq!(
+        third_now.retiring_since,
+        Some(at(900)),
+        "signs until the next starts"
+    );
+
+    // Sealing replaces the private half only; revoking removes the key.
+    let sealed = PrivateKey::Sealed(b"PCKEK1 sealed bytes".to_vec());
+    store
+        .replace_private_key(&ahead.kid, &sealed)
+        .await
+        .unwrap();
+    let keys = store.signing_keys().await.unwrap();
+    let stored = keys.iter().find(|k| k.kid == ahead.kid).expect("stored");
+    assert_eq!(stored.private_key, sealed);
+    assert!(matches!(
+        store.replace_private_key("nobody", &sealed).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(store.delete_signing_key(&ahead.kid).await.unwrap());
+    assert!(!store.delete_signing_key(&ahead.kid).await.unwrap());
+    assert!(
+        store
+            .signing_keys()
+            .await
+            .unwrap()
+            .iter()
+            .all(|k| k.kid != ahead.kid)
     );
 }
 

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
-use portcullis_core::keys::{KeyState, SigningKey};
+use portcullis_core::keys::{PrivateKey, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{ProfileChange, SessionRecord, Store, StoreError, UserRecord};
@@ -164,12 +164,14 @@ pub(crate) fn session(user_id: Uuid, created_at: OffsetDateTime) -> SessionRecor
     }
 }
 
+/// A key made at `created_at` and signing from then.
 pub(crate) fn signing_key(seed: u8, created_at: OffsetDateTime) -> SigningKey {
     SigningKey {
         kid: format!("kid-{seed}"),
         created_at,
-        state: KeyState::Active,
-        private_pkcs8: vec![seed; 48],
+        active_from: created_at,
+        retiring_since: None,
+        private_key: PrivateKey::Plain(vec![seed; 48]),
         public_key: [seed; 32],
     }
 }
@@ -226,7 +228,16 @@ pub(crate) fn assert_same_session(got: &SessionRecord, want: &SessionRecord) {
 
 #[track_caller]
 pub(crate) fn assert_same_key(got: &SigningKey, want: &SigningKey) {
-    assert_fields_eq!(got, want, kid, created_at, state, private_pkcs8, public_key);
+    assert_fields_eq!(
+        got,
+        want,
+        kid,
+        created_at,
+        active_from,
+        retiring_since,
+        private_key,
+        public_key
+    );
 }
 
 #[track_caller]

@@ -290,11 +290,11 @@ pub(crate) async fn pruning(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .rotate_signing_key(&signing_key(2, at(10)), at(10))
+        .rotate_signing_key(&signing_key(2, at(10)))
         .await
         .unwrap();
     store
-        .rotate_signing_key(&signing_key(3, at(99_000)), at(99_000))
+        .rotate_signing_key(&signing_key(3, at(99_000)))
         .await
         .unwrap();
     assert_eq!(
