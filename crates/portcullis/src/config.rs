@@ -235,6 +235,10 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         password_min_length,
         cors_origins,
         trusted_proxies,
+        http_header_timeout,
+        http_body_timeout,
+        http_idle_timeout,
+        http_max_connections,
         argon2_memory_kib,
         argon2_iterations,
         argon2_parallelism,
@@ -288,6 +292,10 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         http: HttpSettings {
             cors_origins,
             trusted_proxies,
+            header_timeout: http_header_timeout.unsigned_abs(),
+            body_timeout: http_body_timeout.unsigned_abs(),
+            idle_timeout: http_idle_timeout.unsigned_abs(),
+            max_connections: http_max_connections,
         },
     }
 }
@@ -373,6 +381,12 @@ mod tests {
                 statement_timeout: std::time::Duration::from_secs(5),
             }
         );
+        let server = HttpSettings::default();
+        assert_eq!(
+            format!("{:?}", config.http),
+            format!("{server:?}"),
+            "the server's own defaults"
+        );
         assert!(config.http.cors_origins.is_empty());
         assert!(config.http.trusted_proxies.is_empty());
     }
@@ -440,6 +454,20 @@ mod tests {
             None,
             1,
             "--db-max-connections",
+        );
+        for timeout in [
+            "--http-header-timeout",
+            "--http-body-timeout",
+            "--http-idle-timeout",
+        ] {
+            check(&["serve", timeout, "0s"], None, 1, timeout);
+            check(&["serve", timeout, "soon"], None, 1, timeout);
+        }
+        check(
+            &["serve", "--http-max-connections", "0"],
+            None,
+            1,
+            "--http-max-connections",
         );
         check(&["serve", "--cors-origin", "*"], None, 1, "wildcard");
         check(
@@ -542,7 +570,7 @@ mod tests {
         }
         let help = serve.render_long_help().to_string();
         for default in [
-            "15m", "30d", "90d", "10s", "1s", "open", "12", "19456", "true", "1h",
+            "15m", "30d", "90d", "10s", "1s", "open", "12", "19456", "true", "1h", "30s", "60s",
         ] {
             assert!(
                 help.contains(&format!("[default: {default}]")),

@@ -3,3 +3,4 @@
 mod app;
 mod conformance;
 mod openapi;
+mod unstorable_text;
