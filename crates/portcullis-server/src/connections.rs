@@ -8,9 +8,11 @@
 //!   closes, rather than being accepted and closed at once. A client that
 //!   waits is served as soon as any slot frees, and the timeouts below make
 //!   every slot free within a bounded time.
-//! - **Headers**: from a request's first byte, the client has
-//!   [`HttpSettings::header_timeout`] to finish its headers; then the
-//!   connection is dropped without an answer (as hyper's own timeout does).
+//! - **Headers**: from the connection's start, and then from each later
+//!   request's first byte, the client has [`HttpSettings::header_timeout`]
+//!   to finish the request's headers; then the connection is dropped
+//!   without an answer (as hyper's own timeout does). So a connection that
+//!   never sends anything holds its slot for the header timeout only.
 //! - **Bodies**: from the end of the headers, the whole body must arrive
 //!   within [`HttpSettings::body_timeout`] ([`crate::body_deadline`]); then
 //!   the extractor answers `408` and the connection is closed.
@@ -150,8 +152,13 @@ impl Connection {
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
             service_clock.request_started();
             let deadline = Instant::now() + body_timeout;
-            let mut request =
-                request.map(|body| Body::new(DeadlineBody::new(Body::new(body), deadline)));
+            let mut request = request.map(|body| {
+                if http_body::Body::is_end_stream(&body) {
+                    Body::new(body)
+                } else {
+                    Body::new(DeadlineBody::new(Body::new(body), deadline))
+                }
+            });
             request.extensions_mut().insert(ConnectInfo(peer));
             let answer = router.clone().oneshot(request);
             let clock = Arc::clone(&service_clock);
@@ -232,9 +239,12 @@ struct ConnectionClock {
 }
 
 impl ConnectionClock {
+    /// A new connection is reading its first request's headers from the
+    /// start: one that sends nothing is gone after the header timeout, not
+    /// the longer idle timeout meant for keep-alive between requests.
     fn new() -> Self {
         Self {
-            phase: Mutex::new(Phase::Idle {
+            phase: Mutex::new(Phase::ReadingHead {
                 since: Instant::now(),
             }),
             changed: Notify::new(),

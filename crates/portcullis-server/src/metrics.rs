@@ -1,7 +1,9 @@
 //! Prometheus metrics: request counts and latencies per route and status,
-//! and, at each scrape, the database pool. The domain's own measurements
-//! (logins by outcome, throttled attempts, refresh reuse, the hashing queue)
-//! are recorded in `portcullis_core::telemetry` and exported here too.
+//! open connections and connections closed by a timeout (recorded by
+//! `crate::connections`), and, at each scrape, the database pool. The
+//! domain's own measurements (logins by outcome, throttled attempts, refresh
+//! reuse, the hashing queue) are recorded in `portcullis_core::telemetry`
+//! and exported here too.
 //!
 //! Every label takes one of a fixed set of values, so no client can make
 //! the page (and the process's memory) grow by sending requests: routes are

@@ -15,8 +15,9 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` is believed; none by default.
     pub trusted_proxies: Vec<IpAddr>,
-    /// Longest a client may take to send a request's headers, from its first
-    /// byte; then the connection is closed.
+    /// Longest a client may take to send a request's headers, from the
+    /// connection's start or a later request's first byte; then the
+    /// connection is closed.
     pub header_timeout: Duration,
     /// Longest a client may take to send a request's body, from the end of
     /// its headers; then the answer is `408` and the connection is closed.

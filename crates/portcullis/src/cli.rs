@@ -243,7 +243,8 @@ pub(crate) struct ServeArgs {
     pub(crate) trusted_proxies: Vec<IpAddr>,
 
     /// Longest a client may take to send a request's headers, counted from
-    /// their first byte; then the connection is closed.
+    /// the connection's start or a later request's first byte; then the
+    /// connection is closed.
     #[arg(long, env = "PORTCULLIS_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = timeout)]
     pub(crate) http_header_timeout: Duration,
 
