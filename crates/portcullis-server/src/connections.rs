@@ -191,9 +191,10 @@ impl Connection {
                     }
                     Some((when, Expiry::Idle)) if when <= Instant::now() => {
                         if closing {
-                            closed_by("idle_timeout");
+                            closed_by("stalled_while_closing");
                             return;
                         }
+                        closed_by("idle_timeout");
                         connection.as_mut().graceful_shutdown();
                         closing = true;
                         clock.request_finished();
@@ -209,6 +210,9 @@ impl Connection {
     }
 }
 
+/// Counts a connection the watchdog closes, by why: `header_timeout`,
+/// `idle_timeout`, or `stalled_while_closing` (still open an idle period
+/// after being asked to close, such as a client not reading its answer).
 fn closed_by(reason: &'static str) {
     metrics::counter!("portcullis_http_connections_closed_total", "reason" => reason).increment(1);
 }

@@ -149,6 +149,17 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
         took >= Duration::from_millis(1700) && took < Duration::from_secs(6),
         "closed after {took:?} idle"
     );
+    assert!(closed_by(&server, "idle_timeout").await >= 1.0);
+}
+
+/// How many connections `/metrics` says were closed for `reason`.
+async fn closed_by(server: &TestServer, reason: &str) -> f64 {
+    let page = server.get("/metrics").await.text().await.unwrap();
+    let series = format!(r#"portcullis_http_connections_closed_total{{reason="{reason}"}} "#);
+    page.lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{page}"))
 }
 
 #[tokio::test]
@@ -188,6 +199,7 @@ async fn at_the_connection_cap_a_new_client_is_served_once_idle_connections_time
             String::from_utf8_lossy(&received)
         );
     }
-    // And the server goes on serving.
+    // And the server goes on serving, and says why it closed them.
     assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
+    assert!(closed_by(&server, "header_timeout").await >= 8.0);
 }
