@@ -31,6 +31,8 @@ pub(crate) enum ApiError {
     InvalidQuery(String),
     UnsupportedMediaType,
     PayloadTooLarge,
+    /// The body did not arrive within the body timeout.
+    RequestTimeout,
     Validation(Vec<FieldError>),
     NotFound,
     MethodNotAllowed,
@@ -40,6 +42,14 @@ pub(crate) enum ApiError {
 impl ApiError {
     pub(crate) fn invalid_query(reason: &str) -> Self {
         Self::InvalidQuery(reason.to_owned())
+    }
+
+    /// `field` holds a character that no text column can store.
+    pub(crate) fn unstorable(field: String) -> Self {
+        Self::Validation(vec![FieldError {
+            field,
+            message: crate::text_input::UNSTORABLE_MESSAGE.to_owned(),
+        }])
     }
 }
 
@@ -133,6 +143,12 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
                 "the body is larger than 64 KiB".to_owned(),
+                None,
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                "the body did not arrive in time".to_owned(),
                 None,
             ),
             Self::Validation(fields) => validation(fields),
@@ -331,6 +347,14 @@ impl OAuthError {
             StatusCode::BAD_REQUEST,
             OAuthErrorCode::UnsupportedGrantType,
             format!("grant_type {grant:?} is not supported; use password or refresh_token"),
+        )
+    }
+
+    pub(crate) fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            OAuthErrorCode::InvalidRequest,
+            "the body did not arrive in time",
         )
     }
 

@@ -1,6 +1,9 @@
 //! Extractors: the caller's credential, where the request came from, the
-//! path parameter, and JSON bodies whose every failure is a problem-details
-//! response.
+//! path parameter, query strings, and JSON bodies whose every failure is a
+//! problem-details response. Each refuses text that a database cannot store
+//! ([`crate::text_input`]) before a handler sees it: `422` naming the field
+//! in a body or the path, `400` naming the parameter in a query string
+//! (like any query string that does not parse).
 //!
 //! [`Authenticated`] accepts `Authorization: Bearer <token>` with the scheme
 //! in any case, and a bare `Authorization: <token>` as the tutorial's
@@ -10,7 +13,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Request};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use portcullis_core::principal::AdminRight;
@@ -18,8 +23,12 @@ use portcullis_core::services::grants::ClientInfo;
 use portcullis_core::{AuthError, Authorized, FieldError, Principal};
 use serde::de::DeserializeOwned;
 
+use crate::body_deadline::is_body_timeout;
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::text_input::{
+    UNSTORABLE_MESSAGE, first_unstorable_in_json, first_unstorable_pair, is_storable,
+};
 
 /// The authenticated caller of a protected endpoint.
 pub(crate) struct Authenticated(pub(crate) Principal);
@@ -67,6 +76,9 @@ impl FromRequestParts<AppState> for Authenticated {
             PresentedCredential::OtherScheme => Err(ApiError::InvalidCredential(
                 "use the Bearer scheme with an access token".to_owned(),
             )),
+            PresentedCredential::Token(token) if !is_storable(token) => Err(
+                ApiError::InvalidCredential("the token is malformed".to_owned()),
+            ),
             PresentedCredential::Token(token) => state
                 .services
                 .verification
@@ -150,28 +162,63 @@ fn client_ip(peer: IpAddr, trusted_proxies: &[IpAddr], parts: &Parts) -> IpAddr 
 /// axum's `Path` answers a parameter that decodes to bytes that are not
 /// UTF-8 with its own `400 text/plain`, which no operation documents. Here
 /// such bytes become U+FFFD instead, so the handler sees a name like any
-/// other that it does not know (`404`) or refuses (`422`).
+/// other that it does not know (`404`) or refuses (`422`). A parameter
+/// holding NUL is `422`, naming the parameter.
 pub(crate) struct PathParameter(pub(crate) String);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathParameter {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if let Ok(Path(value)) = Path::<String>::from_request_parts(parts, state).await {
-            return Ok(Self(value));
-        }
         // The route's segments line up with the request's: `{name}` matches one segment.
-        let position = parts
+        let (position, name) = parts
             .extensions
             .get::<MatchedPath>()
-            .and_then(|route| route.as_str().split('/').position(|s| s.starts_with('{')));
-        let raw = position.and_then(|at| parts.uri.path().split('/').nth(at));
-        raw.map(|raw| Self(percent_decode_lossy(raw)))
+            .and_then(|route| {
+                route
+                    .as_str()
+                    .split('/')
+                    .enumerate()
+                    .find_map(|(at, segment)| {
+                        let name = segment.strip_prefix('{')?.strip_suffix('}')?;
+                        Some((at, name.to_owned()))
+                    })
+            })
             .ok_or_else(|| {
                 ApiError::Domain(AuthError::Internal(
                     "PathParameter used on a route without a parameter".to_owned(),
                 ))
-            })
+            })?;
+        let value = match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => value,
+            Err(_) => percent_decode_lossy(parts.uri.path().split('/').nth(position).unwrap_or("")),
+        };
+        if !is_storable(&value) {
+            return Err(ApiError::unstorable(name));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// A query string: `400` when it does not parse into `T` or a parameter
+/// holds text that cannot be stored (the detail names it).
+pub(crate) struct QueryParameters<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParameters<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|error| ApiError::invalid_query(&format!("the query string: {error}")))?;
+        if let Some(name) = first_unstorable_pair(&pairs) {
+            return Err(ApiError::invalid_query(&format!(
+                "{name} {UNSTORABLE_MESSAGE}"
+            )));
+        }
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(query)| Self(query))
+            .map_err(|rejection| ApiError::invalid_query(&rejection.body_text()))
     }
 }
 
@@ -219,6 +266,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .map_err(|rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge
+                } else if is_body_timeout(&rejection) {
+                    ApiError::RequestTimeout
                 } else {
                     ApiError::MalformedJson("the body could not be read".to_owned())
                 }
@@ -237,10 +286,11 @@ pub(crate) fn is_json(headers: &axum::http::HeaderMap) -> bool {
         .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"))
 }
 
-/// Deserialises JSON, telling malformed syntax (`400`) from a wrong shape (`422`).
+/// Deserialises JSON, telling malformed syntax (`400`) from a wrong shape
+/// or text that cannot be stored (`422`).
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, over the whole body (trailing garbage included).
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+    let value = serde_json::from_slice::<serde_json::Value>(bytes)
         .map_err(|error| json_error(".", &error))?;
     // serde reads a struct from an array too, field by field in order; a body
     // must be an object, so an array never fills fields by position.
@@ -249,6 +299,9 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             field: "body".to_owned(),
             message: "must be a JSON object".to_owned(),
         }]));
+    }
+    if let Some(field) = first_unstorable_in_json(&value) {
+        return Err(ApiError::unstorable(field));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer)
@@ -351,6 +404,14 @@ mod tests {
         assert!(matches!(
             parse_json::<SignUp>(b"[]"),
             Err(ApiError::Validation(_))
+        ));
+        match parse_json::<SignUp>(br#"{"email":"a\u0000@b.io","password":"x"}"#) {
+            Err(ApiError::Validation(fields)) => assert_eq!(fields[0].field, "email"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_json::<SignUp>(br#"{"email":"\ud800","password":"x"}"#),
+            Err(ApiError::MalformedJson(_))
         ));
     }
 

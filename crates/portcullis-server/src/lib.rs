@@ -5,7 +5,9 @@
 //! parse the request, call one use case of [`portcullis_core::Services`] and
 //! shape the answer. Request bodies are capped at 64 KiB, a panic in a
 //! handler becomes a 500 while the server keeps serving, and CORS admits only
-//! the configured origins.
+//! the configured origins. [`serve`] runs the router with the bounds a server
+//! facing the internet needs: header, body and idle timeouts and a cap on
+//! connections ([`HttpSettings`]).
 //!
 //! Every endpoint is one row of the route table (`routes::table`), which
 //! builds both the router and the OpenAPI 3.1 document that
@@ -13,8 +15,10 @@
 //! With the `test-support` feature, [`conformance`] checks responses
 //! against that document.
 
+mod body_deadline;
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
+mod connections;
 mod error;
 mod extract;
 mod maintenance;
@@ -23,6 +27,7 @@ mod openapi;
 mod responses;
 mod routes;
 mod state;
+mod text_input;
 mod wire;
 
 use std::time::Duration;
@@ -35,6 +40,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+pub use connections::serve;
 pub use maintenance::spawn_maintenance;
 pub use metrics::install_recorder as install_metrics_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle as MetricsHandle;
@@ -53,7 +59,7 @@ pub fn router(state: AppState) -> Router {
     let api = api
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .route_layer(axum::middleware::from_fn(metrics::track_requests))
+        .layer(axum::middleware::from_fn(metrics::track_requests))
         .with_state(state);
     let api = match cors {
         Some(cors) => api.layer(cors),
@@ -63,7 +69,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The layers every route sits behind: the body limit, `Connection: close`
-/// after a 413, request spans, and a panic turned into a 500.
+/// after a 413 or 408, request spans, and a panic turned into a 500.
 fn with_safety_layers(routes: Router) -> Router {
     routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -72,21 +78,6 @@ fn with_safety_layers(routes: Router) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
         }))
         .layer(CatchPanicLayer::custom(panic_response))
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves; in-flight requests finish.
-///
-/// # Errors
-/// The listener's I/O error.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
@@ -117,11 +108,14 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// A `413` leaves the rest of the body unread on the connection, so the
-/// connection cannot carry another request: say so, rather than let a
-/// client's next request on it fail.
+/// A `413` or a `408` leaves the rest of the body unread on the connection,
+/// so the connection cannot carry another request: say so, rather than let
+/// a client's next request on it fail.
 async fn close_after_unread_body(mut response: Response) -> Response {
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if matches!(
+        response.status(),
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+    ) {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));

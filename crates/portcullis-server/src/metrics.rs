@@ -1,15 +1,21 @@
 //! Prometheus metrics: request counts and latencies per route and status,
-//! and, at each scrape, the database pool. The domain's own measurements
-//! (logins by outcome, throttled attempts, refresh reuse, the hashing queue)
-//! are recorded in `portcullis_core::telemetry` and exported here too.
+//! open connections and connections closed by a timeout (recorded by
+//! `crate::connections`), and, at each scrape, the database pool. The
+//! domain's own measurements (logins by outcome, throttled attempts, refresh
+//! reuse, the hashing queue) are recorded in `portcullis_core::telemetry`
+//! and exported here too.
 //!
-//! Routes are labelled by their pattern (`/users/{id}`), never by the raw
-//! path, so ids and tokens never become label values.
+//! Every label takes one of a fixed set of values, so no client can make
+//! the page (and the process's memory) grow by sending requests: routes are
+//! labelled by their pattern (`/users/{id}`), never by the raw path, and a
+//! path no route matches is `unmatched`; methods are the seven the API knows
+//! or `other`; statuses are the three digits sent. So ids, tokens and
+//! made-up methods never become label values.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -33,21 +39,42 @@ pub fn install_recorder() -> Result<PrometheusHandle, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The label of a path that no route matches.
+const UNMATCHED_ROUTE: &str = "unmatched";
+
 /// Counts and times every request, by method, route pattern and status.
 pub(crate) async fn track_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = method_label(request.method());
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || UNMATCHED_ROUTE.to_owned(),
+        |path| path.as_str().to_owned(),
+    );
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status),
+    ];
     metrics::counter!("portcullis_http_requests_total", &labels).increment(1);
     metrics::histogram!("portcullis_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a label: one of those the API knows, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Metrics
@@ -82,4 +109,25 @@ pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_api_share_one_label() {
+        for known in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+            assert_eq!(
+                method_label(&Method::from_bytes(known.as_bytes()).unwrap()),
+                known
+            );
+        }
+        for other in ["TRACE", "CONNECT", "get", "FOO", "PROPFIND"] {
+            assert_eq!(
+                method_label(&Method::from_bytes(other.as_bytes()).unwrap()),
+                "other"
+            );
+        }
+    }
 }

@@ -73,6 +73,15 @@ pub(crate) struct LastAdministrator(Problem<'static>);
 #[response(content_type = "application/problem+json")]
 pub(crate) struct PayloadTooLarge(Problem<'static>);
 
+/// The body did not arrive within the server's body timeout; the
+/// connection is closed.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/problem+json",
+    headers(("Connection" = String, description = "`close`"))
+)]
+pub(crate) struct RequestTimeout(Problem<'static>);
+
 /// The body is not sent as `application/json`.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
@@ -140,6 +149,15 @@ pub(crate) struct OAuthInsufficientScope(OAuthErrorBody<'static>);
 #[derive(ToResponse)]
 #[response(content_type = "application/json")]
 pub(crate) struct OAuthPayloadTooLarge(OAuthErrorBody<'static>);
+
+/// `invalid_request`: the body did not arrive within the server's body
+/// timeout; the connection is closed.
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/json",
+    headers(("Connection" = String, description = "`close`"))
+)]
+pub(crate) struct OAuthRequestTimeout(OAuthErrorBody<'static>);
 
 /// `temporarily_unavailable`: too many failed attempts for this account or address.
 #[derive(ToResponse)]

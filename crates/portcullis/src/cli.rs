@@ -43,6 +43,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use portcullis_core::PasswordPolicy;
 use portcullis_core::key_encryption::KeyEncryptionKey;
 use portcullis_core::settings::{DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY};
+use portcullis_server::HttpSettings;
 use time::Duration;
 
 #[derive(Debug, Parser)]
@@ -258,6 +259,33 @@ pub(crate) struct ServeArgs {
     )]
     pub(crate) trusted_proxies: Vec<IpAddr>,
 
+    /// Longest a client may take to send a request's headers, counted from
+    /// the connection's start or a later request's first byte; then the
+    /// connection is closed.
+    #[arg(long, env = "PORTCULLIS_HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = timeout)]
+    pub(crate) http_header_timeout: Duration,
+
+    /// Longest a client may take to send a request's body, counted from the
+    /// end of its headers; then the answer is 408 and the connection closes.
+    #[arg(long, env = "PORTCULLIS_HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = timeout)]
+    pub(crate) http_body_timeout: Duration,
+
+    /// A connection with no request in progress for this long is closed.
+    #[arg(long, env = "PORTCULLIS_HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = timeout)]
+    pub(crate) http_idle_timeout: Duration,
+
+    /// Connections served at once; further clients wait in the listen
+    /// backlog until one closes. By default what this process's limit on open
+    /// files leaves after a reserve for the database and logs (an eighth of
+    /// it, at least 64), at most 10000.
+    #[arg(
+        long,
+        env = "PORTCULLIS_HTTP_MAX_CONNECTIONS",
+        default_value_t = HttpSettings::default_max_connections(),
+        value_parser = number(at_least_one::<usize>)
+    )]
+    pub(crate) http_max_connections: usize,
+
     /// Argon2id memory cost in KiB.
     #[arg(long, env = "PORTCULLIS_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
     pub(crate) argon2_memory_kib: u32,
@@ -377,6 +405,15 @@ fn duration(text: &str) -> Result<Duration, InvalidSetting> {
     let parsed = humantime::parse_duration(text.trim())
         .map_err(|_| InvalidSetting("not a duration like 15m, 30d or 2s".to_owned()))?;
     Duration::try_from(parsed).map_err(|_| InvalidSetting("too long".to_owned()))
+}
+
+/// A duration longer than zero.
+fn timeout(text: &str) -> Result<Duration, InvalidSetting> {
+    let timeout = duration(text)?;
+    if timeout <= Duration::ZERO {
+        return Err(InvalidSetting("must be longer than 0s".to_owned()));
+    }
+    Ok(timeout)
 }
 
 fn access_ttl(text: &str) -> Result<Duration, InvalidSetting> {

@@ -2,21 +2,21 @@
 //! which the domain checks.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use portcullis_core::services::users::UserChange;
 use portcullis_core::{ManageRoles, ManageUsers};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::extract::{Administrator, JsonBody, PathParameter};
+use crate::extract::{Administrator, JsonBody, PathParameter, QueryParameters};
 use crate::responses::{
     BadRequest, InsufficientScope, InternalError, LastAdministrator, NotFound, PayloadTooLarge,
     Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 use crate::wire::{
-    AdminUserChangeRequest, PutRoleRequest, RoleBody, RoleName, UserBody, UserListBody,
+    AdminUserChangeRequest, EditableRoleName, PutRoleRequest, RoleBody, UserBody, UserListBody,
     UserListQuery,
 };
 
@@ -43,9 +43,8 @@ use crate::wire::{
 pub(crate) async fn list_users(
     State(state): State<AppState>,
     Administrator(admin): Administrator<ManageUsers>,
-    query: Result<Query<UserListQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParameters(query): QueryParameters<UserListQuery>,
 ) -> Result<Json<UserListBody>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid_query(&e.body_text()))?;
     let cursor = query
         .cursor
         .as_deref()
@@ -200,7 +199,7 @@ pub(crate) async fn list_roles(
     operation_id = "put_role",
     tag = "admin",
     security(("bearer" = [])),
-    params(("name" = RoleName, Path, description = "The role's name.")),
+    params(("name" = EditableRoleName, Path, description = "The role's name; not `admin`, which is built in.")),
     request_body = PutRoleRequest,
     responses(
         (status = 200, description = "The role as stored.", body = RoleBody),
@@ -237,7 +236,7 @@ pub(crate) async fn put_role(
     operation_id = "delete_role",
     tag = "admin",
     security(("bearer" = [])),
-    params(("name" = RoleName, Path, description = "The role's name.")),
+    params(("name" = EditableRoleName, Path, description = "The role's name; not `admin`, which is built in.")),
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, response = Unauthorized),

@@ -27,7 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::metrics;
-use crate::openapi::{frame, with_optional_body};
+use crate::openapi::{exclude_unstorable_text, frame, with_edge_responses, with_optional_body};
 use crate::state::AppState;
 
 /// Every endpoint of the contract: the router and its OpenAPI document.
@@ -69,12 +69,15 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_document))
 }
 
-/// The document that [`table`] makes, serialised once on first use.
+/// The document that [`table`] makes, with the edge's own answers
+/// ([`with_edge_responses`]) and text inputs without NUL
+/// ([`exclude_unstorable_text`]), serialised once on first use.
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    table()
-        .into_openapi()
-        .to_json()
-        .expect("the OpenAPI document serialises")
+    let mut document = table().into_openapi();
+    with_edge_responses(&mut document);
+    let mut document = serde_json::to_value(document).expect("the OpenAPI document serialises");
+    exclude_unstorable_text(&mut document);
+    document.to_string()
 });
 
 /// The OpenAPI 3.1 document that `GET /openapi.json` serves, as JSON.

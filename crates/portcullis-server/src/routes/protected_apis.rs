@@ -9,15 +9,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::AuthError;
 
 use crate::error::{ApiError, OAuthError, no_store_headers};
-use crate::extract::{PresentedCredential, presented_credential};
+use crate::extract::{PresentedCredential, QueryParameters, presented_credential};
 use crate::responses::{
     BadRequest, InsufficientScope, OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge,
     OAuthServerError, OAuthUnauthorized, OAuthUnavailable, Unauthorized, Unavailable,
@@ -122,9 +121,8 @@ pub(crate) async fn introspect(
 pub(crate) async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<VerifyQuery>, QueryRejection>,
+    QueryParameters(query): QueryParameters<VerifyQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid_query(&e.body_text()))?;
     let token = match presented_credential(&headers) {
         PresentedCredential::Token(token) => token,
         PresentedCredential::Missing => return Err(ApiError::MissingCredential),

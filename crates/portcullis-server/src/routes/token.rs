@@ -16,13 +16,15 @@ use base64::engine::general_purpose::STANDARD;
 use portcullis_core::SecretString;
 use serde::de::DeserializeOwned;
 
+use crate::body_deadline::is_body_timeout;
 use crate::error::{OAuthError, no_store_headers};
 use crate::extract::{Client, is_json};
 use crate::responses::{
     OAuthBadRequest, OAuthPayloadTooLarge, OAuthServerError, OAuthTooManyAttempts, OAuthUnavailable,
 };
 use crate::state::AppState;
-use crate::wire::{SingleTokenRequest, TokenRequest, TokenResponse};
+use crate::text_input::{UNSTORABLE_MESSAGE, is_storable};
+use crate::wire::{RecognisedText, SingleTokenRequest, TokenRequest, TokenResponse};
 
 const INVALID_CREDENTIALS: &str = "the email or password is incorrect";
 const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
@@ -162,14 +164,19 @@ pub(crate) async fn revoke(
     Ok((StatusCode::OK, no_store_headers()).into_response())
 }
 
-/// Reads a JSON or form body; an empty body with no content type is empty input.
-pub(crate) fn read_body<T: DeserializeOwned + Default>(
+/// Reads a JSON or form body; an empty body with no content type is empty
+/// input. A recognised field holding text that cannot be stored is
+/// `invalid_request`; parameters the server does not recognise are ignored
+/// whatever they hold (RFC 6749 §3.2).
+pub(crate) fn read_body<T: DeserializeOwned + Default + RecognisedText>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, OAuthError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             OAuthError::payload_too_large()
+        } else if is_body_timeout(&rejection) {
+            OAuthError::request_timeout()
         } else {
             OAuthError::invalid_request("the body could not be read")
         }
@@ -184,20 +191,24 @@ pub(crate) fn read_body<T: DeserializeOwned + Default>(
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    if is_json(headers) {
+    let request: T = if is_json(headers) {
         serde_json::from_slice(&body).map_err(|_| {
             OAuthError::invalid_request("the body must be a JSON object whose values are strings")
-        })
+        })?
     } else if essence == "application/x-www-form-urlencoded" {
         serde_urlencoded::from_bytes(&body).map_err(|_| {
             OAuthError::invalid_request("the form is malformed or repeats a parameter")
-        })
+        })?
     } else if essence.is_empty() && body.is_empty() {
-        Ok(T::default())
+        T::default()
     } else {
-        Err(OAuthError::invalid_request(
+        return Err(OAuthError::invalid_request(
             "send application/json or application/x-www-form-urlencoded",
-        ))
+        ));
+    };
+    match request.first_unstorable() {
+        Some(field) => Err(unstorable(field)),
+        None => Ok(request),
     }
 }
 
@@ -219,5 +230,13 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, SecretString
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (user, password) = decoded.split_once(':').ok_or_else(malformed)?;
+    if !is_storable(&decoded) {
+        return Err(unstorable("the Basic credentials"));
+    }
     Ok(Some((user.to_owned(), password.into())))
+}
+
+/// `invalid_request` for a field holding text that cannot be stored.
+fn unstorable(field: &str) -> OAuthError {
+    OAuthError::invalid_request(format!("{field} {UNSTORABLE_MESSAGE}"))
 }

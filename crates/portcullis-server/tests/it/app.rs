@@ -1,5 +1,7 @@
-//! The real router in process: a fresh SQLite file, the real use cases
-//! (`Services`, with their upkeep loops) and `portcullis_server::router`, driven with `tower::ServiceExt::oneshot`,
+//! The real router in process: a fresh SQLite file (or, with
+//! [`TestApp::start_on_postgres`], a fresh PostgreSQL database, dropped
+//! after), the real use cases (`Services`, with their upkeep loops) and
+//! `portcullis_server::router`, driven with `tower::ServiceExt::oneshot`,
 //! every response checked against the served OpenAPI document
 //! (`portcullis_server::conformance`); a test whose responses are not all
 //! documented fails when its app is dropped.
@@ -12,10 +14,11 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use portcullis_core::hashing::Argon2Settings;
 use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::settings::AuthSettings;
+use portcullis_core::store::Store;
 use portcullis_core::{ManageUsers, Operator, SecretString, Services, SystemClock};
 use portcullis_server::conformance::Conformance;
 use portcullis_server::{AppState, HttpSettings};
-use portcullis_store::SqliteStore;
+use portcullis_store::{PgStore, SqliteStore};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt as _;
@@ -26,10 +29,28 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 pub(crate) struct TestApp {
     router: Router,
     conformance: Conformance,
-    store: Arc<SqliteStore>,
+    /// The SQLite store and its folder; `None` on PostgreSQL.
+    sqlite: Option<(Arc<SqliteStore>, TempDir)>,
     services: Arc<Services>,
     maintenance: tokio::task::JoinHandle<()>,
-    _directory: TempDir,
+}
+
+/// The server that [`TestApp::start_on_postgres`] makes its database on.
+pub(crate) const POSTGRES_VARIABLE: &str = "PORTCULLIS_TEST_POSTGRES";
+
+/// The in-process app on a PostgreSQL database of its own, which is
+/// dropped with it.
+pub(crate) struct PostgresTestApp {
+    app: TestApp,
+    database: ScratchDatabase,
+}
+
+impl std::ops::Deref for PostgresTestApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 /// An account and a session's access token for it.
@@ -55,6 +76,29 @@ impl TestApp {
             .expect("the database opens");
         store.migrate().await.expect("the migrations apply");
         let store = Arc::new(store);
+        let services_store: Arc<dyn Store> = store.clone();
+        Self::start_on(services_store, Some((store, directory)), configure).await
+    }
+
+    /// Starts on a new database on the PostgreSQL server named by
+    /// `PORTCULLIS_TEST_POSTGRES`, which must answer.
+    pub(crate) async fn start_on_postgres() -> PostgresTestApp {
+        let server = std::env::var(POSTGRES_VARIABLE)
+            .unwrap_or_else(|_| panic!("this test needs {POSTGRES_VARIABLE} (a server URL)"));
+        let database = ScratchDatabase::create(&server).await;
+        let store = PgStore::connect(&database.url)
+            .await
+            .expect("the PostgreSQL database opens");
+        store.migrate().await.expect("the migrations apply");
+        let app = Self::start_on(Arc::new(store), None, |_| {}).await;
+        PostgresTestApp { app, database }
+    }
+
+    async fn start_on(
+        store: Arc<dyn Store>,
+        sqlite: Option<(Arc<SqliteStore>, TempDir)>,
+        configure: impl FnOnce(&mut AuthSettings),
+    ) -> Self {
         let mut settings = AuthSettings::with_defaults("http://localhost:8080".to_owned());
         settings.argon2 = Argon2Settings {
             memory_kib: 1024,
@@ -64,7 +108,7 @@ impl TestApp {
         settings.hashing_workers = 2;
         configure(&mut settings);
         let services = Arc::new(
-            Services::start(store.clone(), settings, Arc::new(SystemClock))
+            Services::start(store, settings, Arc::new(SystemClock))
                 .await
                 .expect("the use cases start"),
         );
@@ -79,10 +123,9 @@ impl TestApp {
         Self {
             router,
             conformance,
-            store,
+            sqlite,
             services,
             maintenance,
-            _directory: directory,
         }
     }
 
@@ -156,7 +199,80 @@ impl TestApp {
 
     /// Makes every later database access fail, as an outage would.
     pub(crate) async fn close_database(&self) {
-        self.store.close().await;
+        let (store, _) = self.sqlite.as_ref().expect("an app on SQLite");
+        store.close().await;
+    }
+}
+
+/// A database of its own on a PostgreSQL server, dropped with this.
+struct ScratchDatabase {
+    url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl ScratchDatabase {
+    async fn create(server: &str) -> Self {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let server = server.trim_end_matches('/');
+        let name = format!(
+            "portcullis_server_it_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let database = Self {
+            url: format!("{server}/{name}"),
+            admin_url: format!("{server}/postgres"),
+            name,
+        };
+        database
+            .administer(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                database.name
+            ))
+            .await;
+        database
+            .administer(format!("CREATE DATABASE {}", database.name))
+            .await;
+        database
+    }
+
+    async fn administer(&self, statement: String) {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(&self.admin_url)
+            .await
+            .unwrap_or_else(|error| panic!("PostgreSQL at {}: {error}", self.admin_url));
+        sqlx::raw_sql(&statement)
+            .execute(&mut connection)
+            .await
+            .unwrap_or_else(|error| panic!("{statement}: {error}"));
+    }
+}
+
+impl Drop for PostgresTestApp {
+    fn drop(&mut self) {
+        // A runtime of its own: `Drop` cannot await, and the test's runtime
+        // may be ending.
+        let statement = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.database.name
+        );
+        let database = ScratchDatabase {
+            url: self.database.url.clone(),
+            name: self.database.name.clone(),
+            admin_url: self.database.admin_url.clone(),
+        };
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime")
+                .block_on(database.administer(statement));
+        })
+        .join();
+        if dropped.is_err() && !std::thread::panicking() {
+            panic!("the test database {} was not dropped", self.database.name);
+        }
     }
 }
 
@@ -193,6 +309,10 @@ impl Call {
     pub(crate) fn header(mut self, name: header::HeaderName, value: &str) -> Self {
         self.headers.push((name, value.to_owned()));
         self
+    }
+
+    pub(crate) fn has_header(&self, name: &header::HeaderName) -> bool {
+        self.headers.iter().any(|(present, _)| present == name)
     }
 
     pub(crate) fn bearer(self, token: &str) -> Self {

@@ -2,4 +2,6 @@
 
 mod app;
 mod conformance;
+mod documented_outcomes;
 mod openapi;
+mod unstorable_text;

@@ -13,6 +13,7 @@ mod bad_input;
 mod bookstore;
 mod cli;
 mod configuration;
+mod connections;
 mod durability;
 mod faults;
 mod forward_auth;

@@ -340,6 +340,59 @@ async fn metrics_count_requests_logins_throttling_and_reuse() {
     );
 }
 
+/// Whatever methods and paths clients make up, `/metrics` has a bounded
+/// number of request series: methods outside the API are `other` and paths
+/// no route matches are `unmatched` (issue 10, finding 2: each made-up
+/// method was a new series, and memory grew with them).
+#[tokio::test]
+async fn metrics_have_a_bounded_number_of_series_whatever_clients_send() {
+    let server = TestServer::spawn_process().await;
+    for n in 0..100 {
+        let made_up = reqwest::Method::from_bytes(format!("MADEUP{n}").as_bytes()).unwrap();
+        for (method, path) in [
+            (made_up.clone(), "/healthz".to_owned()),
+            (made_up, format!("/nowhere/{n}")),
+            (reqwest::Method::GET, format!("/no/such/path/{n}")),
+        ] {
+            let response = server
+                .client
+                .request(method, server.url(&path))
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_client_error(), "{path}");
+        }
+    }
+    let page = server.get("/metrics").await.text().await.unwrap();
+    let series: Vec<&str> = page
+        .lines()
+        .filter(|line| line.starts_with("portcullis_http_requests_total{"))
+        .collect();
+    assert!(
+        series.len() <= 6,
+        "{} request series after 300 made-up requests:\n{}",
+        series.len(),
+        series.join("\n")
+    );
+    for line in &series {
+        assert!(
+            !line.contains("MADEUP") && !line.contains("/nowhere") && !line.contains("/no/such"),
+            "a client's method or path became a label: {line}"
+        );
+    }
+    for expected in [
+        r#"portcullis_http_requests_total{method="other",route="/healthz",status="405"}"#,
+        r#"portcullis_http_requests_total{method="other",route="unmatched",status="404"}"#,
+        r#"portcullis_http_requests_total{method="GET",route="unmatched",status="404"}"#,
+    ] {
+        assert_eq!(
+            sample(&page, expected),
+            Some(100.0),
+            "{expected} in:\n{page}"
+        );
+    }
+}
+
 /// A UUID no session has, as text.
 fn uuid_like() -> String {
     "01890000-0000-7000-8000-000000000000".to_owned()
