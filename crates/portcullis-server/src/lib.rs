@@ -17,6 +17,8 @@
 pub mod conformance;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod maintenance;
 mod metrics;
 mod openapi;
