@@ -13,6 +13,8 @@ pub mod clock;
 mod core;
 pub mod email;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod hashing;
 pub mod key_encryption;
 mod key_loading;

@@ -21,6 +21,8 @@ pub mod conformance;
 mod connections;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod maintenance;
 mod metrics;
 mod openapi;

@@ -213,7 +213,9 @@ pub(crate) fn read_body<T: DeserializeOwned + Default + RecognisedText>(
 }
 
 /// `Authorization: Basic` as user credentials; `None` without that header.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, SecretString)>, OAuthError> {
+pub(crate) fn basic_credentials(
+    headers: &HeaderMap,
+) -> Result<Option<(String, SecretString)>, OAuthError> {
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

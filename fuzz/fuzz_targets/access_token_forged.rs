@@ -1,0 +1,88 @@
+//! `AccessTokens::verify` on tokens whose header and payload are fuzz input
+//! (first line: the header JSON; the rest: the payload JSON), signed in
+//! every way an attacker might try.
+//!
+//! Properties:
+//! - signed by the ring's own key (so only the header and claim checks stand
+//!   between the input and acceptance): accepted only when the header says
+//!   `alg` exactly `EdDSA`, an access-token `typ` and the ring's `kid`, and
+//!   the claims are ours and live (`assert_genuine_access_token`);
+//! - signed by another Ed25519 key, HMAC-SHA256 keyed with the ring's public
+//!   key in any published form (algorithm confusion), or not signed at all
+//!   (`alg: none`, empty signature): always refused;
+//! - never panics.
+//!
+//! Known finding (`KnownFinding::LifetimeCheckOverflows`): claims whose
+//! `exp - iat` overflows an `i64` make `verify` panic (or, without overflow
+//! checks, pass the lifetime check); tolerated until fixed, reproducer in
+//! `corpus/access_token_forged/iat-most-negative`.
+#![no_main]
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use libfuzzer_sys::fuzz_target;
+use portcullis_fuzz::{
+    KnownFinding, assert_genuine_access_token, sign_with, split_first_line, token_fixture,
+};
+use sha2::Sha256;
+
+fuzz_target!(|data: &[u8]| {
+    let fixture = token_fixture();
+    let (header, payload) = split_first_line(data);
+    let payload = payload.unwrap_or_default();
+
+    let genuine = fixture.sign(header, payload);
+    let known =
+        overflows_lifetime_check(payload) && KnownFinding::LifetimeCheckOverflows.tolerated();
+    if !known && let Ok(claims) = fixture.tokens.verify(&genuine) {
+        assert_genuine_access_token(&genuine, &claims);
+    }
+
+    let stranger = sign_with(&fixture.stranger_key, header, payload);
+    assert!(
+        fixture.tokens.verify(&stranger).is_err(),
+        "accepted a token signed by a key outside the ring"
+    );
+
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let x = URL_SAFE_NO_PAD.encode(fixture.public_key);
+    let published: [&[u8]; 3] = [
+        &fixture.public_key,
+        x.as_bytes(),
+        fixture.public_jwk_json.as_bytes(),
+    ];
+    for secret in published {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key");
+        mac.update(signing_input.as_bytes());
+        let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        let confused = format!("{signing_input}.{tag}");
+        assert!(
+            fixture.tokens.verify(&confused).is_err(),
+            "accepted an HMAC made with the public key"
+        );
+    }
+
+    for unsigned in [format!("{signing_input}."), signing_input.clone()] {
+        assert!(
+            fixture.tokens.verify(&unsigned).is_err(),
+            "accepted an unsigned token"
+        );
+    }
+});
+
+/// Whether `payload` holds integer `exp` and `iat` whose difference
+/// overflows an `i64` (the inputs of `KnownFinding::LifetimeCheckOverflows`).
+fn overflows_lifetime_check(payload: &[u8]) -> bool {
+    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        return false;
+    };
+    match (claims["exp"].as_i64(), claims["iat"].as_i64()) {
+        (Some(exp), Some(iat)) => exp.checked_sub(iat).is_none(),
+        _ => false,
+    }
+}
