@@ -11,15 +11,12 @@
 //!   `<>(),;\"`;
 //! - surrounding whitespace changes nothing.
 //!
-//! Known finding (`KnownFinding::EmailLowercaseUndoesNfc`): lower-casing
-//! after NFC can leave a canonical form that is not NFC, which then parses
-//! to another canonical form; tolerated until fixed, reproducer in
-//! `corpus/email/dotted-capital-i-overlay`.
+//! Found here and fixed: lower-casing after NFC could leave a canonical
+//! form that was not NFC (`corpus/email/dotted-capital-i-overlay`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use portcullis_core::email::{Email, MAX_EMAIL_LENGTH};
-use portcullis_fuzz::KnownFinding;
 use unicode_normalization::is_nfc;
 
 fuzz_target!(|data: &[u8]| {
@@ -38,9 +35,6 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let canonical = email.as_str();
-    if !is_nfc(canonical) && KnownFinding::EmailLowercaseUndoesNfc.tolerated() {
-        return;
-    }
     assert_eq!(
         Email::parse(canonical).as_ref(),
         Ok(&email),

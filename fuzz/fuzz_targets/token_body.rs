@@ -12,15 +12,12 @@
 //!   is repeated; with any other content type, only an empty body with no
 //!   content type is accepted (as empty input).
 //!
-//! Known finding (`KnownFinding::TokenBodyAcceptsArrays`): a JSON array is
-//! accepted, read by position; tolerated until fixed, reproducer in
-//! `corpus/token_body/json-array`.
+//! Found here and fixed: a JSON array was accepted, read by position
+//! (`corpus/token_body/json-array`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis_fuzz::{
-    KnownFinding, content_type_essence, form_keys, is_json_content_type, split_first_line,
-};
+use portcullis_fuzz::{content_type_essence, form_keys, is_json_content_type, split_first_line};
 use portcullis_server::fuzzing::{HeaderMap, HeaderValue, header, token_bodies};
 
 /// The parameters each wire type reads.
@@ -76,9 +73,6 @@ fn check(headers: &HeaderMap, body: &[u8]) {
                     "{body_type}: accepted a body that is not JSON"
                 );
                 let first = body.iter().find(|b| !b.is_ascii_whitespace());
-                if first == Some(&b'[') && KnownFinding::TokenBodyAcceptsArrays.tolerated() {
-                    return;
-                }
                 assert!(
                     first == Some(&b'{'),
                     "{body_type}: accepted JSON that is not an object"

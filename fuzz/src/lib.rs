@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer as _, Verifier as _};
 use portcullis_core::clock::ManualClock;
-use portcullis_core::keys::{KeyRing, KeyState, SigningKey};
+use portcullis_core::keys::{KeyRing, PrivateKey, SigningKey};
 use portcullis_core::refresh::{RefreshToken, SessionRefreshKey};
 use portcullis_core::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, is_access_token_type};
 use portcullis_server::fuzzing::{HeaderMap, header};
@@ -65,8 +65,9 @@ pub fn token_fixture() -> &'static TokenFixture {
         let key = SigningKey {
             kid: thumbprint(&public_key),
             created_at: now - Duration::days(1),
-            state: KeyState::Active,
-            private_pkcs8,
+            active_from: now - Duration::days(1),
+            retiring_since: None,
+            private_key: PrivateKey::Plain(private_pkcs8),
             public_key,
         };
         let public_jwk_json = serde_json::to_string(&key.public_jwk()).expect("a JWK serialises");
@@ -239,38 +240,6 @@ pub fn split_first_line(data: &[u8]) -> (&[u8], Option<&[u8]>) {
     match data.iter().position(|&b| b == b'\n') {
         Some(at) => (&data[..at], Some(&data[at + 1..])),
         None => (data, None),
-    }
-}
-
-/// A bug the fuzz targets found in code they do not own, reported and not
-/// yet fixed. Each target tolerates exactly the inputs that show its own
-/// finding, so that `.ci/fuzz` keeps guarding everything else (and the
-/// reproducers stay in `corpus/`); `FUZZ_STRICT=1` tolerates nothing, to
-/// check a fix. When one is fixed, delete its variant and the tolerance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KnownFinding {
-    /// `tokens.rs`, `verify_signature_and_claims`: `claims.exp - claims.iat`
-    /// overflows for a ring-signed token with extreme `iat`/`exp` (a panic
-    /// with overflow checks; without them, the lifetime check wraps and
-    /// passes).
-    LifetimeCheckOverflows,
-    /// `routes/token.rs`, `read_body`: a JSON array is read field by field
-    /// in declaration order (`["<token>"]` is `{"token": "<token>"}`), where
-    /// the contract and `JsonBody` accept only an object.
-    TokenBodyAcceptsArrays,
-    /// `email.rs`, `Email::parse`: NFC comes before lower-casing, and
-    /// lower-casing can undo NFC (`İ` U+0130 becomes `i` U+0307, which a
-    /// following mark of lower combining class must precede), so the
-    /// canonical form is not NFC and parses to a different canonical form.
-    EmailLowercaseUndoesNfc,
-}
-
-impl KnownFinding {
-    /// Whether a target should let this finding's inputs pass.
-    pub fn tolerated(self) -> bool {
-        static STRICT: LazyLock<bool> =
-            LazyLock::new(|| std::env::var_os("FUZZ_STRICT").is_some_and(|v| v == "1"));
-        !*STRICT
     }
 }
 

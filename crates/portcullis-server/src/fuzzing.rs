@@ -20,7 +20,8 @@ use crate::extract::{JsonBody, PresentedCredential};
 use crate::routes::token;
 use crate::wire::{
     AdminUserChangeRequest, ChangePasswordRequest, DeleteMeRequest, NewPersonalTokenRequest,
-    PutRoleRequest, SignUpRequest, SingleTokenRequest, TokenRequest, UpdateMeRequest,
+    PutRoleRequest, RecognisedText, SignUpRequest, SingleTokenRequest, TokenRequest,
+    UpdateMeRequest,
 };
 
 /// What the `Authorization` header holds, as every bearer-protected route reads it.
@@ -126,7 +127,10 @@ fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> BodyOutco
         .map_err(|error| refusal(error.into_response()))
 }
 
-fn token_body<T: DeserializeOwned + Default>(headers: &HeaderMap, body: &[u8]) -> BodyOutcome {
+fn token_body<T: DeserializeOwned + Default + RecognisedText>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> BodyOutcome {
     token::read_body::<T>(headers, Ok(Bytes::copy_from_slice(body)))
         .map(|_: T| ())
         .map_err(|error| refusal(error.into_response()))

@@ -192,9 +192,16 @@ pub(crate) fn read_body<T: DeserializeOwned + Default + RecognisedText>(
         .trim()
         .to_ascii_lowercase();
     let request: T = if is_json(headers) {
-        serde_json::from_slice(&body).map_err(|_| {
+        // serde reads a JSON array into a struct field by field, in order
+        // (`["tok"]` would be `{"token": "tok"}`): only an object is a body
+        // here (found by fuzzing).
+        let not_an_object = || {
             OAuthError::invalid_request("the body must be a JSON object whose values are strings")
-        })?
+        };
+        if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(not_an_object());
+        }
+        serde_json::from_slice(&body).map_err(|_| not_an_object())?
     } else if essence == "application/x-www-form-urlencoded" {
         serde_urlencoded::from_bytes(&body).map_err(|_| {
             OAuthError::invalid_request("the form is malformed or repeats a parameter")
