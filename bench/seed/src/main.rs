@@ -179,6 +179,7 @@ async fn seed_users(
             roles: Vec::new(),
             password_hash: hash.clone(),
             disabled: false,
+            email_verified: false,
             created_at: now,
         };
         ids.push(record.id);

@@ -209,6 +209,7 @@ mod tests {
             name: None,
             roles: vec![],
             disabled: false,
+            email_verified: false,
             created_at: OffsetDateTime::UNIX_EPOCH,
         }
     }

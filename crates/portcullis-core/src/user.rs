@@ -14,6 +14,7 @@ pub struct User {
     pub name: Option<String>,
     pub roles: Vec<String>,
     pub disabled: bool,
+    pub email_verified: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -25,6 +26,7 @@ impl From<UserRecord> for User {
             name: record.name,
             roles: record.roles,
             disabled: record.disabled,
+            email_verified: record.email_verified,
             created_at: record.created_at,
         }
     }

@@ -54,6 +54,7 @@ async fn seed(store: &impl Store) -> Uuid {
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
         ),
         disabled: false,
+        email_verified: false,
         created_at: now,
     };
     store.insert_user(&user).await.expect("insert user");

@@ -41,7 +41,7 @@ macro_rules! schema {
             3 => "0003_revoked_sessions.sql",
             4 => "0004_account_changes.sql",
             5 => "0005_revocation_positions.sql",
-            6 => "0006_rate_limits_turns_and_key_activation.sql",
+            6 => "0006_limits_keys_and_verified_emails.sql",
         )
     };
     ($database:literal: $($version:literal => $file:literal),* $(,)?) => {

@@ -40,7 +40,7 @@ use portcullis_core::store::{
 macro_rules! select_users {
     ($tail:expr) => {
         concat!(
-            "SELECT u.id, u.email, u.name, u.password_hash, u.disabled, u.created_at, r.role
+            "SELECT u.id, u.email, u.name, u.password_hash, u.disabled, u.email_verified, u.created_at, r.role
              FROM users AS u LEFT JOIN user_roles AS r ON r.user_id = u.id ",
             $tail
         )
@@ -196,6 +196,7 @@ pub(crate) fn users_from_rows<R: BackendRow>(rows: &[R]) -> Result<Vec<UserRecor
                 roles: Vec::new(),
                 password_hash: PasswordHashString(row.text("password_hash")?),
                 disabled: row.flag("disabled")?,
+                email_verified: row.flag("email_verified")?,
                 created_at: row.timestamp("created_at")?,
             });
         }

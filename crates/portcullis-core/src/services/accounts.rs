@@ -270,6 +270,7 @@ pub(crate) async fn create_account(
         roles: roles.into_iter().map(RoleName::into_string).collect(),
         password_hash: core.hasher.hash(&password).await?,
         disabled: false,
+        email_verified: false,
         created_at: core.clock.now_seconds(),
     };
     match core.store.insert_user(&record).await {

@@ -20,6 +20,9 @@ pub struct UserRecord {
     pub roles: Vec<String>,
     pub password_hash: PasswordHashString,
     pub disabled: bool,
+    /// Whether the address was proved to be the owner's (or said so by an
+    /// operator or an import).
+    pub email_verified: bool,
     pub created_at: OffsetDateTime,
 }
 

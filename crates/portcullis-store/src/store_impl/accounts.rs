@@ -21,14 +21,15 @@ use crate::transaction::Transaction;
 impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let insert = Statement::new(
-            "INSERT INTO users (id, email, name, password_hash, disabled, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (id, email, name, password_hash, disabled, email_verified, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(user.id)
         .bind(user.email.as_str())
         .bind(user.name.as_deref())
         .bind(user.password_hash.0.as_str())
         .bind(user.disabled)
+        .bind(user.email_verified)
         .bind(user.created_at.unix_timestamp());
         let mut statements = vec![insert];
         statements.extend(insert_user_roles::<D>(user.id, &user.roles));

@@ -95,6 +95,20 @@ pub(crate) async fn user_flags(store: &dyn Store) {
     assert!(stored.disabled);
     store.set_disabled(alice.id, false).await.unwrap();
     assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().disabled);
+    assert!(!stored.email_verified);
+    let verified = UserRecord {
+        email_verified: true,
+        ..user("verified@example.com", at(1))
+    };
+    store.insert_user(&verified).await.unwrap();
+    assert!(
+        store
+            .user_by_id(verified.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
 
     let stranger = Uuid::now_v7();
     assert_not_found(store.set_password_hash(stranger, &new_hash).await);

@@ -143,6 +143,7 @@ pub(crate) fn user(address: &str, created_at: OffsetDateTime) -> UserRecord {
         roles: Vec::new(),
         password_hash: PasswordHashString(format!("$argon2id$v=19$m=19456,t=2,p=1$salt${address}")),
         disabled: false,
+        email_verified: false,
         created_at,
     }
 }

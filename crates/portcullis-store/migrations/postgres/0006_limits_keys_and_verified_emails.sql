@@ -10,3 +10,12 @@ CREATE INDEX rate_limits_by_window ON rate_limits (window_start);
 -- When a key starts signing: a rotation publishes the next key ahead of
 -- it. NULL for keys made before, which signed from their making.
 ALTER TABLE signing_keys ADD COLUMN active_from BIGINT;
+
+-- Whether the owner of the address proved it (a link or code sent there),
+-- or an operator or an import said so. Cached with the account, so its
+-- changes go to the account-change feed like the other columns'.
+ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT false;
+DROP TRIGGER users_record_change ON users;
+CREATE TRIGGER users_record_change
+AFTER UPDATE OF id, email, name, disabled, email_verified OR DELETE ON users
+FOR EACH ROW EXECUTE FUNCTION record_account_change();
