@@ -178,6 +178,7 @@ async fn seed_users(
             name: None,
             roles: Vec::new(),
             password_hash: hash.clone(),
+            email_verified: false,
             disabled: false,
             created_at: now,
         };

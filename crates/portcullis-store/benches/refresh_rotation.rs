@@ -53,6 +53,7 @@ async fn seed(store: &impl Store) -> Uuid {
         password_hash: PasswordHashString(
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
         ),
+        email_verified: false,
         disabled: false,
         created_at: now,
     };

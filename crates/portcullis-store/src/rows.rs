@@ -39,7 +39,7 @@ use portcullis_core::store::{
 macro_rules! select_users {
     ($tail:expr) => {
         concat!(
-            "SELECT u.id, u.email, u.name, u.password_hash, u.disabled, u.created_at, r.role
+            "SELECT u.id, u.email, u.name, u.password_hash, u.email_verified, u.disabled, u.created_at, r.role
              FROM users AS u LEFT JOIN user_roles AS r ON r.user_id = u.id ",
             $tail
         )
@@ -181,7 +181,7 @@ pub(crate) fn unix_millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-/// Folds rows of `id, email, name, password_hash, disabled, created_at, role`
+/// Folds rows of `id, email, name, password_hash, email_verified, disabled, created_at, role`
 /// (one per role, or one with a NULL role), ordered by user then role, into users.
 pub(crate) fn users_from_rows<R: BackendRow>(rows: &[R]) -> Result<Vec<UserRecord>, StoreError> {
     let mut users: Vec<UserRecord> = Vec::new();
@@ -194,6 +194,7 @@ pub(crate) fn users_from_rows<R: BackendRow>(rows: &[R]) -> Result<Vec<UserRecor
                 name: row.optional_text("name")?,
                 roles: Vec::new(),
                 password_hash: PasswordHashString(row.text("password_hash")?),
+                email_verified: row.flag("email_verified")?,
                 disabled: row.flag("disabled")?,
                 created_at: row.timestamp("created_at")?,
             });

@@ -256,6 +256,7 @@ pub(crate) async fn create_account(
         name: name.map(DisplayName::into_string),
         roles: roles.into_iter().map(RoleName::into_string).collect(),
         password_hash: core.hasher.hash(&password).await?,
+        email_verified: false,
         disabled: false,
         created_at: core.clock.now_seconds(),
     };

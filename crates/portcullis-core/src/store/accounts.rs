@@ -19,6 +19,8 @@ pub struct UserRecord {
     pub name: Option<String>,
     pub roles: Vec<String>,
     pub password_hash: PasswordHashString,
+    /// Whether the address was confirmed (imported as given; not shown by the API yet).
+    pub email_verified: bool,
     pub disabled: bool,
     pub created_at: OffsetDateTime,
 }

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod feeds;
+mod import;
 mod keys;
 mod personal_tokens;
 mod sessions;
@@ -26,6 +27,9 @@ pub use accounts::{AccountStore, ProfileChange, UserQuery, UserRecord};
 pub use feeds::{
     AccountChanged, AccountChanges, FeedPosition, FeedStore, MAX_ACCOUNT_CHANGES_PER_READ,
     RevocationsRead,
+};
+pub use import::{
+    AccountUpdate, ExistingAccount, ImportBatch, ImportStore, ImportedAccount, StoredPassword,
 };
 pub use keys::KeyStore;
 pub use personal_tokens::{PersonalTokenRecord, PersonalTokenStore};
@@ -79,6 +83,7 @@ pub trait Store:
     + KeyStore
     + PersonalTokenStore
     + ThrottleStore
+    + ImportStore
 {
 }
 
@@ -90,5 +95,6 @@ impl<T> Store for T where
         + KeyStore
         + PersonalTokenStore
         + ThrottleStore
+        + ImportStore
 {
 }

@@ -20,13 +20,14 @@ use crate::store_impl::insert_user_roles;
 impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let insert = Statement::new(
-            "INSERT INTO users (id, email, name, password_hash, disabled, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO users (id, email, name, password_hash, email_verified, disabled, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(user.id)
         .bind(user.email.as_str())
         .bind(user.name.as_deref())
         .bind(user.password_hash.0.as_str())
+        .bind(user.email_verified)
         .bind(user.disabled)
         .bind(user.created_at.unix_timestamp());
         let mut statements = vec![insert];
@@ -84,9 +85,12 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         id: Uuid,
         hash: &PasswordHashString,
     ) -> Result<(), StoreError> {
-        let statement = Statement::new("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash.0.as_str())
-            .bind(id);
+        // A hash set here is the server's own: no imported class any more.
+        let statement = Statement::new(
+            "UPDATE users SET password_hash = $1, password_hash_class = NULL WHERE id = $2",
+        )
+        .bind(hash.0.as_str())
+        .bind(id);
         found(self.write_one(statement).await?)
     }
 
