@@ -10,8 +10,10 @@
 //!   made anywhere takes effect here within a second. The account cache
 //!   answers only while its reads succeed.
 //! - The slow loop, every 5 seconds, writes the batched use times of
-//!   personal access tokens and reloads the signing keys (a few rows), so a
-//!   rotation made anywhere is served here within seconds; every minute it
+//!   personal access tokens, reloads the signing keys (a few rows), so a
+//!   rotation made anywhere is served here within seconds, and reads the
+//!   costs of imported password hashes (one index probe per kind), so the
+//!   hasher times a kind imported while the server runs; every minute it
 //!   deletes, in bounded batches, sessions, keys, login failures and feed
 //!   entries that can serve no request any more.
 //!
@@ -69,6 +71,9 @@ async fn upkeep(services: &Services) {
         }
         if let Err(error) = services.signing_keys.reload().await {
             tracing::warn!(%error, "could not reload signing keys");
+        }
+        if let Err(error) = services.imports.expect_imported_hashes().await {
+            tracing::warn!(%error, "could not time the imported password hashes");
         }
         if tick.is_multiple_of(HOUSEKEEPING_EVERY_TICKS) {
             match services.feeds.housekeeping().await {
