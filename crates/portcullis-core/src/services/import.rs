@@ -368,6 +368,12 @@ impl<L: Clone> ImportRun<L> {
             Some(at) => at.replace_nanosecond(0).unwrap_or(at),
             None => self.now,
         };
+        // Only a user that passed makes a role to create.
+        for role in roles.iter().flatten() {
+            if self.roles_known.insert(role.clone()) {
+                self.roles_to_create.insert(role.clone());
+            }
+        }
         Ok(CheckedUser {
             email,
             name,
@@ -379,18 +385,14 @@ impl<L: Clone> ImportRun<L> {
         })
     }
 
-    /// A role named by a user: valid, existing (or to be created), and one
-    /// the administrator may grant.
+    /// A role named by a user: valid, existing (or else allowed to be
+    /// created), and one the administrator may grant.
     fn role(&mut self, name: &str) -> Result<String, String> {
         let role = RoleName::parse(name)
             .map_err(|e| format!("roles: {e}"))?
             .into_string();
-        if !self.roles_known.contains(&role) {
-            if self.options.missing_roles == MissingRoles::Refuse {
-                return Err(format!("roles: the role {role} does not exist"));
-            }
-            self.roles_to_create.insert(role.clone());
-            self.roles_known.insert(role.clone());
+        if !self.roles_known.contains(&role) && self.options.missing_roles == MissingRoles::Refuse {
+            return Err(format!("roles: the role {role} does not exist"));
         }
         let allowed = *self.roles_allowed.entry(role.clone()).or_insert_with(|| {
             let permissions =
