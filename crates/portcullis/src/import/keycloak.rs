@@ -212,3 +212,64 @@ fn imported(user: User) -> Result<ImportedUser, String> {
 fn is_keycloak_default(role: &str) -> bool {
     matches!(role, "offline_access" | "uma_authorization") || role.starts_with("default-roles-")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(file: &str) -> (Vec<Entry>, Result<(), String>) {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(64);
+        let mut sender = Sender::new(sender);
+        let outcome = read(file.as_bytes(), &mut sender).map_err(|error| error.to_string());
+        sender.flush().unwrap();
+        drop(sender);
+        let mut all = Vec::new();
+        while let Ok(chunk) = receiver.try_recv() {
+            all.extend(chunk);
+        }
+        (all, outcome)
+    }
+
+    const ADA: &str = r#"{"username": "ada", "email": "ada@x.io", "enabled": false,
+        "firstName": "Ada", "createdTimestamp": 1700000000999,
+        "realmRoles": ["default-roles-acme", "offline_access", "editor"], "credentials": []}"#;
+
+    #[test]
+    fn users_come_one_by_one_with_where_they_are() {
+        let file = format!(
+            r#"{{"realm": "acme", "clients": [{{"clientId": "x"}}], "users": [{ADA},
+                {{"username": "svc", "serviceAccountClientId": "x"}},
+                {{"username": "nomail"}},
+                {{"username": "odd", "email": "odd@x.io", "enabled": "yes"}}], "groups": []}}"#
+        );
+        let (read, outcome) = entries(&file);
+        assert_eq!(outcome, Ok(()));
+        let Entry::User(Location::KeycloakUser { index: 0, username }, ada) = &read[0] else {
+            panic!("{:?}", read[0]);
+        };
+        assert_eq!(username.as_deref(), Some("ada"));
+        assert_eq!(ada.name.as_deref(), Some("Ada"));
+        assert_eq!(ada.disabled, Some(true));
+        assert_eq!(ada.roles.as_deref(), Some(&["editor".to_owned()][..]));
+        assert_eq!(ada.created_at.unwrap().unix_timestamp(), 1_700_000_000);
+        assert!(matches!(read[1], Entry::LeftOut));
+        assert!(
+            matches!(&read[2], Entry::Unreadable(Location::KeycloakUser { index: 2, .. }, reason) if reason.contains("no email"))
+        );
+        assert!(
+            matches!(&read[3], Entry::Unreadable(Location::KeycloakUser { index: 3, .. }, reason) if reason.contains("not a Keycloak user"))
+        );
+    }
+
+    #[test]
+    fn a_file_cut_short_stops_after_the_users_before_the_cut() {
+        let (read, outcome) = entries(&format!(
+            r#"{{"realm": "acme", "users": [{ADA}, {{"username": "b"#
+        ));
+        assert_eq!(read.len(), 1, "{read:?}");
+        assert!(outcome.unwrap_err().contains("cut short"));
+        let (read, outcome) = entries(r#"{"realm": "acme", "clients": []}"#);
+        assert!(read.is_empty());
+        assert!(outcome.unwrap_err().contains("no users"));
+    }
+}

@@ -88,7 +88,9 @@ pub(crate) async fn run(services: &Services, args: ImportArgs) -> anyhow::Result
             ImportFormat::Csv => csv_table::read(input, &mut sender),
             ImportFormat::Keycloak => keycloak::read(input, &mut sender),
         };
-        read.and_then(|()| sender.flush())
+        // What was read before a failure is imported too.
+        let flushed = sender.flush();
+        read.and(flushed)
     });
     let progress = Progress::new(size);
     let mut seen: u64 = 0;

@@ -263,6 +263,17 @@ async fn bad_lines_are_reported_with_their_numbers_and_the_rest_is_imported() {
     assert_exit(&output, 1, "no email column");
     assert!(crate::helpers::stderr(&output).contains("no email column"));
     assert_eq!(export(&server).len(), 4);
+
+    // A realm export cut short: the users before the cut are imported.
+    let (_folder, realm) = file(
+        "realm.json",
+        r#"{"realm": "acme", "users": [{"username": "k1", "email": "k1@example.com"}, {"username": "k2", "email": "k2@exa"#,
+    );
+    let output = import(&server, &[path(&realm)]);
+    assert_exit(&output, 1, "cut short");
+    assert_says(&output, &["1 imported, 0 updated, 0 skipped, 0 failed"]);
+    assert!(crate::helpers::stderr(&output).contains("cut short"));
+    assert!(export(&server).contains_key("k1@example.com"));
 }
 
 #[tokio::test]
