@@ -150,6 +150,26 @@ fn postgres_time(text: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(&format!("{date}T{clock}{offset}"), &Rfc3339).ok()
 }
 
+/// A JSON error as a reason: serde's message without its position (the
+/// caller says where) and without the value it quotes, which could be a
+/// hash in the wrong field (`invalid type: string "…", expected a boolean`
+/// becomes `invalid type: string, expected a boolean`).
+pub(crate) fn json_error(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(message, _)| message);
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((found, expected)) = rest.split_once(", expected ")
+        {
+            let kind = found.split([' ', '`', '"']).next().unwrap_or_default();
+            return format!("{prefix}{kind}, expected {expected}");
+        }
+    }
+    message.to_owned()
+}
+
 /// Role names separated by spaces (no role name holds one).
 pub(crate) fn roles(text: &str) -> Vec<String> {
     text.split_ascii_whitespace().map(str::to_owned).collect()
@@ -180,6 +200,20 @@ mod tests {
         for bad in ["", "yesterday", "2024-05-01", "-5"] {
             assert!(time("created_at", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn json_errors_name_no_value() {
+        let error = serde_json::from_str::<bool>(r#""$2b$10$secret""#).unwrap_err();
+        assert_eq!(
+            json_error(&error),
+            "invalid type: string, expected a boolean"
+        );
+        let error = serde_json::from_str::<Vec<String>>("[1]").unwrap_err();
+        assert_eq!(
+            json_error(&error),
+            "invalid type: integer, expected a string"
+        );
     }
 
     #[test]

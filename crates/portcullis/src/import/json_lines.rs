@@ -82,11 +82,11 @@ fn entry(bytes: &[u8], first: bool, complete: bool) -> Result<Option<ImportedUse
         if !complete && error.is_eof() {
             "truncated: the file ends before this line's JSON does".to_owned()
         } else {
-            let message = error.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(message, _)| message);
-            format!("not a user as JSON: {message} (column {})", error.column())
+            format!(
+                "not a user as JSON: {} (column {})",
+                entries::json_error(&error),
+                error.column()
+            )
         }
     })?;
     let created_at = match line.created_at {
@@ -140,9 +140,9 @@ mod tests {
         );
         refused(r#"{"name": "Ada"}"#, true, "missing field `email`");
         refused(
-            r#"{"email": "a@x.io", "disabled": "yes"}"#,
+            r#"{"email": "a@x.io", "disabled": "$2b$10$x"}"#,
             true,
-            "not a user as JSON",
+            "not a user as JSON: invalid type: string, expected a boolean (column 42)",
         );
         refused(r#"{"email": "a@x.io", "na"#, false, "truncated");
         refused(

@@ -148,7 +148,10 @@ fn entry(index: u64, value: serde_json::Value) -> Entry {
     let at = Location::KeycloakUser { index, username };
     let user: User = match serde_json::from_value(value) {
         Ok(user) => user,
-        Err(error) => return Entry::Unreadable(at, format!("not a Keycloak user: {error}")),
+        Err(error) => {
+            let reason = crate::import::entries::json_error(&error);
+            return Entry::Unreadable(at, format!("not a Keycloak user: {reason}"));
+        }
     };
     if user.service_account_client_id.is_some() {
         return Entry::LeftOut;
