@@ -112,6 +112,22 @@ impl AccountDirectory {
         written
     }
 
+    /// Runs `write`, a change to the accounts `user_ids` (and perhaps to the
+    /// roles), then forgets those accounts and the roles from the cache
+    /// whatever the outcome.
+    pub(crate) async fn writing_accounts_and_roles<T, E>(
+        &self,
+        user_ids: &[Uuid],
+        write: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let written = write.await;
+        for user_id in user_ids {
+            self.cache.forget_user(*user_id);
+        }
+        self.cache.forget_roles();
+        written
+    }
+
     /// Runs `write`, a change to the roles, then forgets them from the
     /// cache whatever the outcome.
     pub(crate) async fn writing_roles<T, E>(

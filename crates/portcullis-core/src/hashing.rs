@@ -25,6 +25,7 @@
 mod floor;
 mod formats;
 mod keycloak;
+mod stand_in;
 mod stored;
 
 pub use stored::{
@@ -200,7 +201,11 @@ impl PasswordHasher {
     /// the dummy hash when there is no account or the stored string cannot
     /// be read (or is beyond the import bounds, unless it has the configured
     /// Argon2id parameters), so all of them cost the same; then waits out the
-    /// [verification floor](Self::verification_floor).
+    /// [verification floor](Self::verification_floor). When the password
+    /// was presented in a form other than its NFKC one
+    /// ([`Password::presented`]), a hash that is not the server's own
+    /// (made elsewhere, from the password as typed) is also checked against
+    /// that form, and every such verification waits out twice the floor.
     ///
     /// # Errors
     /// [`HashingError`] when the pool is gone.
@@ -210,6 +215,8 @@ impl PasswordHasher {
         stored: Option<&PasswordHashString>,
     ) -> Result<Verification, HashingError> {
         let secret = password.expose().to_owned();
+        let typed = password.typed().map(str::to_owned);
+        let two_forms = typed.is_some();
         let readable = stored.and_then(|stored| self.inner.readable(stored));
         let is_real = readable.is_some();
         let target = readable.unwrap_or_else(|| self.inner.dummy.clone());
@@ -220,6 +227,13 @@ impl PasswordHasher {
                 let started = Instant::now();
                 let matched = target.matches(secret.as_bytes(), memory, params.block_count());
                 let took = started.elapsed();
+                // A hash made elsewhere was made from the password as typed.
+                let matched = matched
+                    || (is_real
+                        && !target.is_argon2id_with(&params)
+                        && typed.is_some_and(|typed| {
+                            target.matches(typed.as_bytes(), memory, params.block_count())
+                        }));
                 let outcome = if !matched || !is_real {
                     Verification::Mismatch
                 } else if target.is_argon2id_with(&params) {
@@ -241,7 +255,8 @@ impl PasswordHasher {
                  can show that the account exists"
             );
         }
-        let floor = self.inner.floor.current();
+        // Two forms may cost two checks: every such verification waits out two floors.
+        let floor = self.inner.floor.current() * if two_forms { 2 } else { 1 };
         tokio::time::sleep_until((started + floor).into()).await;
         Ok(outcome)
     }
@@ -405,6 +420,9 @@ impl HasherInner {
     /// The stored hash to check, or `None` for the dummy: unreadable, or
     /// beyond the import bounds without being one of ours.
     fn readable(&self, stored: &PasswordHashString) -> Option<StoredHash> {
+        if stored.is_no_password() {
+            return None;
+        }
         let checked = StoredHash::parse_unchecked(&stored.0).and_then(|hash| {
             if hash.is_argon2id_with(&self.params) {
                 Ok(hash)

@@ -49,9 +49,14 @@ pub struct InvalidPolicy(pub usize);
 #[error("{}", .0.join("; "))]
 pub struct PolicyViolations(pub Vec<String>);
 
-/// A password in normalised form. Its `Debug` never shows the secret.
+/// A password in normalised form, and, for a login, the form it was typed
+/// in when that differs. Its `Debug` never shows the secret.
 #[derive(Debug, Clone)]
-pub struct Password(SecretString);
+pub struct Password {
+    normalised: SecretString,
+    /// Systems that hashed without normalising saw this form.
+    typed: Option<SecretString>,
+}
 
 impl PasswordPolicy {
     /// # Errors
@@ -116,11 +121,32 @@ impl Password {
     /// the policy of the day must not lock out a password set under an older one).
     #[must_use]
     pub fn normalise(input: &str) -> Self {
-        Self(SecretString::from(input.nfkc().collect::<String>()))
+        Self {
+            normalised: SecretString::from(input.nfkc().collect::<String>()),
+            typed: None,
+        }
+    }
+
+    /// A password presented at login: normalised, keeping the form it was
+    /// typed in when that differs, for hashes made by systems that did not
+    /// normalise (see [`crate::hashing::PasswordHasher::verify`]).
+    #[must_use]
+    pub fn presented(input: &str) -> Self {
+        let normalised: String = input.nfkc().collect();
+        let typed = (normalised != input).then(|| SecretString::from(input));
+        Self {
+            normalised: SecretString::from(normalised),
+            typed,
+        }
     }
 
     pub(crate) fn expose(&self) -> &str {
-        self.0.expose_secret()
+        self.normalised.expose_secret()
+    }
+
+    /// The form typed, when it differs from the normalised one.
+    pub(crate) fn typed(&self) -> Option<&str> {
+        self.typed.as_ref().map(ExposeSecret::expose_secret)
     }
 }
 
@@ -185,5 +211,16 @@ mod tests {
     fn debug_does_not_show_the_secret() {
         let shown = format!("{:?}", Password::normalise("hunter2hunter2"));
         assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = format!("{:?}", Password::presented("ﬁnd hunter2"));
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn a_presented_password_keeps_its_typed_form_only_when_it_differs() {
+        let ligature = Password::presented("ﬁve boxing wizards");
+        assert_eq!(ligature.expose(), "five boxing wizards");
+        assert_eq!(ligature.typed(), Some("ﬁve boxing wizards"));
+        assert_eq!(Password::presented("five boxing wizards").typed(), None);
+        assert_eq!(Password::normalise("ﬁve boxing wizards").typed(), None);
     }
 }

@@ -2,16 +2,19 @@
 //! [`Core`](crate::core::Core): [`Grants`] (password and refresh),
 //! [`Accounts`] (the caller's own account), [`Sessions`], [`PersonalTokens`],
 //! [`Verification`] (credentials, introspection, forward-auth), [`Users`]
-//! and [`Roles`] (administration), [`SigningKeys`] and [`Feeds`] (what other
-//! processes changed, and upkeep).
+//! and [`Roles`] (administration), [`Imports`] and [`Exports`] (moving
+//! users in and out), [`SigningKeys`] and [`Feeds`] (what other processes
+//! changed, and upkeep).
 //!
 //! [`Services::start`] builds them all; the server and the command line
 //! call them and never the store. No use case calls another: what two share
 //! lives in the core.
 
 pub mod accounts;
+pub mod export;
 pub mod feeds;
 pub mod grants;
+pub mod import;
 pub mod personal_tokens;
 pub mod roles;
 pub mod sessions;
@@ -22,8 +25,10 @@ pub mod verification;
 use std::sync::Arc;
 
 pub use accounts::Accounts;
+pub use export::Exports;
 pub use feeds::Feeds;
 pub use grants::Grants;
+pub use import::Imports;
 pub use personal_tokens::PersonalTokens;
 pub use roles::Roles;
 pub use sessions::Sessions;
@@ -57,6 +62,8 @@ pub struct Services {
     pub roles: Roles,
     pub signing_keys: SigningKeys,
     pub feeds: Feeds,
+    pub imports: Imports,
+    pub exports: Exports,
     core: Arc<Core>,
 }
 
@@ -82,6 +89,8 @@ impl Services {
             roles: Roles::new(Arc::clone(&core)),
             signing_keys: SigningKeys::new(Arc::clone(&core)),
             feeds: Feeds::new(Arc::clone(&core)),
+            imports: Imports::new(Arc::clone(&core)),
+            exports: Exports::new(Arc::clone(&core)),
             core,
         };
         services.feeds.follow_revocations().await?;

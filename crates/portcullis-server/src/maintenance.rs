@@ -12,7 +12,9 @@
 //!   second. The account cache and the deny list answer only while their
 //!   reads succeed.
 //! - The slow loop, every 5 seconds, writes the batched use times of
-//!   personal access tokens; every minute it deletes, in bounded batches,
+//!   personal access tokens and reads the costs of imported password
+//!   hashes (one index probe per kind), so the hasher times a kind imported
+//!   while the server runs; every minute it deletes, in bounded batches,
 //!   sessions, keys, login failures, rate-limit windows and feed entries
 //!   that can serve no request any more.
 //!
@@ -79,7 +81,9 @@ async fn upkeep(services: &Services) {
         if let Err(error) = services.personal_tokens.flush_uses().await {
             tracing::warn!(%error, "could not record personal access token uses");
         }
-
+        if let Err(error) = services.imports.expect_imported_hashes().await {
+            tracing::warn!(%error, "could not time the imported password hashes");
+        }
         if tick.is_multiple_of(HOUSEKEEPING_EVERY_TICKS) {
             match services.feeds.housekeeping().await {
                 Ok(0) => {}

@@ -74,6 +74,10 @@ pub trait Dialect: Send + Sync + 'static {
     /// `kind` and `user_id` of at most `$2` entries recorded after position `$1`.
     const ACCOUNT_CHANGES_AFTER: &'static str;
 
+    /// The statements of an import batch, around this database's way of
+    /// reading a bound JSON document or list as a table.
+    const IMPORT: crate::store_impl::import::ImportStatements;
+
     /// The schema, oldest first.
     const MIGRATIONS: &'static [Migration];
     /// `CREATE TABLE IF NOT EXISTS schema_migrations (version, file_name, applied_at)`.

@@ -30,6 +30,7 @@ use crate::migration::{Migration, schema};
 use crate::options::PgStoreOptions;
 use crate::rows::{BackendRow, decode_error, query_users};
 use crate::statement::{Statement, Value};
+use crate::store_impl::import::{ImportStatements, import_statements};
 
 /// The advisory lock key held by whoever is migrating ("portcull" as eight
 /// ASCII bytes). Advisory locks are per database, so two Portcullis databases
@@ -83,6 +84,15 @@ impl Dialect for PostgresDialect {
     const ACCOUNT_CHANGES_POSITION: &'static str = Self::REVOCATIONS_POSITION;
     const ACCOUNT_CHANGES_AFTER: &'static str =
         "SELECT kind, user_id FROM account_changes WHERE xact >= $1 LIMIT $2";
+
+    const IMPORT: ImportStatements = import_statements!(
+        accounts: "(SELECT * FROM jsonb_to_recordset($1::jsonb) AS x (id uuid, email text,
+                   name text, password_hash text, password_hash_class text,
+                   email_verified boolean, disabled boolean, created_at bigint))",
+        grants: "(SELECT * FROM jsonb_to_recordset($1::jsonb) AS x (user_id uuid, role text))",
+        ids: "(SELECT unnest($1::uuid[]) AS id)",
+        names: "(SELECT unnest($1::text[]) AS name)",
+    );
 
     const MIGRATIONS: &'static [Migration] = schema!("postgres");
     const CREATE_MIGRATIONS_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (

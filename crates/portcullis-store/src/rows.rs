@@ -182,7 +182,7 @@ pub(crate) fn unix_millis(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-/// Folds rows of `id, email, name, password_hash, disabled, created_at, role`
+/// Folds rows of `id, email, name, password_hash, disabled, email_verified, created_at, role`
 /// (one per role, or one with a NULL role), ordered by user then role, into users.
 pub(crate) fn users_from_rows<R: BackendRow>(rows: &[R]) -> Result<Vec<UserRecord>, StoreError> {
     let mut users: Vec<UserRecord> = Vec::new();

@@ -29,6 +29,7 @@ use crate::migration::{Migration, schema};
 use crate::options::SqliteStoreOptions;
 use crate::rows::{BackendRow, Columns as _, query_users};
 use crate::statement::{Statement, Value};
+use crate::store_impl::import::{ImportStatements, import_statements};
 
 /// How long a statement waits for another connection's write lock before
 /// giving up with [`StoreError::Unavailable`].
@@ -77,6 +78,18 @@ impl Dialect for SqliteDialect {
          (SELECT seq FROM sqlite_sequence WHERE name = 'account_changes'), 0) AS position";
     const ACCOUNT_CHANGES_AFTER: &'static str =
         "SELECT kind, user_id FROM account_changes WHERE id > $1 ORDER BY id LIMIT $2";
+
+    const IMPORT: ImportStatements = import_statements!(
+        accounts: "(SELECT value ->> 'id' AS id, value ->> 'email' AS email, value ->> 'name' AS name,
+                           value ->> 'password_hash' AS password_hash,
+                           value ->> 'password_hash_class' AS password_hash_class,
+                           value ->> 'email_verified' AS email_verified,
+                           value ->> 'disabled' AS disabled, value ->> 'created_at' AS created_at
+                    FROM json_each($1))",
+        grants: "(SELECT value ->> 'user_id' AS user_id, value ->> 'role' AS role FROM json_each($1))",
+        ids: "(SELECT value AS id FROM json_each($1))",
+        names: "(SELECT value AS name FROM json_each($1))",
+    );
 
     const MIGRATIONS: &'static [Migration] = schema!("sqlite");
     const CREATE_MIGRATIONS_TABLE: &'static str = "CREATE TABLE IF NOT EXISTS schema_migrations (

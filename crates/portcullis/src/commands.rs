@@ -45,6 +45,8 @@ pub(crate) async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::User(command) => user(&start(&config).await?, command).await,
         Command::Role(command) => role(&start(&config).await?, command).await,
         Command::Keys(command) => keys(&start(&config).await?, command).await,
+        Command::Import(args) => crate::import::run(&start(&config).await?, args).await,
+        Command::Export { file } => crate::export::run(&start(&config).await?, file).await,
         Command::Token(TokenCommand::Verify { token }) => {
             match start(&config)
                 .await?
@@ -182,7 +184,7 @@ async fn role(services: &Services, command: RoleCommand) -> anyhow::Result<ExitC
 /// Waits until every server running on this database has seen a change
 /// just made to an account or a role, so that a script calling the API
 /// right after this command finds it in effect.
-async fn until_running_servers_see_it() {
+pub(crate) async fn until_running_servers_see_it() {
     tokio::time::sleep(ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN).await;
 }
 
@@ -268,7 +270,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
 }
 
 /// A domain failure as one line for a person at a terminal.
-fn describe(error: AuthError) -> anyhow::Error {
+pub(crate) fn describe(error: AuthError) -> anyhow::Error {
     match error {
         AuthError::Invalid(fields) => anyhow!(
             "{}",

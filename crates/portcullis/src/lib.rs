@@ -11,6 +11,8 @@ mod cli;
 mod commands;
 mod config;
 mod database;
+mod export;
+mod import;
 mod startup;
 
 use std::ffi::OsString;

@@ -58,6 +58,13 @@ impl Application {
                 .await
                 .map_err(|error| anyhow!("{error}"))?,
         );
+        // Before the first login: a wrong password for an imported account
+        // must cost what an unknown email does from the start.
+        services
+            .imports
+            .expect_imported_hashes()
+            .await
+            .map_err(|error| anyhow!("timing the imported password hashes: {error}"))?;
         let operator = Operator::at_command_line().authorize::<ManageUsers>();
         if services
             .users

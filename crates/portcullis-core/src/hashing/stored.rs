@@ -317,6 +317,11 @@ impl StoredHash {
         }
     }
 
+    /// The parsed scheme, for the stand-in of its cost.
+    pub(crate) fn scheme_parameters(&self) -> &Scheme {
+        &self.scheme
+    }
+
     /// Whether this is an Argon2id v1.3 hash made with exactly `params`.
     pub(crate) fn is_argon2id_with(&self, current: &Params) -> bool {
         matches!(&self.scheme, Scheme::Argon2 { algorithm: Algorithm::Argon2id, version: Version::V0x13, params, .. }

@@ -102,7 +102,7 @@ impl Grants {
         let verification = core
             .hasher
             .verify(
-                &Password::normalise(password.expose_secret()),
+                &Password::presented(password.expose_secret()),
                 user.as_ref().map(|u| &u.password_hash),
             )
             .await?;

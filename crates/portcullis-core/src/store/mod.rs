@@ -15,6 +15,7 @@
 
 mod accounts;
 mod feeds;
+mod import;
 mod keys;
 mod personal_tokens;
 mod rate_limits;
@@ -27,6 +28,9 @@ pub use accounts::{AccountStore, ProfileChange, UserQuery, UserRecord};
 pub use feeds::{
     AccountChanged, AccountChanges, FeedPosition, FeedStore, MAX_ACCOUNT_CHANGES_PER_READ,
     RevocationsRead,
+};
+pub use import::{
+    AccountUpdate, ExistingAccount, ImportBatch, ImportStore, ImportedAccount, StoredPassword,
 };
 pub use keys::KeyStore;
 pub use personal_tokens::{PersonalTokenRecord, PersonalTokenStore};
@@ -86,6 +90,7 @@ pub trait Store:
     + PersonalTokenStore
     + ThrottleStore
     + RateLimitStore
+    + ImportStore
 {
 }
 
@@ -98,5 +103,6 @@ impl<T> Store for T where
         + PersonalTokenStore
         + ThrottleStore
         + RateLimitStore
+        + ImportStore
 {
 }

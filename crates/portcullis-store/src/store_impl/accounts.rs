@@ -86,9 +86,12 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         id: Uuid,
         hash: &PasswordHashString,
     ) -> Result<(), StoreError> {
-        let statement = Statement::new("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(hash.0.as_str())
-            .bind(id);
+        // A hash set here is the server's own: no imported class any more.
+        let statement = Statement::new(
+            "UPDATE users SET password_hash = $1, password_hash_class = NULL WHERE id = $2",
+        )
+        .bind(hash.0.as_str())
+        .bind(id);
         found(self.write_one(statement).await?)
     }
 

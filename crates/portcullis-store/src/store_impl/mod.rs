@@ -12,6 +12,7 @@
 mod accounts;
 mod feeds;
 mod health;
+pub(crate) mod import;
 mod keys;
 mod personal_tokens;
 mod rate_limits;

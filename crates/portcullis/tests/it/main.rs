@@ -18,6 +18,7 @@ mod durability;
 mod faults;
 mod forward_auth;
 mod helpers;
+mod import_export;
 mod introspection;
 mod operations;
 mod passwords;

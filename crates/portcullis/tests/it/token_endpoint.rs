@@ -420,6 +420,66 @@ async fn login_time_does_not_tell_whether_the_email_exists() {
 }
 
 #[tokio::test]
+async fn login_time_does_not_tell_whether_the_email_exists_among_imported_users() {
+    let server = TestServer::spawn_with(&[
+        "--argon2-memory-kib",
+        "19456",
+        "--argon2-iterations",
+        "2",
+        "--throttle",
+        "false",
+    ])
+    .await;
+    server.sign_up("timed@example.com").await;
+    // bcrypt cost 10 (Auth0) and Django's PBKDF2 at 260,000 rounds, which
+    // costs several Argon2id checks, imported before the server starts, as
+    // after a migration: it times their costs at start.
+    for file in ["auth0.jsonl", "django.jsonl"] {
+        let output = server.cli(&["import", &crate::import_export::fixture(file)], None);
+        assert_eq!(output.status.code(), Some(0), "{file}");
+    }
+    let server = server.kill_and_restart().await;
+    assert!(
+        server.log().contains("timed the imported password hashes"),
+        "{}",
+        server.log()
+    );
+
+    let wrong = "not the right password";
+    let mut rounds = Vec::new();
+    for _ in 0..2 {
+        let mut samples: [Vec<Duration>; 4] = Default::default();
+        for _ in 0..7 {
+            for (index, email) in [
+                "nobody@example.com",
+                "timed@example.com",
+                "amy@example.com",
+                "ada@example.com",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                samples[index].push(timed_login(&server, email, wrong).await);
+            }
+        }
+        let medians = samples.map(median);
+        let unknown = medians[0].as_secs_f64();
+        if medians
+            .iter()
+            .all(|median| (0.5..=2.0).contains(&(median.as_secs_f64() / unknown)))
+        {
+            return;
+        }
+        rounds.push(format!(
+            "unknown email, Argon2id, bcrypt, Django: {medians:?}"
+        ));
+    }
+    panic!(
+        "median login times differ by more than a factor of 2, which tells which emails exist: {rounds:?}"
+    );
+}
+
+#[tokio::test]
 async fn revoking_a_refresh_token_ends_its_session_only() {
     let server = TestServer::spawn().await;
     let revoked = server.user_with_tokens("revoker@example.com").await;

@@ -98,7 +98,17 @@ async fn concurrent_migrations_on_a_fresh_database() {
             .fetch_all(&mut raw)
             .await
             .unwrap();
-    let expected: Vec<i64> = (1..=i64::try_from(applied.len()).unwrap()).collect();
+    // The numbers of the schema's files (one may be missing while the
+    // branch that adds it is not merged).
+    let mut expected: Vec<i64> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+            .unwrap()
+            .map(|entry| {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                name[..4].parse().expect("NNNN_name.sql")
+            })
+            .collect();
+    expected.sort_unstable();
     assert!(!applied.is_empty(), "migrations were applied");
     assert_eq!(applied, expected, "each migration applied once, in order");
     raw.close().await.unwrap();

@@ -16,6 +16,7 @@ pub(crate) async fn users(store: &dyn Store) {
     let mut bob = user("bob@example.com", at(10));
     bob.name = None;
     bob.disabled = true;
+    bob.email_verified = true;
     let carol = user("carol@example.com", at(30));
     for record in [&alice, &bob, &carol] {
         store.insert_user(record).await.expect("insert");

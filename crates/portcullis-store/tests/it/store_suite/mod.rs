@@ -14,6 +14,7 @@ mod accounts;
 mod concurrency;
 mod credentials;
 mod feeds;
+mod imports;
 mod pages_and_tokens;
 mod refusals;
 mod sessions;
@@ -99,6 +100,9 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(feeds::account_change_feed),
     on_one_thread!(feeds::revocations_by_position),
     on_one_thread!(feeds::positions_the_database_went_back_behind),
+    on_one_thread!(imports::import_batches),
+    on_one_thread!(imports::import_updates),
+    on_one_thread!(imports::users_for_export),
     on_one_thread!(pages_and_tokens::user_pages),
     on_one_thread!(pages_and_tokens::personal_tokens),
     on_one_thread!(refusals::text_with_nul_is_refused_everywhere),
@@ -204,7 +208,14 @@ pub(crate) fn assert_same_user(got: &UserRecord, want: &UserRecord) {
         .into_iter()
         .collect();
     assert_eq!(got.roles, want_roles, "roles come back sorted and unique");
-    assert_fields_eq!(got, want, password_hash, disabled, created_at);
+    assert_fields_eq!(
+        got,
+        want,
+        password_hash,
+        email_verified,
+        disabled,
+        created_at
+    );
 }
 
 #[track_caller]
