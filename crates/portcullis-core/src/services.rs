@@ -47,6 +47,10 @@ use crate::store::{PoolStatus, Store};
 pub enum NotReady {
     #[error("the database does not answer")]
     DatabaseUnreachable,
+    /// Read-only, or its write lock held for longer than a moment: sign-ups,
+    /// logins and logouts would fail.
+    #[error("the database cannot take a write")]
+    DatabaseNotWritable,
     #[error("the revocations of other instances could not be read lately")]
     RevocationsUnread,
 }
@@ -115,8 +119,9 @@ impl Services {
     }
 
     /// Whether this instance can serve every request now: the database
-    /// answers, and the revocations made by other processes have been read
-    /// recently (else access tokens are refused as undecidable).
+    /// answers and can take a write, and the revocations made by other
+    /// processes have been read recently (else access tokens are refused
+    /// as undecidable).
     ///
     /// # Errors
     /// [`NotReady`] saying what is missing.
@@ -126,6 +131,11 @@ impl Services {
             .ping()
             .await
             .map_err(|_| NotReady::DatabaseUnreachable)?;
+        self.core
+            .store
+            .check_writable()
+            .await
+            .map_err(|_| NotReady::DatabaseNotWritable)?;
         if !self.core.revocations.is_current() {
             return Err(NotReady::RevocationsUnread);
         }

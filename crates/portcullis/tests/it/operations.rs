@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{PASSWORD, TestServer, login_body, text};
+use crate::helpers::{PASSWORD, Reply, TestServer, login_body, text};
 
 /// The contract's default Argon2 cost, instead of the harness's cheap one.
 const DEFAULT_ARGON2: &[&str] = &["--argon2-memory-kib", "19456", "--argon2-iterations", "2"];
@@ -418,4 +418,65 @@ async fn a_sign_up_for_a_taken_address_hashes_nothing() {
         assert_eq!(response.status(), StatusCode::CONFLICT);
     }
     assert_eq!(hashes().await, before, "no duplicate sign-up hashed");
+}
+
+/// Issue 10, finding 1: `/readyz` notices a database that answers reads but
+/// cannot take a write (its write lock held by someone else), and says so,
+/// then recovers when the lock goes.
+#[tokio::test]
+async fn readiness_notices_a_database_that_cannot_take_a_write() {
+    use sqlx::Connection as _;
+    let server = TestServer::spawn().await;
+    let ready = || async { Reply::of(server.get("/readyz").await).await };
+    assert_eq!(ready().await.status, StatusCode::OK);
+
+    // Another client holds the write lock: SQLite's, or on PostgreSQL a
+    // lock that lets reads through and keeps writers out.
+    let database = server.database();
+    let lock_holder: Box<dyn std::any::Any> = match database.sqlite_file() {
+        Some(file) => {
+            let mut connection =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+                    .await
+                    .unwrap();
+            sqlx::raw_sql("BEGIN IMMEDIATE")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            Box::new(connection)
+        }
+        None => {
+            let mut connection = sqlx::PgConnection::connect(database.url()).await.unwrap();
+            sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN SHARE MODE")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            Box::new(connection)
+        }
+    };
+    let started = std::time::Instant::now();
+    let refused = ready().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered quickly"
+    );
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused.text().contains("cannot take a write"),
+        "{}",
+        refused.text()
+    );
+    assert!(!refused.header("retry-after").is_empty());
+
+    drop(lock_holder);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while ready().await.status != StatusCode::OK {
+        assert!(std::time::Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
