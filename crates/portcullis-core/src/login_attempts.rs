@@ -4,9 +4,13 @@
 //! Every place that checks a secret (the password grant, the current
 //! password before a sensitive change, a refresh token that is not one of
 //! ours) goes through [`LoginAttempts`], so throttling cannot be forgotten
-//! on one path. Checks of one account take
-//! turns within this process, so concurrent guesses cannot all pass the
-//! count before any failure is recorded.
+//! on one path. An attempt at an account is counted as a failure in the
+//! database *before* the secret is checked, and forgotten only when it
+//! succeeds: concurrent guesses, on one instance or many, each take their
+//! own place in the count, so no more of them are checked than one after
+//! another would be. An attempt whose client hangs up mid-check stays
+//! counted. Within one process, attempts at one account also take turns,
+//! so only instances, not requests, can have attempts pending at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -21,6 +25,10 @@ use crate::throttle::{AccountAttempts, AttemptTurn, ThrottleSettings, ThrottleSu
 /// oldest are forgotten first.
 const MAX_REFRESH_FAILURE_ADDRESSES: usize = 10_000;
 
+/// Times an attempt tries to take its place in an account's count while
+/// other attempts keep taking it first; then it is refused as throttled.
+const MAX_COUNT_RACES: usize = 16;
+
 /// Counts failures per account and per client address and refuses attempts
 /// while either is locked out.
 pub(crate) struct LoginAttempts {
@@ -28,12 +36,6 @@ pub(crate) struct LoginAttempts {
     clock: Arc<dyn Clock>,
     settings: ThrottleSettings,
     turns: AccountAttempts,
-}
-
-/// Whom one attempt counts against.
-pub(crate) struct AttemptKeys<'a> {
-    pub(crate) account: Option<&'a str>,
-    pub(crate) address: Option<&'a str>,
 }
 
 impl LoginAttempts {
@@ -50,61 +52,122 @@ impl LoginAttempts {
         }
     }
 
-    /// Waits until no other attempt at this account is being checked here.
-    pub(crate) async fn turn(&self, account_key: &str) -> AttemptTurn<'_> {
-        self.turns.turn(account_key).await
+    /// Waits for the account's turn in this process; then refuses the
+    /// attempt while the account or the address is locked out, or else
+    /// counts it against the account as a failure until it is known to
+    /// have succeeded.
+    pub(crate) async fn begin<'a>(
+        &'a self,
+        keys: AttemptKeys<'a>,
+    ) -> Result<PendingAttempt<'a>, AuthError> {
+        let attempt = PendingAttempt {
+            attempts: self,
+            keys,
+            _turn: match keys.account {
+                Some(account) => Some(self.turns.turn(account).await),
+                None => None,
+            },
+        };
+        if !self.settings.enabled {
+            return Ok(attempt);
+        }
+        if let Some(address) = keys.address
+            && let Some(failures) = self.store.login_failures(address).await?
+        {
+            self.refuse_if_locked(ThrottleSubject::Address, &failures)?;
+        }
+        if let Some(account) = keys.account {
+            self.count_against_account(account).await?;
+        }
+        Ok(attempt)
     }
 
-    /// Refuses an attempt while the account or the address is locked out;
-    /// otherwise returns whether failures are on record for the account (a
-    /// success then clears them, and only then needs a write).
-    pub(crate) async fn ensure_allowed(&self, keys: &AttemptKeys<'_>) -> Result<bool, AuthError> {
-        if !self.settings.enabled {
-            return Ok(false);
-        }
-        let now = self.clock.now();
-        let mut locked_until = None;
-        let mut account_has_failures = false;
-        for (key, subject) in [
-            (keys.account, ThrottleSubject::Account),
-            (keys.address, ThrottleSubject::Address),
-        ] {
-            let Some(key) = key else { continue };
-            if let Some(failures) = self.store.login_failures(key).await? {
-                account_has_failures |= subject == ThrottleSubject::Account;
-                locked_until =
-                    locked_until.max(self.settings.locked_until(subject, &failures, now));
+    /// Takes this attempt's place in the account's count, unless the count
+    /// so far locks the account out.
+    async fn count_against_account(&self, account: &str) -> Result<(), AuthError> {
+        for _ in 0..MAX_COUNT_RACES {
+            let seen = self.store.login_failures(account).await?;
+            if let Some(failures) = &seen {
+                self.refuse_if_locked(ThrottleSubject::Account, failures)?;
+            }
+            let now = self.clock.now();
+            let forget_before = now - self.settings.forget_after;
+            if self
+                .store
+                .count_login_attempt(account, seen, now, forget_before)
+                .await?
+            {
+                return Ok(());
             }
         }
-        match locked_until {
+        telemetry::throttled_attempt();
+        Err(AuthError::Throttled {
+            retry_after_seconds: 1,
+        })
+    }
+
+    fn refuse_if_locked(
+        &self,
+        subject: ThrottleSubject,
+        failures: &LoginFailures,
+    ) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        match self.settings.locked_until(subject, failures, now) {
             Some(until) => {
                 telemetry::throttled_attempt();
                 Err(AuthError::Throttled {
                     retry_after_seconds: ceil_seconds(until - now),
                 })
             }
-            None => Ok(account_has_failures),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Whom one attempt counts against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttemptKeys<'a> {
+    pub(crate) account: Option<&'a str>,
+    pub(crate) address: Option<&'a str>,
+}
+
+/// An attempt that passed the throttle and is counted as a failure of its
+/// account until [`PendingAttempt::succeeded`] says otherwise.
+#[must_use = "say how the attempt ended: an address counts a failure only when told"]
+pub(crate) struct PendingAttempt<'a> {
+    attempts: &'a LoginAttempts,
+    keys: AttemptKeys<'a>,
+    _turn: Option<AttemptTurn<'a>>,
+}
+
+impl PendingAttempt<'_> {
+    /// The secret was right: forgets the account's failures, this attempt
+    /// included. The address's count is left alone (an attacker could
+    /// otherwise reset it by signing in to an account of their own).
+    pub(crate) async fn succeeded(self) -> Result<(), AuthError> {
+        match self.keys.account {
+            Some(account) if self.attempts.settings.enabled => {
+                Ok(self.attempts.store.clear_login_failures(account).await?)
+            }
+            _ => Ok(()),
         }
     }
 
-    /// Counts one failure against each key.
-    pub(crate) async fn record_failure(&self, keys: &AttemptKeys<'_>) -> Result<(), AuthError> {
-        if !self.settings.enabled {
-            return Ok(());
+    /// The secret was wrong: counts a failure against the address too (the
+    /// account's was counted when the attempt began).
+    pub(crate) async fn failed(self) -> Result<(), AuthError> {
+        let attempts = self.attempts;
+        match self.keys.address {
+            Some(address) if attempts.settings.enabled => {
+                let now = attempts.clock.now();
+                let forget_before = now - attempts.settings.forget_after;
+                Ok(attempts
+                    .store
+                    .record_login_failure(address, now, forget_before)
+                    .await?)
+            }
+            _ => Ok(()),
         }
-        let now = self.clock.now();
-        let forget_before = now - self.settings.forget_after;
-        for key in keys.account.iter().chain(&keys.address) {
-            self.store
-                .record_login_failure(key, now, forget_before)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Forgets the account's failures after a success.
-    pub(crate) async fn clear(&self, account_key: &str) -> Result<(), AuthError> {
-        Ok(self.store.clear_login_failures(account_key).await?)
     }
 }
 

@@ -9,10 +9,12 @@
 //! reset it by logging into an account of their own). Locking one account
 //! leaves every other account alone.
 //!
-//! Checking the count, hashing and recording a failure take a while, so
-//! concurrent guesses at one account could all pass the check before any
-//! failure is counted. [`AccountAttempts`] makes attempts at one account wait
-//! for each other within this process (other accounts are not affected).
+//! [`crate::login_attempts`] applies this policy. It counts an attempt
+//! before the password is hashed, so concurrent guesses cannot all pass the
+//! check before any failure is counted; and [`AccountAttempts`] makes
+//! attempts at one account wait for each other within this process, so
+//! that a few right passwords sent at once (a service signing in from many
+//! workers) are not mistaken for guesses. Other accounts are not affected.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

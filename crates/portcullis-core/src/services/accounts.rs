@@ -215,8 +215,7 @@ impl Accounts {
             account: Some(&account_key),
             address: None,
         };
-        let _turn = core.attempts.turn(&account_key).await;
-        core.attempts.ensure_allowed(&keys).await?;
+        let attempt = core.attempts.begin(keys).await?;
         match core
             .hasher
             .verify(
@@ -225,9 +224,9 @@ impl Accounts {
             )
             .await?
         {
-            Verification::Match | Verification::NeedsRehash(_) => Ok(()),
+            Verification::Match | Verification::NeedsRehash(_) => attempt.succeeded().await,
             Verification::Mismatch => {
-                core.attempts.record_failure(&keys).await?;
+                attempt.failed().await?;
                 Err(AuthError::IncorrectPassword)
             }
         }

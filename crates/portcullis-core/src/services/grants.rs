@@ -84,16 +84,11 @@ impl Grants {
             account: Some(&account_key),
             address: address_key.as_deref(),
         };
-        let _turn = core.attempts.turn(&account_key).await;
-        let account_has_failures =
-            core.attempts
-                .ensure_allowed(&keys)
-                .await
-                .inspect_err(|error| {
-                    if matches!(error, AuthError::Throttled { .. }) {
-                        telemetry::login(LoginOutcome::Throttled);
-                    }
-                })?;
+        let attempt = core.attempts.begin(keys).await.inspect_err(|error| {
+            if matches!(error, AuthError::Throttled { .. }) {
+                telemetry::login(LoginOutcome::Throttled);
+            }
+        })?;
 
         let user = match &email {
             Some(email) => core.store.user_by_email(email).await?,
@@ -113,15 +108,13 @@ impl Grants {
                 if let Verification::NeedsRehash(new_hash) = outcome {
                     core.store.set_password_hash(user.id, &new_hash).await?;
                 }
-                if account_has_failures {
-                    core.attempts.clear(&account_key).await?;
-                }
+                attempt.succeeded().await?;
                 telemetry::login(LoginOutcome::Success);
                 user
             }
             _ => {
                 telemetry::login(LoginOutcome::InvalidGrant);
-                core.attempts.record_failure(&keys).await?;
+                attempt.failed().await?;
                 return Err(AuthError::InvalidGrant);
             }
         };

@@ -25,6 +25,18 @@ pub trait ThrottleStore: Send + Sync + 'static {
         now: OffsetDateTime,
         forget_before: OffsetDateTime,
     ) -> Result<(), StoreError>;
+    /// Counts one attempt at `now` if the stored count is still `seen`
+    /// (`None`: no count stored); returns whether it was counted. A count
+    /// whose last failure is before `forget_before` starts again from one.
+    /// Instances racing on one key each see their own count, so no more
+    /// attempts pass a limit than would one after another.
+    async fn count_login_attempt(
+        &self,
+        key: &str,
+        seen: Option<LoginFailures>,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
     /// Deletes at most `limit` failure counts whose last failure is before `before`.
     async fn prune_login_failures(

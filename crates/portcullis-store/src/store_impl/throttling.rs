@@ -54,6 +54,41 @@ impl<D: Dialect> ThrottleStore for SqlStore<D> {
         self.write_one(statement).await.map(drop)
     }
 
+    async fn count_login_attempt(
+        &self,
+        key: &str,
+        seen: Option<LoginFailures>,
+        now: OffsetDateTime,
+        forget_before: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // Compare and set: the write happens only over the row that was read.
+        let statement = match seen {
+            None => Statement::new(
+                "INSERT INTO login_failures (key, count, last_at_ms) VALUES ($1, 1, $2)
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(unix_millis(now)),
+            Some(seen) => {
+                let count = if seen.last_at < forget_before {
+                    1
+                } else {
+                    seen.count.saturating_add(1)
+                };
+                Statement::new(
+                    "UPDATE login_failures SET count = $2, last_at_ms = $3
+                     WHERE key = $1 AND count = $4 AND last_at_ms = $5",
+                )
+                .bind(key)
+                .bind(i64::from(count))
+                .bind(unix_millis(now))
+                .bind(i64::from(seen.count))
+                .bind(unix_millis(seen.last_at))
+            }
+        };
+        Ok(self.write_one(statement).await? == 1)
+    }
+
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
         let statement = Statement::new("DELETE FROM login_failures WHERE key = $1").bind(key);
         self.write_one(statement).await.map(drop)

@@ -299,7 +299,7 @@ async fn a_successful_login_resets_the_account_count() {
 }
 
 /// Guesses sent all at once cannot all pass the check before any failure is
-/// counted: attempts at one account take turns.
+/// counted: each attempt is counted before its password is checked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_guesses_get_no_more_tries_than_sequential_ones() {
     let server = TestServer::spawn_with(&["--throttle-ip-attempts", "1000"]).await;

@@ -3,7 +3,7 @@
 //! through either reach the other within a second, a key rotation is served
 //! and accepted by both,
 //! concurrent refreshes spread over both yield one successor, and failed
-//! logins count across both.
+//! logins count across both, even when they arrive all at once.
 //!
 //! They need a PostgreSQL server (see `crate::harness`).
 
@@ -207,6 +207,40 @@ pub(crate) async fn failed_logins_count_across_instances() {
             "five failures on two instances lock the account"
         );
     }
+}
+
+/// Guesses at one account sent all at once to two instances: no more are
+/// checked than the free attempts, whichever instance each reached.
+pub(crate) async fn concurrent_guesses_over_two_instances_get_only_the_free_attempts() {
+    let (first, second) = two_instances(&[
+        "--throttle-ip-attempts",
+        "1000",
+        "--throttle-account-attempts",
+        "3",
+    ])
+    .await;
+    first.sign_up("faye@example.com").await;
+    let (first, second) = (Arc::new(first), Arc::new(second));
+    let guesses: Vec<_> = (0..12)
+        .map(|guess| {
+            let server = Arc::clone(if guess % 2 == 0 { &first } else { &second });
+            tokio::spawn(async move {
+                server
+                    .password_grant("faye@example.com", &format!("wrong guess {guess}"))
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            StatusCode::BAD_REQUEST => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(checked, 3, "exactly the three free attempts were checked");
 }
 
 pub(crate) async fn a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second() {

@@ -329,3 +329,46 @@ pub(crate) async fn the_last_two_administrators_demoted_at_once(
         });
     }
 }
+
+/// Twelve attempts at one account at once, over two pools standing for two
+/// instances, each taking its place in the count only while fewer than
+/// three are counted: exactly three are counted.
+pub(crate) async fn attempts_racing_for_places_in_a_count(
+    first: Arc<dyn Store>,
+    second: Arc<dyn Store>,
+) {
+    const LIMIT: u32 = 3;
+    let contenders: Vec<_> = (0..12)
+        .map(|n| {
+            let store = Arc::clone(if n % 2 == 0 { &first } else { &second });
+            tokio::spawn(async move {
+                loop {
+                    let seen = store.login_failures("account:raced").await.unwrap();
+                    if seen.is_some_and(|failures| failures.count >= LIMIT) {
+                        return false;
+                    }
+                    if store
+                        .count_login_attempt("account:raced", seen, at(100 + n), at(0))
+                        .await
+                        .unwrap()
+                    {
+                        return true;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut counted = 0;
+    for contender in contenders {
+        counted += u32::from(contender.await.unwrap());
+    }
+    assert_eq!(counted, LIMIT);
+    assert_eq!(
+        first
+            .login_failures("account:raced")
+            .await
+            .unwrap()
+            .map(|failures| failures.count),
+        Some(LIMIT)
+    );
+}

@@ -195,6 +195,40 @@ pub(crate) async fn login_failures(store: &dyn Store) {
     );
 }
 
+/// An attempt is counted only over the count it read.
+pub(crate) async fn login_attempts_compare_and_count(store: &dyn Store) {
+    let failures = |count, last| {
+        Some(LoginFailures {
+            count,
+            last_at: at(last),
+        })
+    };
+    // (count seen, now, forget before, counted?, count afterwards)
+    let steps = [
+        (None, 100, 0, true, failures(1, 100)),
+        (None, 101, 0, false, failures(1, 100)),
+        (failures(1, 99), 102, 0, false, failures(1, 100)),
+        (failures(2, 100), 103, 0, false, failures(1, 100)),
+        (failures(1, 100), 110, 0, true, failures(2, 110)),
+        (failures(2, 110), 500, 111, true, failures(1, 500)),
+    ];
+    for (index, (seen, now, forget_before, counted, expected)) in steps.into_iter().enumerate() {
+        assert_eq!(
+            store
+                .count_login_attempt("c", seen, at(now), at(forget_before))
+                .await
+                .unwrap(),
+            counted,
+            "step {index}"
+        );
+        assert_eq!(
+            store.login_failures("c").await.unwrap(),
+            expected,
+            "step {index}"
+        );
+    }
+}
+
 /// Events are counted per key in fixed windows that start with their first
 /// event; an event after the window starts the next one.
 pub(crate) async fn window_counts(store: &dyn Store) {

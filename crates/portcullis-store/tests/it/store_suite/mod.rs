@@ -96,6 +96,7 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(credentials::text_order_is_bytewise),
     on_one_thread!(credentials::signing_keys),
     on_one_thread!(credentials::login_failures),
+    on_one_thread!(credentials::login_attempts_compare_and_count),
     on_one_thread!(credentials::window_counts),
     on_one_thread!(feeds::account_change_feed),
     on_one_thread!(feeds::revocations_by_position),
@@ -116,6 +117,15 @@ pub(crate) const TESTS: &[SuiteTest] = &[
         run: Run::OnTwoPools(|writer, observer| {
             Box::pin(concurrency::dropped_writes_apply_whole_or_not_at_all(
                 writer, observer,
+            ))
+        }),
+    },
+    SuiteTest {
+        name: "attempts_racing_for_places_in_a_count",
+        flavor: Flavor::MultiThread,
+        run: Run::OnTwoPools(|first, second| {
+            Box::pin(concurrency::attempts_racing_for_places_in_a_count(
+                first, second,
             ))
         }),
     },
