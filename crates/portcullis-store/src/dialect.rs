@@ -59,9 +59,12 @@ pub trait Dialect: Send + Sync + 'static {
     /// Raises `last_used_at` of the personal tokens in `$1` (ids) to the
     /// times in `$2` (unix seconds, a list of the same length), never lowering it.
     const RECORD_TOKEN_USES: &'static str;
-    /// Deletes at most `$2` entries of `account_changes` older than `$1`
-    /// seconds by the database's clock.
+    /// Deletes at most `$2` entries of `account_changes` that
+    /// [`Self::ACCOUNT_CHANGES_AFTER`] from position `$1` would not return.
     const PRUNE_ACCOUNT_CHANGES: &'static str;
+    /// Deletes at most `$2` entries of `revoked_sessions` that
+    /// [`Self::REVOCATIONS_AFTER`] from position `$1` would not return.
+    const PRUNE_REVOCATIONS: &'static str;
 
     /// One `position` column: where the revocation feed is now. Every
     /// revocation committed at or before this read is read by

@@ -71,8 +71,9 @@ impl Dialect for PostgresDialect {
          SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), uses.at)
          FROM unnest($1::uuid[], $2::bigint[]) AS uses(id, at) WHERE t.id = uses.id";
     const PRUNE_ACCOUNT_CHANGES: &'static str = "DELETE FROM account_changes WHERE ctid IN
-         (SELECT ctid FROM account_changes
-          WHERE changed_at < floor(extract(epoch FROM now()))::BIGINT - $1 LIMIT $2)";
+         (SELECT ctid FROM account_changes WHERE xact < $1 LIMIT $2)";
+    const PRUNE_REVOCATIONS: &'static str = "DELETE FROM revoked_sessions WHERE ctid IN
+         (SELECT ctid FROM revoked_sessions WHERE xact < $1 LIMIT $2)";
 
     // The oldest transaction still running, taken before reading. A
     // transaction that commits after a read ran, or started, after this

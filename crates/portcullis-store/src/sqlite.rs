@@ -65,7 +65,9 @@ impl Dialect for SqliteDialect {
                FROM json_each($1) AS id JOIN json_each($2) AS at ON at.key = id.key) AS uses
          WHERE personal_tokens.id = uses.id";
     const PRUNE_ACCOUNT_CHANGES: &'static str = "DELETE FROM account_changes WHERE id IN
-         (SELECT id FROM account_changes WHERE changed_at < unixepoch() - $1 LIMIT $2)";
+         (SELECT id FROM account_changes WHERE id <= $1 LIMIT $2)";
+    const PRUNE_REVOCATIONS: &'static str = "DELETE FROM revoked_sessions WHERE seq IN
+         (SELECT seq FROM revoked_sessions WHERE seq <= $1 LIMIT $2)";
 
     // The number of the newest entry a feed table ever had: AUTOINCREMENT's
     // own record, which pruning never lowers. One writer at a time, so every

@@ -8,19 +8,34 @@
 //! the store answers a position the database went back behind (a failover,
 //! a restore) as a read from the beginning. Housekeeping deletes, in
 //! bounded batches, what can serve no request any more.
+//!
+//! Feed entries are pruned by position, never by their age: an entry goes
+//! once a read that made it readable lies a retention period back (by this
+//! process's clock). An entry written long before it committed (a long
+//! transaction), or stamped by a clock running behind, is kept as long as
+//! any other. A reader that missed an entry pruned this way had not read
+//! for longer than the retention, which no reader survives unharmed
+//! anyway: the account cache is forgotten once its trust lapses, and a
+//! revocation that old is of access tokens that have all expired.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::core::Core;
 use crate::error::AuthError;
 use crate::store::{FeedPosition, SessionCutoff, StoreError};
 
-/// How long the account-change feed keeps an entry: far longer than any
-/// process goes between two reads while it trusts its cache.
+/// How long the account-change feed keeps an entry after a read made it
+/// readable: far longer than any process goes between two reads while it
+/// trusts its cache.
 const ACCOUNT_CHANGES_RETENTION: Duration = Duration::minutes(10);
+
+/// How often a feed's position is noted for pruning: how late after its
+/// retention an entry may go.
+const POSITION_SAMPLE_EVERY: Duration = Duration::minutes(1);
 
 /// How long a rate-limit window's count is kept: longer than any window.
 const WINDOW_COUNTS_KEPT: Duration = Duration::DAY;
@@ -40,18 +55,66 @@ pub const ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN: std::time::Duration =
 /// The two feeds and housekeeping.
 pub struct Feeds {
     core: Arc<Core>,
-    /// Where [`Feeds::follow_revocations`] has read up to.
-    revocations_read: Mutex<Option<FeedPosition>>,
-    /// Where [`Feeds::follow_account_changes`] has read up to.
-    account_changes_read: Mutex<Option<FeedPosition>>,
+    /// How far [`Feeds::follow_revocations`] has read.
+    revocations: Mutex<FeedReader>,
+    /// How far [`Feeds::follow_account_changes`] has read.
+    account_changes: Mutex<FeedReader>,
+}
+
+/// Where this process has read one feed up to, and positions it read in
+/// the past, oldest first, at most one per [`POSITION_SAMPLE_EVERY`].
+#[derive(Debug, Default)]
+struct FeedReader {
+    read: Option<FeedPosition>,
+    samples: VecDeque<(OffsetDateTime, FeedPosition)>,
+}
+
+impl FeedReader {
+    /// Notes a read that returned `position` at `now`.
+    fn read_to(&mut self, position: FeedPosition, now: OffsetDateTime) {
+        self.read = Some(position);
+        // Behind a position read before: the database went back (a
+        // failover, a restore), and positions noted before mean nothing.
+        if self
+            .samples
+            .back()
+            .is_some_and(|(_, noted)| position.0 < noted.0)
+        {
+            self.samples.clear();
+        }
+        if self
+            .samples
+            .back()
+            .is_none_or(|(noted_at, _)| now - *noted_at >= POSITION_SAMPLE_EVERY)
+        {
+            self.samples.push_back((now, position));
+        }
+    }
+
+    /// The newest position read at least `retention` before `now`: what
+    /// it had made readable may go. Forgets the positions before it.
+    fn prunable_before(
+        &mut self,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> Option<FeedPosition> {
+        let cutoff = now - retention;
+        while self.samples.get(1).is_some_and(|(at, _)| *at <= cutoff) {
+            self.samples.pop_front();
+        }
+        self.samples
+            .front()
+            .filter(|(at, _)| *at <= cutoff)
+            .map(|(_, position)| *position)
+    }
 }
 
 impl Feeds {
     pub(crate) fn new(core: Arc<Core>) -> Self {
         Self {
             core,
-            revocations_read: Mutex::default(),
-            account_changes_read: Mutex::default(),
+            revocations: Mutex::default(),
+            account_changes: Mutex::default(),
         }
     }
 
@@ -63,14 +126,14 @@ impl Feeds {
     /// [`AuthError`] when the store fails.
     pub async fn follow_revocations(&self) -> Result<(), AuthError> {
         let started = Instant::now();
-        let previous = *lock(&self.revocations_read);
+        let previous = lock(&self.revocations).read;
         let read = self
             .core
             .store
             .sessions_revoked_after(Some(previous.unwrap_or(FeedPosition::BEGINNING)))
             .await?;
         self.core.revocations.learn(&read, started);
-        *lock(&self.revocations_read) = Some(read.position);
+        lock(&self.revocations).read_to(read.position, self.core.clock.now());
         Ok(())
     }
 
@@ -84,18 +147,19 @@ impl Feeds {
     /// [`AuthError`] when the store fails.
     pub async fn follow_account_changes(&self) -> Result<(), AuthError> {
         let started = Instant::now();
-        let position = *lock(&self.account_changes_read);
+        let position = lock(&self.account_changes).read;
         let feed = self.core.store.account_changes_after(position).await?;
         self.core.accounts.apply_feed(&feed.changes, started);
-        *lock(&self.account_changes_read) = Some(feed.position);
+        lock(&self.account_changes).read_to(feed.position, self.core.clock.now());
         Ok(())
     }
 
     /// Deletes, in bounded batches, what can serve no request any more:
     /// sessions revoked more than a token lifetime ago or past their end,
     /// keys retired more than a token lifetime ago, forgotten login
-    /// failures, and old entries of the account-change feed. Returns how
-    /// many rows went.
+    /// failures, old rate-limit windows, and the entries of both feeds that
+    /// a read a retention period ago had made readable (a token lifetime
+    /// for revocations). Returns how many rows went.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
@@ -115,9 +179,15 @@ impl Feeds {
         deleted +=
             prune_in_batches(|limit| store.prune_login_failures(forget_failures_before, limit))
                 .await?;
-        deleted +=
-            prune_in_batches(|limit| store.prune_account_changes(ACCOUNT_CHANGES_RETENTION, limit))
-                .await?;
+        let revocations_before = lock(&self.revocations).prunable_before(now, horizon);
+        if let Some(before) = revocations_before {
+            deleted += prune_in_batches(|limit| store.prune_revocations(before, limit)).await?;
+        }
+        let account_changes_before =
+            lock(&self.account_changes).prunable_before(now, ACCOUNT_CHANGES_RETENTION);
+        if let Some(before) = account_changes_before {
+            deleted += prune_in_batches(|limit| store.prune_account_changes(before, limit)).await?;
+        }
         let windows_before = now - WINDOW_COUNTS_KEPT;
         deleted +=
             prune_in_batches(|limit| store.prune_window_counts(windows_before, limit)).await?;
@@ -125,8 +195,8 @@ impl Feeds {
     }
 }
 
-fn lock(position: &Mutex<Option<FeedPosition>>) -> std::sync::MutexGuard<'_, Option<FeedPosition>> {
-    position.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock(reader: &Mutex<FeedReader>) -> std::sync::MutexGuard<'_, FeedReader> {
+    reader.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Runs `prune` with a limit of [`HOUSEKEEPING_BATCH`] rows until a batch
@@ -146,4 +216,47 @@ where
         }
     }
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minutes: i64) -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + Duration::minutes(minutes)
+    }
+
+    #[test]
+    fn entries_go_a_retention_after_a_read_made_them_readable() {
+        let mut reader = FeedReader::default();
+        let retention = Duration::minutes(10);
+        assert_eq!(reader.prunable_before(at(0), retention), None);
+        reader.read_to(FeedPosition(5), at(0));
+        reader.read_to(FeedPosition(7), at(0) + Duration::SECOND);
+        reader.read_to(FeedPosition(9), at(1));
+        reader.read_to(FeedPosition(12), at(3));
+        assert_eq!(reader.read, Some(FeedPosition(12)));
+        assert_eq!(reader.prunable_before(at(9), retention), None, "too soon");
+        assert_eq!(
+            reader.prunable_before(at(10), retention),
+            Some(FeedPosition(5)),
+            "a read between two samples is not one"
+        );
+        assert_eq!(
+            reader.prunable_before(at(12), retention),
+            Some(FeedPosition(9))
+        );
+        assert_eq!(reader.samples.len(), 2, "what is past is forgotten");
+    }
+
+    #[test]
+    fn a_database_that_went_back_voids_the_positions_read_before() {
+        let mut reader = FeedReader::default();
+        reader.read_to(FeedPosition(100), at(0));
+        reader.read_to(FeedPosition(40), at(5));
+        assert_eq!(
+            reader.prunable_before(at(30), Duration::minutes(10)),
+            Some(FeedPosition(40))
+        );
+    }
 }

@@ -66,7 +66,8 @@ pub trait FeedStore: Send + Sync + 'static {
     /// ran (it may also repeat in a later read). From
     /// [`FeedPosition::BEGINNING`], or from a position the database has gone
     /// back behind, every revocation kept (about one token lifetime's, see
-    /// [`Store::prune_sessions`]); `None` returns only the current position.
+    /// [`FeedStore::prune_revocations`]); `None` returns only the current
+    /// position.
     async fn sessions_revoked_after(
         &self,
         after: Option<FeedPosition>,
@@ -81,11 +82,16 @@ pub trait FeedStore: Send + Sync + 'static {
         &self,
         after: Option<FeedPosition>,
     ) -> Result<AccountChanges, StoreError>;
-    /// Deletes at most `limit` feed entries older than `age` by the
-    /// database's clock; returns how many.
+    /// Deletes at most `limit` account-change entries that a read returning
+    /// `before` had already made readable (those a read from `before` would
+    /// not return); returns how many.
     async fn prune_account_changes(
         &self,
-        age: time::Duration,
+        before: FeedPosition,
         limit: u32,
     ) -> Result<u64, StoreError>;
+    /// Deletes at most `limit` records of revocations that a read returning
+    /// `before` had already made readable; returns how many. Never a
+    /// session: see [`Store::prune_sessions`].
+    async fn prune_revocations(&self, before: FeedPosition, limit: u32) -> Result<u64, StoreError>;
 }

@@ -68,8 +68,8 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<Vec<Uuid>, StoreError>;
     /// Deletes at most `limit` sessions that can serve no token any more:
     /// revoked before `cutoff.revoked_before`, past their absolute end
-    /// (`expires_at` before `cutoff.now`), or unused since `cutoff.idle_before`;
-    /// and at most `limit` records of revocations made before
-    /// `cutoff.revoked_before`. Returns how many rows went.
+    /// (`expires_at` before `cutoff.now`), or unused since `cutoff.idle_before`.
+    /// Their records in the revocation feed stay (see
+    /// [`Store::prune_revocations`]). Returns how many went.
     async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError>;
 }

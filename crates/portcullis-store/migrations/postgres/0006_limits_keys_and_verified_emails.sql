@@ -19,3 +19,8 @@ DROP TRIGGER users_record_change ON users;
 CREATE TRIGGER users_record_change
 AFTER UPDATE OF id, email, name, disabled, email_verified OR DELETE ON users
 FOR EACH ROW EXECUTE FUNCTION record_account_change();
+
+-- The feeds are pruned by position (the position a read returned a
+-- retention period ago), no longer by the time an entry was written.
+DROP INDEX account_changes_by_time;
+DROP INDEX revoked_sessions_by_time;

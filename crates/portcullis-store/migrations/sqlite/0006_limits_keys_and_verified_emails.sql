@@ -21,3 +21,8 @@ AFTER UPDATE OF id, email, name, disabled, email_verified ON users
 BEGIN
     INSERT INTO account_changes (kind, user_id) VALUES ('user', OLD.id), ('user', NEW.id);
 END;
+
+-- The feeds are pruned by position (the position a read returned a
+-- retention period ago), no longer by the time an entry was written.
+DROP INDEX account_changes_by_time;
+DROP INDEX revoked_sessions_by_time;

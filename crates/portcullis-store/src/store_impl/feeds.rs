@@ -67,11 +67,18 @@ impl<D: Dialect> FeedStore for SqlStore<D> {
 
     async fn prune_account_changes(
         &self,
-        age: time::Duration,
+        before: FeedPosition,
         limit: u32,
     ) -> Result<u64, StoreError> {
         let statement = Statement::new(D::PRUNE_ACCOUNT_CHANGES)
-            .bind(age.whole_seconds())
+            .bind(before.0)
+            .bind(i64::from(limit));
+        self.write_one(statement).await
+    }
+
+    async fn prune_revocations(&self, before: FeedPosition, limit: u32) -> Result<u64, StoreError> {
+        let statement = Statement::new(D::PRUNE_REVOCATIONS)
+            .bind(before.0)
             .bind(i64::from(limit));
         self.write_one(statement).await
     }

@@ -133,13 +133,6 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         .bind(cutoff.now.unix_timestamp())
         .bind(cutoff.idle_before.unix_timestamp())
         .bind(i64::from(limit));
-        let revocations = Statement::new(
-            "DELETE FROM revoked_sessions WHERE session_id IN (
-                 SELECT session_id FROM revoked_sessions WHERE revoked_at < $1 LIMIT $2)",
-        )
-        .bind(cutoff.revoked_before.unix_timestamp())
-        .bind(i64::from(limit));
-        let pruned = self.write_together(vec![sessions, revocations]).await?;
-        Ok(pruned.iter().sum())
+        self.write_one(sessions).await
     }
 }

@@ -653,9 +653,41 @@ impl TestServer {
 impl TestServer {
     /// Moves the in-process server's clock forward: what expires, expires.
     pub(crate) fn advance_clock(&self, by: time::Duration) {
+        self.in_process().clock.advance(by);
+    }
+
+    /// Reads both feeds now, as the server does every half second.
+    pub(crate) fn follow_feeds(&self) {
+        self.in_process().operate(|services| async move {
+            services
+                .feeds
+                .follow_revocations()
+                .await
+                .expect("revocations read");
+            services
+                .feeds
+                .follow_account_changes()
+                .await
+                .expect("account changes read");
+        });
+    }
+
+    /// Runs housekeeping now, as the server does every minute; returns how
+    /// many rows went.
+    pub(crate) fn housekeeping(&self) -> u64 {
+        self.in_process().operate(|services| async move {
+            services
+                .feeds
+                .housekeeping()
+                .await
+                .expect("housekeeping runs")
+        })
+    }
+
+    fn in_process(&self) -> &InProcessServer {
         match &self.running {
-            Running::InProcess(server) => server.clock.advance(by),
-            Running::Process { .. } => panic!("a process reads the system clock: use spawn"),
+            Running::InProcess(server) => server,
+            Running::Process { .. } => panic!("a process is reached over HTTP only: use spawn"),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! another user's. A session id of someone else must be indistinguishable
 //! from an id that does not exist.
 
+use portcullis_core::store::{AccountChanged, FeedPosition};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -365,4 +366,67 @@ async fn token_responses_are_never_cached() {
         .password_grant("alice@example.com", "wrong password here")
         .await;
     assert_oauth_error(refused, StatusCode::BAD_REQUEST, "invalid_grant").await;
+}
+
+/// The revocation and account-change feeds lose an entry once a read a
+/// retention period back had made it readable, whatever its timestamp:
+/// entries made a day ago by the clock, but readable only since a read
+/// that is not yet that old, stay.
+#[tokio::test]
+async fn housekeeping_prunes_the_feeds_by_the_position_read_a_retention_period_ago() {
+    let server = TestServer::spawn().await;
+    let alice = server.user_with_tokens("alice@example.com").await;
+    let bob = server.user_with_tokens("bob@example.com").await;
+    let rename = |tokens: &Value| {
+        reqwest::Client::new()
+            .patch(server.url("/me"))
+            .bearer_auth(text(tokens, "access_token"))
+            .json(&serde_json::json!({ "name": "Renamed" }))
+            .send()
+    };
+    assert_eq!(rename(&alice).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        server.logout(&text(&alice, "access_token")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // A few reads a minute apart; on PostgreSQL another test's transaction
+    // may hold a read's position back a moment.
+    for _ in 0..5 {
+        server.advance_clock(time::Duration::minutes(1));
+        server.follow_feeds();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rename(&bob).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        server.logout(&text(&bob, "access_token")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    server.advance_clock(time::Duration::days(1));
+    server.follow_feeds();
+    server.housekeeping();
+
+    let store = server.database().store().await;
+    let revoked: Vec<String> = store
+        .sessions_revoked_after(Some(FeedPosition::BEGINNING))
+        .await
+        .unwrap()
+        .sessions
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect();
+    assert_eq!(revoked, [session_id(&bob)]);
+    let changed = store
+        .account_changes_after(Some(FeedPosition::BEGINNING))
+        .await
+        .unwrap()
+        .changes;
+    let user_id = |tokens: &Value| {
+        let subject = text(
+            &crate::helpers::jwt_claims(&text(tokens, "access_token")),
+            "sub",
+        );
+        AccountChanged::User(subject.parse().unwrap())
+    };
+    assert!(changed.contains(&user_id(&bob)), "{changed:?}");
+    assert!(!changed.contains(&user_id(&alice)), "{changed:?}");
 }

@@ -39,7 +39,7 @@ pub(crate) use concurrency::{
     exactly_one_rotation_wins, wait_until_idle,
 };
 pub(crate) use credentials::text_order_is_bytewise;
-pub(crate) use feeds::{changes_after, feed_position};
+pub(crate) use feeds::{changes_after, feed_position, positions_past_every_entry};
 pub(crate) use refusals::not_writable_until;
 
 /// One test of the suite, as the harness registers it on each backend.

@@ -249,6 +249,7 @@ pub(crate) async fn pruning(store: &dyn Store) {
             .await
             .unwrap()
     );
+    let (between_revocations, _) = positions_past_every_entry(store).await;
     assert!(
         store
             .revoke_session(revoked_recently.id, at(95_000))
@@ -256,19 +257,31 @@ pub(crate) async fn pruning(store: &dyn Store) {
             .unwrap()
     );
 
-    // Each call: at most 2 sessions, and at most 2 records of old revocations
-    // (here the one made at 80,000).
     assert_eq!(
         store.prune_sessions(&cutoff, 2).await.unwrap(),
-        2 + 1,
+        2,
         "a batch never exceeds its limit"
     );
     assert_eq!(store.prune_sessions(&cutoff, 2).await.unwrap(), 1);
     assert_eq!(store.prune_sessions(&cutoff, 2).await.unwrap(), 0);
     assert_eq!(
+        every_revocation(store).await.len(),
+        2,
+        "pruning sessions leaves the revocation feed alone"
+    );
+    // The feed is pruned by position: what a read returning it had made
+    // readable goes, whatever the times recorded.
+    assert_eq!(
+        store
+            .prune_revocations(between_revocations, 1_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
         every_revocation(store).await,
         [(revoked_recently.id, at(95_000))],
-        "the recent revocation is still announced"
+        "the later revocation is still announced"
     );
     for (record, kept) in [
         (&live, true),
