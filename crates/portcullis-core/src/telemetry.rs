@@ -1,5 +1,6 @@
 //! The domain's measurements, named in one place: logins by outcome,
-//! throttled attempts, refresh-token reuse, and the password-hashing queue.
+//! throttled attempts, refresh-token reuse, the password-hashing queue, and
+//! transactions holding the feeds back.
 //!
 //! Recorded through the `metrics` facade, so the domain does not know how
 //! they are exported (the server serves them at `/metrics`); with no
@@ -36,6 +37,12 @@ pub(crate) fn refresh_token_reuse() {
 pub(crate) fn hash_queue_depth(waiting: usize) {
     #[allow(clippy::cast_precision_loss, reason = "a queue length fits a gauge")]
     metrics::gauge!("portcullis_password_hash_queue_depth").set(waiting as f64);
+}
+
+/// How long the oldest running transaction that wrote has held the feeds
+/// back: every read of them returns again all written since it began.
+pub(crate) fn feeds_held_back(running: Duration) {
+    metrics::gauge!("portcullis_feeds_held_back_seconds").set(running.as_secs_f64());
 }
 
 pub(crate) fn hash_wait(waited: Duration) {

@@ -14,7 +14,9 @@
 //! - The slow loop, every 5 seconds, writes the batched use times of
 //!   personal access tokens and reads the costs of imported password
 //!   hashes (one index probe per kind), so the hasher times a kind imported
-//!   while the server runs; every minute it deletes, in bounded batches,
+//!   while the server runs, and measures how long a transaction has held
+//!   the feeds back (on PostgreSQL, one read of `pg_stat_activity`); every
+//!   minute it deletes, in bounded batches,
 //!   sessions, keys, login failures, rate-limit windows and feed entries
 //!   that can serve no request any more.
 //!
@@ -83,6 +85,9 @@ async fn upkeep(services: &Services) {
         }
         if let Err(error) = services.imports.expect_imported_hashes().await {
             tracing::warn!(%error, "could not time the imported password hashes");
+        }
+        if let Err(error) = services.feeds.measure_hold_back().await {
+            tracing::warn!(%error, "could not measure what holds the feeds back");
         }
         if tick.is_multiple_of(HOUSEKEEPING_EVERY_TICKS) {
             match services.feeds.housekeeping().await {

@@ -66,6 +66,12 @@ pub trait Dialect: Send + Sync + 'static {
     /// [`Self::REVOCATIONS_AFTER`] from position `$1` would not return.
     const PRUNE_REVOCATIONS: &'static str;
 
+    /// One `running_ms` column: how long the oldest transaction that wrote
+    /// and is still running has run, NULL when none; where feed positions
+    /// are the oldest running transaction, which such a transaction holds
+    /// back. `None` where they cannot be held back.
+    const OLDEST_WRITING_TRANSACTION: Option<&'static str>;
+
     /// One `position` column: where the revocation feed is now. Every
     /// revocation committed at or before this read is read by
     /// [`Self::REVOCATIONS_AFTER`] from an earlier position.

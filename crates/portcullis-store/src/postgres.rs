@@ -75,6 +75,13 @@ impl Dialect for PostgresDialect {
     const PRUNE_REVOCATIONS: &'static str = "DELETE FROM revoked_sessions WHERE ctid IN
          (SELECT ctid FROM revoked_sessions WHERE xact < $1 LIMIT $2)";
 
+    // Transaction ids are the cluster's, so every database's count (those of
+    // other roles only with pg_read_all_stats, as pg_monitor grants).
+    const OLDEST_WRITING_TRANSACTION: Option<&'static str> = Some(
+        "SELECT (extract(epoch FROM clock_timestamp() - min(xact_start)) * 1000)::BIGINT AS running_ms
+         FROM pg_stat_activity WHERE backend_xid IS NOT NULL",
+    );
+
     // The oldest transaction still running, taken before reading. A
     // transaction that commits after a read ran, or started, after this
     // one, so the next read, from here, sees its entries.

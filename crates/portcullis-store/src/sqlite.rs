@@ -69,6 +69,9 @@ impl Dialect for SqliteDialect {
     const PRUNE_REVOCATIONS: &'static str = "DELETE FROM revoked_sessions WHERE seq IN
          (SELECT seq FROM revoked_sessions WHERE seq <= $1 LIMIT $2)";
 
+    // One writer at a time: a position is never held back.
+    const OLDEST_WRITING_TRANSACTION: Option<&'static str> = None;
+
     // The number of the newest entry a feed table ever had: AUTOINCREMENT's
     // own record, which pruning never lowers. One writer at a time, so every
     // entry up to it is committed, and later ones are numbered above it.

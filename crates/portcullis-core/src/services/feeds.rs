@@ -27,6 +27,7 @@ use time::{Duration, OffsetDateTime};
 use crate::core::Core;
 use crate::error::AuthError;
 use crate::store::{FeedPosition, SessionCutoff, StoreError};
+use crate::telemetry;
 
 /// How long the account-change feed keeps an entry after a read made it
 /// readable: far longer than any process goes between two reads while it
@@ -151,6 +152,21 @@ impl Feeds {
         let feed = self.core.store.account_changes_after(position).await?;
         self.core.accounts.apply_feed(&feed.changes, started);
         lock(&self.account_changes).read_to(feed.position, self.core.clock.now());
+        Ok(())
+    }
+
+    /// Measures how long a transaction still running (in any process on
+    /// the database server) has held the feeds back. Until it ends, every
+    /// read of them returns again all written since it began, and
+    /// housekeeping cannot prune past it: a long one makes the account
+    /// cache useless and the feeds grow. The server measures every few
+    /// seconds; an operator alerts on it.
+    ///
+    /// # Errors
+    /// [`AuthError`] when the store fails.
+    pub async fn measure_hold_back(&self) -> Result<(), AuthError> {
+        let held_back = self.core.store.feeds_held_back_for().await?;
+        telemetry::feeds_held_back(held_back.unwrap_or_default());
         Ok(())
     }
 

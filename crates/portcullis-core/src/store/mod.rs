@@ -76,6 +76,11 @@ pub trait DatabaseHealth: Send + Sync + 'static {
     /// changes nothing) and let it go. An error when it is read-only,
     /// locked by another writer, or unreachable; for readiness checks.
     async fn check_writable(&self) -> Result<(), StoreError>;
+    /// How long the oldest transaction still running that wrote has run,
+    /// where such a transaction holds back what the feeds return until it
+    /// ends (PostgreSQL: every database of the cluster counts). `None`
+    /// when none is running, or where nothing can hold the feeds back.
+    async fn feeds_held_back_for(&self) -> Result<Option<std::time::Duration>, StoreError>;
     /// Connections of the pool right now, for monitoring.
     fn pool_status(&self) -> PoolStatus;
 }

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         trial!(Needs::Postgres, multi_instance::concurrent_refreshes_spread_over_two_instances_yield_one_successor),
         trial!(Needs::Postgres, multi_instance::failed_logins_count_across_instances),
         trial!(Needs::Postgres, multi_instance::concurrent_guesses_over_two_instances_get_only_the_free_attempts),
+        trial!(Needs::Postgres, multi_instance::a_transaction_left_open_shows_on_the_feeds_held_back_gauge),
         trial!(Needs::Postgres, multi_instance::a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second),
         trial!(Needs::Postgres, multi_instance::account_and_role_changes_on_one_instance_show_in_me_on_the_other_within_a_second),
         trial!(Needs::Nginx, nginx::requests_without_a_valid_token_never_reach_the_api),

@@ -3,7 +3,9 @@
 //! through either reach the other within a second, a key rotation is served
 //! and accepted by both,
 //! concurrent refreshes spread over both yield one successor, and failed
-//! logins count across both, even when they arrive all at once.
+//! logins count across both, even when they arrive all at once. A
+//! transaction left open, which holds the feeds of both back, shows on
+//! their metrics.
 //!
 //! They need a PostgreSQL server (see `crate::harness`).
 
@@ -361,4 +363,68 @@ pub(crate) async fn account_and_role_changes_on_one_instance_show_in_me_on_the_o
         }
     }
     assert_eq!(me(&second).await["name"], "Grace H.");
+}
+
+/// A transaction left open after a write holds the feeds back; `/metrics`
+/// says for how long, and stops saying so once it ends.
+pub(crate) async fn a_transaction_left_open_shows_on_the_feeds_held_back_gauge() {
+    let database = crate::harness::postgres_database();
+    let server = TestServer::spawn_process_on(&database, &[]).await;
+    let (commit, committed) = transaction_left_open(database.url());
+    let held_back = held_back_seconds_once(&server, |seconds| seconds >= 2.0).await;
+    assert!(held_back < 60.0, "{held_back}");
+    commit.send(()).unwrap();
+    committed.join().unwrap();
+    held_back_seconds_once(&server, |seconds| seconds < 1.0).await;
+}
+
+/// Opens a transaction that writes on the database at `url` and keeps it
+/// open, on a thread of its own, until told to commit.
+fn transaction_left_open(url: &str) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    use sqlx::Connection as _;
+    let url = url.to_owned();
+    let (commit, told) = std::sync::mpsc::channel();
+    let (opened, open) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql("BEGIN; SELECT pg_current_xact_id();")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            opened.send(()).unwrap();
+            told.recv().unwrap();
+            sqlx::raw_sql("COMMIT")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        });
+    });
+    open.recv().expect("the transaction opens");
+    (commit, thread)
+}
+
+/// Polls `portcullis_feeds_held_back_seconds` until `wanted` holds (it is
+/// measured every 5 s); returns it.
+async fn held_back_seconds_once(server: &TestServer, wanted: impl Fn(f64) -> bool) -> f64 {
+    let started = Instant::now();
+    loop {
+        let page = server.get("/metrics").await.text().await.unwrap();
+        let seconds = page
+            .lines()
+            .find_map(|line| line.strip_prefix("portcullis_feeds_held_back_seconds "))
+            .map(|value| value.trim().parse::<f64>().unwrap());
+        if let Some(seconds) = seconds.filter(|seconds| wanted(*seconds)) {
+            return seconds;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the gauge stayed at {seconds:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
