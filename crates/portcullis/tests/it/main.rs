@@ -29,5 +29,7 @@ mod secrets_at_rest;
 mod sessions;
 mod signing_keys;
 mod smoke;
+mod storms;
+
 mod throttling;
 mod token_endpoint;
