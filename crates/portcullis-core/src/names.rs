@@ -1,6 +1,6 @@
 //! The names a request may carry, each checked once, in the constructor of
-//! its type: a user's display name, a role name, a permission, and a scope
-//! (a set of permissions).
+//! its type: a user's display name, a personal access token's name, a role
+//! name, a permission, and a scope (a set of permissions).
 //!
 //! A value of these types is valid by construction, so the use cases never
 //! check a name again and no rule is written twice. A role or permission
@@ -14,6 +14,29 @@ use std::fmt;
 
 /// Longest display name accepted, in characters.
 pub const MAX_DISPLAY_NAME_LENGTH: usize = 200;
+/// Longest personal access token name, in characters.
+pub const MAX_TOKEN_NAME_LENGTH: usize = 100;
+/// The pattern a display name matches, for documents that state it: white
+/// space at either end (which is trimmed: Unicode's `White_Space`, as
+/// [`str::trim`]), then at most [`MAX_DISPLAY_NAME_LENGTH`] characters that
+/// start and end with neither white space nor a control character (Unicode's
+/// `Cc`, as [`char::is_control`]) and hold no control character.
+pub const DISPLAY_NAME_PATTERN: &str = concat!(
+    r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*",
+    r"(?:[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F]",
+    r"(?:[^\u0000-\u001F\u007F-\u009F]{0,198}",
+    r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F])?)?",
+    r"[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+);
+/// The pattern a personal access token's name matches: as a display name's,
+/// but not blank and at most [`MAX_TOKEN_NAME_LENGTH`] characters once trimmed.
+pub const TOKEN_NAME_PATTERN: &str = concat!(
+    r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*",
+    r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F]",
+    r"(?:[^\u0000-\u001F\u007F-\u009F]{0,98}",
+    r"[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000-\u001F\u007F-\u009F])?",
+    r"[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$",
+);
 /// Longest role or permission name, in bytes (ASCII, so also characters).
 pub const MAX_ROLE_OR_PERMISSION_LENGTH: usize = 128;
 /// The pattern a role or permission name matches, for documents that state it.
@@ -47,6 +70,37 @@ impl DisplayName {
             ));
         }
         Ok((!trimmed.is_empty()).then(|| Self(trimmed.to_owned())))
+    }
+
+    #[must_use]
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A personal access token's name: trimmed, 1 to
+/// [`MAX_TOKEN_NAME_LENGTH`] characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenName(String);
+
+impl TokenName {
+    /// Trims `input`, which must not be blank.
+    ///
+    /// # Errors
+    /// [`InvalidName`] when it is blank, too long or holds control characters.
+    pub fn parse(input: &str) -> Result<Self, InvalidName> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > MAX_TOKEN_NAME_LENGTH {
+            return Err(InvalidName(format!(
+                "must have 1 to {MAX_TOKEN_NAME_LENGTH} characters"
+            )));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(InvalidName(
+                "must not contain control characters".to_owned(),
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
     }
 
     #[must_use]
@@ -199,6 +253,49 @@ mod tests {
         assert!(Scope::parse("a:read quote\"").is_err());
     }
 
+    /// The pattern admits exactly what is accepted.
+    fn documented_pattern_is_the_rule(
+        pattern: &str,
+        input: &str,
+        accepted: bool,
+    ) -> Result<(), TestCaseError> {
+        let admitted = regex::Regex::new(pattern).unwrap().is_match(input);
+        prop_assert_eq!(admitted, accepted, "{:?}", input);
+        Ok(())
+    }
+
+    #[test]
+    fn the_documented_name_patterns_bound_the_trimmed_length() {
+        let display = regex::Regex::new(DISPLAY_NAME_PATTERN).unwrap();
+        let token = regex::Regex::new(TOKEN_NAME_PATTERN).unwrap();
+        for (pattern, longest, parse) in [
+            (
+                &display,
+                MAX_DISPLAY_NAME_LENGTH,
+                (|s: &str| DisplayName::parse(s).is_ok()) as fn(&str) -> bool,
+            ),
+            (&token, MAX_TOKEN_NAME_LENGTH, |s: &str| {
+                TokenName::parse(s).is_ok()
+            }),
+        ] {
+            for length in [1, 2, 3, longest - 1, longest, longest + 1] {
+                let spaced: String = (0..length)
+                    .map(|i| {
+                        if i % 3 == 1 && i + 1 < length {
+                            ' '
+                        } else {
+                            'é'
+                        }
+                    })
+                    .collect();
+                for input in ["é".repeat(length), format!(" \t{spaced}\u{3000}")] {
+                    assert_eq!(pattern.is_match(&input), length <= longest, "{input:?}");
+                    assert_eq!(parse(&input), length <= longest, "{input:?}");
+                }
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn a_display_name_is_trimmed_bounded_and_printable(input in "\\PC{0,250}") {
@@ -209,6 +306,20 @@ mod tests {
                 prop_assert!(name.chars().count() <= MAX_DISPLAY_NAME_LENGTH);
                 prop_assert!(!name.chars().any(char::is_control));
             }
+        }
+
+        #[test]
+        fn a_display_name_is_accepted_as_the_documented_pattern_says(
+            input in "[ a\\s\\pC\u{a0}-\u{3000}]{0,8}",
+        ) {
+            documented_pattern_is_the_rule(DISPLAY_NAME_PATTERN, &input, DisplayName::parse(&input).is_ok())?;
+        }
+
+        #[test]
+        fn a_token_name_is_accepted_as_the_documented_pattern_says(
+            input in "[ a\\s\\pC\u{a0}-\u{3000}]{0,8}",
+        ) {
+            documented_pattern_is_the_rule(TOKEN_NAME_PATTERN, &input, TokenName::parse(&input).is_ok())?;
         }
 
         #[test]

@@ -16,14 +16,13 @@ use uuid::Uuid;
 
 use crate::core::Core;
 use crate::error::{AuthError, InvalidFields};
+use crate::names::TokenName;
 use crate::personal_tokens::PersonalToken;
 use crate::principal::{Credential, Principal};
 use crate::store::PersonalTokenRecord;
 use crate::tokens::TokenError;
 use crate::user::User;
 
-/// Longest token name, in characters.
-pub const MAX_TOKEN_NAME_LENGTH: usize = 100;
 /// Longest lifetime that can be asked for.
 pub const MAX_EXPIRES_IN_DAYS: u32 = 3650;
 
@@ -94,15 +93,7 @@ impl PersonalTokens {
     ) -> Result<CreatedPersonalToken, AuthError> {
         principal.require_session()?;
         let mut invalid = InvalidFields::default();
-        let name = request.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_LENGTH {
-            invalid.add(
-                "name",
-                format!("must have 1 to {MAX_TOKEN_NAME_LENGTH} characters"),
-            );
-        } else if name.chars().any(char::is_control) {
-            invalid.add("name", "must not contain control characters");
-        }
+        let name = invalid.check("name", TokenName::parse(request.name));
         let not_granted: Vec<&str> = request
             .scopes
             .iter()
@@ -124,6 +115,9 @@ impl PersonalTokens {
                 format!("must be between 1 and {MAX_EXPIRES_IN_DAYS}"),
             );
         }
+        let Some(name) = name else {
+            return Err(invalid.into_error());
+        };
         invalid.finish()?;
         let now = self.core.clock.now_seconds();
         let token = PersonalToken::generate();
@@ -133,7 +127,7 @@ impl PersonalTokens {
         let record = PersonalTokenRecord {
             id: token.id,
             user_id: principal.user_id,
-            name: name.to_owned(),
+            name: name.into_string(),
             scopes,
             secret_hash: token.secret_hash(),
             created_at: now,

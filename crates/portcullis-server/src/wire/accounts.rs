@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::wire::{present, rfc3339};
+use crate::wire::{DisplayName, present, rfc3339};
 
 /// `POST /users`.
 #[derive(Deserialize, ToSchema)]
@@ -25,10 +25,8 @@ pub(crate) struct SignUpRequest {
     /// truncated, not a common password, not the email.
     #[schema(value_type = String, format = Password, min_length = 8, max_length = 1024)]
     pub(crate) password: SecretString,
-    /// At most 200 characters once trimmed, no control characters; blank
-    /// is no name.
     #[serde(default)]
-    #[schema(max_length = 200)]
+    #[schema(value_type = DisplayName, inline)]
     pub(crate) name: Option<String>,
 }
 
@@ -41,10 +39,8 @@ pub(crate) struct UpdateMeRequest {
     #[serde(default)]
     #[schema(max_length = 254)]
     pub(crate) email: Option<String>,
-    /// Absent: unchanged; `null`: cleared. At most 200 characters once
-    /// trimmed, no control characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 200)]
+    #[schema(value_type = DisplayName, inline)]
     pub(crate) name: Option<Option<String>>,
     /// Required when `email` changes.
     #[serde(default)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::wire::{PermissionName, RoleName, UserBody, present};
+use crate::wire::{DisplayName, PermissionName, RoleName, UserBody, present};
 
 /// `GET /users` query.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -42,10 +42,8 @@ pub(crate) struct AdminUserChangeRequest {
     /// `true` also revokes every session and personal access token of the user.
     #[serde(default)]
     pub(crate) disabled: Option<bool>,
-    /// Absent: unchanged; `null`: cleared. At most 200 characters once
-    /// trimmed, no control characters.
     #[serde(default, deserialize_with = "present")]
-    #[schema(max_length = 200)]
+    #[schema(value_type = DisplayName, inline)]
     pub(crate) name: Option<Option<String>>,
 }
 

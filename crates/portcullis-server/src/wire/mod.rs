@@ -36,7 +36,7 @@ pub(crate) use accounts::{
 pub(crate) use admin::{
     AdminUserChangeRequest, PutRoleRequest, RoleBody, UserListBody, UserListQuery,
 };
-pub(crate) use names::{EditableRoleName, PermissionName, RoleName};
+pub(crate) use names::{DisplayName, EditableRoleName, PermissionName, RoleName, TokenName};
 pub(crate) use protected_apis::{
     ActiveTokenBody, DiscoveryBody, HealthBody, IntrospectionBody, JwkBody, JwkSetBody, VerifyQuery,
 };
@@ -104,9 +104,9 @@ pub(super) fn whole_number<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use portcullis_core::email::MAX_EMAIL_LENGTH;
-    use portcullis_core::names::MAX_DISPLAY_NAME_LENGTH as MAX_NAME_LENGTH;
+    use portcullis_core::names::{DISPLAY_NAME_PATTERN, TOKEN_NAME_PATTERN};
     use portcullis_core::password::{ABSOLUTE_MIN_LENGTH, MAX_LENGTH as MAX_PASSWORD_LENGTH};
-    use portcullis_core::services::personal_tokens::{MAX_EXPIRES_IN_DAYS, MAX_TOKEN_NAME_LENGTH};
+    use portcullis_core::services::personal_tokens::MAX_EXPIRES_IN_DAYS;
     use portcullis_core::services::users::MAX_PAGE_SIZE;
     use serde_json::{Value, json};
     use utoipa::{IntoParams, ToSchema};
@@ -121,6 +121,20 @@ mod tests {
     fn check(schema: &Value, property: &str, keyword: &str, expected: usize) {
         let value = &schema["properties"][property][keyword];
         assert_eq!(value, &json!(expected), "{property}.{keyword} in {schema}");
+    }
+
+    /// A name field states the display name's rule, whose pattern bounds
+    /// the length once trimmed (a `maxLength` would count the white space
+    /// that the server trims).
+    #[track_caller]
+    fn is_display_name(schema: &Value, property: &str) {
+        assert_eq!(schema["properties"][property].get("maxLength"), None);
+        let pattern = &schema["properties"][property]["pattern"];
+        assert_eq!(
+            pattern,
+            &json!(DISPLAY_NAME_PATTERN),
+            "{property} in {schema}"
+        );
     }
 
     #[test]
@@ -153,10 +167,10 @@ mod tests {
         check(&sign_up, "email", "maxLength", MAX_EMAIL_LENGTH);
         check(&sign_up, "password", "minLength", ABSOLUTE_MIN_LENGTH);
         check(&sign_up, "password", "maxLength", MAX_PASSWORD_LENGTH);
-        check(&sign_up, "name", "maxLength", MAX_NAME_LENGTH);
+        is_display_name(&sign_up, "name");
         let update_me = schema_of::<UpdateMeRequest>();
         check(&update_me, "email", "maxLength", MAX_EMAIL_LENGTH);
-        check(&update_me, "name", "maxLength", MAX_NAME_LENGTH);
+        is_display_name(&update_me, "name");
         let change_password = schema_of::<ChangePasswordRequest>();
         check(
             &change_password,
@@ -170,15 +184,12 @@ mod tests {
             "maxLength",
             MAX_PASSWORD_LENGTH,
         );
-        check(
-            &schema_of::<AdminUserChangeRequest>(),
-            "name",
-            "maxLength",
-            MAX_NAME_LENGTH,
-        );
+        is_display_name(&schema_of::<AdminUserChangeRequest>(), "name");
         let token = schema_of::<NewPersonalTokenRequest>();
         check(&token, "name", "minLength", 1);
-        check(&token, "name", "maxLength", MAX_TOKEN_NAME_LENGTH);
+        assert_eq!(token["properties"]["name"].get("maxLength"), None);
+        let pattern = &token["properties"]["name"]["pattern"];
+        assert_eq!(pattern, &json!(TOKEN_NAME_PATTERN), "{token}");
         check(&token, "expires_in_days", "minimum", 1);
         check(
             &token,

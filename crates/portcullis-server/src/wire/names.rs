@@ -1,17 +1,59 @@
-//! The schemas of role and permission names. The fields themselves are
+//! The schemas of the names a request carries: display names, personal
+//! access token names, role and permission names. The fields themselves are
 //! `String`s, checked by the domain (`portcullis_core::names`); these types
 //! exist only so that the document states the same rule.
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::extensions::Extensions;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
+
+use portcullis_core::names::{
+    DISPLAY_NAME_PATTERN, MAX_DISPLAY_NAME_LENGTH, MAX_TOKEN_NAME_LENGTH, TOKEN_NAME_PATTERN,
+};
 
 /// Role and permission names, as `portcullis_core::names` checks them: 1 to
 /// 128 printable ASCII characters other than space, `"` and `\` (a
 /// permission travels in the space-separated `scope` and in quoted
 /// `WWW-Authenticate` parameters).
 pub(crate) const NAME_PATTERN: &str = portcullis_core::names::ROLE_OR_PERMISSION_PATTERN;
+
+/// The schema of a person's display name, or `null` for none; the field
+/// itself is an `Option<String>` (or, where absent and `null` differ, an
+/// `Option<Option<String>>`).
+pub(crate) struct DisplayName;
+
+impl PartialSchema for DisplayName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(format!(
+                "A person's name: at most {MAX_DISPLAY_NAME_LENGTH} characters once trimmed, no control characters; blank or `null` is no name. In a change, an absent name is left as it is and `null` or blank clears it."
+            )))
+            .pattern(Some(DISPLAY_NAME_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for DisplayName {}
+
+/// The schema of a personal access token's name; the field itself is a `String`.
+pub(crate) struct TokenName;
+
+impl PartialSchema for TokenName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(format!(
+                "A personal access token's name: 1 to {MAX_TOKEN_NAME_LENGTH} characters once trimmed, no control characters."
+            )))
+            .min_length(Some(1))
+            .pattern(Some(TOKEN_NAME_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for TokenName {}
 
 /// The schema of a role's name; the field itself is a `String`.
 pub(crate) struct RoleName;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::text_input::is_storable;
-use crate::wire::{PermissionName, expose, expose_optional, rfc3339, whole_number};
+use crate::wire::{PermissionName, TokenName, expose, expose_optional, rfc3339, whole_number};
 
 /// The fields `POST /token` reads, from JSON or a form. Without
 /// `grant_type`, a body with `password` (or `Authorization: Basic`) is the
@@ -106,8 +106,7 @@ pub(crate) trait RecognisedText {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPersonalTokenRequest {
-    /// 1 to 100 characters once trimmed, no control characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(value_type = TokenName, inline)]
     pub(crate) name: String,
     /// A subset of the caller's permissions.
     #[serde(default)]
