@@ -41,17 +41,10 @@ pub struct AuthSettings {
     pub throttle: ThrottleSettings,
     /// Seals the private signing keys at rest; `None` keeps them in the clear.
     pub key_encryption_key: Option<KeyEncryptionKey>,
-    /// How long a new key is published before it signs.
-    pub key_publication_lead: Duration,
 }
 
 /// Sign-ups a client address may make an hour unless configured.
 pub const DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR: u32 = 20;
-
-/// How long a rotated-in key is published before it signs unless configured:
-/// longer than verifiers usually cache a JWKS (`portcullis-verify` refreshes
-/// every minute, PyJWT's client every five).
-pub const DEFAULT_KEY_PUBLICATION_LEAD: Duration = Duration::minutes(10);
 
 /// The most clock skew that may be configured.
 pub const MAX_LEEWAY: Duration = Duration::seconds(30);
@@ -75,7 +68,6 @@ impl AuthSettings {
             hashing_workers: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             throttle: ThrottleSettings::default(),
             key_encryption_key: None,
-            key_publication_lead: DEFAULT_KEY_PUBLICATION_LEAD,
         }
     }
 

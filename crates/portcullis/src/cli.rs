@@ -202,9 +202,14 @@ pub(crate) enum RoleCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
     /// Make a new signing key and print its kid: published at once, it signs
-    /// after the publication lead (--key-publication-lead) unless --now; the
-    /// old key keeps verifying until its tokens expire.
+    /// after the publication lead unless --now; the old key keeps verifying
+    /// until its tokens expire.
     Rotate {
+        /// How long the new key is published before it signs: longer than
+        /// the APIs you protect cache the JWKS (portcullis-verify refreshes
+        /// every minute, PyJWT's client every five). --now overrides it.
+        #[arg(long, env = "PORTCULLIS_KEY_PUBLICATION_LEAD", default_value = "10m", value_parser = duration)]
+        lead: Duration,
         /// Sign with the new key at once.
         #[arg(long)]
         now: bool,
@@ -422,11 +427,6 @@ pub(crate) struct ServeArgs {
         value_parser = key_encryption_key
     )]
     pub(crate) key_encryption_key: Option<KeyEncryptionKey>,
-
-    /// How long `keys rotate` publishes a new key before it signs: longer
-    /// than the APIs you protect cache the JWKS.
-    #[arg(long, env = "PORTCULLIS_KEY_PUBLICATION_LEAD", default_value = "10m", value_parser = duration)]
-    pub(crate) key_publication_lead: Duration,
 }
 
 /// A setting's value that its rule refuses; the message says why, and clap

@@ -191,11 +191,11 @@ pub(crate) async fn until_running_servers_see_it() {
 async fn keys(services: &Services, command: KeysCommand) -> anyhow::Result<ExitCode> {
     let operator = Operator::at_command_line();
     match command {
-        KeysCommand::Rotate { now } => {
+        KeysCommand::Rotate { lead, now } => {
             let activation = if now {
                 Activation::Now
             } else {
-                Activation::AfterPublication
+                Activation::AfterPublication(lead)
             };
             let key = services
                 .signing_keys

@@ -256,7 +256,6 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         throttle_forget_after,
         key_encryption_key_file,
         key_encryption_key,
-        key_publication_lead,
     } = settings;
     Config {
         database,
@@ -295,7 +294,6 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
                 forget_after: throttle_forget_after,
             },
             key_encryption_key: key_encryption_key_file.or(key_encryption_key),
-            key_publication_lead,
         },
         http: HttpSettings {
             cors_origins,

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::core::Core;
 use crate::error::AuthError;
@@ -21,8 +21,9 @@ use crate::principal::Operator;
 /// When a rotated-in key starts signing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
-    /// Once it has been published for the publication lead.
-    AfterPublication,
+    /// Once it has been published for this long (the publication lead:
+    /// longer than verifiers cache the JWKS).
+    AfterPublication(Duration),
     /// At once (verifiers meet an unknown `kid` and must fetch the JWKS).
     Now,
 }
@@ -71,7 +72,7 @@ impl SigningKeys {
     ) -> Result<SigningKey, AuthError> {
         let now = self.core.clock.now_seconds();
         let active_from = match activation {
-            Activation::AfterPublication => now + self.core.settings.key_publication_lead,
+            Activation::AfterPublication(lead) => now + lead,
             Activation::Now => now,
         };
         let key = SigningKey::generate(now, active_from);

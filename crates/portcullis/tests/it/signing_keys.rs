@@ -343,3 +343,42 @@ async fn token_verify_refuses_garbage_tampered_and_revoked_tokens() {
         stderr(&output)
     );
 }
+
+/// When `keys rotate` says a new key starts signing: `--lead` (or
+/// `PORTCULLIS_KEY_PUBLICATION_LEAD`) after now, 10 minutes by default.
+#[tokio::test]
+async fn the_publication_lead_is_a_setting_of_keys_rotate() {
+    let server = TestServer::spawn().await;
+    let signs_from = |arguments: &[&str]| {
+        let rotated = server.cli(arguments, None);
+        assert_exit(&rotated, 0, "keys rotate");
+        let said = stderr(&rotated);
+        let time = said
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .expect("a time at the end");
+        let time =
+            time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|error| panic!("{said:?}: {error}"));
+        time.unix_timestamp() - now_unix()
+    };
+    for (arguments, lead) in [
+        (&["keys", "rotate"][..], 600),
+        (&["keys", "rotate", "--lead", "45m"], 2700),
+        (&["keys", "rotate", "--lead", "45m", "--now"], 0),
+    ] {
+        let ahead = signs_from(arguments);
+        assert!(
+            (lead - 5..=lead).contains(&ahead),
+            "{arguments:?}: {ahead} s ahead"
+        );
+    }
+    let refused = server.cli(&["keys", "rotate", "--lead", "soon"], None);
+    assert_exit(&refused, 1, "keys rotate --lead soon");
+    assert!(
+        stderr(&refused).contains("not a duration"),
+        "{}",
+        stderr(&refused)
+    );
+}
