@@ -21,7 +21,7 @@ use crate::names::{DisplayName, RoleName, parse_all};
 use crate::principal::{Authorized, ManageUsers};
 use crate::roles;
 use crate::services::accounts::{NewAccount, create_account};
-use crate::store::{ProfileChange, UserQuery, UserRecord};
+use crate::store::{UserQuery, UserRecord, UserUpdate};
 use crate::user::User;
 
 /// The default and largest page of `GET /users`.
@@ -143,10 +143,13 @@ impl Users {
         Ok(self.stored(id).await?.into())
     }
 
-    /// Changes roles, the disabled flag and/or the name of a user.
+    /// Changes roles, the disabled flag and/or the name of a user, all in
+    /// one transaction: a refused part changes nothing.
     ///
     /// # Errors
-    /// [`AuthError::NotFound`], [`AuthError::Invalid`].
+    /// [`AuthError::NotFound`], [`AuthError::Invalid`],
+    /// [`AuthError::LastAdministrator`] when no active administrator would
+    /// be left.
     pub async fn update(
         &self,
         authorized: &Authorized<ManageUsers>,
@@ -171,19 +174,17 @@ impl Users {
         if let Some(roles) = &roles {
             self.may_grant(authorized, roles, &user.roles).await?;
         }
+        let update = UserUpdate {
+            roles,
+            name,
+            disabled: change
+                .disabled
+                .filter(|&disabled| disabled != user.disabled),
+        };
         let changes = async {
-            if let Some(roles) = roles {
-                core.store.set_roles(id, &roles).await?;
-            }
-            if name.is_some() {
-                core.store
-                    .update_profile(id, &ProfileChange { email: None, name })
-                    .await?;
-            }
-            match change.disabled {
-                Some(true) if !user.disabled => self.disable(id).await?,
-                Some(false) if user.disabled => core.store.set_disabled(id, false).await?,
-                _ => {}
+            core.store.update_user(id, &update).await?;
+            if update.disabled == Some(true) {
+                self.end_credentials(id).await?;
             }
             Ok::<(), AuthError>(())
         };
@@ -272,8 +273,13 @@ impl Users {
 
     /// Marks the account disabled, then ends its sessions and tokens.
     async fn disable(&self, user_id: Uuid) -> Result<(), AuthError> {
+        self.core.store.set_disabled(user_id, true).await?;
+        self.end_credentials(user_id).await
+    }
+
+    /// Ends every session and personal access token of a user just disabled.
+    async fn end_credentials(&self, user_id: Uuid) -> Result<(), AuthError> {
         let core = &self.core;
-        core.store.set_disabled(user_id, true).await?;
         // Sessions first: their access tokens are the credentials that live
         // on in memory if the second step fails.
         core.revocations.revoke_user_sessions(user_id, None).await?;

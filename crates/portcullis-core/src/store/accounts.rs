@@ -34,6 +34,17 @@ pub struct ProfileChange {
     pub name: Option<Option<String>>,
 }
 
+/// An administrator's change to a user, made whole or not at all; `None`
+/// leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    /// The user's whole set of roles.
+    pub roles: Option<Vec<String>>,
+    /// `Some(None)` clears the name.
+    pub name: Option<Option<String>>,
+    pub disabled: Option<bool>,
+}
+
 /// Which users to list and from where.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
@@ -63,6 +74,10 @@ pub trait AccountStore: Send + Sync + 'static {
         hash: &PasswordHashString,
     ) -> Result<(), StoreError>;
     async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<(), StoreError>;
+    /// Applies every part of `update` in one transaction.
+    /// [`StoreError::LastAdministrator`] (and nothing changed) when it would
+    /// leave no active administrator; [`StoreError::NotFound`].
+    async fn update_user(&self, id: Uuid, update: &UserUpdate) -> Result<(), StoreError>;
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> Result<(), StoreError>;
     /// Deletes the user and, with it, every session. [`StoreError::NotFound`].
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;

@@ -24,7 +24,7 @@ mod throttling;
 
 use async_trait::async_trait;
 
-pub use accounts::{AccountStore, ProfileChange, UserQuery, UserRecord};
+pub use accounts::{AccountStore, ProfileChange, UserQuery, UserRecord, UserUpdate};
 pub use feeds::{
     AccountChanged, AccountChanges, FeedPosition, FeedStore, MAX_ACCOUNT_CHANGES_PER_READ,
     RevocationsRead,

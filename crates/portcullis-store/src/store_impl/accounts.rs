@@ -8,7 +8,9 @@ use uuid::Uuid;
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::roles::Role;
-use portcullis_core::store::{AccountStore, ProfileChange, StoreError, UserQuery, UserRecord};
+use portcullis_core::store::{
+    AccountStore, ProfileChange, StoreError, UserQuery, UserRecord, UserUpdate,
+};
 
 use crate::dialect::Dialect;
 use crate::rows::{Columns as _, found, roles_from_rows, select_users, users_from_rows};
@@ -101,6 +103,33 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             .bind(id);
         let changed = self.keeping_an_administrator(id, vec![statement]).await?;
         found(changed.iter().sum())
+    }
+
+    async fn update_user(&self, id: Uuid, update: &UserUpdate) -> Result<(), StoreError> {
+        let mut statements = Vec::new();
+        if let Some(roles) = &update.roles {
+            statements.push(Statement::new("DELETE FROM user_roles WHERE user_id = $1").bind(id));
+            statements.extend(insert_user_roles::<D>(id, roles));
+        }
+        if let Some(name) = &update.name {
+            statements.push(
+                Statement::new("UPDATE users SET name = $1 WHERE id = $2")
+                    .bind(name.as_deref())
+                    .bind(id),
+            );
+        }
+        if let Some(disabled) = update.disabled {
+            statements.push(
+                Statement::new("UPDATE users SET disabled = $1 WHERE id = $2")
+                    .bind(disabled)
+                    .bind(id),
+            );
+        }
+        let statements: Vec<Statement<'static>> =
+            statements.into_iter().map(Statement::into_owned).collect();
+        self.keeping_an_administrator(id, statements)
+            .await
+            .map(drop)
     }
 
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> Result<(), StoreError> {

@@ -251,6 +251,30 @@ async fn the_last_administrator_cannot_be_removed_disabled_or_demoted() {
         "disabling",
     );
     refused(
+        call(
+            &server,
+            Method::PATCH,
+            &path,
+            &root,
+            Some(json!({ "name": "Root", "roles": ["admin", "customer"], "disabled": true })),
+        )
+        .await,
+        "disabling with other changes",
+    );
+    let unchanged = call(&server, Method::GET, &path, &root, None).await;
+    assert_eq!(
+        unchanged.json()["name"],
+        Value::Null,
+        "{}",
+        unchanged.text()
+    );
+    assert_eq!(
+        unchanged.json()["roles"],
+        json!(["admin"]),
+        "{}",
+        unchanged.text()
+    );
+    refused(
         call(&server, Method::DELETE, &path, &root, None).await,
         "deleting",
     );

@@ -350,14 +350,38 @@ pub(crate) async fn the_last_administrator_stays(store: &dyn Store) {
     refused(store.set_roles(admin.id, &[]).await, "demoting");
     refused(store.set_disabled(admin.id, true).await, "disabling");
     refused(store.delete_user(admin.id).await, "deleting");
+    refused(
+        store
+            .update_user(
+                admin.id,
+                &UserUpdate {
+                    roles: Some(vec!["admin".to_owned(), "editor".to_owned()]),
+                    name: Some(Some("Root".to_owned())),
+                    disabled: Some(true),
+                },
+            )
+            .await,
+        "disabling with other changes",
+    );
     let kept = store.user_by_id(admin.id).await.unwrap().expect("kept");
     assert_eq!(kept.roles, ["admin"], "nothing changed");
+    assert_eq!(kept.name, admin.name, "nothing changed");
     assert!(!kept.disabled);
 
     store
-        .set_roles(admin.id, &["admin".to_owned(), "editor".to_owned()])
+        .update_user(
+            admin.id,
+            &UserUpdate {
+                roles: Some(vec!["admin".to_owned(), "editor".to_owned()]),
+                name: Some(Some("Root".to_owned())),
+                disabled: Some(false),
+            },
+        )
         .await
-        .expect("an administrator may gain roles");
+        .expect("an administrator may gain roles and a name");
+    let changed = store.user_by_id(admin.id).await.unwrap().expect("kept");
+    assert_eq!(changed.roles, ["admin", "editor"]);
+    assert_eq!(changed.name.as_deref(), Some("Root"));
     let second = UserRecord {
         roles: vec!["admin".to_owned()],
         ..user("second@example.com", at(1))

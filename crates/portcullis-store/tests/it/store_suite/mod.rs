@@ -27,7 +27,9 @@ use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::keys::{PrivateKey, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
-use portcullis_core::store::{ProfileChange, SessionRecord, Store, StoreError, UserRecord};
+use portcullis_core::store::{
+    ProfileChange, SessionRecord, Store, StoreError, UserRecord, UserUpdate,
+};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
