@@ -79,7 +79,9 @@ pub trait ImportStore: Send + Sync + 'static {
     async fn existing_accounts(&self, emails: &[Email])
     -> Result<Vec<ExistingAccount>, StoreError>;
     /// Writes the whole batch in one transaction, or nothing:
-    /// [`StoreError::Conflict`] when an email of a new account is taken.
+    /// [`StoreError::Conflict`] when an email of a new account is taken,
+    /// [`StoreError::LastAdministrator`] when its updates would leave no
+    /// active administrator where there was one.
     async fn write_import_batch(&self, batch: &ImportBatch) -> Result<(), StoreError>;
     /// Each distinct cost stand-in of the hashes stored, once, cheaply
     /// (not by reading every account).

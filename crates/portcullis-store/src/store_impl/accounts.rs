@@ -101,7 +101,9 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         let statement = Statement::new("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled)
             .bind(id);
-        let changed = self.keeping_an_administrator(id, vec![statement]).await?;
+        let changed = self
+            .keeping_an_administrator(Some(id), vec![statement])
+            .await?;
         found(changed.iter().sum())
     }
 
@@ -127,7 +129,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         }
         let statements: Vec<Statement<'static>> =
             statements.into_iter().map(Statement::into_owned).collect();
-        self.keeping_an_administrator(id, statements)
+        self.keeping_an_administrator(Some(id), statements)
             .await
             .map(drop)
     }
@@ -138,13 +140,17 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         replace.extend(insert_user_roles::<D>(id, roles));
         let replace: Vec<Statement<'static>> =
             replace.into_iter().map(Statement::into_owned).collect();
-        self.keeping_an_administrator(id, replace).await.map(drop)
+        self.keeping_an_administrator(Some(id), replace)
+            .await
+            .map(drop)
     }
 
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
         // Sessions and role assignments go with it (ON DELETE CASCADE).
         let delete = Statement::new("DELETE FROM users WHERE id = $1").bind(id);
-        let changed = self.keeping_an_administrator(id, vec![delete]).await?;
+        let changed = self
+            .keeping_an_administrator(Some(id), vec![delete])
+            .await?;
         found(changed.iter().sum())
     }
 
@@ -189,13 +195,13 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
 }
 
 impl<D: Dialect> SqlStore<D> {
-    /// Runs `change` to the user `id` in one write transaction that refuses
-    /// (with [`StoreError::LastAdministrator`]) to leave no active
-    /// administrator where there was one; the rows each statement changed.
-    /// [`StoreError::NotFound`] when there is no such user.
-    async fn keeping_an_administrator(
+    /// Runs `change` (to `user`, whose row it locks, or to any users) in one
+    /// write transaction that refuses (with [`StoreError::LastAdministrator`])
+    /// to leave no active administrator where there was one; the rows each
+    /// statement changed. [`StoreError::NotFound`] when there is no such user.
+    pub(crate) async fn keeping_an_administrator(
         &self,
-        id: Uuid,
+        user: Option<Uuid>,
         change: Vec<Statement<'_>>,
     ) -> Result<Vec<u64>, StoreError> {
         let change: Vec<Statement<'static>> =
@@ -209,9 +215,11 @@ impl<D: Dialect> SqlStore<D> {
                 // The user's row, locked where writers are not serialised, so
                 // that a concurrent change of the same user waits and then
                 // sees this one's rows.
-                let lock = Statement::new(D::LOCK_USER).bind(id);
-                if transaction.fetch_optional(lock).await?.is_none() {
-                    return Err(StoreError::NotFound);
+                if let Some(id) = user {
+                    let lock = Statement::new(D::LOCK_USER).bind(id);
+                    if transaction.fetch_optional(lock).await?.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
                 }
                 let before = count_active_administrators(&mut transaction).await?;
                 let mut changed = Vec::with_capacity(change.len());

@@ -207,7 +207,12 @@ impl<D: Dialect> ImportStore for SqlStore<D> {
         if writes.is_empty() {
             return Ok(());
         }
-        self.write_together(writes).await.map(drop)
+        if batch.updates.is_empty() {
+            self.write_together(writes).await.map(drop)
+        } else {
+            // An update may take `admin` away or disable its holder.
+            self.keeping_an_administrator(None, writes).await.map(drop)
+        }
     }
 
     async fn imported_hash_costs(&self) -> Result<Vec<PasswordHashString>, StoreError> {

@@ -429,3 +429,42 @@ async fn an_export_imports_into_an_empty_instance_where_everyone_logs_in() {
         }
     }
 }
+
+/// `--on-conflict update` cannot take the last active administrator away:
+/// the batch that would demote or disable it is refused whole.
+#[tokio::test]
+async fn an_import_keeps_the_last_administrator() {
+    let server = TestServer::spawn().await;
+    server.add_user("root@example.com", &["admin"]);
+    server.sign_up("ada@example.com").await;
+    for (case, change) in [
+        ("demoted", r#""roles": []"#),
+        ("disabled", r#""disabled": true"#),
+    ] {
+        let (_folder, update) = file(
+            "update.jsonl",
+            format!(
+                "{{\"email\": \"ada@example.com\", \"name\": \"Ada\"}}\n\
+                 {{\"email\": \"root@example.com\", {change}}}\n"
+            ),
+        );
+        let output = import(&server, &[path(&update), "--on-conflict", "update"]);
+        assert_exit(&output, 1, case);
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("administrator"),
+            "{case}: {output:?}"
+        );
+        let exported = export(&server);
+        assert_eq!(
+            exported["root@example.com"]["roles"],
+            serde_json::json!(["admin"]),
+            "{case}"
+        );
+        assert_eq!(exported["root@example.com"]["disabled"], false, "{case}");
+        assert_eq!(
+            exported["ada@example.com"]["name"],
+            Value::Null,
+            "{case}: the batch is whole or nothing"
+        );
+    }
+}
