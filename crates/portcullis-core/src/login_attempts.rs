@@ -1,16 +1,22 @@
 //! Failed password checks, counted in the store and enforced before the
 //! next check: the stateful side of [`crate::throttle`]'s policy.
 //!
-//! Every place that checks a secret (the password grant, the current
-//! password before a sensitive change, a refresh token that is not one of
-//! ours) goes through [`LoginAttempts`], so throttling cannot be forgotten
-//! on one path. An attempt at an account is counted as a failure in the
-//! database *before* the secret is checked, and forgotten only when it
-//! succeeds: concurrent guesses, on one instance or many, each take their
-//! own place in the count, so no more of them are checked than one after
-//! another would be. An attempt whose client hangs up mid-check stays
-//! counted. Within one process, attempts at one account also take turns,
-//! so only instances, not requests, can have attempts pending at once.
+//! Every place that checks a password (the password grant, the current
+//! password before a sensitive change) goes through [`LoginAttempts`], so
+//! throttling cannot be forgotten on one path. An attempt at an account is
+//! counted as a failure in the database *before* the password is checked,
+//! and forgotten only when it succeeds: concurrent guesses, on one instance
+//! or many, each take their own place in the count, so no more of them are
+//! checked than one after another would be. An attempt whose client hangs
+//! up mid-check stays counted. Within one process, attempts at one account
+//! also take turns, so only instances, not requests, can have attempts
+//! pending at once. A client address is checked against its lock before
+//! the password and charged with a failure after it (so an address's count
+//! may trail by the guesses in flight; the account's never does).
+//!
+//! Refresh tokens that are not ours are counted apart, per client address
+//! and in this process's memory only ([`RefreshFailures`]): a refresh token
+//! is 256 random bits, so the count bounds work, not guessing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
