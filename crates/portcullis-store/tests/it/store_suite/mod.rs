@@ -101,6 +101,7 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(feeds::account_change_feed),
     on_one_thread!(feeds::revocations_by_position),
     on_one_thread!(feeds::positions_the_database_went_back_behind),
+    on_one_thread!(feeds::personal_token_changes_name_the_owner),
     on_one_thread!(imports::import_batches),
     on_one_thread!(imports::import_updates),
     on_one_thread!(imports::users_for_export),
