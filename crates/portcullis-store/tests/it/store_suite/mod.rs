@@ -92,6 +92,7 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(accounts::the_last_administrator_stays),
     on_one_thread!(sessions::sessions),
     on_one_thread!(sessions::refresh_rotation),
+    on_one_thread!(sessions::session_with_its_user),
     on_one_thread!(sessions::pruning),
     on_one_thread!(credentials::text_order_is_bytewise),
     on_one_thread!(credentials::signing_keys),
