@@ -24,16 +24,24 @@
 //!   since the ticket was issued.
 //! - As a last line of defence against a change that reaches the database
 //!   without passing its triggers (they can be switched off), an entry is
-//!   read again once it is [`MAX_AGE`] old.
+//!   read again once it is [`MAX_AGE`] old (and forgotten when found older).
+//! - The accounts are held in a bounded `quick_cache` (S3-FIFO): when full,
+//!   the coldest entries make room, one at a time.
+//! - Personal access tokens are kept beside their owner's account and count
+//!   only while that very entry of the account is kept: forgetting an
+//!   account (a change here, or the feed naming it) forgets its tokens too.
+//!   Deleting or changing a token names its owner in the account-change
+//!   feed (the store's triggers), and this process forgets the owner itself
+//!   when it deletes one.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
 use crate::roles::Role;
-use crate::store::AccountChanged;
+use crate::store::{AccountChanged, PersonalTokenRecord};
 use crate::user::User;
 
 /// How long one successful read of the change feed lets the cache answer.
@@ -45,8 +53,8 @@ pub(crate) const TRUST_PER_READ: Duration = Duration::from_secs(1);
 /// How long an entry is used before it is read again, whatever the feed says.
 const MAX_AGE: Duration = Duration::from_secs(60);
 
-/// Entries kept at most: about 300 bytes each, so about 15 MB when full.
-/// When full, an arbitrary entry makes room for the new one.
+/// Accounts kept at most: about 300 bytes each, so about 15 MB when full.
+/// When full, the coldest entries make room for new ones.
 const CAPACITY: usize = 50_000;
 
 /// Permission to remember what a read of the database returned, issued by a
@@ -64,19 +72,38 @@ pub(crate) enum Lookup<T> {
 }
 
 /// See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct AccountCache {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+impl Default for AccountCache {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
 struct State {
-    users: HashMap<Uuid, Entry<User>>,
+    users: quick_cache::unsync::Cache<Uuid, Entry<User>>,
+    personal_tokens: quick_cache::unsync::Cache<Uuid, PersonalTokenEntry>,
     roles: Option<Entry<Vec<Role>>>,
     /// Counts every forgetting; a ticket from an earlier count is void.
     generation: u64,
     /// Until when lookups may hit; `None` until the feed has been read.
     trusted_until: Option<Instant>,
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("State")
+            .field("users", &self.users.len())
+            .field("personal_tokens", &self.personal_tokens.len())
+            .field("roles", &self.roles.is_some())
+            .field("generation", &self.generation)
+            .field("trusted_until", &self.trusted_until)
+            .finish()
+    }
 }
 
 /// A value and when it was read from the database.
@@ -93,12 +120,53 @@ impl<T> Entry<T> {
             read_at: Instant::now(),
         }
     }
+
+    fn is_too_old(&self) -> bool {
+        self.read_at.elapsed() >= MAX_AGE
+    }
+}
+
+/// A personal access token, and the entry of its owner's account it was
+/// kept with: it counts only while that same entry is kept.
+#[derive(Debug)]
+struct PersonalTokenEntry {
+    token: Arc<PersonalTokenRecord>,
+    owner: Arc<User>,
+}
+
+/// A personal access token found in the cache, with its owner's account.
+#[derive(Debug)]
+pub(crate) struct CachedPersonalToken {
+    pub(crate) token: Arc<PersonalTokenRecord>,
+    pub(crate) owner: Arc<User>,
 }
 
 impl AccountCache {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State {
+                users: quick_cache::unsync::Cache::new(capacity),
+                personal_tokens: quick_cache::unsync::Cache::new(capacity),
+                roles: None,
+                generation: 0,
+                trusted_until: None,
+            }),
+        }
+    }
+
     pub(crate) fn user(&self, id: Uuid) -> Lookup<User> {
-        let state = self.lock();
-        state.lookup(state.users.get(&id))
+        let mut state = self.lock();
+        let found = state.users.get(&id).map(|entry| state.answer(entry));
+        match found {
+            Some(Some(user)) => Lookup::Hit(user),
+            Some(None) => {
+                if state.users.get(&id).is_some_and(Entry::is_too_old) {
+                    state.users.remove(&id);
+                }
+                Lookup::Miss(state.ticket())
+            }
+            None => Lookup::Miss(state.ticket()),
+        }
     }
 
     /// Keeps `user`, read from the database after `ticket` was issued, unless
@@ -107,20 +175,63 @@ impl AccountCache {
         let user = Arc::new(user);
         let mut state = self.lock();
         if ticket.0 == state.generation {
-            if state.users.len() >= CAPACITY
-                && !state.users.contains_key(&user.id)
-                && let Some(evicted) = state.users.keys().next().copied()
-            {
-                state.users.remove(&evicted);
-            }
             state.users.insert(user.id, Entry::new(&user));
         }
         user
     }
 
+    /// A personal access token by id, with its owner's account, while that
+    /// account's entry is the one the token was kept with.
+    pub(crate) fn personal_token(&self, id: Uuid) -> Lookup<CachedPersonalToken> {
+        let state = self.lock();
+        let found = state.personal_tokens.get(&id).and_then(|entry| {
+            let owner = state.users.get(&entry.token.user_id)?;
+            let owner = state
+                .answer(owner)
+                .filter(|owner| Arc::ptr_eq(owner, &entry.owner))?;
+            Some(CachedPersonalToken {
+                token: Arc::clone(&entry.token),
+                owner,
+            })
+        });
+        match found {
+            Some(found) => Lookup::Hit(Arc::new(found)),
+            None => Lookup::Miss(state.ticket()),
+        }
+    }
+
+    /// Keeps `token`, read from the database after `ticket` was issued,
+    /// with `owner`, its owner's account as this cache holds it now, unless
+    /// anything was forgotten since the ticket or the cache holds another
+    /// entry of the account.
+    pub(crate) fn remember_personal_token(
+        &self,
+        ticket: Ticket,
+        token: PersonalTokenRecord,
+        owner: &Arc<User>,
+    ) {
+        let mut state = self.lock();
+        let owner_kept = state
+            .users
+            .peek(&token.user_id)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.value, owner));
+        if ticket.0 == state.generation && owner_kept {
+            state.personal_tokens.insert(
+                token.id,
+                PersonalTokenEntry {
+                    token: Arc::new(token),
+                    owner: Arc::clone(owner),
+                },
+            );
+        }
+    }
+
     pub(crate) fn roles(&self) -> Lookup<Vec<Role>> {
         let state = self.lock();
-        state.lookup(state.roles.as_ref())
+        match state.roles.as_ref().and_then(|entry| state.answer(entry)) {
+            Some(roles) => Lookup::Hit(roles),
+            None => Lookup::Miss(state.ticket()),
+        }
     }
 
     /// Keeps every role, as read after `ticket` was issued, unless anything
@@ -155,6 +266,7 @@ impl AccountCache {
         let lapsed = !state.is_trusted();
         if lapsed || changes.contains(&AccountChanged::Everything) {
             state.users.clear();
+            state.personal_tokens.clear();
             state.roles = None;
         }
         for change in changes {
@@ -185,13 +297,13 @@ impl State {
             .is_some_and(|until| Instant::now() < until)
     }
 
-    fn lookup<T>(&self, entry: Option<&Entry<T>>) -> Lookup<T> {
-        match entry {
-            Some(entry) if self.is_trusted() && entry.read_at.elapsed() < MAX_AGE => {
-                Lookup::Hit(Arc::clone(&entry.value))
-            }
-            _ => Lookup::Miss(Ticket(self.generation)),
-        }
+    /// The value of `entry`, if the cache may answer with it now.
+    fn answer<T>(&self, entry: &Entry<T>) -> Option<Arc<T>> {
+        (self.is_trusted() && !entry.is_too_old()).then(|| Arc::clone(&entry.value))
+    }
+
+    fn ticket(&self) -> Ticket {
+        Ticket(self.generation)
     }
 }
 
@@ -312,11 +424,58 @@ mod tests {
     }
 
     #[test]
-    fn a_full_cache_makes_room() {
-        let cache = trusted();
-        for n in 0..=CAPACITY {
-            fill(&cache, user(&format!("user{n}@example.com")));
+    fn a_full_cache_makes_room_by_evicting_cold_entries_not_everything() {
+        let capacity = 1_000;
+        let cache = AccountCache::with_capacity(capacity);
+        cache.apply_feed(&[], Instant::now());
+        let hot: Vec<User> = (0..50)
+            .map(|n| user(&format!("hot{n}@example.com")))
+            .collect();
+        for hot_user in &hot {
+            fill(&cache, hot_user.clone());
         }
-        assert_eq!(cache.lock().users.len(), CAPACITY);
+        let mut previous_size = cache.lock().users.len();
+        for n in 0..5 * capacity {
+            fill(&cache, user(&format!("user{n}@example.com")));
+            if n % 10 == 0 {
+                for hot_user in &hot {
+                    assert!(
+                        matches!(cache.user(hot_user.id), Lookup::Hit(_)),
+                        "a hot account was evicted after {n} insertions"
+                    );
+                }
+            }
+            let size = cache.lock().users.len();
+            assert!(size <= capacity, "{size} entries");
+            assert!(
+                size + 2 >= previous_size,
+                "{previous_size} then {size} entries"
+            );
+            previous_size = size;
+        }
+    }
+
+    #[test]
+    fn an_entry_too_old_is_read_again_and_forgotten() {
+        let cache = trusted();
+        let ada = user("ada@example.com");
+        let Lookup::Miss(ticket) = cache.user(ada.id) else {
+            panic!("expected a miss");
+        };
+        let long_ago = Instant::now()
+            .checked_sub(MAX_AGE)
+            .expect("the clock runs long enough");
+        let mut state = cache.lock();
+        assert_eq!(ticket.0, state.generation);
+        state.users.insert(
+            ada.id,
+            Entry {
+                value: Arc::new(ada.clone()),
+                read_at: long_ago,
+            },
+        );
+        drop(state);
+        assert!(matches!(cache.user(ada.id), Lookup::Miss(_)));
+        assert!(cache.lock().users.get(&ada.id).is_none(), "forgotten");
     }
 }

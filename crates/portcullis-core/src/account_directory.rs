@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::account_cache::{AccountCache, Lookup};
 use crate::error::AuthError;
 use crate::roles::{self, Role};
+use crate::store::PersonalTokenRecord;
 use crate::store::{AccountChanged, Store, UserRecord};
 use crate::tokens::TokenError;
 use crate::user::User;
@@ -49,6 +50,34 @@ impl AccountDirectory {
             .await?
             .map(|record| self.cache.remember_user(ticket, record.into()));
         require_active(user)
+    }
+
+    /// A personal access token by id and its owner's active account,
+    /// through the cache (no database read while the cache answers); `None`
+    /// when there is no such token or its owner is missing or disabled.
+    pub(crate) async fn personal_token(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(Arc<PersonalTokenRecord>, Arc<User>)>, AuthError> {
+        let ticket = match self.cache.personal_token(id) {
+            Lookup::Hit(found) => {
+                return Ok(require_active(Some(Arc::clone(&found.owner)))
+                    .ok()
+                    .map(|owner| (Arc::clone(&found.token), owner)));
+            }
+            Lookup::Miss(ticket) => ticket,
+        };
+        let Some(token) = self.store.personal_token(id).await? else {
+            return Ok(None);
+        };
+        let owner = match self.active_account(token.user_id).await {
+            Ok(owner) => owner,
+            Err(AuthError::InvalidToken(_)) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        self.cache
+            .remember_personal_token(ticket, token.clone(), &owner);
+        Ok(Some((Arc::new(token), owner)))
     }
 
     /// The account as stored now, password hash included, for changing it;

@@ -141,7 +141,9 @@ impl Core {
             .revoke_user_sessions(user_id, except)
             .await?;
         if tokens == PersonalTokensOnNewPassword::Revoke {
-            self.store.delete_personal_tokens_of_user(user_id).await?;
+            self.accounts
+                .writing_account(user_id, self.store.delete_personal_tokens_of_user(user_id))
+                .await?;
         }
         Ok(())
     }

@@ -10,9 +10,11 @@
 //! until it expires: its signature and claims cannot change, only time can,
 //! and time is checked again on every use. Signature checking is most of the
 //! cost of a request, so this keeps a busy API fast; revocation is never
-//! cached (the caller checks the deny list on every use).
+//! cached (the caller checks the deny list on every use). The memory is a
+//! bounded `quick_cache` (S3-FIFO eviction): when full, the coldest entries
+//! make room one by one, never the whole cache at once, and an entry found
+//! past its token's expiry is removed, never answered from.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::errors::ErrorKind;
@@ -121,37 +123,35 @@ const VERIFIED_CACHE_CAPACITY: usize = 50_000;
 
 /// Access tokens that verified, by SHA-256 of the token.
 struct VerifiedTokens {
-    entries: RwLock<HashMap<[u8; 32], Arc<AccessTokenClaims>>>,
+    entries: quick_cache::sync::Cache<[u8; 32], Arc<AccessTokenClaims>>,
     leeway_seconds: i64,
 }
 
 impl VerifiedTokens {
-    /// The remembered claims of `key`, unless the token has expired since.
-    fn get(&self, key: &[u8; 32], now: i64) -> Option<Result<AccessTokenClaims, TokenError>> {
-        let entries = self
-            .entries
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let claims = entries.get(key)?;
-        Some(
-            claims
-                .check_times(now, self.leeway_seconds)
-                .map(|()| AccessTokenClaims::clone(claims)),
-        )
+    fn with_capacity(capacity: usize, leeway_seconds: i64) -> Self {
+        Self {
+            entries: quick_cache::sync::Cache::new(capacity),
+            leeway_seconds,
+        }
     }
 
-    fn insert(&self, key: [u8; 32], claims: &AccessTokenClaims, now: i64) {
-        let mut entries = self
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= VERIFIED_CACHE_CAPACITY {
-            entries.retain(|_, claims| now <= claims.exp.saturating_add(self.leeway_seconds));
-            if entries.len() >= VERIFIED_CACHE_CAPACITY {
-                entries.clear();
-            }
+    /// The remembered claims of `key`, unless the token has expired since,
+    /// which also forgets it.
+    fn get(&self, key: &[u8; 32], now: i64) -> Option<Result<AccessTokenClaims, TokenError>> {
+        let claims = self.entries.get(key)?;
+        let checked = claims.check_times(now, self.leeway_seconds);
+        if checked == Err(TokenError::Expired) {
+            self.entries.remove(key);
         }
-        entries.insert(key, Arc::new(claims.clone()));
+        Some(checked.map(|()| AccessTokenClaims::clone(&claims)))
+    }
+
+    fn insert(&self, key: [u8; 32], claims: &AccessTokenClaims) {
+        self.entries.insert(key, Arc::new(claims.clone()));
+    }
+
+    fn clear(&self) {
+        self.entries.clear();
     }
 }
 
@@ -182,10 +182,10 @@ impl AccessTokens {
             lifetime,
             validation,
             ring: RwLock::new(Arc::new(ring)),
-            verified: VerifiedTokens {
-                entries: RwLock::default(),
-                leeway_seconds: leeway.whole_seconds(),
-            },
+            verified: VerifiedTokens::with_capacity(
+                VERIFIED_CACHE_CAPACITY,
+                leeway.whole_seconds(),
+            ),
         }
     }
 
@@ -201,11 +201,7 @@ impl AccessTokens {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
         // A key may have left the ring: verify every token again.
-        self.verified
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+        self.verified.clear();
     }
 
     fn ring(&self) -> Arc<KeyRing> {
@@ -262,7 +258,7 @@ impl AccessTokens {
         }
         let claims = self.verify_signature_and_claims(token)?;
         claims.check_times(now, self.verified.leeway_seconds)?;
-        self.verified.insert(key, &claims, now);
+        self.verified.insert(key, &claims);
         Ok(claims)
     }
 
@@ -355,31 +351,67 @@ mod tests {
             "the second check is a cache hit"
         );
 
-        let cache = VerifiedTokens {
-            entries: RwLock::default(),
-            leeway_seconds: 1,
-        };
+        let cache = VerifiedTokens::with_capacity(1_000, 1);
         let key = [1; 32];
         let expiring = AccessTokenClaims {
             exp: 100,
             ..claims.clone()
         };
-        cache.insert(key, &expiring, 50);
+        cache.insert(key, &expiring);
         assert_eq!(
             cache.get(&key, 101),
             Some(Ok(expiring.clone())),
             "within the leeway"
         );
         assert_eq!(cache.get(&key, 102), Some(Err(TokenError::Expired)));
+        assert_eq!(
+            cache.get(&key, 50),
+            None,
+            "an expired entry is forgotten once found"
+        );
         assert_eq!(cache.get(&[2; 32], 50), None);
+    }
 
-        for i in 0..VERIFIED_CACHE_CAPACITY + 10 {
+    #[test]
+    fn a_full_cache_evicts_the_coldest_entries_not_everything() {
+        let (_, claims) = tokens_with(
+            &SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc()),
+            "https://auth",
+        )
+        .issue(&grant(), OffsetDateTime::now_utc());
+        let capacity = 1_000;
+        let cache = VerifiedTokens::with_capacity(capacity, 1);
+        let key_of = |i: u64| {
             let mut key = [0; 32];
-            key[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            cache.insert(key, &claims, 50);
+            key[..8].copy_from_slice(&i.to_le_bytes());
+            key
+        };
+        let now = claims.iat;
+        // A hot set, used all along, and a stream of tokens seen once that
+        // overflows the cache ten times.
+        let hot: Vec<u64> = (0..100).collect();
+        for &i in &hot {
+            cache.insert(key_of(i), &claims);
         }
-        let size = cache.entries.read().unwrap().len();
-        assert!(size <= VERIFIED_CACHE_CAPACITY, "{size} entries");
+        let mut previous_size = cache.entries.len();
+        for i in 100..(100 + 10 * capacity as u64) {
+            cache.insert(key_of(i), &claims);
+            if i % 10 == 0 {
+                for &h in &hot {
+                    assert!(
+                        cache.get(&key_of(h), now).is_some(),
+                        "hot entry {h} evicted"
+                    );
+                }
+            }
+            let size = cache.entries.len();
+            assert!(size <= capacity, "{size} entries after {i} insertions");
+            assert!(
+                size + 2 >= previous_size,
+                "{previous_size} then {size} entries: one insertion emptied part of the cache"
+            );
+            previous_size = size;
+        }
     }
 
     #[test]

@@ -59,6 +59,23 @@ macro_rules! select_sessions {
     };
 }
 
+/// `SELECT` of one session with its user and one row per role held (or one
+/// row with a NULL role, or NULL user columns when the user is gone), for
+/// [`session_with_user_from_rows`]. `$1` is the session's id.
+macro_rules! select_session_with_user {
+    () => {
+        "SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
+                s.refresh_key, s.refresh_generation, s.refresh_hash, s.scope, s.user_agent, s.ip,
+                u.id AS account_id, u.email, u.name, u.password_hash, u.disabled,
+                u.email_verified, u.created_at AS account_created_at, r.role
+         FROM sessions AS s
+         LEFT JOIN users AS u ON u.id = s.user_id
+         LEFT JOIN user_roles AS r ON r.user_id = u.id
+         WHERE s.id = $1
+         ORDER BY r.role"
+    };
+}
+
 /// `SELECT` of personal access tokens, for [`personal_token_from_row`].
 macro_rules! select_personal_tokens {
     ($tail:expr) => {
@@ -86,7 +103,9 @@ macro_rules! query_users {
     };
 }
 
-pub(crate) use {query_users, select_personal_tokens, select_sessions, select_users};
+pub(crate) use {
+    query_users, select_personal_tokens, select_session_with_user, select_sessions, select_users,
+};
 
 /// Typed access to the columns whose type both schemas share, for any row of
 /// a driver that decodes them (implemented once, for every such row).
@@ -247,6 +266,36 @@ pub(crate) fn session_from_row<R: BackendRow>(row: &R) -> Result<SessionRecord, 
         user_agent: row.optional_text("user_agent")?,
         ip: row.optional_text("ip")?,
     })
+}
+
+/// The rows of [`select_session_with_user`]: the session, and its user
+/// with every role held, if the user exists.
+pub(crate) fn session_with_user_from_rows<R: BackendRow>(
+    rows: &[R],
+) -> Result<Option<(SessionRecord, Option<UserRecord>)>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let session = session_from_row(first)?;
+    let Some(account_id) = first.optional_uuid("account_id")? else {
+        return Ok(Some((session, None)));
+    };
+    let mut user = UserRecord {
+        id: account_id,
+        email: Email::from_trusted(first.text("email")?),
+        name: first.optional_text("name")?,
+        roles: Vec::new(),
+        password_hash: PasswordHashString(first.text("password_hash")?),
+        disabled: first.flag("disabled")?,
+        email_verified: first.flag("email_verified")?,
+        created_at: first.timestamp("account_created_at")?,
+    };
+    for row in rows {
+        if let Some(role) = row.optional_text("role")? {
+            user.roles.push(role);
+        }
+    }
+    Ok(Some((session, Some(user))))
 }
 
 /// A row with every column of `personal_tokens`.

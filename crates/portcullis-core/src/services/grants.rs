@@ -150,6 +150,15 @@ impl Grants {
     /// The refresh grant, with rotation, a grace interval for the token just
     /// rotated, and reuse detection.
     ///
+    /// Two store round trips: one read of the session with its account and
+    /// roles held, one compare-and-set. The roles' permissions come from the
+    /// account cache, which this process forgets before answering a change
+    /// it makes and other processes' changes reach within
+    /// [`ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN`](crate::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN)
+    /// (when it cannot vouch for that, it reads the database): the same
+    /// bound as for a revocation, and every use of the access token is
+    /// checked against the permissions of that moment anyway.
+    ///
     /// # Errors
     /// [`AuthError::InvalidGrant`], [`AuthError::InvalidScope`], [`AuthError::Throttled`].
     pub async fn refresh(
@@ -175,7 +184,10 @@ impl Grants {
         // The second pass runs only when a concurrent refresh won the compare-and-set.
         for _ in 0..2 {
             let now = core.clock.now_seconds();
-            let Some(session) = core.store.session(token.session_id).await? else {
+            // One read brings the session and its account; the permissions
+            // come from the account cache (see `refresh`'s documentation).
+            let Some((session, user)) = core.store.session_with_user(token.session_id).await?
+            else {
                 return not_ours();
             };
             if session.revoked_at.is_some() || core.session_end(&session) <= now {
@@ -200,11 +212,11 @@ impl Grants {
                 }
                 Lineage::Foreign => return not_ours(),
             };
-            let user = match core.store.user_by_id(session.user_id).await? {
+            let user = match user {
                 Some(user) if !user.disabled => user,
                 _ => return Err(AuthError::InvalidGrant),
             };
-            let permissions = core.accounts.stored_permissions(&user.roles).await?;
+            let permissions = core.accounts.current_permissions(&user.roles).await?;
             let allowed: BTreeSet<String> = match &session.scope {
                 Some(narrowed) => narrowed
                     .iter()

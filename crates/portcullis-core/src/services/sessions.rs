@@ -118,7 +118,9 @@ impl Sessions {
             if let Some(record) = core.store.personal_token(personal.id).await?
                 && record.secret_hash.matches(&personal.secret_hash())
             {
-                core.store.delete_personal_token(record.id).await?;
+                core.accounts
+                    .writing_account(record.user_id, core.store.delete_personal_token(record.id))
+                    .await?;
             }
         } else if let Some(refresh) = RefreshToken::parse(token) {
             if let Some(session) = core.store.session(refresh.session_id).await? {

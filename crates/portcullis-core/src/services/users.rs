@@ -283,7 +283,9 @@ impl Users {
         // Sessions first: their access tokens are the credentials that live
         // on in memory if the second step fails.
         core.revocations.revoke_user_sessions(user_id, None).await?;
-        core.store.delete_personal_tokens_of_user(user_id).await?;
+        core.accounts
+            .writing_account(user_id, core.store.delete_personal_tokens_of_user(user_id))
+            .await?;
         Ok(())
     }
 

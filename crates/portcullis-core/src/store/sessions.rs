@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::refresh::{RefreshSecretHash, SessionRefreshKey};
-use crate::store::StoreError;
+use crate::store::{StoreError, UserRecord};
 
 /// A login session and the state of its refresh-token chain.
 #[derive(Debug, Clone)]
@@ -43,6 +43,13 @@ pub struct SessionCutoff {
 pub trait SessionStore: Send + Sync + 'static {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
     async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError>;
+    /// A session and its user's account with the roles held (`None` when
+    /// the account is gone), read together in one round trip: what the
+    /// refresh grant needs before its compare-and-set.
+    async fn session_with_user(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SessionRecord, Option<UserRecord>)>, StoreError>;
     /// Moves a live session from `from_generation` to the next one, whose
     /// secret hashes to `next_hash`, and marks it used at `now`. Returns
     /// `false`, changing nothing, when the session is revoked or no longer at

@@ -7,11 +7,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use portcullis_core::refresh::RefreshSecretHash;
-use portcullis_core::store::{SessionCutoff, SessionRecord, SessionStore, StoreError};
+use portcullis_core::store::{SessionCutoff, SessionRecord, SessionStore, StoreError, UserRecord};
 
 use crate::dialect::Dialect;
 use crate::input;
-use crate::rows::{BackendRow as _, select_sessions, session_from_row};
+use crate::rows::{
+    BackendRow as _, select_session_with_user, select_sessions, session_from_row,
+    session_with_user_from_rows,
+};
 use crate::sql_store::SqlStore;
 use crate::statement::Statement;
 
@@ -48,6 +51,14 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         let statement = Statement::new(select_sessions!("WHERE id = $1")).bind(id);
         let row = self.fetch_optional(statement).await?;
         row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn session_with_user(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(SessionRecord, Option<UserRecord>)>, StoreError> {
+        let statement = Statement::new(select_session_with_user!()).bind(id);
+        session_with_user_from_rows(&self.fetch_all(statement).await?)
     }
 
     async fn rotate_refresh_token(

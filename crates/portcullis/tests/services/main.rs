@@ -38,6 +38,8 @@ fn main() -> ExitCode {
         trial!(Needs::Postgres, multi_instance::a_transaction_left_open_shows_on_the_feeds_held_back_gauge),
         trial!(Needs::Postgres, multi_instance::a_user_deleted_on_one_instance_is_refused_by_the_other_within_a_second),
         trial!(Needs::Postgres, multi_instance::account_and_role_changes_on_one_instance_show_in_me_on_the_other_within_a_second),
+        trial!(Needs::Postgres, multi_instance::a_personal_token_deleted_on_one_instance_is_refused_by_every_instance_within_a_second),
+        trial!(Needs::Postgres, multi_instance::a_personal_token_deleted_in_sql_or_of_a_disabled_owner_is_refused_by_every_instance_within_a_second),
         trial!(Needs::Nginx, nginx::requests_without_a_valid_token_never_reach_the_api),
         trial!(Needs::Nginx, nginx::the_api_gets_the_real_identity_and_never_a_forged_one),
         trial!(Needs::Nginx, nginx::downloads_need_books_download),

@@ -428,3 +428,100 @@ async fn held_back_seconds_once(server: &TestServer, wanted: impl Fn(f64) -> boo
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Makes a personal access token through `server`; returns `(id, token)`.
+async fn new_personal_token(server: &TestServer, access: &str) -> (String, String) {
+    let created = server
+        .client
+        .post(server.url("/me/tokens"))
+        .bearer_auth(access)
+        .json(&json!({ "name": "ci", "scopes": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: serde_json::Value = created.json().await.unwrap();
+    (text(&body, "id"), text(&body, "token"))
+}
+
+/// Uses `token` on both instances several times, so that each keeps it in
+/// its account cache (a use reads no database once it is kept there).
+async fn use_on_both(first: &TestServer, second: &TestServer, token: &str) {
+    for _ in 0..3 {
+        for server in [first, second] {
+            assert_eq!(
+                server.get_authorized("/me", token).await.status(),
+                StatusCode::OK
+            );
+        }
+    }
+}
+
+pub(crate) async fn a_personal_token_deleted_on_one_instance_is_refused_by_every_instance_within_a_second()
+ {
+    let (first, second) = two_instances(&[]).await;
+    let tokens = first.user_with_tokens("gina@example.com").await;
+    let access = text(&tokens, "access_token");
+    let (id, pat) = new_personal_token(&first, &access).await;
+    use_on_both(&first, &second, &pat).await;
+
+    let deleted = first
+        .client
+        .delete(first.url(&format!("/me/tokens/{id}")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        first.get_authorized("/me", &pat).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the instance that deleted it refuses it at once"
+    );
+    let took = time_until(&second, "/me", &pat, StatusCode::UNAUTHORIZED).await;
+    assert!(
+        took < Duration::from_secs(1),
+        "the other instance refused it only after {took:?}"
+    );
+}
+
+pub(crate) async fn a_personal_token_deleted_in_sql_or_of_a_disabled_owner_is_refused_by_every_instance_within_a_second()
+ {
+    let database = crate::harness::postgres_database();
+    let first = TestServer::spawn_process_on(&database, &[]).await;
+    let second = TestServer::spawn_process_on(&database, &[]).await;
+    let tokens = first.user_with_tokens("hugo@example.com").await;
+    let access = text(&tokens, "access_token");
+    let (id, deleted_by_hand) = new_personal_token(&first, &access).await;
+    let (_, of_disabled_owner) = new_personal_token(&first, &access).await;
+    use_on_both(&first, &second, &deleted_by_hand).await;
+    use_on_both(&first, &second, &of_disabled_owner).await;
+
+    // By hand, past both instances: only the feed can tell them.
+    let store = database.store().await;
+    let id = id.parse().unwrap();
+    assert!(store.delete_personal_token(id).await.unwrap());
+    for server in [&first, &second] {
+        let took = time_until(server, "/me", &deleted_by_hand, StatusCode::UNAUTHORIZED).await;
+        assert!(took < Duration::from_secs(1), "refused only after {took:?}");
+        assert_eq!(
+            server
+                .get_authorized("/me", &of_disabled_owner)
+                .await
+                .status(),
+            StatusCode::OK,
+            "the owner's other token still counts"
+        );
+    }
+
+    let disabled = first.cli(&["user", "disable", "--email", "hugo@example.com"], None);
+    assert!(
+        disabled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&disabled.stderr)
+    );
+    for server in [&first, &second] {
+        let took = time_until(server, "/me", &of_disabled_owner, StatusCode::UNAUTHORIZED).await;
+        assert!(took < Duration::from_secs(1), "refused only after {took:?}");
+    }
+}

@@ -203,3 +203,34 @@ pub(crate) async fn account_change_feed(store: &dyn Store) {
         "{changes:?}"
     );
 }
+
+/// Deleting a personal access token names its owner in the account-change
+/// feed (every process then forgets the tokens it keeps of that account);
+/// recording uses names nobody.
+pub(crate) async fn personal_token_changes_name_the_owner(store: &dyn Store) {
+    let owner = user("owner@example.com", at(0));
+    store.insert_user(&owner).await.unwrap();
+    let token = super::pages_and_tokens::personal_token(owner.id, &[]);
+    store.insert_personal_token(&token).await.unwrap();
+    let start = store.account_changes_after(None).await.unwrap();
+
+    store
+        .record_personal_token_uses(&[(token.id, at(100))])
+        .await
+        .unwrap();
+    let used = store
+        .account_changes_after(Some(start.position))
+        .await
+        .unwrap();
+    assert!(used.changes.is_empty(), "{used:?}");
+
+    assert!(store.delete_personal_token(token.id).await.unwrap());
+    let deleted = store
+        .account_changes_after(Some(used.position))
+        .await
+        .unwrap();
+    assert!(
+        deleted.changes.contains(&AccountChanged::User(owner.id)),
+        "{deleted:?}"
+    );
+}

@@ -340,3 +340,62 @@ pub(crate) async fn pruning(store: &dyn Store) {
     assert!(store.login_failures("recent").await.unwrap().is_some());
     assert!(store.login_failures("old-1").await.unwrap().is_none());
 }
+
+/// The refresh grant's one read: a session with its account and every role
+/// the account holds; the session alone once the account is gone.
+pub(crate) async fn session_with_its_user(store: &dyn Store) {
+    for name in ["editor", "auditor"] {
+        store
+            .put_role(&Role {
+                name: name.into(),
+                permissions: ["records:read".to_owned()].into(),
+            })
+            .await
+            .unwrap();
+    }
+    let alice = user("alice@example.com", at(0));
+    let bob = user("bob@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
+    store
+        .set_roles(alice.id, &["editor".into(), "auditor".into()])
+        .await
+        .unwrap();
+    let alices = session(alice.id, at(10));
+    let bobs = session(bob.id, at(10));
+    store.insert_session(&alices).await.unwrap();
+    store.insert_session(&bobs).await.unwrap();
+
+    let (read, account) = store
+        .session_with_user(alices.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_same_session(&read, &alices);
+    let account = account.expect("the account exists");
+    assert_eq!(account.roles, ["auditor", "editor"], "every role, in order");
+    let expected = UserRecord {
+        roles: account.roles.clone(),
+        ..alice.clone()
+    };
+    assert_eq!(format!("{account:?}"), format!("{expected:?}"));
+
+    let (read, account) = store
+        .session_with_user(bobs.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_same_session(&read, &bobs);
+    assert_eq!(
+        account.expect("the account exists").roles,
+        Vec::<String>::new()
+    );
+
+    assert!(
+        store
+            .session_with_user(Uuid::now_v7())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
