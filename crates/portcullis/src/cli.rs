@@ -40,9 +40,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use portcullis_core::PasswordPolicy;
 use portcullis_core::key_encryption::KeyEncryptionKey;
 use portcullis_core::settings::{DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY};
+use portcullis_core::{PasswordPolicy, SecretString};
+use portcullis_mail::{MailFrom, SmtpUrl};
 use portcullis_server::HttpSettings;
 use time::Duration;
 
@@ -427,6 +428,36 @@ pub(crate) struct ServeArgs {
     /// than the APIs you protect cache the JWKS.
     #[arg(long, env = "PORTCULLIS_KEY_PUBLICATION_LEAD", default_value = "10m", value_parser = duration)]
     pub(crate) key_publication_lead: Duration,
+
+    /// The SMTP server mail goes through: `smtp://[USER@]HOST[:PORT]`
+    /// (STARTTLS required; `?tls=opportunistic` or `?tls=none` for a local
+    /// relay) or `smtps://[USER@]HOST[:PORT]` (TLS from the start)
+    /// [without it, every message is written to the log instead: development mode].
+    #[arg(long, env = "PORTCULLIS_SMTP_URL", hide_env_values = true, value_parser = smtp_url)]
+    pub(crate) smtp_url: Option<SmtpUrl>,
+
+    /// The SMTP password of the user the URL names, for the environment
+    /// (`PORTCULLIS_SMTP_PASSWORD`); a flag would show it to `ps`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub(crate) smtp_password: Option<SecretString>,
+
+    /// The sender of every message (`From:` and the envelope sender).
+    #[arg(long, env = "PORTCULLIS_MAIL_FROM", default_value = "Portcullis <portcullis@localhost>", value_parser = mail_from)]
+    pub(crate) mail_from: MailFrom,
+
+    /// The name messages sign with and their subjects mention.
+    #[arg(long, env = "PORTCULLIS_PRODUCT_NAME", default_value = "Portcullis")]
+    pub(crate) product_name: String,
+
+    /// A folder of mail templates: a file named like a built-in one
+    /// (`password_reset.html`, `layout.txt` …) replaces it.
+    #[arg(long, env = "PORTCULLIS_TEMPLATES")]
+    pub(crate) templates: Option<PathBuf>,
 }
 
 /// A setting's value that its rule refuses; the message says why, and clap
@@ -481,6 +512,14 @@ fn key_encryption_key_file(path: &str) -> Result<KeyEncryptionKey, InvalidSettin
     let text = std::fs::read_to_string(path)
         .map_err(|error| InvalidSetting(format!("cannot read {path}: {error}")))?;
     key_encryption_key(&text)
+}
+
+fn smtp_url(text: &str) -> Result<SmtpUrl, InvalidSetting> {
+    SmtpUrl::parse(text).map_err(|error| InvalidSetting(error.to_string()))
+}
+
+fn mail_from(text: &str) -> Result<MailFrom, InvalidSetting> {
+    MailFrom::parse(text).map_err(|error| InvalidSetting(error.to_string()))
 }
 
 fn leeway(text: &str) -> Result<Duration, InvalidSetting> {

@@ -20,6 +20,7 @@ use portcullis_core::hashing::Argon2Settings;
 use portcullis_core::rate_limits::RateLimit;
 use portcullis_core::settings::SignupMode;
 use portcullis_core::throttle::ThrottleSettings;
+use portcullis_mail::MailSettings;
 use portcullis_server::HttpSettings;
 
 use crate::cli::{Cli, Command, InvalidSetting, ServeArgs, Signup};
@@ -41,6 +42,7 @@ pub(crate) struct Config {
     pub(crate) listen: String,
     pub(crate) auth: AuthSettings,
     pub(crate) http: HttpSettings,
+    pub(crate) mail: MailSettings,
 }
 
 /// Why no command runs.
@@ -257,6 +259,11 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         key_encryption_key_file,
         key_encryption_key,
         key_publication_lead,
+        smtp_url,
+        smtp_password,
+        mail_from,
+        product_name,
+        templates,
     } = settings;
     Config {
         database,
@@ -304,6 +311,13 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
             body_timeout: http_body_timeout.unsigned_abs(),
             idle_timeout: http_idle_timeout.unsigned_abs(),
             max_connections: http_max_connections,
+        },
+        mail: MailSettings {
+            smtp_url,
+            smtp_password,
+            product_name,
+            templates_dir: templates,
+            ..MailSettings::new(mail_from)
         },
     }
 }
