@@ -12,6 +12,7 @@ mod account_directory;
 pub mod clock;
 mod core;
 pub mod email;
+pub mod email_tokens;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

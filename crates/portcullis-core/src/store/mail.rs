@@ -1,5 +1,6 @@
 //! The mail outbox: messages waiting to be sent, claimed by one sender at
-//! a time, and what became of them.
+//! a time, and what became of them; and the one-time tokens those messages
+//! carry, kept as hashes.
 //!
 //! A message is queued in the same transaction as whatever it tells of
 //! (the token it carries, the change it reports), so a committed change
@@ -10,12 +11,21 @@
 //! one lets it be claimed again when the lease ends. Only the holder of a
 //! claim records how the attempt went.
 //!
+//! A token is issued with its message in one transaction that also deletes
+//! the unused tokens of the same account and purpose (a new request cancels
+//! the older ones), and spent with its effect (the address verified, the
+//! password replaced) and any notice in another, as a compare-and-set on
+//! its being unused, unexpired and its code alive: spent once, everywhere.
+//!
 //! Part of the storage boundary described in [`crate::store`].
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::email::Email;
+use crate::email_tokens::{CodeHash, EmailTokenPurpose, LinkTokenHash};
+use crate::hashing::PasswordHashString;
 use crate::store::StoreError;
 
 /// A message to queue: its kind (for metrics and operators) and its JSON
@@ -50,6 +60,79 @@ pub enum MailAttempt {
     RetryAt { at: OffsetDateTime, reason: String },
     /// Failed for good.
     GaveUp { reason: String },
+}
+
+/// A one-time token sent by mail, as stored: hashes only.
+#[derive(Debug, Clone)]
+pub struct EmailTokenRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub purpose: EmailTokenPurpose,
+    /// The address the token proves; it must still be the account's when
+    /// the token is spent.
+    pub email: Email,
+    pub link_hash: LinkTokenHash,
+    pub code_hash: CodeHash,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// Wrong codes tried against it.
+    pub failed_tries: u32,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// What spending a token changes, with the token's account and address.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenEffect<'a> {
+    /// The address is marked verified.
+    VerifyEmail,
+    /// The password hash is replaced and the address marked verified.
+    ResetPassword { hash: &'a PasswordHashString },
+}
+
+#[async_trait]
+pub trait EmailTokenStore: Send + Sync + 'static {
+    /// In one transaction: deletes the unused tokens of `token`'s account
+    /// and purpose, stores `token` and queues `mail`, the message carrying it.
+    async fn issue_email_token(
+        &self,
+        token: &EmailTokenRecord,
+        mail: &QueuedMail,
+    ) -> Result<(), StoreError>;
+    /// The token whose link hashes to `hash`, used or not.
+    async fn email_token_by_link(
+        &self,
+        hash: &LinkTokenHash,
+    ) -> Result<Option<EmailTokenRecord>, StoreError>;
+    /// The tokens of `user_id` and `purpose` still usable at `now`: unused,
+    /// unexpired, and with fewer than `max_tries` wrong codes.
+    async fn live_email_tokens(
+        &self,
+        user_id: Uuid,
+        purpose: EmailTokenPurpose,
+        now: OffsetDateTime,
+        max_tries: u32,
+    ) -> Result<Vec<EmailTokenRecord>, StoreError>;
+    /// Counts one wrong code against the token `id`. Atomic.
+    async fn count_wrong_code(&self, id: Uuid) -> Result<(), StoreError>;
+    /// In one transaction: marks `token` used at `now` if it is still
+    /// unused, unexpired and has fewer than `max_tries` wrong codes, applies
+    /// `effect` to its account if the account still has the token's
+    /// address, and queues `notice`. Returns whether all of it happened;
+    /// when not, nothing changed.
+    async fn spend_email_token(
+        &self,
+        token: &EmailTokenRecord,
+        now: OffsetDateTime,
+        max_tries: u32,
+        effect: TokenEffect<'_>,
+        notice: Option<&QueuedMail>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes at most `limit` tokens that expired before `before`.
+    async fn prune_email_tokens(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
 }
 
 #[async_trait]

@@ -34,7 +34,9 @@ pub use import::{
     AccountUpdate, ExistingAccount, ImportBatch, ImportStore, ImportedAccount, StoredPassword,
 };
 pub use keys::KeyStore;
-pub use mail::{ClaimedMail, MailAttempt, MailStore, QueuedMail};
+pub use mail::{
+    ClaimedMail, EmailTokenRecord, EmailTokenStore, MailAttempt, MailStore, QueuedMail, TokenEffect,
+};
 pub use personal_tokens::{PersonalTokenRecord, PersonalTokenStore};
 pub use rate_limits::{RateLimitStore, WindowCount};
 pub use sessions::{SessionCutoff, SessionRecord, SessionStore};
@@ -99,6 +101,7 @@ pub trait Store:
     + RateLimitStore
     + ImportStore
     + MailStore
+    + EmailTokenStore
 {
 }
 
@@ -113,5 +116,6 @@ impl<T> Store for T where
         + RateLimitStore
         + ImportStore
         + MailStore
+        + EmailTokenStore
 {
 }

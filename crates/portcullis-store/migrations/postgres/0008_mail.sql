@@ -2,18 +2,19 @@
 --
 -- `email_tokens`: a link token and a code sent by mail, for one purpose of
 -- one account. Only hashes are kept: `link_hash` is the SHA-256 of the
--- link's token (NULL for a code-only purpose, sign-in), `code_hash` the
+-- link's token (made for every purpose, even one whose message shows only
+-- the code), `code_hash` the
 -- SHA-256 of the row's id and the code. A row is spent when `used_at` is
 -- set; a new request of the same purpose deletes the older rows; a code
--- dies after `failed_tries` reaches 5. `new_email`: the address an email
--- change moves to, once confirmed.
+-- dies after `failed_tries` reaches 5. `email`: the address the token
+-- proves (the account's, or the new one of an email change).
 CREATE TABLE email_tokens (
     id           UUID    NOT NULL PRIMARY KEY,
     user_id      UUID    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     purpose      TEXT    NOT NULL,
-    link_hash    BYTEA   UNIQUE,
+    link_hash    BYTEA   NOT NULL UNIQUE,
     code_hash    BYTEA   NOT NULL,
-    new_email    TEXT,
+    email        TEXT    NOT NULL,
     created_at   BIGINT  NOT NULL,
     expires_at   BIGINT  NOT NULL,
     failed_tries BIGINT  NOT NULL DEFAULT 0,

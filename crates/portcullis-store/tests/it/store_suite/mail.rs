@@ -2,7 +2,8 @@
 //! racing from several pools. Like the whole suite, it must never name a
 //! backend, SQL or a driver.
 
-use portcullis_core::store::{MailAttempt, QueuedMail};
+use portcullis_core::email_tokens::{EmailTokenPurpose, NewEmailToken};
+use portcullis_core::store::{EmailTokenRecord, MailAttempt, QueuedMail, TokenEffect};
 
 use super::*;
 
@@ -178,4 +179,191 @@ pub(crate) async fn claims_racing_from_two_pools(first: Arc<dyn Store>, second: 
     }
     assert_eq!(claimed.len(), queued.len(), "no message claimed twice");
     assert_eq!(claimed.into_iter().collect::<BTreeSet<_>>(), queued);
+}
+
+fn token(
+    user: &UserRecord,
+    purpose: EmailTokenPurpose,
+    created_at: OffsetDateTime,
+) -> EmailTokenRecord {
+    let made = NewEmailToken::generate();
+    EmailTokenRecord {
+        id: made.id,
+        user_id: user.id,
+        purpose,
+        email: user.email.clone(),
+        link_hash: made.link_hash,
+        code_hash: made.code_hash,
+        created_at,
+        expires_at: created_at + Duration::hours(1),
+        failed_tries: 0,
+        used_at: None,
+    }
+}
+
+/// Issued with its message, cancelled by a newer one, spent once with its
+/// effect, dead after its wrong codes or its expiry, refused once the
+/// address changed.
+pub(crate) async fn email_tokens(store: &dyn Store) {
+    let alice = user("alice@example.com", at(0));
+    store.insert_user(&alice).await.unwrap();
+    let reset = EmailTokenPurpose::ResetPassword;
+    let first = token(&alice, reset, at(10));
+    store
+        .issue_email_token(&first, &mail(at(10)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.count_waiting_mail().await.unwrap(),
+        1,
+        "queued with it"
+    );
+    let found = store
+        .email_token_by_link(&first.link_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id, found.purpose, found.email.as_str()),
+        (first.id, reset, "alice@example.com")
+    );
+
+    // A newer request of the same purpose cancels it; another purpose's stays.
+    let second = token(&alice, reset, at(20));
+    store
+        .issue_email_token(&second, &mail(at(20)))
+        .await
+        .unwrap();
+    let verify = token(&alice, EmailTokenPurpose::VerifyEmail, at(20));
+    store
+        .issue_email_token(&verify, &mail(at(20)))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .email_token_by_link(&first.link_hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let live = store
+        .live_email_tokens(alice.id, reset, at(30), 5)
+        .await
+        .unwrap();
+    assert_eq!(live.iter().map(|t| t.id).collect::<Vec<_>>(), [second.id]);
+
+    // Wrong codes end it at the limit.
+    for _ in 0..4 {
+        store.count_wrong_code(second.id).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .live_email_tokens(alice.id, reset, at(30), 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.count_wrong_code(second.id).await.unwrap();
+    assert!(
+        store
+            .live_email_tokens(alice.id, reset, at(30), 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let hash = PasswordHashString("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$new".into());
+    let effect = TokenEffect::ResetPassword { hash: &hash };
+    assert!(
+        !store
+            .spend_email_token(&second, at(30), 5, effect, None)
+            .await
+            .unwrap()
+    );
+
+    // Expired: refused, nothing changes.
+    let third = token(&alice, reset, at(40));
+    store
+        .issue_email_token(&third, &mail(at(40)))
+        .await
+        .unwrap();
+    let notice = mail(at(50));
+    let waiting = store.count_waiting_mail().await.unwrap();
+    assert!(
+        !store
+            .spend_email_token(&third, third.expires_at, 5, effect, Some(&notice))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.count_waiting_mail().await.unwrap(),
+        waiting,
+        "no notice queued"
+    );
+
+    // Spent once, with its effect and its notice.
+    assert!(
+        store
+            .spend_email_token(&third, at(50), 5, effect, Some(&notice))
+            .await
+            .unwrap()
+    );
+    let stored = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(stored.password_hash, hash);
+    assert!(stored.email_verified);
+    assert_eq!(store.count_waiting_mail().await.unwrap(), waiting + 1);
+    assert!(
+        !store
+            .spend_email_token(&third, at(51), 5, effect, None)
+            .await
+            .unwrap(),
+        "once"
+    );
+    let spent = store
+        .email_token_by_link(&third.link_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(spent.used_at, Some(at(50)));
+
+    // The address changed since it was sent: refused, and the token stays unused.
+    store
+        .update_profile(
+            alice.id,
+            &ProfileChange {
+                email: Some(email("alice@example.org")),
+                name: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .spend_email_token(&verify, at(60), 5, TokenEffect::VerifyEmail, None)
+            .await
+            .unwrap()
+    );
+    let unused = store
+        .email_token_by_link(&verify.link_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unused.used_at, None, "rolled back whole");
+
+    // Pruned after expiry.
+    assert_eq!(
+        store
+            .prune_email_tokens(at(20) + Duration::hours(1), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .prune_email_tokens(at(100) + Duration::days(2), 10)
+            .await
+            .unwrap(),
+        2,
+        "the spent one and the one the address change left unused"
+    );
 }

@@ -106,6 +106,7 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(imports::import_updates),
     on_one_thread!(imports::users_for_export),
     on_one_thread!(mail::mail_outbox),
+    on_one_thread!(mail::email_tokens),
     on_one_thread!(pages_and_tokens::user_pages),
     on_one_thread!(pages_and_tokens::personal_tokens),
     on_one_thread!(refusals::text_with_nul_is_refused_everywhere),
