@@ -21,6 +21,7 @@ pub mod key_encryption;
 mod key_loading;
 pub mod keys;
 mod login_attempts;
+mod mail_requests;
 pub mod names;
 pub mod password;
 pub mod personal_tokens;

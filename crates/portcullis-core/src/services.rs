@@ -1,6 +1,7 @@
 //! The use cases of Portcullis, one small service each over one shared
 //! [`Core`](crate::core::Core): [`Grants`] (password and refresh),
 //! [`Accounts`] (the caller's own account), [`Sessions`], [`PersonalTokens`],
+//! [`EmailFlows`] (proving an address, recovering an account by mail),
 //! [`Outbox`] (the mail waiting to be sent),
 //! [`Verification`] (credentials, introspection, forward-auth), [`Users`]
 //! and [`Roles`] (administration), [`Imports`] and [`Exports`] (moving
@@ -12,6 +13,7 @@
 //! lives in the core.
 
 pub mod accounts;
+pub mod email_flows;
 pub mod export;
 pub mod feeds;
 pub mod grants;
@@ -27,6 +29,7 @@ pub mod verification;
 use std::sync::Arc;
 
 pub use accounts::Accounts;
+pub use email_flows::EmailFlows;
 pub use export::Exports;
 pub use feeds::Feeds;
 pub use grants::Grants;
@@ -72,6 +75,7 @@ pub struct Services {
     pub imports: Imports,
     pub exports: Exports,
     pub outbox: Outbox,
+    pub email_flows: EmailFlows,
     core: Arc<Core>,
 }
 
@@ -100,6 +104,7 @@ impl Services {
             imports: Imports::new(Arc::clone(&core)),
             exports: Exports::new(Arc::clone(&core)),
             outbox: Outbox::new(Arc::clone(&core)),
+            email_flows: EmailFlows::new(Arc::clone(&core)),
             core,
         };
         services.feeds.follow_revocations().await?;

@@ -15,6 +15,52 @@ pub enum SignupMode {
     Closed,
 }
 
+/// `--email-verification`: whether an address must be proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification mail at sign-up; an email change applies at once.
+    Off,
+    /// A verification mail at sign-up; nothing is refused to an unproved address.
+    Optional,
+    /// As `Optional`, and a password grant for an unproved address is refused.
+    Required,
+}
+
+/// The mail flows: verification, recovery.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub verification: EmailVerification,
+    /// Mail requests per email address, known or not, across instances.
+    pub per_email: RateLimit,
+    /// Mail requests per client address, across instances.
+    pub per_address: RateLimit,
+    /// The link of a verification message, `{token}` standing for the token.
+    pub verify_link: String,
+    /// The link of a password-reset message, `{token}` standing for the token.
+    pub reset_link: String,
+}
+
+/// Mail requests one email address may cause an hour unless configured.
+pub const DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR: u32 = 5;
+/// Mail requests one client address may make an hour unless configured.
+pub const DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR: u32 = 30;
+
+impl EmailSettings {
+    /// Defaults from the contract, with links to this server's own pages
+    /// under `issuer`.
+    #[must_use]
+    pub fn with_defaults(issuer: &str) -> Self {
+        let base = issuer.trim_end_matches('/');
+        Self {
+            verification: EmailVerification::Off,
+            per_email: RateLimit::per_hour(DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR),
+            per_address: RateLimit::per_hour(DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR),
+            verify_link: format!("{base}/email/verify?token={{token}}"),
+            reset_link: format!("{base}/password/reset?token={{token}}"),
+        }
+    }
+}
+
 /// Everything the use cases ([`crate::Services`]) need to know about its deployment.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -43,6 +89,7 @@ pub struct AuthSettings {
     pub key_encryption_key: Option<KeyEncryptionKey>,
     /// How long a new key is published before it signs.
     pub key_publication_lead: Duration,
+    pub email: EmailSettings,
 }
 
 /// Sign-ups a client address may make an hour unless configured.
@@ -60,6 +107,7 @@ impl AuthSettings {
     /// Defaults from the contract, for `issuer`.
     #[must_use]
     pub fn with_defaults(issuer: String) -> Self {
+        let issuer_for_links = issuer.clone();
         Self {
             audience: issuer.clone(),
             issuer,
@@ -76,6 +124,7 @@ impl AuthSettings {
             throttle: ThrottleSettings::default(),
             key_encryption_key: None,
             key_publication_lead: DEFAULT_KEY_PUBLICATION_LEAD,
+            email: EmailSettings::with_defaults(&issuer_for_links),
         }
     }
 

@@ -41,7 +41,10 @@ use std::str::FromStr;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use portcullis_core::key_encryption::KeyEncryptionKey;
-use portcullis_core::settings::{DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY};
+use portcullis_core::settings::{
+    DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR, DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR,
+    DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY,
+};
 use portcullis_core::{PasswordPolicy, SecretString};
 use portcullis_mail::{MailFrom, SmtpUrl};
 use portcullis_server::HttpSettings;
@@ -229,6 +232,16 @@ pub(crate) enum Signup {
     Open,
     /// Only `portcullis user add` creates accounts.
     Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EmailVerificationChoice {
+    /// No verification mail at sign-up; an email change applies at once.
+    Off,
+    /// A verification mail at sign-up; an unproved address may still sign in.
+    Optional,
+    /// As `optional`, and a password grant for an unproved address is refused.
+    Required,
 }
 
 /// The settings of `serve`, each also read from `PORTCULLIS_<FLAG>` and from
@@ -453,6 +466,19 @@ pub(crate) struct ServeArgs {
     /// The name messages sign with and their subjects mention.
     #[arg(long, env = "PORTCULLIS_PRODUCT_NAME", default_value = "Portcullis")]
     pub(crate) product_name: String,
+
+    /// Whether addresses are proved by mail [default: optional with --smtp-url, else off].
+    #[arg(long, env = "PORTCULLIS_EMAIL_VERIFICATION", value_enum)]
+    pub(crate) email_verification: Option<EmailVerificationChoice>,
+
+    /// Mail requests (verification, reset) one email address may cause an
+    /// hour, known or not, across instances; 0 for no limit.
+    #[arg(long, env = "PORTCULLIS_MAIL_PER_EMAIL", default_value_t = DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR)]
+    pub(crate) mail_per_email: u32,
+
+    /// Mail requests one client address may make an hour, across instances; 0 for no limit.
+    #[arg(long, env = "PORTCULLIS_MAIL_PER_ADDRESS", default_value_t = DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR)]
+    pub(crate) mail_per_address: u32,
 
     /// A folder of mail templates: a file named like a built-in one
     /// (`password_reset.html`, `layout.txt` …) replaces it.

@@ -18,12 +18,12 @@ use clap::{Arg, ArgAction, CommandFactory as _, FromArgMatches as _};
 use portcullis_core::AuthSettings;
 use portcullis_core::hashing::Argon2Settings;
 use portcullis_core::rate_limits::RateLimit;
-use portcullis_core::settings::SignupMode;
+use portcullis_core::settings::{EmailSettings, EmailVerification, SignupMode};
 use portcullis_core::throttle::ThrottleSettings;
 use portcullis_mail::MailSettings;
 use portcullis_server::HttpSettings;
 
-use crate::cli::{Cli, Command, InvalidSetting, ServeArgs, Signup};
+use crate::cli::{Cli, Command, EmailVerificationChoice, InvalidSetting, ServeArgs, Signup};
 
 /// How to use the database's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,7 +264,22 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         mail_from,
         product_name,
         templates,
+        email_verification,
+        mail_per_email,
+        mail_per_address,
     } = settings;
+    let email = EmailSettings {
+        verification: match email_verification {
+            Some(EmailVerificationChoice::Off) => EmailVerification::Off,
+            Some(EmailVerificationChoice::Optional) => EmailVerification::Optional,
+            Some(EmailVerificationChoice::Required) => EmailVerification::Required,
+            None if smtp_url.is_some() => EmailVerification::Optional,
+            None => EmailVerification::Off,
+        },
+        per_email: RateLimit::per_hour(mail_per_email),
+        per_address: RateLimit::per_hour(mail_per_address),
+        ..EmailSettings::with_defaults(&issuer)
+    };
     Config {
         database,
         pool: PoolSettings {
@@ -303,6 +318,7 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
             },
             key_encryption_key: key_encryption_key_file.or(key_encryption_key),
             key_publication_lead,
+            email,
         },
         http: HttpSettings {
             cors_origins,

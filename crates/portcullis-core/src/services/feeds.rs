@@ -178,7 +178,8 @@ impl Feeds {
     /// keys retired more than a token lifetime ago, forgotten login
     /// failures, old rate-limit windows, and the entries of both feeds that
     /// a read a retention period ago had made readable (a token lifetime
-    /// for revocations), and messages sent or given up a week ago. Returns how many rows went.
+    /// for revocations), messages sent or given up a week ago, and expired
+    /// one-time email tokens. Returns how many rows went.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
@@ -212,6 +213,7 @@ impl Feeds {
             prune_in_batches(|limit| store.prune_window_counts(windows_before, limit)).await?;
         let mail_before = now - FINISHED_MAIL_KEPT;
         deleted += prune_in_batches(|limit| store.prune_finished_mail(mail_before, limit)).await?;
+        deleted += prune_in_batches(|limit| store.prune_email_tokens(now, limit)).await?;
         Ok(deleted)
     }
 }

@@ -13,6 +13,7 @@
 pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod discovery;
+pub(crate) mod email;
 pub(crate) mod health;
 pub(crate) mod personal_tokens;
 pub(crate) mod protected_apis;
@@ -50,6 +51,10 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::update_me))
         .routes(routes!(accounts::delete_me))
         .routes(routes!(accounts::change_password))
+        .routes(routes!(email::request_verification))
+        .routes(routes!(email::verify))
+        .routes(routes!(email::forgot_password))
+        .routes(routes!(email::reset_password))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke_all))
         .routes(routes!(sessions::revoke_one))

@@ -1,0 +1,120 @@
+//! Writing mail into the outbox, for every use case that sends some:
+//! making a one-time token and queueing the message that carries it (in one
+//! store write), and the notices that carry nothing secret.
+//!
+//! It builds [`portcullis_mail`] messages (plain data) and never sends
+//! anything: the server's sender loop does. What to send and when is the
+//! use cases' decision; this module only makes the token, the link and the
+//! message agree.
+
+use std::net::IpAddr;
+
+use portcullis_mail::{
+    Link, MessageContent, OneTimeCode, OutgoingMessage, PasswordChange, Recipient, RequestOrigin,
+};
+use secrecy::ExposeSecret as _;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::core::Core;
+use crate::email_tokens::{EmailTokenPurpose, NewEmailToken};
+use crate::error::AuthError;
+use crate::services::grants::ClientInfo;
+use crate::store::{EmailTokenRecord, QueuedMail, UserRecord};
+
+/// When and from where a request that causes mail was made.
+pub(crate) fn origin(client: &ClientInfo, at: OffsetDateTime) -> RequestOrigin {
+    RequestOrigin {
+        at,
+        client_address: client
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok()),
+    }
+}
+
+/// `message` as an outbox row queued at `now`.
+pub(crate) fn queued(message: &OutgoingMessage, now: OffsetDateTime) -> QueuedMail {
+    QueuedMail {
+        id: Uuid::now_v7(),
+        kind: message.kind().as_str(),
+        payload: message.to_json(),
+        queued_at: now,
+    }
+}
+
+/// Makes a token of `purpose` for `user` and queues the message carrying
+/// it, in one store write that also cancels the user's older tokens of
+/// that purpose.
+pub(crate) async fn issue_token(
+    core: &Core,
+    user: &UserRecord,
+    purpose: EmailTokenPurpose,
+    requested: RequestOrigin,
+) -> Result<(), AuthError> {
+    let now = core.clock.now_seconds();
+    let token = NewEmailToken::generate();
+    let template = match purpose {
+        EmailTokenPurpose::VerifyEmail => &core.settings.email.verify_link,
+        EmailTokenPurpose::ResetPassword => &core.settings.email.reset_link,
+    };
+    let link = Link::parse(template.replace("{token}", token.link_token.expose_secret())).map_err(
+        |error| AuthError::Misconfigured(format!("the {} link: {error}", purpose.as_str())),
+    )?;
+    let code = OneTimeCode::parse(token.code.expose_secret())
+        .map_err(|error| AuthError::Internal(error.to_string()))?;
+    let valid_for = purpose.lifetime().unsigned_abs();
+    let content = match purpose {
+        EmailTokenPurpose::VerifyEmail => MessageContent::EmailVerification {
+            link,
+            code,
+            valid_for,
+            requested,
+        },
+        EmailTokenPurpose::ResetPassword => MessageContent::PasswordReset {
+            link,
+            code,
+            valid_for,
+            requested,
+        },
+    };
+    let message = OutgoingMessage {
+        to: recipient(user),
+        content,
+    };
+    let record = EmailTokenRecord {
+        id: token.id,
+        user_id: user.id,
+        purpose,
+        email: user.email.clone(),
+        link_hash: token.link_hash,
+        code_hash: token.code_hash,
+        created_at: now,
+        expires_at: now + purpose.lifetime(),
+        failed_tries: 0,
+        used_at: None,
+    };
+    core.store
+        .issue_email_token(&record, &queued(&message, now))
+        .await?;
+    Ok(())
+}
+
+/// The notice to `user`'s address that the password changed or was reset.
+pub(crate) fn password_notice(
+    user: &UserRecord,
+    how: PasswordChange,
+    requested: RequestOrigin,
+) -> OutgoingMessage {
+    OutgoingMessage {
+        to: recipient(user),
+        content: MessageContent::PasswordChangedNotice { how, requested },
+    }
+}
+
+fn recipient(user: &UserRecord) -> Recipient {
+    Recipient {
+        email: user.email.as_str().to_owned(),
+        name: user.name.clone(),
+    }
+}

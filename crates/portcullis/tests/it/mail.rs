@@ -1,0 +1,456 @@
+//! The mail flows over HTTP, with the mail delivered over real SMTP to a
+//! real server (Python's aiosmtpd, started per test): the tests read the
+//! link's token or the code out of the delivered message and finish the
+//! flow, as a user would. Without aiosmtpd each test says "skipped" (and
+//! fails when `PORTCULLIS_REQUIRE_SERVICES=1`, as in CI).
+
+use std::time::{Duration, Instant};
+
+use mail_parser::MessageParser;
+use portcullis_mail::test_smtp::{self, TestSmtpOptions, TestSmtpServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, Reply, TestServer, check_problem, read, text};
+
+const NEW_PASSWORD: &str = "a brand new passphrase for alice";
+
+/// A delivered message, decoded.
+struct Delivered {
+    to: String,
+    subject: String,
+    text: String,
+}
+
+impl Delivered {
+    /// The token of the link in the message.
+    fn token(&self) -> String {
+        let start = self.text.find("token=").expect("a link with a token") + "token=".len();
+        self.text[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// The 8-digit code in the message.
+    fn code(&self) -> String {
+        self.text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|run| run.len() == 8)
+            .expect("an 8-digit code")
+            .to_owned()
+    }
+}
+
+/// An SMTP server for one test, or `None` (having said "skipped") when
+/// aiosmtpd is missing.
+fn smtp_server() -> Option<TestSmtpServer> {
+    if let Some(reason) = test_smtp::unavailable() {
+        eprintln!("skipped: {reason}");
+        return None;
+    }
+    Some(TestSmtpServer::start(TestSmtpOptions::default()).expect("the test SMTP server starts"))
+}
+
+/// A server that sends its mail to `smtp`, with `extra` flags.
+async fn server_mailing_to(smtp: &TestSmtpServer, extra: &[&str]) -> TestServer {
+    let url = smtp.smtp_url();
+    let mut flags = vec![
+        "--smtp-url",
+        url.as_str(),
+        "--mail-from",
+        "auth@example.com",
+    ];
+    flags.extend_from_slice(extra);
+    TestServer::spawn_with(&flags).await
+}
+
+/// Waits (at most 15 s) until `count` messages have arrived; returns them all.
+async fn messages(smtp: &TestSmtpServer, count: usize) -> Vec<Delivered> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let received = smtp.received();
+        if received.len() >= count {
+            return received
+                .iter()
+                .map(|message| {
+                    let parsed = MessageParser::default()
+                        .parse(&message.raw)
+                        .expect("a parsable message");
+                    Delivered {
+                        to: message.recipients.join(","),
+                        subject: parsed.subject().unwrap_or_default().to_owned(),
+                        text: parsed.body_text(0).expect("a text part").into_owned(),
+                    }
+                })
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} messages arrived",
+            received.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The last of `count` messages, once it has arrived.
+async fn message(smtp: &TestSmtpServer, count: usize) -> Delivered {
+    messages(smtp, count).await.pop().expect("a message")
+}
+
+async fn post(server: &TestServer, path: &str, body: Value) -> Reply {
+    read(server.client.post(server.url(path)).json(&body)).await
+}
+
+#[track_caller]
+fn check_accepted(reply: &Reply) {
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn forgot_then_reset_ends_every_session_and_the_new_password_works() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &[]).await;
+    server.sign_up("alice@example.com").await;
+    let verification = message(&smtp, 1).await;
+    assert_eq!(
+        verification.subject,
+        "Confirm your email address for Portcullis"
+    );
+    let first = server.login("alice@example.com", PASSWORD).await;
+    let second = server.login("alice@example.com", PASSWORD).await;
+
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "Alice@Example.com "}),
+        )
+        .await,
+    );
+    let reset = message(&smtp, 2).await;
+    assert_eq!(reset.to, "alice@example.com");
+    assert_eq!(reset.subject, "Reset your Portcullis password");
+    assert!(
+        reset
+            .text
+            .contains("http://localhost:8080/password/reset?token="),
+        "under the issuer: {}",
+        reset.text
+    );
+    let token = reset.token();
+    assert!(token.len() >= 43, "at least 256 bits: {token}");
+
+    let reply = post(
+        &server,
+        "/password/reset",
+        json!({"token": token, "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+
+    // Every old session is refused, access and refresh tokens alike.
+    for tokens in [&first, &second] {
+        let me = server
+            .get_authorized("/me", &text(tokens, "access_token"))
+            .await;
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+        let refreshed = server.refresh(&text(tokens, "refresh_token")).await;
+        assert_eq!(refreshed.status(), StatusCode::BAD_REQUEST);
+    }
+    // The new password works, the old one does not; the address counts as verified.
+    let old = server.password_grant("alice@example.com", PASSWORD).await;
+    assert_eq!(old.status(), StatusCode::BAD_REQUEST);
+    let tokens = server.login("alice@example.com", NEW_PASSWORD).await;
+    let me: Value = server
+        .get_authorized("/me", &text(&tokens, "access_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email_verified"], true, "{me}");
+
+    // The address is told.
+    let notice = message(&smtp, 3).await;
+    assert_eq!(notice.subject, "Your Portcullis password was reset");
+
+    // The token worked once.
+    let again = post(
+        &server,
+        "/password/reset",
+        json!({"token": token, "new_password": "yet another passphrase here"}),
+    )
+    .await;
+    check_problem(&again, StatusCode::UNPROCESSABLE_ENTITY, "a spent token");
+}
+
+#[tokio::test]
+async fn sign_up_then_verify_by_link_and_by_code() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &[]).await;
+    let user = server.sign_up("alice@example.com").await;
+    assert_eq!(user["email_verified"], false, "{user}");
+    let by_link = message(&smtp, 1).await;
+    assert!(
+        by_link
+            .text
+            .contains("http://localhost:8080/email/verify?token="),
+        "under the issuer: {}",
+        by_link.text
+    );
+
+    let reply = post(&server, "/email/verify", json!({"token": by_link.token()})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["email_verified"], true);
+    assert_eq!(reply.json()["email"], "alice@example.com");
+    let again = post(&server, "/email/verify", json!({"token": by_link.token()})).await;
+    check_problem(&again, StatusCode::UNPROCESSABLE_ENTITY, "a spent link");
+
+    // A verified address gets no more verification mail.
+    check_accepted(
+        &post(
+            &server,
+            "/email/verify-request",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+
+    server.sign_up("bob@example.com").await;
+    let by_code = message(&smtp, 2).await;
+    assert_eq!(by_code.to, "bob@example.com", "nothing more went to alice");
+    let wrong = post(
+        &server,
+        "/email/verify",
+        json!({"email": "alice@example.com", "code": by_code.code()}),
+    )
+    .await;
+    check_problem(
+        &wrong,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another account's code",
+    );
+    let reply = post(
+        &server,
+        "/email/verify",
+        json!({"email": "bob@example.com", "code": by_code.code()}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["email_verified"], true);
+}
+
+#[tokio::test]
+async fn answers_are_identical_for_known_and_unknown_addresses_and_unknown_ones_get_nothing() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &["--email-verification", "off"]).await;
+    server.sign_up("alice@example.com").await;
+    for path in ["/password/forgot", "/email/verify-request"] {
+        let known = post(&server, path, json!({"email": "alice@example.com"})).await;
+        let unknown = post(&server, path, json!({"email": "nobody@example.com"})).await;
+        check_accepted(&known);
+        assert_eq!(known.bytes, unknown.bytes, "{path}");
+        assert_eq!(known.header("content-type"), unknown.header("content-type"));
+        assert_eq!(
+            known.header("content-length"),
+            unknown.header("content-length")
+        );
+    }
+    // The reset and the verification for alice, nothing for nobody.
+    let delivered = messages(&smtp, 2).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.received().len(), 2);
+    assert!(
+        delivered
+            .iter()
+            .all(|message| message.to == "alice@example.com")
+    );
+}
+
+#[tokio::test]
+async fn requests_are_throttled_per_email_known_or_not_and_per_client_address() {
+    let Some(smtp) = smtp_server() else { return };
+    let server =
+        server_mailing_to(&smtp, &["--mail-per-email", "2", "--mail-per-address", "5"]).await;
+    for email in ["alice@example.com", "nobody@example.com"] {
+        for _ in 0..2 {
+            check_accepted(&post(&server, "/password/forgot", json!({"email": email})).await);
+        }
+        let refused = post(&server, "/password/forgot", json!({"email": email})).await;
+        check_problem(&refused, StatusCode::TOO_MANY_REQUESTS, email);
+        let retry_after: u64 = refused.header("retry-after").parse().expect("Retry-After");
+        assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    }
+    // Six counted from this address already (the refused ones too): past five, refused.
+    let refused = post(
+        &server,
+        "/email/verify-request",
+        json!({"email": "carol@example.com"}),
+    )
+    .await;
+    check_problem(&refused, StatusCode::TOO_MANY_REQUESTS, "per address");
+}
+
+#[tokio::test]
+async fn a_newer_request_cancels_the_older_and_tokens_expire() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &["--email-verification", "off"]).await;
+    server.sign_up("alice@example.com").await;
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let older = message(&smtp, 1).await;
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let newer = message(&smtp, 2).await;
+    for (proof, case) in [
+        (json!({"token": older.token()}), "the older link"),
+        (
+            json!({"email": "alice@example.com", "code": older.code()}),
+            "the older code",
+        ),
+    ] {
+        let mut body = proof;
+        body["new_password"] = json!(NEW_PASSWORD);
+        check_problem(
+            &post(&server, "/password/reset", body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            case,
+        );
+    }
+
+    // The reset link lives one hour.
+    server.advance_clock(time::Duration::minutes(61));
+    let expired = post(
+        &server,
+        "/password/reset",
+        json!({"token": newer.token(), "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    check_problem(
+        &expired,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an expired link",
+    );
+    server.login("alice@example.com", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn the_fifth_wrong_code_ends_the_code() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &["--email-verification", "off"]).await;
+    server.sign_up("alice@example.com").await;
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let reset = message(&smtp, 1).await;
+    let code = reset.code();
+    let wrong = format!("{:08}", (code.parse::<u32>().unwrap() + 1) % 100_000_000);
+    for attempt in 1..=5 {
+        let reply = post(
+            &server,
+            "/password/reset",
+            json!({"email": "alice@example.com", "code": wrong, "new_password": NEW_PASSWORD}),
+        )
+        .await;
+        check_problem(
+            &reply,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("wrong code {attempt}"),
+        );
+    }
+    let right = post(
+        &server,
+        "/password/reset",
+        json!({"email": "alice@example.com", "code": code, "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    check_problem(
+        &right,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the right code after five wrong ones",
+    );
+    // And its link died with it.
+    let link = post(
+        &server,
+        "/password/reset",
+        json!({"token": reset.token(), "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    check_problem(
+        &link,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the link of that message",
+    );
+}
+
+#[tokio::test]
+async fn a_reset_asked_while_the_mail_server_is_down_is_delivered_when_it_returns() {
+    let Some(mut smtp) = smtp_server() else {
+        return;
+    };
+    let server = server_mailing_to(&smtp, &["--email-verification", "off"]).await;
+    server.sign_up("alice@example.com").await;
+    smtp.stop();
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    // The first attempt fails; the retry policy waits 30 s before the next.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    smtp.restart().expect("the SMTP server restarts");
+    server.advance_clock(time::Duration::seconds(31));
+    let reset = message(&smtp, 1).await;
+    let reply = post(
+        &server,
+        "/password/reset",
+        json!({"token": reset.token(), "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn without_an_smtp_url_messages_go_to_the_log() {
+    let server = TestServer::spawn_with(&["--email-verification", "off"]).await;
+    server.sign_up("alice@example.com").await;
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = server.log();
+        if log.contains("password/reset?token=") {
+            assert!(log.contains("WARN"), "at warning level: {log}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no message in the log: {log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
