@@ -107,6 +107,9 @@ pub(crate) enum Command {
     Token(TokenCommand),
     /// Import users with their password hashes from JSON Lines, CSV or a Keycloak realm export.
     Import(ImportArgs),
+    /// Check the mail settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Write every user, password hash included, as JSON Lines that `import` reads back.
     Export {
         /// The file to create (it must not exist; readable by its owner only).
@@ -201,6 +204,18 @@ pub(crate) enum RoleCommand {
     },
     /// One line per role: name, then its permissions.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MailCommand {
+    /// Send one test message through the configured SMTP server (the
+    /// settings of `serve`, from PORTCULLIS_* variables or --config) and
+    /// print what the server answered; exit 1 when it was not sent.
+    Test {
+        /// The address to send it to.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -467,7 +482,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_PRODUCT_NAME", default_value = "Portcullis")]
     pub(crate) product_name: String,
 
-    /// Whether addresses are proved by mail [default: optional with --smtp-url, else off].
+    /// Whether addresses are proved by mail; when not given, `optional` with
+    /// --smtp-url and `off` without.
     #[arg(long, env = "PORTCULLIS_EMAIL_VERIFICATION", value_enum)]
     pub(crate) email_verification: Option<EmailVerificationChoice>,
 

@@ -454,3 +454,42 @@ async fn without_an_smtp_url_messages_go_to_the_log() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `portcullis mail test --to E`, with the SMTP settings from the environment.
+fn mail_test(smtp_url: &str, to: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["mail", "test", "--to", to])
+        .env("PORTCULLIS_SMTP_URL", smtp_url)
+        .env("PORTCULLIS_MAIL_FROM", "auth@example.com")
+        .output()
+        .expect("run portcullis mail test")
+}
+
+#[tokio::test]
+async fn mail_test_sends_one_message_and_says_what_the_server_answered() {
+    let Some(mut smtp) = smtp_server() else {
+        return;
+    };
+    let output = mail_test(&smtp.smtp_url(), "ada@example.com");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("sent; the server answered: 250"),
+        "{stdout}"
+    );
+    let test = message(&smtp, 1).await;
+    assert_eq!(
+        (test.to.as_str(), test.subject.as_str()),
+        ("ada@example.com", "Test message from Portcullis")
+    );
+
+    smtp.stop();
+    let output = mail_test(&smtp.smtp_url(), "ada@example.com");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("not sent"), "{stdout}");
+}
