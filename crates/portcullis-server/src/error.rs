@@ -227,6 +227,7 @@ impl IntoResponse for ApiError {
                     )
                 }
                 AuthError::InvalidGrant
+                | AuthError::EmailNotVerified
                 | AuthError::InvalidRequest(_)
                 | AuthError::InvalidScope(_)
                 | AuthError::Invalid(_)
@@ -422,6 +423,11 @@ impl OAuthError {
                 StatusCode::BAD_REQUEST,
                 OAuthErrorCode::InvalidGrant,
                 invalid_grant_description,
+            ),
+            AuthError::EmailNotVerified => Self::new(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidGrant,
+                "the email address is not verified: follow the link sent to it, or ask for a new one with POST /email/verify-request",
             ),
             AuthError::InvalidRequest(description) => Self::invalid_request(description),
             AuthError::InvalidScope(description) => Self::new(

@@ -25,6 +25,7 @@ use crate::login_attempts::AttemptKeys;
 use crate::names::Scope;
 use crate::password::Password;
 use crate::refresh::{Lineage, RefreshToken, SessionRefreshKey};
+use crate::settings::EmailVerification;
 use crate::store::{SessionRecord, UserRecord};
 use crate::telemetry::{self, LoginOutcome};
 use crate::throttle;
@@ -109,6 +110,12 @@ impl Grants {
                     core.store.set_password_hash(user.id, &new_hash).await?;
                 }
                 attempt.succeeded().await?;
+                // Said only to whoever knows the password.
+                if core.settings.email.verification == EmailVerification::Required
+                    && !user.email_verified
+                {
+                    return Err(AuthError::EmailNotVerified);
+                }
                 telemetry::login(LoginOutcome::Success);
                 user
             }

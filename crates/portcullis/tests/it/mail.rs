@@ -493,3 +493,37 @@ async fn mail_test_sends_one_message_and_says_what_the_server_answered() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("not sent"), "{stdout}");
 }
+
+#[tokio::test]
+async fn with_verification_required_an_unproved_address_cannot_log_in_until_verified() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &["--email-verification", "required"]).await;
+    server.sign_up("alice@example.com").await;
+    let refused = Reply::of(server.password_grant("alice@example.com", PASSWORD).await).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.json()["error"], "invalid_grant");
+    let description = refused.json()["error_description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(description.contains("not verified"), "{description}");
+    // Said only after the password matched.
+    let wrong = Reply::of(
+        server
+            .password_grant("alice@example.com", "not the password at all")
+            .await,
+    )
+    .await;
+    assert_eq!(wrong.json()["error"], "invalid_grant");
+    assert!(!wrong.text().contains("not verified"), "{}", wrong.text());
+
+    let verification = message(&smtp, 1).await;
+    let reply = post(
+        &server,
+        "/email/verify",
+        json!({"token": verification.token()}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    server.login("alice@example.com", PASSWORD).await;
+}
