@@ -27,6 +27,7 @@ mod mail_sender;
 mod maintenance;
 mod metrics;
 mod openapi;
+mod pages;
 mod responses;
 mod routes;
 mod state;

@@ -256,6 +256,7 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
     tags(
         (name = "accounts", description = "Sign-up and the caller's own account."),
         (name = "email", description = "Proving an address and recovering an account by mail."),
+        (name = "pages", description = "HTML pages that mailed links open; their forms post back here."),
         (name = "tokens", description = "The OAuth 2.0 token endpoint and revocation."),
         (name = "sessions", description = "The caller's sessions and logout."),
         (name = "personal-access-tokens", description = "API keys: long-lived tokens with chosen scopes."),

@@ -496,6 +496,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_MAIL_PER_ADDRESS", default_value_t = DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR)]
     pub(crate) mail_per_address: u32,
 
+    /// Where mailed links point, instead of this server's own pages:
+    /// `verify=URL` or `reset=URL`, `{token}` in the URL standing for the
+    /// token (repeatable), e.g. `reset=https://app.example.com/reset?token={token}`.
+    #[arg(
+        long = "link-url",
+        env = "PORTCULLIS_LINK_URL",
+        value_delimiter = ',',
+        value_parser = link_url
+    )]
+    pub(crate) link_urls: Vec<LinkUrl>,
+
     /// A folder of mail templates: a file named like a built-in one
     /// (`password_reset.html`, `layout.txt` …) replaces it.
     #[arg(long, env = "PORTCULLIS_TEMPLATES")]
@@ -554,6 +565,32 @@ fn key_encryption_key_file(path: &str) -> Result<KeyEncryptionKey, InvalidSettin
     let text = std::fs::read_to_string(path)
         .map_err(|error| InvalidSetting(format!("cannot read {path}: {error}")))?;
     key_encryption_key(&text)
+}
+
+/// A page of an application that a mailed link opens, for one kind of link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LinkUrl {
+    Verify(String),
+    Reset(String),
+}
+
+fn link_url(text: &str) -> Result<LinkUrl, InvalidSetting> {
+    let (kind, url) = text
+        .split_once('=')
+        .ok_or_else(|| InvalidSetting("expected verify=URL or reset=URL".into()))?;
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok || !url.contains("{token}") || url.chars().any(char::is_whitespace) {
+        return Err(InvalidSetting(
+            "the URL must be http(s)://…, hold {token}, and have no spaces".into(),
+        ));
+    }
+    match kind {
+        "verify" => Ok(LinkUrl::Verify(url.to_owned())),
+        "reset" => Ok(LinkUrl::Reset(url.to_owned())),
+        other => Err(InvalidSetting(format!(
+            "unknown link {other:?}: expected verify or reset"
+        ))),
+    }
 }
 
 fn smtp_url(text: &str) -> Result<SmtpUrl, InvalidSetting> {

@@ -23,7 +23,9 @@ use portcullis_core::throttle::ThrottleSettings;
 use portcullis_mail::MailSettings;
 use portcullis_server::HttpSettings;
 
-use crate::cli::{Cli, Command, EmailVerificationChoice, InvalidSetting, ServeArgs, Signup};
+use crate::cli::{
+    Cli, Command, EmailVerificationChoice, InvalidSetting, LinkUrl, ServeArgs, Signup,
+};
 
 /// How to use the database's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,8 +269,9 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         email_verification,
         mail_per_email,
         mail_per_address,
+        link_urls,
     } = settings;
-    let email = EmailSettings {
+    let mut email = EmailSettings {
         verification: match email_verification {
             Some(EmailVerificationChoice::Off) => EmailVerification::Off,
             Some(EmailVerificationChoice::Optional) => EmailVerification::Optional,
@@ -280,6 +283,12 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         per_address: RateLimit::per_hour(mail_per_address),
         ..EmailSettings::with_defaults(&issuer)
     };
+    for link in link_urls {
+        match link {
+            LinkUrl::Verify(url) => email.verify_link = url,
+            LinkUrl::Reset(url) => email.reset_link = url,
+        }
+    }
     Config {
         database,
         pool: PoolSettings {

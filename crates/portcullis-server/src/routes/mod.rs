@@ -15,6 +15,7 @@ pub(crate) mod admin;
 pub(crate) mod discovery;
 pub(crate) mod email;
 pub(crate) mod health;
+pub(crate) mod pages;
 pub(crate) mod personal_tokens;
 pub(crate) mod protected_apis;
 pub(crate) mod sessions;
@@ -55,6 +56,10 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(email::verify))
         .routes(routes!(email::forgot_password))
         .routes(routes!(email::reset_password))
+        .routes(routes!(pages::verify_page))
+        .routes(routes!(pages::verify_form_posted))
+        .routes(routes!(pages::reset_page))
+        .routes(routes!(pages::reset_form_posted))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke_all))
         .routes(routes!(sessions::revoke_one))

@@ -4,7 +4,7 @@
 
 use portcullis_core::SecretString;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 /// `POST /email/verify-request`, `POST /password/forgot`.
 #[derive(Deserialize, ToSchema)]
@@ -71,4 +71,45 @@ impl MailRequestAccepted {
         status: "accepted",
         detail: "If an account has this address, a message is on its way.",
     };
+}
+
+/// The query of a page a mailed link opens.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LinkQuery {
+    /// The token of the link; without it the page asks for the address and the code.
+    #[param(nullable = false, max_length = 64)]
+    pub(crate) token: Option<String>,
+}
+
+/// The form of the verification page: the link's `token`, or `email` and `code`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VerifyEmailForm {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub(crate) token: Option<SecretString>,
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub(crate) email: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 16)]
+    pub(crate) code: Option<SecretString>,
+}
+
+/// The form of the reset page: the link's `token`, or `email` and `code`, and the new password.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResetPasswordForm {
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub(crate) token: Option<SecretString>,
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    pub(crate) email: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 16)]
+    pub(crate) code: Option<SecretString>,
+    #[schema(value_type = String, format = Password, max_length = 1024)]
+    pub(crate) new_password: SecretString,
 }

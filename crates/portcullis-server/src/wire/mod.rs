@@ -38,7 +38,8 @@ pub(crate) use admin::{
     AdminUserChangeRequest, PutRoleRequest, RoleBody, UserListBody, UserListQuery,
 };
 pub(crate) use email::{
-    MailRequestAccepted, MailRequestBody, ResetPasswordRequest, VerifyEmailRequest,
+    LinkQuery, MailRequestAccepted, MailRequestBody, ResetPasswordForm, ResetPasswordRequest,
+    VerifyEmailForm, VerifyEmailRequest,
 };
 pub(crate) use names::{EditableRoleName, PermissionName, RoleName};
 pub(crate) use protected_apis::{

@@ -527,3 +527,205 @@ async fn with_verification_required_an_unproved_address_cannot_log_in_until_veri
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     server.login("alice@example.com", PASSWORD).await;
 }
+
+/// A form POST, as a browser sends it.
+async fn post_form(server: &TestServer, path: &str, fields: &[(&str, &str)]) -> Reply {
+    let body = serde_urlencoded::to_string(fields).unwrap();
+    read(
+        server
+            .client
+            .post(server.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await
+}
+
+#[track_caller]
+fn check_page(reply: &Reply, status: StatusCode, contains: &[&str]) {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), "text/html; charset=utf-8");
+    let policy = reply.header("content-security-policy");
+    assert!(
+        policy.starts_with("default-src 'none'; style-src 'sha256-"),
+        "{policy}"
+    );
+    assert!(
+        policy.contains("frame-ancestors 'none'") && policy.contains("form-action 'self'"),
+        "{policy}"
+    );
+    assert_eq!(reply.header("referrer-policy"), "no-referrer");
+    assert_eq!(reply.header("cache-control"), "no-store");
+    let page = reply.text();
+    assert!(!page.contains("<script"), "no script: {page}");
+    assert!(
+        !page.contains("src=") && !page.contains("href="),
+        "nothing loaded from outside: {page}"
+    );
+    for expected in contains {
+        assert!(page.contains(expected), "{expected:?} missing from {page}");
+    }
+}
+
+#[tokio::test]
+async fn the_reset_page_spends_nothing_until_its_form_is_posted() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &["--email-verification", "off"]).await;
+    server.sign_up("alice@example.com").await;
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let token = message(&smtp, 1).await.token();
+
+    // Opened twice (a mail scanner, then the user): nothing is spent.
+    for _ in 0..2 {
+        let page = read(
+            server
+                .client
+                .get(server.url(&format!("/password/reset?token={token}"))),
+        )
+        .await;
+        check_page(
+            &page,
+            StatusCode::OK,
+            &[
+                "<form method=\"post\" action=\"/password/reset/confirm\">",
+                &format!("<input type=\"hidden\" name=\"token\" value=\"{token}\">"),
+                "<label for=\"new_password\">New password</label>",
+                "type=\"password\" autocomplete=\"new-password\"",
+            ],
+        );
+    }
+    // A password the policy refuses: the form again, the token kept.
+    let short = post_form(
+        &server,
+        "/password/reset/confirm",
+        &[("token", &token), ("new_password", "short")],
+    )
+    .await;
+    check_page(
+        &short,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &["cannot be used", &token],
+    );
+
+    let done = post_form(
+        &server,
+        "/password/reset/confirm",
+        &[("token", &token), ("new_password", NEW_PASSWORD)],
+    )
+    .await;
+    check_page(&done, StatusCode::OK, &["Password changed"]);
+    server.login("alice@example.com", NEW_PASSWORD).await;
+    let again = post_form(
+        &server,
+        "/password/reset/confirm",
+        &[("token", &token), ("new_password", NEW_PASSWORD)],
+    )
+    .await;
+    check_page(&again, StatusCode::UNPROCESSABLE_ENTITY, &["does not work"]);
+
+    // Without a token, the page asks for the address and the code.
+    let by_code = read(server.client.get(server.url("/password/reset"))).await;
+    check_page(
+        &by_code,
+        StatusCode::OK,
+        &[
+            "<label for=\"email\">",
+            "<label for=\"code\">",
+            "one-time-code",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn the_verification_page_confirms_with_its_button_and_escapes_what_it_shows() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &[]).await;
+    server.sign_up("alice@example.com").await;
+    let token = message(&smtp, 1).await.token();
+    let page = read(
+        server
+            .client
+            .get(server.url(&format!("/email/verify?token={token}"))),
+    )
+    .await;
+    check_page(
+        &page,
+        StatusCode::OK,
+        &["action=\"/email/verify/confirm\"", "Confirm my address"],
+    );
+    let hostile = read(
+        server
+            .client
+            .get(server.url("/email/verify?token=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")),
+    )
+    .await;
+    check_page(&hostile, StatusCode::OK, &["&quot;&gt;&lt;script&gt;"]);
+
+    let done = post_form(&server, "/email/verify/confirm", &[("token", &token)]).await;
+    check_page(&done, StatusCode::OK, &["alice@example.com is confirmed"]);
+    let tokens = server.login("alice@example.com", PASSWORD).await;
+    let me: Value = server
+        .get_authorized("/me", &text(&tokens, "access_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email_verified"], true);
+}
+
+#[tokio::test]
+async fn link_urls_point_the_links_at_an_applications_pages() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(
+        &smtp,
+        &[
+            "--link-url",
+            "reset=https://app.example.com/account/reset?t={token}",
+            "--link-url",
+            "verify=https://app.example.com/verify/{token}",
+        ],
+    )
+    .await;
+    server.sign_up("alice@example.com").await;
+    let verification = message(&smtp, 1).await;
+    assert!(
+        verification
+            .text
+            .contains("https://app.example.com/verify/"),
+        "{}",
+        verification.text
+    );
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let reset = message(&smtp, 2).await;
+    let start = reset
+        .text
+        .find("https://app.example.com/account/reset?t=")
+        .expect("the application's link")
+        + "https://app.example.com/account/reset?t=".len();
+    let token: String = reset.text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    // The application posts the token to the API.
+    let reply = post(
+        &server,
+        "/password/reset",
+        json!({"token": token, "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+}
