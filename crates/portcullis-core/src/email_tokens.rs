@@ -31,6 +31,8 @@ pub enum EmailTokenPurpose {
     VerifyEmail,
     /// The owner may choose a new password.
     ResetPassword,
+    /// The account's address becomes the token's (the new one, proved).
+    ChangeEmail,
 }
 
 /// The SHA-256 of a link token, as stored.
@@ -57,13 +59,14 @@ impl EmailTokenPurpose {
         match self {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
+            Self::ChangeEmail => "change_email",
         }
     }
 
     /// The purpose a stored name names.
     #[must_use]
     pub fn from_stored(name: &str) -> Option<Self> {
-        [Self::VerifyEmail, Self::ResetPassword]
+        [Self::VerifyEmail, Self::ResetPassword, Self::ChangeEmail]
             .into_iter()
             .find(|purpose| purpose.as_str() == name)
     }
@@ -72,7 +75,7 @@ impl EmailTokenPurpose {
     #[must_use]
     pub fn lifetime(self) -> Duration {
         match self {
-            Self::VerifyEmail => Duration::hours(24),
+            Self::VerifyEmail | Self::ChangeEmail => Duration::hours(24),
             Self::ResetPassword => Duration::hours(1),
         }
     }

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::core::Core;
+use crate::email::Email;
 use crate::email_tokens::{EmailTokenPurpose, NewEmailToken};
 use crate::error::AuthError;
 use crate::services::grants::ClientInfo;
@@ -43,19 +44,23 @@ pub(crate) fn queued(message: &OutgoingMessage, now: OffsetDateTime) -> QueuedMa
     }
 }
 
-/// Makes a token of `purpose` for `user` and queues the message carrying
-/// it, in one store write that also cancels the user's older tokens of
-/// that purpose.
+/// Makes a token of `purpose` for `user`, proving `address` (the account's,
+/// or the new one of an email change, where the message goes), and queues
+/// the message carrying it, in one store write that also cancels the
+/// user's older tokens of that purpose.
 pub(crate) async fn issue_token(
     core: &Core,
     user: &UserRecord,
+    address: &Email,
     purpose: EmailTokenPurpose,
     requested: RequestOrigin,
 ) -> Result<(), AuthError> {
     let now = core.clock.now_seconds();
     let token = NewEmailToken::generate();
     let template = match purpose {
-        EmailTokenPurpose::VerifyEmail => &core.settings.email.verify_link,
+        EmailTokenPurpose::VerifyEmail | EmailTokenPurpose::ChangeEmail => {
+            &core.settings.email.verify_link
+        }
         EmailTokenPurpose::ResetPassword => &core.settings.email.reset_link,
     };
     let link = Link::parse(template.replace("{token}", token.link_token.expose_secret())).map_err(
@@ -77,16 +82,26 @@ pub(crate) async fn issue_token(
             valid_for,
             requested,
         },
+        EmailTokenPurpose::ChangeEmail => MessageContent::EmailChangeConfirmation {
+            link,
+            code,
+            valid_for,
+            requested,
+            current_email: user.email.as_str().to_owned(),
+        },
     };
     let message = OutgoingMessage {
-        to: recipient(user),
+        to: Recipient {
+            email: address.as_str().to_owned(),
+            name: user.name.clone(),
+        },
         content,
     };
     let record = EmailTokenRecord {
         id: token.id,
         user_id: user.id,
         purpose,
-        email: user.email.clone(),
+        email: address.clone(),
         link_hash: token.link_hash,
         code_hash: token.code_hash,
         created_at: now,
@@ -109,6 +124,21 @@ pub(crate) fn password_notice(
     OutgoingMessage {
         to: recipient(user),
         content: MessageContent::PasswordChangedNotice { how, requested },
+    }
+}
+
+/// The notice to the old address once an email change applied.
+pub(crate) fn email_changed_notice(
+    user: &UserRecord,
+    new_email: &Email,
+    requested: RequestOrigin,
+) -> OutgoingMessage {
+    OutgoingMessage {
+        to: recipient(user),
+        content: MessageContent::EmailChangedNotice {
+            new_email: new_email.as_str().to_owned(),
+            requested,
+        },
     }
 }
 

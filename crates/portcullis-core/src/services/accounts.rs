@@ -50,6 +50,16 @@ pub struct AccountChange<'a> {
     pub current_password: Option<&'a SecretString>,
 }
 
+/// What `PATCH /me` did.
+#[derive(Debug, Clone)]
+pub enum ProfileUpdate {
+    /// Every change applied.
+    Applied(User),
+    /// The other changes applied; the email changes when the new address
+    /// confirms (email verification is on), and a message went there.
+    EmailConfirmationSent(User),
+}
+
 /// The caller's own account.
 pub struct Accounts {
     core: Arc<Core>,
@@ -111,7 +121,9 @@ impl Accounts {
         Ok((User::clone(&user), permissions))
     }
 
-    /// Changes the caller's name and/or email; an email change needs the current password.
+    /// Changes the caller's name and/or email; an email change needs the
+    /// current password and, with email verification on, applies only when
+    /// the new address confirms.
     ///
     /// # Errors
     /// [`AuthError::Invalid`], [`AuthError::IncorrectPassword`], [`AuthError::EmailTaken`].
@@ -119,7 +131,8 @@ impl Accounts {
         &self,
         principal: &Principal,
         change: AccountChange<'_>,
-    ) -> Result<User, AuthError> {
+        client: &ClientInfo,
+    ) -> Result<ProfileUpdate, AuthError> {
         let core = &self.core;
         let user = core
             .accounts
@@ -145,24 +158,43 @@ impl Accounts {
         {
             self.check_current_password(&user, current).await?;
         }
+        // With verification on, the new address must confirm first.
+        let (confirm_first, email) = match email {
+            Some(new_email) if core.settings.email.verification != EmailVerification::Off => {
+                if core.store.user_by_email(&new_email).await?.is_some() {
+                    return Err(AuthError::EmailTaken);
+                }
+                (Some(new_email), None)
+            }
+            email => (None, email),
+        };
+        let change = ProfileChange { email, name };
         let updated = core
             .accounts
-            .writing_account(
-                user.id,
-                core.store
-                    .update_profile(user.id, &ProfileChange { email, name }),
-            )
+            .writing_account(user.id, core.store.update_profile(user.id, &change))
             .await;
         match updated {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
             Err(other) => return Err(other.into()),
         }
-        Ok(core
+        let current = core
             .accounts
             .stored_active_account(principal.user_id)
-            .await?
-            .into())
+            .await?;
+        let Some(new_email) = confirm_first else {
+            return Ok(ProfileUpdate::Applied(current.into()));
+        };
+        let requested = mail_requests::origin(client, core.clock.now_seconds());
+        mail_requests::issue_token(
+            core,
+            &current,
+            &new_email,
+            EmailTokenPurpose::ChangeEmail,
+            requested,
+        )
+        .await?;
+        Ok(ProfileUpdate::EmailConfirmationSent(current.into()))
     }
 
     /// Sets a new password after checking the current one; every other
@@ -238,8 +270,14 @@ impl Accounts {
                 .await?
                 .ok_or(AuthError::NotFound)?;
             let requested = mail_requests::origin(client, core.clock.now_seconds());
-            mail_requests::issue_token(core, &record, EmailTokenPurpose::VerifyEmail, requested)
-                .await
+            mail_requests::issue_token(
+                core,
+                &record,
+                &record.email,
+                EmailTokenPurpose::VerifyEmail,
+                requested,
+            )
+            .await
         };
         if let Err(error) = queued.await {
             tracing::warn!(%error, "the verification message of a new account could not be queued");

@@ -25,7 +25,7 @@ use crate::email_tokens::{
 use crate::error::{AuthError, invalid, password_refused};
 use crate::mail_requests::{self, origin, queued};
 use crate::services::grants::ClientInfo;
-use crate::store::{EmailTokenRecord, TokenEffect};
+use crate::store::{EmailTokenRecord, StoreError, TokenEffect};
 use crate::throttle;
 use crate::user::User;
 
@@ -100,16 +100,43 @@ impl EmailFlows {
             .await
     }
 
-    /// `POST /email/verify`: marks the address proved.
+    /// `POST /email/verify`: marks the address proved, or, for the link of
+    /// an email change, moves the account to its new address (verified) and
+    /// tells the old one.
     ///
     /// # Errors
     /// [`AuthError::Invalid`] naming `token` or `code` when the proof is
-    /// wrong, used, cancelled or expired.
-    pub async fn verify_email(&self, proof: EmailProof<'_>) -> Result<User, AuthError> {
+    /// wrong, used, cancelled or expired; [`AuthError::EmailTaken`] when
+    /// another account took the new address meanwhile.
+    pub async fn verify_email(
+        &self,
+        proof: EmailProof<'_>,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
         let core = &self.core;
         let token = self
-            .live_token(EmailTokenPurpose::VerifyEmail, proof)
+            .live_token(
+                &[
+                    EmailTokenPurpose::VerifyEmail,
+                    EmailTokenPurpose::ChangeEmail,
+                ],
+                proof,
+            )
             .await?;
+        let user = core
+            .store
+            .user_by_id(token.user_id)
+            .await?
+            .ok_or_else(|| refused(proof))?;
+        let now = core.clock.now_seconds();
+        // An email change tells the address it leaves.
+        let (effect, notice) = if token.purpose == EmailTokenPurpose::ChangeEmail {
+            let notice =
+                mail_requests::email_changed_notice(&user, &token.email, origin(client, now));
+            (TokenEffect::ChangeEmail, Some(queued(&notice, now)))
+        } else {
+            (TokenEffect::VerifyEmail, None)
+        };
         let spent = core
             .accounts
             .writing_account(
@@ -118,13 +145,16 @@ impl EmailFlows {
                     &token,
                     core.clock.now(),
                     MAX_CODE_TRIES,
-                    TokenEffect::VerifyEmail,
-                    None,
+                    effect,
+                    notice.as_ref(),
                 ),
             )
-            .await?;
-        if !spent {
-            return Err(refused(proof));
+            .await;
+        match spent {
+            Ok(true) => {}
+            Ok(false) => return Err(refused(proof)),
+            Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
+            Err(other) => return Err(other.into()),
         }
         let user = core
             .store
@@ -149,7 +179,7 @@ impl EmailFlows {
     ) -> Result<(), AuthError> {
         let core = &self.core;
         let token = self
-            .live_token(EmailTokenPurpose::ResetPassword, proof)
+            .live_token(&[EmailTokenPurpose::ResetPassword], proof)
             .await?;
         let user = core
             .store
@@ -216,7 +246,8 @@ impl EmailFlows {
                 let already_verified =
                     purpose == EmailTokenPurpose::VerifyEmail && user.email_verified;
                 if !user.disabled && !already_verified {
-                    mail_requests::issue_token(&core, &user, purpose, requested).await?;
+                    mail_requests::issue_token(&core, &user, &user.email, purpose, requested)
+                        .await?;
                 }
                 Ok::<(), AuthError>(())
             };
@@ -226,11 +257,13 @@ impl EmailFlows {
         })))
     }
 
-    /// The live token `proof` names for `purpose`, of an active account.
-    /// A wrong code counts against the account's live tokens.
+    /// The live token `proof` names for one of `purposes`, of an active
+    /// account. A wrong code counts against the account's live tokens. A
+    /// code names the account by its current address, so an email change is
+    /// confirmed by its link only.
     async fn live_token(
         &self,
-        purpose: EmailTokenPurpose,
+        purposes: &[EmailTokenPurpose],
         proof: EmailProof<'_>,
     ) -> Result<EmailTokenRecord, AuthError> {
         let core = &self.core;
@@ -245,7 +278,7 @@ impl EmailFlows {
                     .email_token_by_link(&LinkTokenHash::of(token))
                     .await?
                     .filter(|found| {
-                        found.purpose == purpose
+                        purposes.contains(&found.purpose)
                             && found.used_at.is_none()
                             && found.expires_at > now
                             && found.failed_tries < MAX_CODE_TRIES
@@ -260,10 +293,17 @@ impl EmailFlows {
                 let Some(user) = core.store.user_by_email(&email).await? else {
                     return Err(refused(proof));
                 };
-                let live = core
-                    .store
-                    .live_email_tokens(user.id, purpose, now, MAX_CODE_TRIES)
-                    .await?;
+                let mut live = Vec::new();
+                for purpose in purposes
+                    .iter()
+                    .filter(|purpose| **purpose != EmailTokenPurpose::ChangeEmail)
+                {
+                    live.extend(
+                        core.store
+                            .live_email_tokens(user.id, *purpose, now, MAX_CODE_TRIES)
+                            .await?,
+                    );
+                }
                 let matching = live
                     .iter()
                     .find(|token| token.code_hash.matches(token.id, code))

@@ -87,6 +87,9 @@ pub enum TokenEffect<'a> {
     VerifyEmail,
     /// The password hash is replaced and the address marked verified.
     ResetPassword { hash: &'a PasswordHashString },
+    /// The account's address becomes the token's, verified;
+    /// [`StoreError::Conflict`] when another account has it by now.
+    ChangeEmail,
 }
 
 #[async_trait]
@@ -116,8 +119,8 @@ pub trait EmailTokenStore: Send + Sync + 'static {
     async fn count_wrong_code(&self, id: Uuid) -> Result<(), StoreError>;
     /// In one transaction: marks `token` used at `now` if it is still
     /// unused, unexpired and has fewer than `max_tries` wrong codes, applies
-    /// `effect` to its account if the account still has the token's
-    /// address, and queues `notice`. Returns whether all of it happened;
+    /// `effect` to its account (for a verification or a reset, only if the
+    /// account still has the token's address), and queues `notice`. Returns whether all of it happened;
     /// when not, nothing changed.
     async fn spend_email_token(
         &self,

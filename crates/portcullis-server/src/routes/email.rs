@@ -14,8 +14,8 @@ use portcullis_core::{AuthError, FieldError, SecretString};
 use crate::error::ApiError;
 use crate::extract::{Client, JsonBody};
 use crate::responses::{
-    BadRequest, InternalError, PayloadTooLarge, TooManyAttempts, Unavailable, UnsupportedMediaType,
-    ValidationFailed,
+    BadRequest, EmailTaken, InternalError, PayloadTooLarge, TooManyAttempts, Unavailable,
+    UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 use crate::wire::{
@@ -62,7 +62,8 @@ pub(crate) async fn request_verification(
 /// Prove an address
 ///
 /// Spends the token of a verification link, or the address and the code
-/// of the message, and marks the address verified.
+/// of the message, and marks the address verified. The link of an email
+/// change moves the account to the new address and tells the old one.
 #[utoipa::path(
     post,
     path = "/email/verify",
@@ -70,8 +71,9 @@ pub(crate) async fn request_verification(
     tag = "email",
     request_body = VerifyEmailRequest,
     responses(
-        (status = 200, description = "The user, `email_verified: true`.", body = UserBody),
+        (status = 200, description = "The user, `email_verified: true` (for the link of an email change, with its new address).", body = UserBody),
         (status = 400, response = BadRequest),
+        (status = 409, response = EmailTaken),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
@@ -81,6 +83,7 @@ pub(crate) async fn request_verification(
 )]
 pub(crate) async fn verify(
     State(state): State<AppState>,
+    Client(client): Client,
     JsonBody(request): JsonBody<VerifyEmailRequest>,
 ) -> Result<Json<UserBody>, ApiError> {
     let proof = proof(
@@ -88,7 +91,11 @@ pub(crate) async fn verify(
         request.email.as_deref(),
         request.code.as_ref(),
     )?;
-    let user = state.services.email_flows.verify_email(proof).await?;
+    let user = state
+        .services
+        .email_flows
+        .verify_email(proof, &client)
+        .await?;
     Ok(Json(UserBody::new(user, None)))
 }
 

@@ -79,6 +79,7 @@ pub(crate) async fn verify_page(QueryParameters(query): QueryParameters<LinkQuer
 )]
 pub(crate) async fn verify_form_posted(
     State(state): State<AppState>,
+    Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Page, ApiError> {
@@ -95,23 +96,35 @@ pub(crate) async fn verify_form_posted(
             "Give the code and the address it was sent to.",
         ));
     };
-    Ok(match state.services.email_flows.verify_email(proof).await {
-        Ok(user) => Page {
-            status: StatusCode::OK,
-            title: "Email address confirmed".to_owned(),
-            body: paragraph(
-                &format!("{} is confirmed. You can close this page.", user.email),
-                Some("done"),
+    Ok(
+        match state
+            .services
+            .email_flows
+            .verify_email(proof, &client)
+            .await
+        {
+            Ok(user) => Page {
+                status: StatusCode::OK,
+                title: "Email address confirmed".to_owned(),
+                body: paragraph(
+                    &format!("{} is confirmed. You can close this page.", user.email),
+                    Some("done"),
+                ),
+                retry_after_seconds: None,
+            },
+            Err(AuthError::EmailTaken) => refused(
+                title,
+                String::new(),
+                "Another account has this address now, so it cannot become this account's.",
             ),
-            retry_after_seconds: None,
+            Err(AuthError::Invalid(_)) => refused(
+                title,
+                verify_form(None),
+                "This link or code does not work: it is wrong, was already used, was replaced by a newer one, or has expired. Ask for a new message, or type the code of the newest one.",
+            ),
+            Err(other) => failure(title, &other),
         },
-        Err(AuthError::Invalid(_)) => refused(
-            title,
-            verify_form(None),
-            "This link or code does not work: it is wrong, was already used, was replaced by a newer one, or has expired. Ask for a new message, or type the code of the newest one.",
-        ),
-        Err(other) => failure(title, &other),
-    })
+    )
 }
 
 /// The page of a password-reset link

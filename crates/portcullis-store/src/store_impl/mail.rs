@@ -247,7 +247,8 @@ impl<D: Dialect> EmailTokenStore for SqlStore<D> {
         .bind(token.id)
         .bind(now.unix_timestamp())
         .bind(i64::from(max_tries));
-        // Each applies only while the account still has the token's address.
+        // A verification or a reset applies only while the account still
+        // has the token's address.
         let effect = match effect {
             TokenEffect::VerifyEmail => Statement::new(
                 "UPDATE users SET email_verified = $3 WHERE id = $1 AND email = $2",
@@ -263,6 +264,13 @@ impl<D: Dialect> EmailTokenStore for SqlStore<D> {
             .bind(token.email.as_str())
             .bind(true)
             .bind(hash.0.as_str()),
+            // The unique email index refuses an address taken meanwhile.
+            TokenEffect::ChangeEmail => Statement::new(
+                "UPDATE users SET email = $2, email_verified = $3 WHERE id = $1",
+            )
+            .bind(token.user_id)
+            .bind(token.email.as_str())
+            .bind(true),
         };
         let statements: Vec<Statement<'static>> = [spend, effect]
             .into_iter()

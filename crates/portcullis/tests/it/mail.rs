@@ -729,3 +729,108 @@ async fn link_urls_point_the_links_at_an_applications_pages() {
     .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
 }
+
+#[tokio::test]
+async fn an_email_change_applies_when_the_new_address_confirms_and_the_old_one_is_told() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &[]).await;
+    server.sign_up("alice@example.com").await;
+    let _verification = message(&smtp, 1).await;
+    let tokens = server.login("alice@example.com", PASSWORD).await;
+    let access = text(&tokens, "access_token");
+    let patch = |body: Value| {
+        read(
+            server
+                .client
+                .patch(server.url("/me"))
+                .bearer_auth(&access)
+                .json(&body),
+        )
+    };
+    let reply =
+        patch(json!({"email": "alice@example.org", "current_password": PASSWORD, "name": "Alice"}))
+            .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    assert_eq!(
+        reply.json()["email"],
+        "alice@example.com",
+        "not changed yet"
+    );
+    assert_eq!(reply.json()["name"], "Alice", "the rest applied");
+
+    let confirmation = message(&smtp, 2).await;
+    assert_eq!(confirmation.to, "alice@example.org");
+    assert_eq!(
+        confirmation.subject,
+        "Confirm your new email address for Portcullis"
+    );
+    assert!(
+        confirmation.text.contains("alice@example.com"),
+        "names the current address"
+    );
+    // Until confirmed, the old address signs in.
+    server.login("alice@example.com", PASSWORD).await;
+
+    let reply = post(
+        &server,
+        "/email/verify",
+        json!({"token": confirmation.token()}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["email"], "alice@example.org");
+    assert_eq!(reply.json()["email_verified"], true);
+    let notice = message(&smtp, 3).await;
+    assert_eq!(notice.to, "alice@example.com");
+    assert_eq!(
+        notice.subject,
+        "The email address of your Portcullis account was changed"
+    );
+    assert!(notice.text.contains("alice@example.org"), "{}", notice.text);
+    server.login("alice@example.org", PASSWORD).await;
+    let old = server.password_grant("alice@example.com", PASSWORD).await;
+    assert_eq!(old.status(), StatusCode::BAD_REQUEST);
+
+    // Once only.
+    let again = post(
+        &server,
+        "/email/verify",
+        json!({"token": confirmation.token()}),
+    )
+    .await;
+    check_problem(
+        &again,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a spent change link",
+    );
+}
+
+#[tokio::test]
+async fn an_email_change_to_an_address_taken_meanwhile_is_refused_at_confirmation() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &["--email-verification", "optional"]).await;
+    server.sign_up("alice@example.com").await;
+    let tokens = server.login("alice@example.com", PASSWORD).await;
+    let reply = read(
+        server
+            .client
+            .patch(server.url("/me"))
+            .bearer_auth(text(&tokens, "access_token"))
+            .json(&json!({"email": "bob@example.com", "current_password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
+    let confirmation = messages(&smtp, 2)
+        .await
+        .into_iter()
+        .find(|message| message.to == "bob@example.com")
+        .expect("the confirmation");
+    server.sign_up("bob@example.com").await;
+    let reply = post(
+        &server,
+        "/email/verify",
+        json!({"token": confirmation.token()}),
+    )
+    .await;
+    check_problem(&reply, StatusCode::CONFLICT, "taken meanwhile");
+}
