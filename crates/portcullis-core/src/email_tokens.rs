@@ -33,6 +33,8 @@ pub enum EmailTokenPurpose {
     ResetPassword,
     /// The account's address becomes the token's (the new one, proved).
     ChangeEmail,
+    /// The owner signs in (its message carries the code only).
+    SignIn,
 }
 
 /// The SHA-256 of a link token, as stored.
@@ -60,15 +62,21 @@ impl EmailTokenPurpose {
             Self::VerifyEmail => "verify_email",
             Self::ResetPassword => "reset_password",
             Self::ChangeEmail => "change_email",
+            Self::SignIn => "sign_in",
         }
     }
 
     /// The purpose a stored name names.
     #[must_use]
     pub fn from_stored(name: &str) -> Option<Self> {
-        [Self::VerifyEmail, Self::ResetPassword, Self::ChangeEmail]
-            .into_iter()
-            .find(|purpose| purpose.as_str() == name)
+        [
+            Self::VerifyEmail,
+            Self::ResetPassword,
+            Self::ChangeEmail,
+            Self::SignIn,
+        ]
+        .into_iter()
+        .find(|purpose| purpose.as_str() == name)
     }
 
     /// How long a token of this purpose lives (the contract's lifetimes).
@@ -77,6 +85,7 @@ impl EmailTokenPurpose {
         match self {
             Self::VerifyEmail | Self::ChangeEmail => Duration::hours(24),
             Self::ResetPassword => Duration::hours(1),
+            Self::SignIn => Duration::minutes(10),
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum AuthError {
     LastAdministrator,
     #[error("sign-up is closed")]
     SignupClosed,
+    #[error("sign-in by emailed code is off on this server")]
+    EmailCodeLoginOff,
     #[error("{0}")]
     InvalidToken(TokenError),
     #[error("the current password is incorrect")]

@@ -12,13 +12,13 @@ use std::net::IpAddr;
 use portcullis_mail::{
     Link, MessageContent, OneTimeCode, OutgoingMessage, PasswordChange, Recipient, RequestOrigin,
 };
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::core::Core;
 use crate::email::Email;
-use crate::email_tokens::{EmailTokenPurpose, NewEmailToken};
+use crate::email_tokens::{EmailTokenPurpose, MAX_CODE_TRIES, NewEmailToken, is_code_shaped};
 use crate::error::AuthError;
 use crate::services::grants::ClientInfo;
 use crate::store::{EmailTokenRecord, QueuedMail, UserRecord};
@@ -57,37 +57,39 @@ pub(crate) async fn issue_token(
 ) -> Result<(), AuthError> {
     let now = core.clock.now_seconds();
     let token = NewEmailToken::generate();
-    let template = match purpose {
-        EmailTokenPurpose::VerifyEmail | EmailTokenPurpose::ChangeEmail => {
-            &core.settings.email.verify_link
-        }
-        EmailTokenPurpose::ResetPassword => &core.settings.email.reset_link,
+    let link = |template: &str| {
+        Link::parse(template.replace("{token}", token.link_token.expose_secret())).map_err(
+            |error| AuthError::Misconfigured(format!("the {} link: {error}", purpose.as_str())),
+        )
     };
-    let link = Link::parse(template.replace("{token}", token.link_token.expose_secret())).map_err(
-        |error| AuthError::Misconfigured(format!("the {} link: {error}", purpose.as_str())),
-    )?;
     let code = OneTimeCode::parse(token.code.expose_secret())
         .map_err(|error| AuthError::Internal(error.to_string()))?;
     let valid_for = purpose.lifetime().unsigned_abs();
+    let links = &core.settings.email;
     let content = match purpose {
         EmailTokenPurpose::VerifyEmail => MessageContent::EmailVerification {
-            link,
+            link: link(&links.verify_link)?,
             code,
             valid_for,
             requested,
         },
         EmailTokenPurpose::ResetPassword => MessageContent::PasswordReset {
-            link,
+            link: link(&links.reset_link)?,
             code,
             valid_for,
             requested,
         },
         EmailTokenPurpose::ChangeEmail => MessageContent::EmailChangeConfirmation {
-            link,
+            link: link(&links.verify_link)?,
             code,
             valid_for,
             requested,
             current_email: user.email.as_str().to_owned(),
+        },
+        EmailTokenPurpose::SignIn => MessageContent::SignInCode {
+            code,
+            valid_for,
+            requested,
         },
     };
     let message = OutgoingMessage {
@@ -125,6 +127,42 @@ pub(crate) fn password_notice(
         to: recipient(user),
         content: MessageContent::PasswordChangedNotice { how, requested },
     }
+}
+
+/// The live token of one of `purposes` whose code is `code`, for the
+/// account that has `email` now; a wrong code counts against each of the
+/// account's live tokens of those purposes.
+pub(crate) async fn token_for_code(
+    core: &Core,
+    email: &Email,
+    code: &SecretString,
+    purposes: &[EmailTokenPurpose],
+) -> Result<Option<EmailTokenRecord>, AuthError> {
+    if !is_code_shaped(code.expose_secret()) {
+        return Ok(None);
+    }
+    let Some(user) = core.store.user_by_email(email).await? else {
+        return Ok(None);
+    };
+    let now = core.clock.now();
+    let mut live = Vec::new();
+    for purpose in purposes {
+        live.extend(
+            core.store
+                .live_email_tokens(user.id, *purpose, now, MAX_CODE_TRIES)
+                .await?,
+        );
+    }
+    let matching = live
+        .iter()
+        .find(|token| token.code_hash.matches(token.id, code))
+        .cloned();
+    if matching.is_none() {
+        for token in &live {
+            core.store.count_wrong_code(token.id).await?;
+        }
+    }
+    Ok(matching)
 }
 
 /// The notice to the old address once an email change applied.

@@ -38,6 +38,8 @@ pub struct EmailSettings {
     pub verify_link: String,
     /// The link of a password-reset message, `{token}` standing for the token.
     pub reset_link: String,
+    /// `--email-code-login on`: `POST /login/email-code` and the email-code grant.
+    pub code_login: bool,
 }
 
 /// Mail requests one email address may cause an hour unless configured.
@@ -57,6 +59,7 @@ impl EmailSettings {
             per_address: RateLimit::per_hour(DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR),
             verify_link: format!("{base}/email/verify?token={{token}}"),
             reset_link: format!("{base}/password/reset?token={{token}}"),
+            code_login: false,
         }
     }
 }

@@ -185,6 +185,12 @@ impl IntoResponse for ApiError {
                     error.to_string(),
                     None,
                 ),
+                AuthError::EmailCodeLoginOff => (
+                    StatusCode::FORBIDDEN,
+                    "email-code-login-off",
+                    error.to_string(),
+                    None,
+                ),
                 AuthError::NotFound => (
                     StatusCode::NOT_FOUND,
                     "not-found",

@@ -29,8 +29,8 @@ use serde_json::Value;
 
 use crate::error::{OAuthErrorBody, Problem};
 use crate::responses::{
-    BadRequest, EmailTaken, InsufficientScope, InternalError, LastAdministrator, NotFound,
-    OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge, OAuthRequestTimeout,
+    BadRequest, EmailCodeLoginOff, EmailTaken, InsufficientScope, InternalError, LastAdministrator,
+    NotFound, OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge, OAuthRequestTimeout,
     OAuthServerError, OAuthTooManyAttempts, OAuthUnauthorized, OAuthUnavailable, PayloadTooLarge,
     PersonalTokenNotAllowed, RequestTimeout, SignupClosed, TooManyAttempts, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
@@ -232,6 +232,7 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
             InsufficientScope,
             PersonalTokenNotAllowed,
             SignupClosed,
+            EmailCodeLoginOff,
             NotFound,
             EmailTaken,
             LastAdministrator,

@@ -250,6 +250,12 @@ pub(crate) enum Signup {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Switch {
+    Off,
+    On,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum EmailVerificationChoice {
     /// No verification mail at sign-up; an email change applies at once.
     Off,
@@ -486,6 +492,11 @@ pub(crate) struct ServeArgs {
     /// --smtp-url and `off` without.
     #[arg(long, env = "PORTCULLIS_EMAIL_VERIFICATION", value_enum)]
     pub(crate) email_verification: Option<EmailVerificationChoice>,
+
+    /// Sign-in by a code sent by mail (`POST /login/email-code`, then the
+    /// email-code grant of `POST /token`).
+    #[arg(long, env = "PORTCULLIS_EMAIL_CODE_LOGIN", value_enum, default_value_t = Switch::Off)]
+    pub(crate) email_code_login: Switch,
 
     /// Mail requests (verification, reset) one email address may cause an
     /// hour, known or not, across instances; 0 for no limit.

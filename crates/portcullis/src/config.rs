@@ -24,7 +24,7 @@ use portcullis_mail::MailSettings;
 use portcullis_server::HttpSettings;
 
 use crate::cli::{
-    Cli, Command, EmailVerificationChoice, InvalidSetting, LinkUrl, ServeArgs, Signup,
+    Cli, Command, EmailVerificationChoice, InvalidSetting, LinkUrl, ServeArgs, Signup, Switch,
 };
 
 /// How to use the database's connections.
@@ -270,6 +270,7 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         mail_per_email,
         mail_per_address,
         link_urls,
+        email_code_login,
     } = settings;
     let mut email = EmailSettings {
         verification: match email_verification {
@@ -281,6 +282,7 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         },
         per_email: RateLimit::per_hour(mail_per_email),
         per_address: RateLimit::per_hour(mail_per_address),
+        code_login: email_code_login == Switch::On,
         ..EmailSettings::with_defaults(&issuer)
     };
     for link in link_urls {

@@ -19,9 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::core::Core;
 use crate::email::Email;
-use crate::email_tokens::{
-    EmailTokenPurpose, LinkTokenHash, MAX_CODE_TRIES, is_code_shaped, is_link_token_shaped,
-};
+use crate::email_tokens::{EmailTokenPurpose, LinkTokenHash, MAX_CODE_TRIES, is_link_token_shaped};
 use crate::error::{AuthError, invalid, password_refused};
 use crate::mail_requests::{self, origin, queued};
 use crate::services::grants::ClientInfo;
@@ -84,6 +82,23 @@ impl EmailFlows {
     ) -> Result<MailRequest, AuthError> {
         self.request(email, client, EmailTokenPurpose::VerifyEmail)
             .await
+    }
+
+    /// `POST /login/email-code`: a sign-in code to `email` if an active
+    /// account has it.
+    ///
+    /// # Errors
+    /// [`AuthError::EmailCodeLoginOff`], [`AuthError::Invalid`] (not an
+    /// address), [`AuthError::Throttled`].
+    pub async fn request_sign_in_code(
+        &self,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<MailRequest, AuthError> {
+        if !self.core.settings.email.code_login {
+            return Err(AuthError::EmailCodeLoginOff);
+        }
+        self.request(email, client, EmailTokenPurpose::SignIn).await
     }
 
     /// `POST /password/forgot`: a reset message to `email` if an active
@@ -258,9 +273,7 @@ impl EmailFlows {
     }
 
     /// The live token `proof` names for one of `purposes`, of an active
-    /// account. A wrong code counts against the account's live tokens. A
-    /// code names the account by its current address, so an email change is
-    /// confirmed by its link only.
+    /// account. A wrong code counts against the account's live tokens.
     async fn live_token(
         &self,
         purposes: &[EmailTokenPurpose],
@@ -287,33 +300,14 @@ impl EmailFlows {
             EmailProof::Code { email, code } => {
                 let email =
                     Email::parse(email).map_err(|error| invalid("email", error.to_string()))?;
-                if !is_code_shaped(code.expose_secret()) {
-                    return Err(refused(proof));
-                }
-                let Some(user) = core.store.user_by_email(&email).await? else {
-                    return Err(refused(proof));
-                };
-                let mut live = Vec::new();
-                for purpose in purposes
+                // A code names the account by its current address, so an
+                // email change is confirmed by its link only.
+                let by_code: Vec<EmailTokenPurpose> = purposes
                     .iter()
-                    .filter(|purpose| **purpose != EmailTokenPurpose::ChangeEmail)
-                {
-                    live.extend(
-                        core.store
-                            .live_email_tokens(user.id, *purpose, now, MAX_CODE_TRIES)
-                            .await?,
-                    );
-                }
-                let matching = live
-                    .iter()
-                    .find(|token| token.code_hash.matches(token.id, code))
-                    .cloned();
-                if matching.is_none() {
-                    for token in &live {
-                        core.store.count_wrong_code(token.id).await?;
-                    }
-                }
-                matching
+                    .copied()
+                    .filter(|purpose| *purpose != EmailTokenPurpose::ChangeEmail)
+                    .collect();
+                mail_requests::token_for_code(core, &email, code, &by_code).await?
             }
         };
         let token = token.ok_or_else(|| refused(proof))?;

@@ -14,8 +14,8 @@ use portcullis_core::{AuthError, FieldError, SecretString};
 use crate::error::ApiError;
 use crate::extract::{Client, JsonBody};
 use crate::responses::{
-    BadRequest, EmailTaken, InternalError, PayloadTooLarge, TooManyAttempts, Unavailable,
-    UnsupportedMediaType, ValidationFailed,
+    BadRequest, EmailCodeLoginOff, EmailTaken, InternalError, PayloadTooLarge, TooManyAttempts,
+    Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
 use crate::wire::{
@@ -54,6 +54,46 @@ pub(crate) async fn request_verification(
             .services
             .email_flows
             .request_verification(&request.email, &client)
+            .await?,
+    );
+    Ok((StatusCode::ACCEPTED, Json(MailRequestAccepted::ANSWER)))
+}
+
+/// Ask for a sign-in code
+///
+/// Sends an 8-digit code (10 minutes) to the address, if an active account
+/// has it; `POST /token` with `grant_type=urn:portcullis:grant-type:email-code`,
+/// `email` and `code` signs in with it. The answer is the same either way.
+/// `403` unless the server runs with `--email-code-login on`.
+#[utoipa::path(
+    post,
+    path = "/login/email-code",
+    operation_id = "request_sign_in_code",
+    tag = "email",
+    request_body = MailRequestBody,
+    responses(
+        (status = 202, description = "Accepted, whether or not an account has the address.", body = MailRequestAccepted),
+        (status = 400, response = BadRequest),
+        (status = 403, response = EmailCodeLoginOff),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = ValidationFailed),
+        (status = 429, response = TooManyAttempts),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(crate) async fn request_sign_in_code(
+    State(state): State<AppState>,
+    Client(client): Client,
+    JsonBody(request): JsonBody<MailRequestBody>,
+) -> Result<(StatusCode, Json<MailRequestAccepted>), ApiError> {
+    // The work goes on without us: the answer must not wait for it.
+    drop(
+        state
+            .services
+            .email_flows
+            .request_sign_in_code(&request.email, &client)
             .await?,
     );
     Ok((StatusCode::ACCEPTED, Json(MailRequestAccepted::ANSWER)))

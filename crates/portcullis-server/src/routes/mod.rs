@@ -54,6 +54,7 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::change_password))
         .routes(routes!(email::request_verification))
         .routes(routes!(email::verify))
+        .routes(routes!(email::request_sign_in_code))
         .routes(routes!(email::forgot_password))
         .routes(routes!(email::reset_password))
         .routes(routes!(pages::verify_page))

@@ -834,3 +834,153 @@ async fn an_email_change_to_an_address_taken_meanwhile_is_refused_at_confirmatio
     .await;
     check_problem(&reply, StatusCode::CONFLICT, "taken meanwhile");
 }
+
+fn email_code_grant(email: &str, code: &str) -> Value {
+    json!({"grant_type": "urn:portcullis:grant-type:email-code", "email": email, "code": code})
+}
+
+#[tokio::test]
+async fn sign_in_by_emailed_code_opens_a_session_once_and_is_off_by_default() {
+    let Some(smtp) = smtp_server() else { return };
+    let off = server_mailing_to(&smtp, &["--email-verification", "off"]).await;
+    let refused = post(
+        &off,
+        "/login/email-code",
+        json!({"email": "alice@example.com"}),
+    )
+    .await;
+    check_problem(&refused, StatusCode::FORBIDDEN, "off by default");
+    let grant = Reply::of(
+        off.token(email_code_grant("alice@example.com", "12345678"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        grant.json()["error"],
+        "unsupported_grant_type",
+        "{}",
+        grant.text()
+    );
+    drop(off);
+
+    let server = server_mailing_to(
+        &smtp,
+        &["--email-verification", "off", "--email-code-login", "on"],
+    )
+    .await;
+    server.sign_up("alice@example.com").await;
+    let known = post(
+        &server,
+        "/login/email-code",
+        json!({"email": "alice@example.com"}),
+    )
+    .await;
+    let unknown = post(
+        &server,
+        "/login/email-code",
+        json!({"email": "nobody@example.com"}),
+    )
+    .await;
+    check_accepted(&known);
+    assert_eq!(known.bytes, unknown.bytes);
+    let sign_in = message(&smtp, 1).await;
+    assert_eq!(sign_in.subject, "Your Portcullis sign-in code");
+    assert!(!sign_in.text.contains("token="), "a code, no link");
+    let code = sign_in.code();
+
+    let reply = Reply::of(
+        server
+            .token(email_code_grant("alice@example.com", &code))
+            .await,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let access = reply.json()["access_token"].as_str().unwrap().to_owned();
+    let me: Value = server
+        .get_authorized("/me", &access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email_verified"], true, "the code proved the address");
+    let sessions = server.get_authorized("/me/sessions", &access).await;
+    assert_eq!(
+        sessions.status(),
+        StatusCode::OK,
+        "a session like any login"
+    );
+
+    let again = Reply::of(
+        server
+            .token(email_code_grant("alice@example.com", &code))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.json()["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_code_lives_ten_minutes_and_dies_at_the_fifth_wrong_try() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(
+        &smtp,
+        &["--email-verification", "off", "--email-code-login", "on"],
+    )
+    .await;
+    server.sign_up("alice@example.com").await;
+    check_accepted(
+        &post(
+            &server,
+            "/login/email-code",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let code = message(&smtp, 1).await.code();
+    let wrong = format!("{:08}", (code.parse::<u32>().unwrap() + 1) % 100_000_000);
+    for _ in 0..5 {
+        let reply = Reply::of(
+            server
+                .token(email_code_grant("alice@example.com", &wrong))
+                .await,
+        )
+        .await;
+        assert_eq!(reply.json()["error"], "invalid_grant");
+    }
+    let right = Reply::of(
+        server
+            .token(email_code_grant("alice@example.com", &code))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        right.json()["error"],
+        "invalid_grant",
+        "dead after five wrong tries"
+    );
+
+    check_accepted(
+        &post(
+            &server,
+            "/login/email-code",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    let code = message(&smtp, 2).await.code();
+    server.advance_clock(time::Duration::minutes(10));
+    let late = Reply::of(
+        server
+            .token(email_code_grant("alice@example.com", &code))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        late.json()["error"],
+        "invalid_grant",
+        "expired after 10 minutes"
+    );
+}
