@@ -173,8 +173,11 @@ pub(crate) enum UserCommand {
         /// Read the password from standard input (one trailing newline dropped) instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// The address counts as verified (you vouch for it).
+        #[arg(long)]
+        verified: bool,
     },
-    /// One line per user: id, email, roles, active or disabled.
+    /// One line per user: id, email, roles, active or disabled, verified or unverified.
     List,
     /// Disable a user and revoke all their sessions. Returns once running servers see it (about 1 s).
     Disable {

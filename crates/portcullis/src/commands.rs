@@ -10,6 +10,7 @@ use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
 use portcullis_core::services::signing_keys::Activation;
+use portcullis_core::services::users::UserChange;
 use portcullis_core::{
     AuthError, ManageRoles, ManageUsers, Operator, PersonalTokensOnNewPassword, SecretString,
     Services, SystemClock,
@@ -117,6 +118,7 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
             name,
             roles,
             password_stdin,
+            verified,
         } => {
             let password = read_password(password_stdin)?;
             let account = NewAccount {
@@ -130,13 +132,29 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
                 .create(&operator, account)
                 .await
                 .map_err(describe)?;
+            if verified {
+                let change = UserChange {
+                    email_verified: Some(true),
+                    ..UserChange::default()
+                };
+                services
+                    .users
+                    .update(&operator, user.id, change)
+                    .await
+                    .map_err(describe)?;
+            }
             println!("{}", user.id);
         }
         UserCommand::List => {
             for user in services.users.all(&operator).await.map_err(describe)? {
                 let state = if user.disabled { "disabled" } else { "active" };
+                let verified = if user.email_verified {
+                    "verified"
+                } else {
+                    "unverified"
+                };
                 println!(
-                    "{}\t{}\t{}\t{state}",
+                    "{}\t{}\t{}\t{state}\t{verified}",
                     user.id,
                     user.email,
                     user.roles.join(",")

@@ -42,6 +42,8 @@ pub struct UserChange<'a> {
     pub disabled: Option<bool>,
     /// `Some(None)` clears the name.
     pub name: Option<Option<&'a str>>,
+    /// Marks the address proved (or not), as an operator vouches.
+    pub email_verified: Option<bool>,
 }
 
 /// Every user, for administrators.
@@ -143,7 +145,8 @@ impl Users {
         Ok(self.stored(id).await?.into())
     }
 
-    /// Changes roles, the disabled flag and/or the name of a user.
+    /// Changes roles, the disabled flag, whether the address counts as
+    /// verified and/or the name of a user.
     ///
     /// # Errors
     /// [`AuthError::NotFound`], [`AuthError::Invalid`].
@@ -179,6 +182,9 @@ impl Users {
                 core.store
                     .update_profile(id, &ProfileChange { email: None, name })
                     .await?;
+            }
+            if let Some(verified) = change.email_verified {
+                core.store.set_email_verified(id, verified).await?;
             }
             match change.disabled {
                 Some(true) if !user.disabled => self.disable(id).await?,

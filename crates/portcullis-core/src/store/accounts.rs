@@ -63,6 +63,8 @@ pub trait AccountStore: Send + Sync + 'static {
         hash: &PasswordHashString,
     ) -> Result<(), StoreError>;
     async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<(), StoreError>;
+    /// Whether the address counts as proved (an operator said so). [`StoreError::NotFound`].
+    async fn set_email_verified(&self, id: Uuid, verified: bool) -> Result<(), StoreError>;
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> Result<(), StoreError>;
     /// Deletes the user and, with it, every session. [`StoreError::NotFound`].
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;

@@ -42,6 +42,9 @@ pub(crate) struct AdminUserChangeRequest {
     /// `true` also revokes every session and personal access token of the user.
     #[serde(default)]
     pub(crate) disabled: Option<bool>,
+    /// Marks the user's address as verified (or not), as the administrator vouches.
+    #[serde(default)]
+    pub(crate) email_verified: Option<bool>,
     /// Absent: unchanged; `null`: cleared. At most 200 characters once
     /// trimmed, no control characters.
     #[serde(default, deserialize_with = "present")]

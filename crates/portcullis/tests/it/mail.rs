@@ -1070,3 +1070,28 @@ async fn two_instances_on_one_database_deliver_each_message_once() {
     expected.sort();
     assert_eq!(recipients, expected);
 }
+
+#[tokio::test]
+async fn an_administrator_may_mark_an_address_verified() {
+    let server = TestServer::spawn().await;
+    let admin = server.admin_access_token().await;
+    let user = server.sign_up("alice@example.com").await;
+    let reply = read(
+        server
+            .client
+            .patch(server.url(&format!("/users/{}", text(&user, "id"))))
+            .bearer_auth(&admin)
+            .json(&json!({"email_verified": true})),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["email_verified"], true);
+    let tokens = server.login("alice@example.com", PASSWORD).await;
+    let me: Value = server
+        .get_authorized("/me", &text(&tokens, "access_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email_verified"], true, "{me}");
+}
