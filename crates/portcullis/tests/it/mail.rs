@@ -1095,3 +1095,47 @@ async fn an_administrator_may_mark_an_address_verified() {
         .unwrap();
     assert_eq!(me["email_verified"], true, "{me}");
 }
+
+#[tokio::test]
+async fn a_message_waiting_when_the_server_is_killed_goes_out_after_the_restart() {
+    let Some(mut smtp) = smtp_server() else {
+        return;
+    };
+    let url = smtp.smtp_url();
+    let flags = [
+        "--smtp-url",
+        url.as_str(),
+        "--mail-from",
+        "auth@example.com",
+        "--email-verification",
+        "off",
+    ];
+    let server = TestServer::spawn_process_with(&flags).await;
+    server.sign_up("alice@example.com").await;
+    smtp.stop();
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "alice@example.com"}),
+        )
+        .await,
+    );
+    // The first attempt fails and the message waits 30 s for the next one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let server = server.kill_and_restart().await;
+    smtp.restart().expect("the SMTP server restarts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while smtp.received().is_empty() {
+        assert!(Instant::now() < deadline, "the message never went out");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let reset = message(&smtp, 1).await;
+    let reply = post(
+        &server,
+        "/password/reset",
+        json!({"token": reset.token(), "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+}
