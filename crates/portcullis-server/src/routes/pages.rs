@@ -27,6 +27,8 @@ use crate::wire::{LinkQuery, ResetPasswordForm, VerifyEmailForm};
 
 const VERIFY_ACTION: &str = "/email/verify/confirm";
 const RESET_ACTION: &str = "/password/reset/confirm";
+/// The `maxLength` of a link token in the document.
+const MAX_LINK_TOKEN_CHARS: usize = 64;
 
 /// The page of a verification link
 ///
@@ -43,13 +45,15 @@ const RESET_ACTION: &str = "/password/reset/confirm";
         (status = 400, response = BadRequest),
     )
 )]
-pub(crate) async fn verify_page(QueryParameters(query): QueryParameters<LinkQuery>) -> Page {
-    Page {
+pub(crate) async fn verify_page(
+    QueryParameters(query): QueryParameters<LinkQuery>,
+) -> Result<Page, ApiError> {
+    Ok(Page {
         status: StatusCode::OK,
         title: "Confirm your email address".to_owned(),
-        body: verify_form(query.token.as_deref()),
+        body: verify_form(link_token(&query)?),
         retry_after_seconds: None,
-    }
+    })
 }
 
 /// Confirm an address from its page
@@ -142,13 +146,15 @@ pub(crate) async fn verify_form_posted(
         (status = 400, response = BadRequest),
     )
 )]
-pub(crate) async fn reset_page(QueryParameters(query): QueryParameters<LinkQuery>) -> Page {
-    Page {
+pub(crate) async fn reset_page(
+    QueryParameters(query): QueryParameters<LinkQuery>,
+) -> Result<Page, ApiError> {
+    Ok(Page {
         status: StatusCode::OK,
         title: "Choose a new password".to_owned(),
-        body: reset_form(query.token.as_deref()),
+        body: reset_form(link_token(&query)?),
         retry_after_seconds: None,
-    }
+    })
 }
 
 /// Reset a password from its page
@@ -233,6 +239,18 @@ pub(crate) async fn reset_form_posted(
             Err(other) => failure(title, &other),
         },
     )
+}
+
+/// The link's token, refused past its documented length (a real one is 43 characters).
+fn link_token(query: &LinkQuery) -> Result<Option<&str>, ApiError> {
+    match query.token.as_deref() {
+        Some(token) if token.chars().count() > MAX_LINK_TOKEN_CHARS => {
+            Err(ApiError::invalid_query(&format!(
+                "token is longer than {MAX_LINK_TOKEN_CHARS} characters"
+            )))
+        }
+        token => Ok(token),
+    }
 }
 
 fn verify_form(token: Option<&str>) -> String {
