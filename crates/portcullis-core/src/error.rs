@@ -19,6 +19,10 @@ pub enum AuthError {
     /// Wrong credentials, unknown or disabled user, or an unusable refresh token.
     #[error("the credentials or refresh token are invalid")]
     InvalidGrant,
+    /// The password matched, but `--email-verification required` and the
+    /// address is not proved yet.
+    #[error("the email address is not verified yet")]
+    EmailNotVerified,
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]
@@ -34,6 +38,8 @@ pub enum AuthError {
     LastAdministrator,
     #[error("sign-up is closed")]
     SignupClosed,
+    #[error("sign-in by emailed code is off on this server")]
+    EmailCodeLoginOff,
     #[error("{0}")]
     InvalidToken(TokenError),
     #[error("the current password is incorrect")]

@@ -12,6 +12,7 @@ mod account_directory;
 pub mod clock;
 mod core;
 pub mod email;
+pub mod email_tokens;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -20,6 +21,7 @@ pub mod key_encryption;
 mod key_loading;
 pub mod keys;
 mod login_attempts;
+mod mail_requests;
 pub mod names;
 pub mod password;
 pub mod personal_tokens;

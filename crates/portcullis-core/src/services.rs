@@ -1,6 +1,8 @@
 //! The use cases of Portcullis, one small service each over one shared
 //! [`Core`](crate::core::Core): [`Grants`] (password and refresh),
 //! [`Accounts`] (the caller's own account), [`Sessions`], [`PersonalTokens`],
+//! [`EmailFlows`] (proving an address, recovering an account by mail),
+//! [`Outbox`] (the mail waiting to be sent),
 //! [`Verification`] (credentials, introspection, forward-auth), [`Users`]
 //! and [`Roles`] (administration), [`Imports`] and [`Exports`] (moving
 //! users in and out), [`SigningKeys`] and [`Feeds`] (what other processes
@@ -11,10 +13,12 @@
 //! lives in the core.
 
 pub mod accounts;
+pub mod email_flows;
 pub mod export;
 pub mod feeds;
 pub mod grants;
 pub mod import;
+pub mod outbox;
 pub mod personal_tokens;
 pub mod roles;
 pub mod sessions;
@@ -25,10 +29,12 @@ pub mod verification;
 use std::sync::Arc;
 
 pub use accounts::Accounts;
+pub use email_flows::EmailFlows;
 pub use export::Exports;
 pub use feeds::Feeds;
 pub use grants::Grants;
 pub use import::Imports;
+pub use outbox::Outbox;
 pub use personal_tokens::PersonalTokens;
 pub use roles::Roles;
 pub use sessions::Sessions;
@@ -68,6 +74,8 @@ pub struct Services {
     pub feeds: Feeds,
     pub imports: Imports,
     pub exports: Exports,
+    pub outbox: Outbox,
+    pub email_flows: EmailFlows,
     core: Arc<Core>,
 }
 
@@ -95,6 +103,8 @@ impl Services {
             feeds: Feeds::new(Arc::clone(&core)),
             imports: Imports::new(Arc::clone(&core)),
             exports: Exports::new(Arc::clone(&core)),
+            outbox: Outbox::new(Arc::clone(&core)),
+            email_flows: EmailFlows::new(Arc::clone(&core)),
             core,
         };
         services.feeds.follow_revocations().await?;

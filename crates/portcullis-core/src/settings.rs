@@ -15,6 +15,55 @@ pub enum SignupMode {
     Closed,
 }
 
+/// `--email-verification`: whether an address must be proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification mail at sign-up; an email change applies at once.
+    Off,
+    /// A verification mail at sign-up; nothing is refused to an unproved address.
+    Optional,
+    /// As `Optional`, and a password grant for an unproved address is refused.
+    Required,
+}
+
+/// The mail flows: verification, recovery.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    pub verification: EmailVerification,
+    /// Mail requests per email address, known or not, across instances.
+    pub per_email: RateLimit,
+    /// Mail requests per client address, across instances.
+    pub per_address: RateLimit,
+    /// The link of a verification message, `{token}` standing for the token.
+    pub verify_link: String,
+    /// The link of a password-reset message, `{token}` standing for the token.
+    pub reset_link: String,
+    /// `--email-code-login on`: `POST /login/email-code` and the email-code grant.
+    pub code_login: bool,
+}
+
+/// Mail requests one email address may cause an hour unless configured.
+pub const DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR: u32 = 5;
+/// Mail requests one client address may make an hour unless configured.
+pub const DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR: u32 = 30;
+
+impl EmailSettings {
+    /// Defaults from the contract, with links to this server's own pages
+    /// under `issuer`.
+    #[must_use]
+    pub fn with_defaults(issuer: &str) -> Self {
+        let base = issuer.trim_end_matches('/');
+        Self {
+            verification: EmailVerification::Off,
+            per_email: RateLimit::per_hour(DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR),
+            per_address: RateLimit::per_hour(DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR),
+            verify_link: format!("{base}/email/verify?token={{token}}"),
+            reset_link: format!("{base}/password/reset?token={{token}}"),
+            code_login: false,
+        }
+    }
+}
+
 /// Everything the use cases ([`crate::Services`]) need to know about its deployment.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -41,6 +90,7 @@ pub struct AuthSettings {
     pub throttle: ThrottleSettings,
     /// Seals the private signing keys at rest; `None` keeps them in the clear.
     pub key_encryption_key: Option<KeyEncryptionKey>,
+    pub email: EmailSettings,
 }
 
 /// Sign-ups a client address may make an hour unless configured.
@@ -53,6 +103,7 @@ impl AuthSettings {
     /// Defaults from the contract, for `issuer`.
     #[must_use]
     pub fn with_defaults(issuer: String) -> Self {
+        let issuer_for_links = issuer.clone();
         Self {
             audience: issuer.clone(),
             issuer,
@@ -68,6 +119,7 @@ impl AuthSettings {
             hashing_workers: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             throttle: ThrottleSettings::default(),
             key_encryption_key: None,
+            email: EmailSettings::with_defaults(&issuer_for_links),
         }
     }
 

@@ -185,6 +185,12 @@ impl IntoResponse for ApiError {
                     error.to_string(),
                     None,
                 ),
+                AuthError::EmailCodeLoginOff => (
+                    StatusCode::FORBIDDEN,
+                    "email-code-login-off",
+                    error.to_string(),
+                    None,
+                ),
                 AuthError::NotFound => (
                     StatusCode::NOT_FOUND,
                     "not-found",
@@ -227,6 +233,7 @@ impl IntoResponse for ApiError {
                     )
                 }
                 AuthError::InvalidGrant
+                | AuthError::EmailNotVerified
                 | AuthError::InvalidRequest(_)
                 | AuthError::InvalidScope(_)
                 | AuthError::Invalid(_)
@@ -422,6 +429,11 @@ impl OAuthError {
                 StatusCode::BAD_REQUEST,
                 OAuthErrorCode::InvalidGrant,
                 invalid_grant_description,
+            ),
+            AuthError::EmailNotVerified => Self::new(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidGrant,
+                "the email address is not verified: follow the link sent to it, or ask for a new one with POST /email/verify-request",
             ),
             AuthError::InvalidRequest(description) => Self::invalid_request(description),
             AuthError::InvalidScope(description) => Self::new(

@@ -23,9 +23,11 @@ mod error;
 mod extract;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod mail_sender;
 mod maintenance;
 mod metrics;
 mod openapi;
+mod pages;
 mod responses;
 mod routes;
 mod state;
@@ -43,6 +45,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use connections::serve;
+pub use mail_sender::spawn_mail_sender;
 pub use maintenance::spawn_maintenance;
 pub use metrics::install_recorder as install_metrics_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle as MetricsHandle;

@@ -29,8 +29,8 @@ use serde_json::Value;
 
 use crate::error::{OAuthErrorBody, Problem};
 use crate::responses::{
-    BadRequest, EmailTaken, InsufficientScope, InternalError, LastAdministrator, NotFound,
-    OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge, OAuthRequestTimeout,
+    BadRequest, EmailCodeLoginOff, EmailTaken, InsufficientScope, InternalError, LastAdministrator,
+    NotFound, OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge, OAuthRequestTimeout,
     OAuthServerError, OAuthTooManyAttempts, OAuthUnauthorized, OAuthUnavailable, PayloadTooLarge,
     PersonalTokenNotAllowed, RequestTimeout, SignupClosed, TooManyAttempts, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
@@ -232,6 +232,7 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
             InsufficientScope,
             PersonalTokenNotAllowed,
             SignupClosed,
+            EmailCodeLoginOff,
             NotFound,
             EmailTaken,
             LastAdministrator,
@@ -255,6 +256,8 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Sign-up and the caller's own account."),
+        (name = "email", description = "Proving an address and recovering an account by mail."),
+        (name = "pages", description = "HTML pages that mailed links open; their forms post back here."),
         (name = "tokens", description = "The OAuth 2.0 token endpoint and revocation."),
         (name = "sessions", description = "The caller's sessions and logout."),
         (name = "personal-access-tokens", description = "API keys: long-lived tokens with chosen scopes."),

@@ -52,6 +52,11 @@ pub(crate) struct PersonalTokenNotAllowed(Problem<'static>);
 #[response(content_type = "application/problem+json")]
 pub(crate) struct SignupClosed(Problem<'static>);
 
+/// Sign-in by emailed code is off on this server (`--email-code-login`).
+#[derive(ToResponse)]
+#[response(content_type = "application/problem+json")]
+pub(crate) struct EmailCodeLoginOff(Problem<'static>);
+
 /// No such resource (an id that is not a UUID is as unknown as any other).
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]

@@ -43,6 +43,7 @@ macro_rules! schema {
             5 => "0005_revocation_positions.sql",
             6 => "0006_limits_keys_and_verified_emails.sql",
             7 => "0007_imported_users.sql",
+            8 => "0008_mail.sql",
             9 => "0009_personal_token_changes.sql",
         )
     };

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use portcullis_core::email::Email;
+use portcullis_core::email_tokens::{CodeHash, EmailTokenPurpose, LinkTokenHash};
 use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::key_encryption::stored_private_key;
 use portcullis_core::keys::SigningKey;
@@ -27,8 +28,8 @@ use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    AccountChanged, AccountChanges, FeedPosition, LoginFailures, MAX_ACCOUNT_CHANGES_PER_READ,
-    PersonalTokenRecord, SessionRecord, StoreError, UserRecord,
+    AccountChanged, AccountChanges, EmailTokenRecord, FeedPosition, LoginFailures,
+    MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord, SessionRecord, StoreError, UserRecord,
 };
 
 // The column lists the decoders below read, kept beside them so the two
@@ -87,6 +88,18 @@ macro_rules! select_personal_tokens {
     };
 }
 
+/// `SELECT` of one-time email tokens, for [`email_token_from_row`].
+macro_rules! select_email_tokens {
+    ($tail:expr) => {
+        concat!(
+            "SELECT id, user_id, purpose, link_hash, code_hash, email, created_at, expires_at,
+                    failed_tries, used_at
+             FROM email_tokens ",
+            $tail
+        )
+    };
+}
+
 /// One page of users (`$1` the id to start after or NULL, `$2` text the
 /// email must contain or NULL, `$3` the page size), for [`users_from_rows`].
 /// `$position` is the database's function giving where a text occurs in
@@ -104,7 +117,8 @@ macro_rules! query_users {
 }
 
 pub(crate) use {
-    query_users, select_personal_tokens, select_session_with_user, select_sessions, select_users,
+    query_users, select_email_tokens, select_personal_tokens, select_session_with_user,
+    select_sessions, select_users,
 };
 
 /// Typed access to the columns whose type both schemas share, for any row of
@@ -315,6 +329,25 @@ pub(crate) fn personal_token_from_row<R: BackendRow>(
         created_at: row.timestamp("created_at")?,
         expires_at: row.optional_timestamp("expires_at")?,
         last_used_at: row.optional_timestamp("last_used_at")?,
+    })
+}
+
+pub(crate) fn email_token_from_row<R: BackendRow>(row: &R) -> Result<EmailTokenRecord, StoreError> {
+    let purpose = row.text("purpose")?;
+    let failed_tries = row.integer("failed_tries")?;
+    Ok(EmailTokenRecord {
+        id: row.uuid("id")?,
+        user_id: row.uuid("user_id")?,
+        purpose: EmailTokenPurpose::from_stored(&purpose)
+            .ok_or_else(|| StoreError::Other(format!("unknown email token purpose {purpose:?}")))?,
+        email: Email::from_trusted(row.text("email")?),
+        link_hash: LinkTokenHash(row.bytes32("link_hash")?),
+        code_hash: CodeHash(row.bytes32("code_hash")?),
+        created_at: row.timestamp("created_at")?,
+        expires_at: row.timestamp("expires_at")?,
+        failed_tries: u32::try_from(failed_tries)
+            .map_err(|_| StoreError::Other(format!("failed_tries out of range: {failed_tries}")))?,
+        used_at: row.optional_timestamp("used_at")?,
     })
 }
 

@@ -40,9 +40,13 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use portcullis_core::PasswordPolicy;
 use portcullis_core::key_encryption::KeyEncryptionKey;
-use portcullis_core::settings::{DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY};
+use portcullis_core::settings::{
+    DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR, DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR,
+    DEFAULT_SIGNUPS_PER_ADDRESS_AN_HOUR, MAX_LEEWAY,
+};
+use portcullis_core::{PasswordPolicy, SecretString};
+use portcullis_mail::{MailFrom, SmtpUrl};
 use portcullis_server::HttpSettings;
 use time::Duration;
 
@@ -103,6 +107,9 @@ pub(crate) enum Command {
     Token(TokenCommand),
     /// Import users with their password hashes from JSON Lines, CSV or a Keycloak realm export.
     Import(ImportArgs),
+    /// Check the mail settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Write every user, password hash included, as JSON Lines that `import` reads back.
     Export {
         /// The file to create (it must not exist; readable by its owner only).
@@ -166,8 +173,11 @@ pub(crate) enum UserCommand {
         /// Read the password from standard input (one trailing newline dropped) instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        /// The address counts as verified (you vouch for it).
+        #[arg(long)]
+        verified: bool,
     },
-    /// One line per user: id, email, roles, active or disabled.
+    /// One line per user: id, email, roles, active or disabled, verified or unverified.
     List,
     /// Disable a user and revoke all their sessions. Returns once running servers see it (about 1 s).
     Disable {
@@ -197,6 +207,18 @@ pub(crate) enum RoleCommand {
     },
     /// One line per role: name, then its permissions.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MailCommand {
+    /// Send one test message through the configured SMTP server (the
+    /// settings of `serve`, from PORTCULLIS_* variables or --config) and
+    /// print what the server answered; exit 1 when it was not sent.
+    Test {
+        /// The address to send it to.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +255,22 @@ pub(crate) enum Signup {
     Open,
     /// Only `portcullis user add` creates accounts.
     Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Switch {
+    Off,
+    On,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum EmailVerificationChoice {
+    /// No verification mail at sign-up; an email change applies at once.
+    Off,
+    /// A verification mail at sign-up; an unproved address may still sign in.
+    Optional,
+    /// As `optional`, and a password grant for an unproved address is refused.
+    Required,
 }
 
 /// The settings of `serve`, each also read from `PORTCULLIS_<FLAG>` and from
@@ -427,6 +465,66 @@ pub(crate) struct ServeArgs {
         value_parser = key_encryption_key
     )]
     pub(crate) key_encryption_key: Option<KeyEncryptionKey>,
+
+    /// The SMTP server mail goes through: `smtp://[USER@]HOST[:PORT]`
+    /// (STARTTLS required; `?tls=opportunistic` or `?tls=none` for a local
+    /// relay) or `smtps://[USER@]HOST[:PORT]` (TLS from the start)
+    /// [without it, every message is written to the log instead: development mode].
+    #[arg(long, env = "PORTCULLIS_SMTP_URL", hide_env_values = true, value_parser = smtp_url)]
+    pub(crate) smtp_url: Option<SmtpUrl>,
+
+    /// The SMTP password of the user the URL names, for the environment
+    /// (`PORTCULLIS_SMTP_PASSWORD`); a flag would show it to `ps`.
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_PASSWORD",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub(crate) smtp_password: Option<SecretString>,
+
+    /// The sender of every message (`From:` and the envelope sender).
+    #[arg(long, env = "PORTCULLIS_MAIL_FROM", default_value = "Portcullis <portcullis@localhost>", value_parser = mail_from)]
+    pub(crate) mail_from: MailFrom,
+
+    /// The name messages sign with and their subjects mention.
+    #[arg(long, env = "PORTCULLIS_PRODUCT_NAME", default_value = "Portcullis")]
+    pub(crate) product_name: String,
+
+    /// Whether addresses are proved by mail; when not given, `optional` with
+    /// --smtp-url and `off` without.
+    #[arg(long, env = "PORTCULLIS_EMAIL_VERIFICATION", value_enum)]
+    pub(crate) email_verification: Option<EmailVerificationChoice>,
+
+    /// Sign-in by a code sent by mail (`POST /login/email-code`, then the
+    /// email-code grant of `POST /token`).
+    #[arg(long, env = "PORTCULLIS_EMAIL_CODE_LOGIN", value_enum, default_value_t = Switch::Off)]
+    pub(crate) email_code_login: Switch,
+
+    /// Mail requests (verification, reset) one email address may cause an
+    /// hour, known or not, across instances; 0 for no limit.
+    #[arg(long, env = "PORTCULLIS_MAIL_PER_EMAIL", default_value_t = DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR)]
+    pub(crate) mail_per_email: u32,
+
+    /// Mail requests one client address may make an hour, across instances; 0 for no limit.
+    #[arg(long, env = "PORTCULLIS_MAIL_PER_ADDRESS", default_value_t = DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR)]
+    pub(crate) mail_per_address: u32,
+
+    /// Where mailed links point, instead of this server's own pages:
+    /// `verify=URL` or `reset=URL`, `{token}` in the URL standing for the
+    /// token (repeatable), e.g. `reset=https://app.example.com/reset?token={token}`.
+    #[arg(
+        long = "link-url",
+        env = "PORTCULLIS_LINK_URL",
+        value_delimiter = ',',
+        value_parser = link_url
+    )]
+    pub(crate) link_urls: Vec<LinkUrl>,
+
+    /// A folder of mail templates: a file named like a built-in one
+    /// (`password_reset.html`, `layout.txt` …) replaces it.
+    #[arg(long, env = "PORTCULLIS_TEMPLATES")]
+    pub(crate) templates: Option<PathBuf>,
 }
 
 /// A setting's value that its rule refuses; the message says why, and clap
@@ -481,6 +579,40 @@ fn key_encryption_key_file(path: &str) -> Result<KeyEncryptionKey, InvalidSettin
     let text = std::fs::read_to_string(path)
         .map_err(|error| InvalidSetting(format!("cannot read {path}: {error}")))?;
     key_encryption_key(&text)
+}
+
+/// A page of an application that a mailed link opens, for one kind of link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LinkUrl {
+    Verify(String),
+    Reset(String),
+}
+
+fn link_url(text: &str) -> Result<LinkUrl, InvalidSetting> {
+    let (kind, url) = text
+        .split_once('=')
+        .ok_or_else(|| InvalidSetting("expected verify=URL or reset=URL".into()))?;
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok || !url.contains("{token}") || url.chars().any(char::is_whitespace) {
+        return Err(InvalidSetting(
+            "the URL must be http(s)://…, hold {token}, and have no spaces".into(),
+        ));
+    }
+    match kind {
+        "verify" => Ok(LinkUrl::Verify(url.to_owned())),
+        "reset" => Ok(LinkUrl::Reset(url.to_owned())),
+        other => Err(InvalidSetting(format!(
+            "unknown link {other:?}: expected verify or reset"
+        ))),
+    }
+}
+
+fn smtp_url(text: &str) -> Result<SmtpUrl, InvalidSetting> {
+    SmtpUrl::parse(text).map_err(|error| InvalidSetting(error.to_string()))
+}
+
+fn mail_from(text: &str) -> Result<MailFrom, InvalidSetting> {
+    MailFrom::parse(text).map_err(|error| InvalidSetting(error.to_string()))
 }
 
 fn leeway(text: &str) -> Result<Duration, InvalidSetting> {

@@ -10,13 +10,17 @@ use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
 use portcullis_core::services::signing_keys::Activation;
+use portcullis_core::services::users::UserChange;
 use portcullis_core::{
     AuthError, ManageRoles, ManageUsers, Operator, PersonalTokensOnNewPassword, SecretString,
     Services, SystemClock,
 };
+use portcullis_mail::{
+    Delivery, Mailer, MessageContent, OutgoingMessage, Recipient, RequestOrigin,
+};
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{Cli, Command, KeysCommand, RoleCommand, TokenCommand, UserCommand};
+use crate::cli::{Cli, Command, KeysCommand, MailCommand, RoleCommand, TokenCommand, UserCommand};
 use crate::config::Config;
 use crate::database::{open_store, without_password};
 use crate::startup::{Application, shutdown_signal};
@@ -47,6 +51,7 @@ pub(crate) async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::Keys(command) => keys(&start(&config).await?, command).await,
         Command::Import(args) => crate::import::run(&start(&config).await?, args).await,
         Command::Export { file } => crate::export::run(&start(&config).await?, file).await,
+        Command::Mail(MailCommand::Test { to }) => mail_test(&config, &to).await,
         Command::Token(TokenCommand::Verify { token }) => {
             match start(&config)
                 .await?
@@ -68,6 +73,32 @@ pub(crate) async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `portcullis mail test --to E`: one message, sent once, and the answer.
+async fn mail_test(config: &Config, to: &str) -> anyhow::Result<ExitCode> {
+    let mailer = Mailer::new(config.mail.clone()).context("setting up mail")?;
+    if config.mail.smtp_url.is_none() {
+        eprintln!("no SMTP URL (--smtp-url or PORTCULLIS_SMTP_URL): the message goes to the log");
+    }
+    let message = OutgoingMessage {
+        to: Recipient {
+            email: to.to_owned(),
+            name: None,
+        },
+        content: MessageContent::Test {
+            requested: RequestOrigin {
+                at: time::OffsetDateTime::now_utc(),
+                client_address: None,
+            },
+        },
+    };
+    let delivery = mailer.deliver(&message).await;
+    println!("{delivery}");
+    Ok(match delivery {
+        Delivery::Sent { .. } => ExitCode::SUCCESS,
+        Delivery::Transient { .. } | Delivery::Permanent { .. } => ExitCode::FAILURE,
+    })
+}
+
 /// Opens the store and starts the use cases, for a command that acts once.
 async fn start(config: &Config) -> anyhow::Result<Services> {
     Services::start(
@@ -87,6 +118,7 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
             name,
             roles,
             password_stdin,
+            verified,
         } => {
             let password = read_password(password_stdin)?;
             let account = NewAccount {
@@ -100,13 +132,29 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
                 .create(&operator, account)
                 .await
                 .map_err(describe)?;
+            if verified {
+                let change = UserChange {
+                    email_verified: Some(true),
+                    ..UserChange::default()
+                };
+                services
+                    .users
+                    .update(&operator, user.id, change)
+                    .await
+                    .map_err(describe)?;
+            }
             println!("{}", user.id);
         }
         UserCommand::List => {
             for user in services.users.all(&operator).await.map_err(describe)? {
                 let state = if user.disabled { "disabled" } else { "active" };
+                let verified = if user.email_verified {
+                    "verified"
+                } else {
+                    "unverified"
+                };
                 println!(
-                    "{}\t{}\t{}\t{state}",
+                    "{}\t{}\t{}\t{state}\t{verified}",
                     user.id,
                     user.email,
                     user.roles.join(",")

@@ -18,11 +18,14 @@ use clap::{Arg, ArgAction, CommandFactory as _, FromArgMatches as _};
 use portcullis_core::AuthSettings;
 use portcullis_core::hashing::Argon2Settings;
 use portcullis_core::rate_limits::RateLimit;
-use portcullis_core::settings::SignupMode;
+use portcullis_core::settings::{EmailSettings, EmailVerification, SignupMode};
 use portcullis_core::throttle::ThrottleSettings;
+use portcullis_mail::MailSettings;
 use portcullis_server::HttpSettings;
 
-use crate::cli::{Cli, Command, InvalidSetting, ServeArgs, Signup};
+use crate::cli::{
+    Cli, Command, EmailVerificationChoice, InvalidSetting, LinkUrl, ServeArgs, Signup, Switch,
+};
 
 /// How to use the database's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,7 @@ pub(crate) struct Config {
     pub(crate) listen: String,
     pub(crate) auth: AuthSettings,
     pub(crate) http: HttpSettings,
+    pub(crate) mail: MailSettings,
 }
 
 /// Why no command runs.
@@ -256,7 +260,36 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         throttle_forget_after,
         key_encryption_key_file,
         key_encryption_key,
+        smtp_url,
+        smtp_password,
+        mail_from,
+        product_name,
+        templates,
+        email_verification,
+        mail_per_email,
+        mail_per_address,
+        link_urls,
+        email_code_login,
     } = settings;
+    let mut email = EmailSettings {
+        verification: match email_verification {
+            Some(EmailVerificationChoice::Off) => EmailVerification::Off,
+            Some(EmailVerificationChoice::Optional) => EmailVerification::Optional,
+            Some(EmailVerificationChoice::Required) => EmailVerification::Required,
+            None if smtp_url.is_some() => EmailVerification::Optional,
+            None => EmailVerification::Off,
+        },
+        per_email: RateLimit::per_hour(mail_per_email),
+        per_address: RateLimit::per_hour(mail_per_address),
+        code_login: email_code_login == Switch::On,
+        ..EmailSettings::with_defaults(&issuer)
+    };
+    for link in link_urls {
+        match link {
+            LinkUrl::Verify(url) => email.verify_link = url,
+            LinkUrl::Reset(url) => email.reset_link = url,
+        }
+    }
     Config {
         database,
         pool: PoolSettings {
@@ -294,6 +327,7 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
                 forget_after: throttle_forget_after,
             },
             key_encryption_key: key_encryption_key_file.or(key_encryption_key),
+            email,
         },
         http: HttpSettings {
             cors_origins,
@@ -302,6 +336,13 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
             body_timeout: http_body_timeout.unsigned_abs(),
             idle_timeout: http_idle_timeout.unsigned_abs(),
             max_connections: http_max_connections,
+        },
+        mail: MailSettings {
+            smtp_url,
+            smtp_password,
+            product_name,
+            templates_dir: templates,
+            ..MailSettings::new(mail_from)
         },
     }
 }

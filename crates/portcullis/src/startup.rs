@@ -5,7 +5,9 @@
 //!
 //! Nothing here holds a rule of the contract; it only wires the parts the
 //! configuration names and stops them in order: in-flight requests finish,
-//! then the upkeep stops and the personal-token use times are written.
+//! then the upkeep and the mail sender stop (a message being sent is
+//! claimed, and goes out after its claim runs out) and the personal-token
+//! use times are written.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow};
 use portcullis_core::{Clock, ManageUsers, Operator, Services};
+use portcullis_mail::Mailer;
 use portcullis_server::AppState;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -27,6 +30,7 @@ pub struct Application {
     services: Arc<Services>,
     state: AppState,
     maintenance: JoinHandle<()>,
+    mail_sender: JoinHandle<()>,
 }
 
 impl Application {
@@ -52,6 +56,8 @@ impl Application {
         clock: Arc<dyn Clock>,
         metrics: Option<portcullis_server::MetricsHandle>,
     ) -> anyhow::Result<Self> {
+        let development_mail = config.mail.smtp_url.is_none();
+        let mailer = Arc::new(Mailer::new(config.mail.clone()).context("setting up mail")?);
         let store = open_store(&config).await?;
         let services = Arc::new(
             Services::start(store, config.auth.clone(), clock)
@@ -83,6 +89,12 @@ impl Application {
         let address = listener.local_addr()?;
         tracing::info!(database = %without_password(&config.database), issuer = %config.auth.issuer, "portcullis listening on http://{address}");
         let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&services));
+        if development_mail {
+            tracing::warn!(
+                "no --smtp-url: mail is not sent but written to this log, links and codes included (development mode)"
+            );
+        }
+        let mail_sender = portcullis_server::spawn_mail_sender(Arc::clone(&services), mailer);
         let state = AppState {
             services: Arc::clone(&services),
             http: Arc::new(config.http),
@@ -94,6 +106,7 @@ impl Application {
             services,
             state,
             maintenance,
+            mail_sender,
         })
     }
 
@@ -122,6 +135,7 @@ impl Application {
             .await
             .context("serving")?;
         self.maintenance.abort();
+        self.mail_sender.abort();
         if let Err(error) = self.services.personal_tokens.flush_uses().await {
             tracing::warn!(%error, "could not record personal access token uses");
         }

@@ -4,7 +4,9 @@
 //! Changes that could lock the owner out or hand the account to someone
 //! else (the email, the password, deletion) need the current password,
 //! checked through the same throttling as a login. A new password ends
-//! every other session; deletion ends every session.
+//! every other session and is told to the account's address; deletion
+//! ends every session. With email verification on, sign-up sends a
+//! verification message.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -12,16 +14,20 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
+use portcullis_mail::PasswordChange;
+
 use crate::core::{Core, PersonalTokensOnNewPassword};
 use crate::email::Email;
+use crate::email_tokens::EmailTokenPurpose;
 use crate::error::{AuthError, InvalidFields, password_refused};
 use crate::hashing::Verification;
 use crate::login_attempts::AttemptKeys;
+use crate::mail_requests;
 use crate::names::{DisplayName, RoleName, parse_all};
 use crate::password::Password;
 use crate::principal::Principal;
 use crate::services::grants::ClientInfo;
-use crate::settings::SignupMode;
+use crate::settings::{EmailVerification, SignupMode};
 use crate::store::{ProfileChange, StoreError, UserRecord};
 use crate::throttle;
 use crate::user::User;
@@ -42,6 +48,16 @@ pub struct AccountChange<'a> {
     /// `Some(None)` clears the name.
     pub name: Option<Option<&'a str>>,
     pub current_password: Option<&'a SecretString>,
+}
+
+/// What `PATCH /me` did.
+#[derive(Debug, Clone)]
+pub enum ProfileUpdate {
+    /// Every change applied.
+    Applied(User),
+    /// The other changes applied; the email changes when the new address
+    /// confirms (email verification is on), and a message went there.
+    EmailConfirmationSent(User),
 }
 
 /// The caller's own account.
@@ -79,7 +95,7 @@ impl Accounts {
                 .count(core.store.as_ref(), core.clock.as_ref(), &key)
                 .await?;
         }
-        create_account(
+        let user = create_account(
             &self.core,
             NewAccount {
                 email,
@@ -88,7 +104,11 @@ impl Accounts {
                 roles: Vec::new(),
             },
         )
-        .await
+        .await?;
+        if core.settings.email.verification != EmailVerification::Off {
+            self.send_verification(&user, client).await;
+        }
+        Ok(user)
     }
 
     /// The caller's account and current permissions.
@@ -101,7 +121,9 @@ impl Accounts {
         Ok((User::clone(&user), permissions))
     }
 
-    /// Changes the caller's name and/or email; an email change needs the current password.
+    /// Changes the caller's name and/or email; an email change needs the
+    /// current password and, with email verification on, applies only when
+    /// the new address confirms.
     ///
     /// # Errors
     /// [`AuthError::Invalid`], [`AuthError::IncorrectPassword`], [`AuthError::EmailTaken`].
@@ -109,7 +131,8 @@ impl Accounts {
         &self,
         principal: &Principal,
         change: AccountChange<'_>,
-    ) -> Result<User, AuthError> {
+        client: &ClientInfo,
+    ) -> Result<ProfileUpdate, AuthError> {
         let core = &self.core;
         let user = core
             .accounts
@@ -135,24 +158,43 @@ impl Accounts {
         {
             self.check_current_password(&user, current).await?;
         }
+        // With verification on, the new address must confirm first.
+        let (confirm_first, email) = match email {
+            Some(new_email) if core.settings.email.verification != EmailVerification::Off => {
+                if core.store.user_by_email(&new_email).await?.is_some() {
+                    return Err(AuthError::EmailTaken);
+                }
+                (Some(new_email), None)
+            }
+            email => (None, email),
+        };
+        let change = ProfileChange { email, name };
         let updated = core
             .accounts
-            .writing_account(
-                user.id,
-                core.store
-                    .update_profile(user.id, &ProfileChange { email, name }),
-            )
+            .writing_account(user.id, core.store.update_profile(user.id, &change))
             .await;
         match updated {
             Ok(()) => {}
             Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
             Err(other) => return Err(other.into()),
         }
-        Ok(core
+        let current = core
             .accounts
             .stored_active_account(principal.user_id)
-            .await?
-            .into())
+            .await?;
+        let Some(new_email) = confirm_first else {
+            return Ok(ProfileUpdate::Applied(current.into()));
+        };
+        let requested = mail_requests::origin(client, core.clock.now_seconds());
+        mail_requests::issue_token(
+            core,
+            &current,
+            &new_email,
+            EmailTokenPurpose::ChangeEmail,
+            requested,
+        )
+        .await?;
+        Ok(ProfileUpdate::EmailConfirmationSent(current.into()))
     }
 
     /// Sets a new password after checking the current one; every other
@@ -181,7 +223,21 @@ impl Accounts {
         self.check_current_password(&user, current).await?;
         let hash = core.hasher.hash(&new_password).await?;
         core.replace_password(user.id, &hash, Some(session_id), tokens)
+            .await?;
+        let now = core.clock.now_seconds();
+        let notice = mail_requests::password_notice(
+            &user,
+            PasswordChange::Changed,
+            mail_requests::origin(&ClientInfo::default(), now),
+        );
+        if let Err(error) = core
+            .store
+            .queue_mail(&mail_requests::queued(&notice, now))
             .await
+        {
+            tracing::warn!(%error, "the notice of a password change could not be queued");
+        }
+        Ok(())
     }
 
     /// Deletes the caller's account after checking the password.
@@ -201,6 +257,31 @@ impl Accounts {
             .await?;
         self.check_current_password(&user, current_password).await?;
         self.core.delete_account(user.id).await
+    }
+
+    /// Queues the verification message of a new account. The account
+    /// stands if this fails: the owner can ask again.
+    async fn send_verification(&self, user: &User, client: &ClientInfo) {
+        let core = &self.core;
+        let queued = async {
+            let record = core
+                .store
+                .user_by_id(user.id)
+                .await?
+                .ok_or(AuthError::NotFound)?;
+            let requested = mail_requests::origin(client, core.clock.now_seconds());
+            mail_requests::issue_token(
+                core,
+                &record,
+                &record.email,
+                EmailTokenPurpose::VerifyEmail,
+                requested,
+            )
+            .await
+        };
+        if let Err(error) = queued.await {
+            tracing::warn!(%error, "the verification message of a new account could not be queued");
+        }
     }
 
     /// Checks the password of a signed-in user, throttled like a login.

@@ -44,6 +44,9 @@ const WINDOW_COUNTS_KEPT: Duration = Duration::DAY;
 /// Rows deleted per statement by [`Feeds::housekeeping`], and how many
 /// statements one run may take: a run never holds the database for long.
 const HOUSEKEEPING_BATCH: u32 = 1_000;
+/// How long a sent or given-up message stays in the outbox (without its
+/// payload), for an operator asking what became of it.
+const FINISHED_MAIL_KEPT: Duration = Duration::days(7);
 const HOUSEKEEPING_MAX_BATCHES: u32 = 50;
 
 /// How soon after an account or role changes, in any process sharing the
@@ -175,7 +178,8 @@ impl Feeds {
     /// keys retired more than a token lifetime ago, forgotten login
     /// failures, old rate-limit windows, and the entries of both feeds that
     /// a read a retention period ago had made readable (a token lifetime
-    /// for revocations). Returns how many rows went.
+    /// for revocations), messages sent or given up a week ago, and expired
+    /// one-time email tokens. Returns how many rows went.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
@@ -207,6 +211,9 @@ impl Feeds {
         let windows_before = now - WINDOW_COUNTS_KEPT;
         deleted +=
             prune_in_batches(|limit| store.prune_window_counts(windows_before, limit)).await?;
+        let mail_before = now - FINISHED_MAIL_KEPT;
+        deleted += prune_in_batches(|limit| store.prune_finished_mail(mail_before, limit)).await?;
+        deleted += prune_in_batches(|limit| store.prune_email_tokens(now, limit)).await?;
         Ok(deleted)
     }
 }

@@ -19,13 +19,16 @@ use uuid::Uuid;
 
 use crate::core::Core;
 use crate::email::Email;
+use crate::email_tokens::{EmailTokenPurpose, MAX_CODE_TRIES};
 use crate::error::AuthError;
 use crate::hashing::Verification;
 use crate::login_attempts::AttemptKeys;
+use crate::mail_requests;
 use crate::names::Scope;
 use crate::password::Password;
 use crate::refresh::{Lineage, RefreshToken, SessionRefreshKey};
-use crate::store::{SessionRecord, UserRecord};
+use crate::settings::EmailVerification;
+use crate::store::{SessionRecord, TokenEffect, UserRecord};
 use crate::telemetry::{self, LoginOutcome};
 use crate::throttle;
 use crate::tokens::AccessGrant;
@@ -109,6 +112,12 @@ impl Grants {
                     core.store.set_password_hash(user.id, &new_hash).await?;
                 }
                 attempt.succeeded().await?;
+                // Said only to whoever knows the password.
+                if core.settings.email.verification == EmailVerification::Required
+                    && !user.email_verified
+                {
+                    return Err(AuthError::EmailNotVerified);
+                }
                 telemetry::login(LoginOutcome::Success);
                 user
             }
@@ -118,7 +127,67 @@ impl Grants {
                 return Err(AuthError::InvalidGrant);
             }
         };
+        self.open_session(&user, requested_scope, client).await
+    }
 
+    /// The email-code grant (`--email-code-login on`): spends the sign-in
+    /// code sent to `email` (which proves the address) and opens a session
+    /// like the password grant. A wrong code counts against the account's
+    /// live code, which dies at the fifth.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidGrant`] for a wrong, spent, expired or
+    /// cancelled code, or an unknown or disabled account;
+    /// [`AuthError::InvalidScope`].
+    pub async fn email_code(
+        &self,
+        email: &str,
+        code: &SecretString,
+        requested_scope: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
+        let Ok(email) = Email::parse(email) else {
+            return Err(AuthError::InvalidGrant);
+        };
+        let token = mail_requests::token_for_code(core, &email, code, &[EmailTokenPurpose::SignIn])
+            .await?
+            .ok_or(AuthError::InvalidGrant)?;
+        let user = core
+            .store
+            .user_by_id(token.user_id)
+            .await?
+            .filter(|user| !user.disabled)
+            .ok_or(AuthError::InvalidGrant)?;
+        let spent = core
+            .accounts
+            .writing_account(
+                user.id,
+                core.store.spend_email_token(
+                    &token,
+                    core.clock.now(),
+                    MAX_CODE_TRIES,
+                    TokenEffect::VerifyEmail,
+                    None,
+                ),
+            )
+            .await?;
+        if !spent {
+            return Err(AuthError::InvalidGrant);
+        }
+        telemetry::login(LoginOutcome::Success);
+        self.open_session(&user, requested_scope, client).await
+    }
+
+    /// Opens a session for `user`, who just proved who they are, narrowed
+    /// to `requested_scope` when given.
+    async fn open_session(
+        &self,
+        user: &UserRecord,
+        requested_scope: Option<&str>,
+        client: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
         let permissions = core.accounts.stored_permissions(&user.roles).await?;
         let narrowed = requested_scope
             .map(|requested| narrow_scope(requested, &permissions))
@@ -144,7 +213,7 @@ impl Grants {
         };
         core.store.insert_session(&session).await?;
         let scope = narrowed.unwrap_or_else(|| permissions.into_iter().collect());
-        Ok(self.token_pair(&user, session_id, scope, &first))
+        Ok(self.token_pair(user, session_id, scope, &first))
     }
 
     /// The refresh grant, with rotation, a grace interval for the token just

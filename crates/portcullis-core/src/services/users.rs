@@ -42,6 +42,8 @@ pub struct UserChange<'a> {
     pub disabled: Option<bool>,
     /// `Some(None)` clears the name.
     pub name: Option<Option<&'a str>>,
+    /// Marks the address proved (or not), as an operator vouches.
+    pub email_verified: Option<bool>,
 }
 
 /// Every user, for administrators.
@@ -143,8 +145,9 @@ impl Users {
         Ok(self.stored(id).await?.into())
     }
 
-    /// Changes roles, the disabled flag and/or the name of a user, all in
-    /// one transaction: a refused part changes nothing.
+    /// Changes roles, the disabled flag, whether the address counts as
+    /// verified and/or the name of a user, all in one transaction: a
+    /// refused part changes nothing.
     ///
     /// # Errors
     /// [`AuthError::NotFound`], [`AuthError::Invalid`],
@@ -180,6 +183,7 @@ impl Users {
             disabled: change
                 .disabled
                 .filter(|&disabled| disabled != user.disabled),
+            email_verified: change.email_verified,
         };
         let changes = async {
             core.store.update_user(id, &update).await?;

@@ -43,6 +43,8 @@ pub struct UserUpdate {
     /// `Some(None)` clears the name.
     pub name: Option<Option<String>>,
     pub disabled: Option<bool>,
+    /// Whether the address counts as proved (an operator vouches for it).
+    pub email_verified: Option<bool>,
 }
 
 /// Which users to list and from where.
@@ -78,6 +80,8 @@ pub trait AccountStore: Send + Sync + 'static {
     /// [`StoreError::LastAdministrator`] (and nothing changed) when it would
     /// leave no active administrator; [`StoreError::NotFound`].
     async fn update_user(&self, id: Uuid, update: &UserUpdate) -> Result<(), StoreError>;
+    /// Whether the address counts as proved (an operator said so). [`StoreError::NotFound`].
+    async fn set_email_verified(&self, id: Uuid, verified: bool) -> Result<(), StoreError>;
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> Result<(), StoreError>;
     /// Deletes the user and, with it, every session. [`StoreError::NotFound`].
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;

@@ -1,6 +1,6 @@
 //! The storage boundary: what the domain needs persisted, as one trait made
 //! of one trait per area (accounts, sessions, feeds, keys, personal
-//! tokens, throttling, rate limits, the database's health), so that each area's records
+//! tokens, throttling, rate limits, the mail outbox, the database's health), so that each area's records
 //! and methods are read together and a new area adds a module, not lines
 //! to a long list.
 //!
@@ -17,6 +17,7 @@ mod accounts;
 mod feeds;
 mod import;
 mod keys;
+mod mail;
 mod personal_tokens;
 mod rate_limits;
 mod sessions;
@@ -33,6 +34,9 @@ pub use import::{
     AccountUpdate, ExistingAccount, ImportBatch, ImportStore, ImportedAccount, StoredPassword,
 };
 pub use keys::KeyStore;
+pub use mail::{
+    ClaimedMail, EmailTokenRecord, EmailTokenStore, MailAttempt, MailStore, QueuedMail, TokenEffect,
+};
 pub use personal_tokens::{PersonalTokenRecord, PersonalTokenStore};
 pub use rate_limits::{RateLimitStore, WindowCount};
 pub use sessions::{SessionCutoff, SessionRecord, SessionStore};
@@ -96,6 +100,8 @@ pub trait Store:
     + ThrottleStore
     + RateLimitStore
     + ImportStore
+    + MailStore
+    + EmailTokenStore
 {
 }
 
@@ -109,5 +115,7 @@ impl<T> Store for T where
         + ThrottleStore
         + RateLimitStore
         + ImportStore
+        + MailStore
+        + EmailTokenStore
 {
 }

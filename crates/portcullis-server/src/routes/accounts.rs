@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::PersonalTokensOnNewPassword;
-use portcullis_core::services::accounts::AccountChange;
+use portcullis_core::services::accounts::{AccountChange, ProfileUpdate};
 
 use crate::error::ApiError;
 use crate::extract::{Authenticated, Client, JsonBody};
@@ -96,7 +96,8 @@ pub(crate) async fn me(
 /// Change the caller's name or email
 ///
 /// Changes the caller's name or email; an email change needs
-/// `current_password`.
+/// `current_password` and, with email verification on, applies when the
+/// new address confirms (`202`; the old address is told).
 #[utoipa::path(
     patch,
     path = "/me",
@@ -106,6 +107,7 @@ pub(crate) async fn me(
     request_body = UpdateMeRequest,
     responses(
         (status = 200, description = "The changed user.", body = UserBody),
+        (status = 202, description = "Email verification is on: the other changes applied, and the email changes when the new address confirms with the link sent there (the user as it is now).", body = UserBody),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 409, response = EmailTaken),
@@ -120,15 +122,27 @@ pub(crate) async fn me(
 pub(crate) async fn update_me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
+    Client(client): Client,
     JsonBody(request): JsonBody<UpdateMeRequest>,
-) -> Result<Json<UserBody>, ApiError> {
+) -> Result<(StatusCode, Json<UserBody>), ApiError> {
     let change = AccountChange {
         email: request.email.as_deref(),
         name: request.name.as_ref().map(Option::as_deref),
         current_password: request.current_password.as_ref(),
     };
-    let user = state.services.accounts.update(&principal, change).await?;
-    Ok(Json(UserBody::new(user, None)))
+    Ok(
+        match state
+            .services
+            .accounts
+            .update(&principal, change, &client)
+            .await?
+        {
+            ProfileUpdate::Applied(user) => (StatusCode::OK, Json(UserBody::new(user, None))),
+            ProfileUpdate::EmailConfirmationSent(user) => {
+                (StatusCode::ACCEPTED, Json(UserBody::new(user, None)))
+            }
+        },
+    )
 }
 
 /// Change the caller's password

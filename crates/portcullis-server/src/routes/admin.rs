@@ -126,6 +126,7 @@ pub(crate) async fn update_user(
         roles: request.roles,
         disabled: request.disabled,
         name: request.name.as_ref().map(Option::as_deref),
+        email_verified: request.email_verified,
     };
     let user = state
         .services

@@ -13,7 +13,9 @@
 pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod discovery;
+pub(crate) mod email;
 pub(crate) mod health;
+pub(crate) mod pages;
 pub(crate) mod personal_tokens;
 pub(crate) mod protected_apis;
 pub(crate) mod sessions;
@@ -50,6 +52,15 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::update_me))
         .routes(routes!(accounts::delete_me))
         .routes(routes!(accounts::change_password))
+        .routes(routes!(email::request_verification))
+        .routes(routes!(email::verify))
+        .routes(routes!(email::request_sign_in_code))
+        .routes(routes!(email::forgot_password))
+        .routes(routes!(email::reset_password))
+        .routes(routes!(pages::verify_page))
+        .routes(routes!(pages::verify_form_posted))
+        .routes(routes!(pages::reset_page))
+        .routes(routes!(pages::reset_form_posted))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke_all))
         .routes(routes!(sessions::revoke_one))

@@ -28,13 +28,17 @@ use crate::wire::{RecognisedText, SingleTokenRequest, TokenRequest, TokenRespons
 
 const INVALID_CREDENTIALS: &str = "the email or password is incorrect";
 const INVALID_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
+const INVALID_CODE: &str = "the email or code is incorrect, used or expired";
+/// The grant of a code sent by `POST /login/email-code` (API.md).
+const EMAIL_CODE_GRANT: &str = "urn:portcullis:grant-type:email-code";
 
 enum Grant {
     Password,
     RefreshToken,
+    EmailCode,
 }
 
-/// Get tokens (password or refresh grant)
+/// Get tokens (password, refresh or email-code grant)
 ///
 /// The OAuth 2.0 token endpoint: the password and refresh grants.
 ///
@@ -42,8 +46,11 @@ enum Grant {
 /// same pair as `Authorization: Basic`; a body with `password` and no
 /// `grant_type` is the password grant. `grant_type=refresh_token` with
 /// `refresh_token`: every refresh returns a new refresh token and retires the
-/// presented one. An optional `scope` narrows the token to a subset of the
-/// user's permissions. Every answer is `Cache-Control: no-store`.
+/// presented one. With `--email-code-login on`,
+/// `grant_type=urn:portcullis:grant-type:email-code` with `email` and the
+/// `code` sent by `POST /login/email-code` opens a session like a login.
+/// An optional `scope` narrows the token to a subset of the user's
+/// permissions. Every answer is `Cache-Control: no-store`.
 #[utoipa::path(
     post,
     path = "/token",
@@ -79,6 +86,7 @@ pub(crate) async fn token(
     let grant = match request.grant_type.as_deref() {
         Some("password") => Grant::Password,
         Some("refresh_token") => Grant::RefreshToken,
+        Some(EMAIL_CODE_GRANT) if state.services.settings().email.code_login => Grant::EmailCode,
         Some(other) => return Err(OAuthError::unsupported_grant_type(other)),
         None if basic.is_some() || request.password.is_some() => Grant::Password,
         None => return Err(OAuthError::invalid_request("grant_type is required")),
@@ -99,6 +107,18 @@ pub(crate) async fn token(
                 .password(&identifier, &password, request.scope.as_deref(), client)
                 .await
                 .map_err(|e| OAuthError::from_domain(e, INVALID_CREDENTIALS))?
+        }
+        Grant::EmailCode => {
+            let (Some(email), Some(code)) = (request.email.or(request.username), request.code)
+            else {
+                return Err(OAuthError::invalid_request("email and code are required"));
+            };
+            state
+                .services
+                .grants
+                .email_code(&email, &code, request.scope.as_deref(), client)
+                .await
+                .map_err(|e| OAuthError::from_domain(e, INVALID_CODE))?
         }
         Grant::RefreshToken => {
             let refresh_token = request

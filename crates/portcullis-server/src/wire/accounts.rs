@@ -82,6 +82,9 @@ pub(crate) struct UserBody {
     #[schema(required)]
     pub(crate) name: Option<String>,
     pub(crate) roles: Vec<String>,
+    /// Whether the owner proved the address (a link or code sent there),
+    /// or an operator or an import said so.
+    pub(crate) email_verified: bool,
     #[schema(format = DateTime)]
     pub(crate) created_at: String,
     /// Only in `GET /me`: the union of the permissions of the user's roles.
@@ -101,6 +104,7 @@ impl UserBody {
             email: user.email.to_string(),
             name: user.name,
             roles: user.roles,
+            email_verified: user.email_verified,
             created_at: rfc3339(user.created_at),
             permissions,
             disabled: None,

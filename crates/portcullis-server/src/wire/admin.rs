@@ -42,6 +42,9 @@ pub(crate) struct AdminUserChangeRequest {
     /// `true` also revokes every session and personal access token of the user.
     #[serde(default)]
     pub(crate) disabled: Option<bool>,
+    /// Marks the user's address as verified (or not), as the administrator vouches.
+    #[serde(default)]
+    pub(crate) email_verified: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = DisplayName, inline)]
     pub(crate) name: Option<Option<String>>,

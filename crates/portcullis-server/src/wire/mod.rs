@@ -13,13 +13,14 @@
 //! normalisation), the schema says the bound and the description the rule.
 //!
 //! One module per area of the contract: [`accounts`] (sign-up, `/me`,
-//! sessions), [`tokens`] (the token endpoints and personal access tokens),
+//! sessions), [`email`] (the mail flows), [`tokens`] (the token endpoints and personal access tokens),
 //! [`admin`] (users and roles), [`protected_apis`] (introspection,
 //! forward-auth, keys, discovery, probes); [`names`] holds the schemas of
 //! role and permission names that several of them share.
 
 mod accounts;
 mod admin;
+mod email;
 mod names;
 mod protected_apis;
 mod tokens;
@@ -35,6 +36,10 @@ pub(crate) use accounts::{
 };
 pub(crate) use admin::{
     AdminUserChangeRequest, PutRoleRequest, RoleBody, UserListBody, UserListQuery,
+};
+pub(crate) use email::{
+    LinkQuery, MailRequestAccepted, MailRequestBody, ResetPasswordForm, ResetPasswordRequest,
+    VerifyEmailForm, VerifyEmailRequest,
 };
 pub(crate) use names::{DisplayName, EditableRoleName, PermissionName, RoleName, TokenName};
 pub(crate) use protected_apis::{

@@ -17,7 +17,7 @@ use crate::wire::{PermissionName, TokenName, expose, expose_optional, rfc3339, w
 /// password grant.
 #[derive(Default, Deserialize, ToSchema)]
 pub(crate) struct TokenRequest {
-    #[schema(examples("password", "refresh_token"))]
+    #[schema(examples("password", "refresh_token", "urn:portcullis:grant-type:email-code"))]
     pub(crate) grant_type: Option<String>,
     /// The email, for the password grant.
     pub(crate) username: Option<String>,
@@ -30,6 +30,9 @@ pub(crate) struct TokenRequest {
     pub(crate) refresh_token: Option<SecretString>,
     /// Space-separated subset of the user's permissions.
     pub(crate) scope: Option<String>,
+    /// For the email-code grant: the 8-digit code sent by `POST /login/email-code`.
+    #[schema(value_type = Option<String>)]
+    pub(crate) code: Option<SecretString>,
 }
 
 impl RecognisedText for TokenRequest {
@@ -47,6 +50,7 @@ impl RecognisedText for TokenRequest {
                 self.refresh_token.as_ref().map(ExposeSecret::expose_secret),
             ),
             ("scope", self.scope.as_deref()),
+            ("code", self.code.as_ref().map(ExposeSecret::expose_secret)),
         ];
         texts
             .into_iter()

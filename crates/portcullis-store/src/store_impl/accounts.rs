@@ -97,6 +97,13 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         found(self.write_one(statement).await?)
     }
 
+    async fn set_email_verified(&self, id: Uuid, verified: bool) -> Result<(), StoreError> {
+        let statement = Statement::new("UPDATE users SET email_verified = $1 WHERE id = $2")
+            .bind(verified)
+            .bind(id);
+        found(self.write_one(statement).await?)
+    }
+
     async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<(), StoreError> {
         let statement = Statement::new("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled)
@@ -117,6 +124,13 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             statements.push(
                 Statement::new("UPDATE users SET name = $1 WHERE id = $2")
                     .bind(name.as_deref())
+                    .bind(id),
+            );
+        }
+        if let Some(verified) = update.email_verified {
+            statements.push(
+                Statement::new("UPDATE users SET email_verified = $1 WHERE id = $2")
+                    .bind(verified)
                     .bind(id),
             );
         }

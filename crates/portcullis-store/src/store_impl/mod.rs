@@ -14,6 +14,7 @@ mod feeds;
 mod health;
 pub(crate) mod import;
 mod keys;
+mod mail;
 mod personal_tokens;
 mod rate_limits;
 mod sessions;

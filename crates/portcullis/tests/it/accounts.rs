@@ -54,9 +54,17 @@ async fn get_me(server: &TestServer, access_token: &str) -> Reply {
 fn check_user_object(user: &Value, email: &str) {
     assert_eq!(
         sorted_keys(user),
-        ["created_at", "email", "id", "name", "roles"],
+        [
+            "created_at",
+            "email",
+            "email_verified",
+            "id",
+            "name",
+            "roles"
+        ],
         "{user}"
     );
+    assert_eq!(user["email_verified"], false, "{user}");
     assert!(
         is_uuid(user["id"].as_str().unwrap()),
         "id is not a UUID: {user}"

@@ -83,7 +83,15 @@ fn ok(reply: &Reply, case: &str) -> Value {
 fn check_admin_view(user: &Value, email: &str, disabled: bool) {
     assert_eq!(
         sorted_keys(user),
-        ["created_at", "disabled", "email", "id", "name", "roles"],
+        [
+            "created_at",
+            "disabled",
+            "email",
+            "email_verified",
+            "id",
+            "name",
+            "roles"
+        ],
         "{user}"
     );
     assert_eq!(user["email"], email, "{user}");

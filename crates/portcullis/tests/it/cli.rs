@@ -19,7 +19,7 @@ use crate::helpers::{
 
 const NEW_PASSWORD: &str = "a brand new passphrase for alice";
 
-/// `user list` as `[id, email, roles, state]` rows.
+/// `user list` as `[id, email, roles, state, verified]` rows.
 fn user_list(server: &TestServer) -> Vec<Vec<String>> {
     let output = server.cli(&["user", "list"], None);
     assert_exit(&output, 0, "user list");
@@ -153,10 +153,23 @@ async fn user_add_refuses_bad_input_with_exit_1_and_a_message() {
 }
 
 #[tokio::test]
-async fn user_list_prints_id_email_roles_and_state() {
+async fn user_list_prints_id_email_roles_state_and_whether_the_address_is_verified() {
     let server = TestServer::spawn().await;
     let admin_id = server.add_user("admin@example.com", &["admin"]);
     let bob = server.sign_up("bob@example.com").await;
+    let added = server.cli(
+        &[
+            "user",
+            "add",
+            "--email",
+            "carol@example.com",
+            "--verified",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert_exit(&added, 0, "user add --verified");
+    let carol = stdout(&added).trim().to_owned();
 
     let mut rows = user_list(&server);
     rows.sort_by(|a, b| a[1].cmp(&b[1]));
@@ -168,13 +181,22 @@ async fn user_list_prints_id_email_roles_and_state() {
                 admin_id,
                 "admin@example.com".to_owned(),
                 "admin".to_owned(),
-                "active".to_owned()
+                "active".to_owned(),
+                "unverified".to_owned()
             ],
             vec![
                 text(&bob, "id"),
                 "bob@example.com".to_owned(),
                 String::new(),
-                "active".to_owned()
+                "active".to_owned(),
+                "unverified".to_owned()
+            ],
+            vec![
+                carol,
+                "carol@example.com".to_owned(),
+                String::new(),
+                "active".to_owned(),
+                "verified".to_owned()
             ],
         ]
     );

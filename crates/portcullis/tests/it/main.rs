@@ -20,6 +20,7 @@ mod forward_auth;
 mod helpers;
 mod import_export;
 mod introspection;
+mod mail;
 mod operations;
 mod passwords;
 mod permissions;

@@ -358,6 +358,7 @@ pub(crate) async fn the_last_administrator_stays(store: &dyn Store) {
                     roles: Some(vec!["admin".to_owned(), "editor".to_owned()]),
                     name: Some(Some("Root".to_owned())),
                     disabled: Some(true),
+                    email_verified: Some(true),
                 },
             )
             .await,
@@ -366,6 +367,7 @@ pub(crate) async fn the_last_administrator_stays(store: &dyn Store) {
     let kept = store.user_by_id(admin.id).await.unwrap().expect("kept");
     assert_eq!(kept.roles, ["admin"], "nothing changed");
     assert_eq!(kept.name, admin.name, "nothing changed");
+    assert_eq!(kept.email_verified, admin.email_verified, "nothing changed");
     assert!(!kept.disabled);
 
     store
@@ -375,6 +377,7 @@ pub(crate) async fn the_last_administrator_stays(store: &dyn Store) {
                 roles: Some(vec!["admin".to_owned(), "editor".to_owned()]),
                 name: Some(Some("Root".to_owned())),
                 disabled: Some(false),
+                email_verified: Some(true),
             },
         )
         .await
@@ -382,6 +385,7 @@ pub(crate) async fn the_last_administrator_stays(store: &dyn Store) {
     let changed = store.user_by_id(admin.id).await.unwrap().expect("kept");
     assert_eq!(changed.roles, ["admin", "editor"]);
     assert_eq!(changed.name.as_deref(), Some("Root"));
+    assert!(changed.email_verified);
     let second = UserRecord {
         roles: vec!["admin".to_owned()],
         ..user("second@example.com", at(1))

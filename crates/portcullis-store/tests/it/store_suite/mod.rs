@@ -15,6 +15,7 @@ mod concurrency;
 mod credentials;
 mod feeds;
 mod imports;
+mod mail;
 mod pages_and_tokens;
 mod refusals;
 mod sessions;
@@ -108,6 +109,8 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(imports::import_batches),
     on_one_thread!(imports::import_updates),
     on_one_thread!(imports::users_for_export),
+    on_one_thread!(mail::mail_outbox),
+    on_one_thread!(mail::email_tokens),
     on_one_thread!(pages_and_tokens::user_pages),
     on_one_thread!(pages_and_tokens::personal_tokens),
     on_one_thread!(refusals::text_with_nul_is_refused_everywhere),
@@ -131,6 +134,13 @@ pub(crate) const TESTS: &[SuiteTest] = &[
             Box::pin(concurrency::attempts_racing_for_places_in_a_count(
                 first, second,
             ))
+        }),
+    },
+    SuiteTest {
+        name: "claims_racing_from_two_pools",
+        flavor: Flavor::MultiThread,
+        run: Run::OnTwoPools(|first, second| {
+            Box::pin(mail::claims_racing_from_two_pools(first, second))
         }),
     },
     SuiteTest {

@@ -1,0 +1,433 @@
+//! The pages a mailed link opens: `GET /email/verify` and
+//! `GET /password/reset` show a form and spend nothing (a mail scanner that
+//! follows links spends no token); the form POSTs to
+//! `/email/verify/confirm` or `/password/reset/confirm`, which spend it
+//! through the same use cases as the JSON API and answer a page.
+//!
+//! The JSON endpoints stay JSON-only; these answer HTML only, in the one
+//! layout of [`crate::pages`]. The form carries the token from the link
+//! (unguessable, single-use), which is what stops another site from
+//! submitting it in the user's name.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use portcullis_core::services::email_flows::EmailProof;
+use portcullis_core::{AuthError, ExposeSecret as _, SecretString};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::error::Problem;
+use crate::extract::{Client, QueryParameters, is_json, parse_json};
+use crate::pages::{Field, Page, form, paragraph};
+use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use crate::state::AppState;
+use crate::wire::{LinkQuery, ResetPasswordForm, VerifyEmailForm};
+
+const VERIFY_ACTION: &str = "/email/verify/confirm";
+const RESET_ACTION: &str = "/password/reset/confirm";
+/// The `maxLength` of a link token in the document.
+const MAX_LINK_TOKEN_CHARS: usize = 64;
+
+/// The page of a verification link
+///
+/// A page with a button that confirms the address; without `token`, a
+/// form for the address and the code. Spends nothing.
+#[utoipa::path(
+    get,
+    path = "/email/verify",
+    operation_id = "email_verification_page",
+    tag = "pages",
+    params(LinkQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, response = BadRequest),
+    )
+)]
+pub(crate) async fn verify_page(
+    QueryParameters(query): QueryParameters<LinkQuery>,
+) -> Result<Page, ApiError> {
+    Ok(Page {
+        status: StatusCode::OK,
+        title: "Confirm your email address".to_owned(),
+        body: verify_form(link_token(&query)?),
+        retry_after_seconds: None,
+    })
+}
+
+/// Confirm an address from its page
+///
+/// The form of `GET /email/verify`: spends the token (or the address and
+/// the code) and answers a page.
+#[utoipa::path(
+    post,
+    path = "/email/verify/confirm",
+    operation_id = "email_verification_form",
+    tag = "pages",
+    request_body(content(
+        (VerifyEmailForm = "application/x-www-form-urlencoded"),
+        (VerifyEmailForm = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The address is confirmed.", content_type = "text/html", body = String),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The token or code does not work (a page that says so), or a field is refused at the edge (problem details).",
+            content((String = "text/html"), (Problem = "application/problem+json"))),
+        (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable.", content_type = "text/html", body = String,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn verify_form_posted(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Page, ApiError> {
+    let posted: VerifyEmailForm = read_form(&headers, body)?;
+    let title = "Confirm your email address".to_owned();
+    let Some(proof) = proof(
+        posted.token.as_ref(),
+        posted.email.as_deref(),
+        posted.code.as_ref(),
+    ) else {
+        return Ok(refused(
+            title,
+            verify_form(None),
+            "Give the code and the address it was sent to.",
+        ));
+    };
+    Ok(
+        match state
+            .services
+            .email_flows
+            .verify_email(proof, &client)
+            .await
+        {
+            Ok(user) => Page {
+                status: StatusCode::OK,
+                title: "Email address confirmed".to_owned(),
+                body: paragraph(
+                    &format!("{} is confirmed. You can close this page.", user.email),
+                    Some("done"),
+                ),
+                retry_after_seconds: None,
+            },
+            Err(AuthError::EmailTaken) => refused(
+                title,
+                String::new(),
+                "Another account has this address now, so it cannot become this account's.",
+            ),
+            Err(AuthError::Invalid(_)) => refused(
+                title,
+                verify_form(None),
+                "This link or code does not work: it is wrong, was already used, was replaced by a newer one, or has expired. Ask for a new message, or type the code of the newest one.",
+            ),
+            Err(other) => failure(title, &other),
+        },
+    )
+}
+
+/// The page of a password-reset link
+///
+/// A form for the new password; without `token`, also for the address and
+/// the code. Spends nothing.
+#[utoipa::path(
+    get,
+    path = "/password/reset",
+    operation_id = "password_reset_page",
+    tag = "pages",
+    params(LinkQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 400, response = BadRequest),
+    )
+)]
+pub(crate) async fn reset_page(
+    QueryParameters(query): QueryParameters<LinkQuery>,
+) -> Result<Page, ApiError> {
+    Ok(Page {
+        status: StatusCode::OK,
+        title: "Choose a new password".to_owned(),
+        body: reset_form(link_token(&query)?),
+        retry_after_seconds: None,
+    })
+}
+
+/// Reset a password from its page
+///
+/// The form of `GET /password/reset`: spends the token (or the address and
+/// the code), sets the password, ends every session, and answers a page.
+#[utoipa::path(
+    post,
+    path = "/password/reset/confirm",
+    operation_id = "password_reset_form",
+    tag = "pages",
+    request_body(content(
+        (ResetPasswordForm = "application/x-www-form-urlencoded"),
+        (ResetPasswordForm = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The password is set.", content_type = "text/html", body = String),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The token, code or password does not work (a page that says why), or a field is refused at the edge (problem details).",
+            content((String = "text/html"), (Problem = "application/problem+json"))),
+        (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable.", content_type = "text/html", body = String,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn reset_form_posted(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Page, ApiError> {
+    let posted: ResetPasswordForm = read_form(&headers, body)?;
+    let title = "Choose a new password".to_owned();
+    let token = posted
+        .token
+        .as_ref()
+        .map(|token| token.expose_secret().to_owned());
+    let Some(proof) = proof(
+        posted.token.as_ref(),
+        posted.email.as_deref(),
+        posted.code.as_ref(),
+    ) else {
+        return Ok(refused(
+            title,
+            reset_form(None),
+            "Give the code and the address it was sent to.",
+        ));
+    };
+    Ok(
+        match state
+            .services
+            .email_flows
+            .reset_password(proof, &posted.new_password, &client)
+            .await
+        {
+            Ok(()) => Page {
+                status: StatusCode::OK,
+                title: "Password changed".to_owned(),
+                body: paragraph(
+                    "Your password is changed, and every session of the account was signed out. Sign in again with the new password.",
+                    Some("done"),
+                ),
+                retry_after_seconds: None,
+            },
+            Err(AuthError::Invalid(fields))
+                if fields.iter().all(|field| field.field == "new_password") =>
+            {
+                let reasons: Vec<String> = fields.into_iter().map(|field| field.message).collect();
+                refused(
+                    title,
+                    reset_form(token.as_deref()),
+                    &format!("This password cannot be used: {}.", reasons.join("; ")),
+                )
+            }
+            Err(AuthError::Invalid(_)) => refused(
+                title,
+                reset_form(None),
+                "This link or code does not work: it is wrong, was already used, was replaced by a newer one, or has expired. Ask for a new message, or type the code of the newest one.",
+            ),
+            Err(other) => failure(title, &other),
+        },
+    )
+}
+
+/// The link's token, refused past its documented length (a real one is 43 characters).
+fn link_token(query: &LinkQuery) -> Result<Option<&str>, ApiError> {
+    match query.token.as_deref() {
+        Some(token) if token.chars().count() > MAX_LINK_TOKEN_CHARS => {
+            Err(ApiError::invalid_query(&format!(
+                "token is longer than {MAX_LINK_TOKEN_CHARS} characters"
+            )))
+        }
+        token => Ok(token),
+    }
+}
+
+fn verify_form(token: Option<&str>) -> String {
+    match token {
+        Some(token) => format!(
+            "{}{}",
+            paragraph("Confirm that this address is yours.", None),
+            form(
+                VERIFY_ACTION,
+                &[Field::Hidden {
+                    name: "token",
+                    value: token
+                }],
+                "Confirm my address"
+            ),
+        ),
+        None => format!(
+            "{}{}",
+            paragraph(
+                "Type the address and the 8-digit code from the message.",
+                None
+            ),
+            form(
+                VERIFY_ACTION,
+                &[
+                    Field::Input {
+                        name: "email",
+                        label: "Email address",
+                        kind: "email",
+                        autocomplete: "email"
+                    },
+                    Field::Input {
+                        name: "code",
+                        label: "Code",
+                        kind: "text",
+                        autocomplete: "one-time-code"
+                    },
+                ],
+                "Confirm my address",
+            ),
+        ),
+    }
+}
+
+fn reset_form(token: Option<&str>) -> String {
+    let new_password = Field::Input {
+        name: "new_password",
+        label: "New password",
+        kind: "password",
+        autocomplete: "new-password",
+    };
+    match token {
+        Some(token) => form(
+            RESET_ACTION,
+            &[
+                Field::Hidden {
+                    name: "token",
+                    value: token,
+                },
+                new_password,
+            ],
+            "Set the new password",
+        ),
+        None => format!(
+            "{}{}",
+            paragraph(
+                "Type the address and the 8-digit code from the message, then the new password.",
+                None
+            ),
+            form(
+                RESET_ACTION,
+                &[
+                    Field::Input {
+                        name: "email",
+                        label: "Email address",
+                        kind: "email",
+                        autocomplete: "email"
+                    },
+                    Field::Input {
+                        name: "code",
+                        label: "Code",
+                        kind: "text",
+                        autocomplete: "one-time-code"
+                    },
+                    new_password,
+                ],
+                "Set the new password",
+            ),
+        ),
+    }
+}
+
+/// The proof a form gives: a token alone, or an email and a code.
+fn proof<'a>(
+    token: Option<&'a SecretString>,
+    email: Option<&'a str>,
+    code: Option<&'a SecretString>,
+) -> Option<EmailProof<'a>> {
+    match (token, email, code) {
+        (Some(token), None, None) => Some(EmailProof::Link { token }),
+        (None, Some(email), Some(code)) => Some(EmailProof::Code { email, code }),
+        _ => None,
+    }
+}
+
+/// `422`: what went wrong, and the form again.
+fn refused(title: String, form: String, reason: &str) -> Page {
+    Page {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        title,
+        body: format!("{}{form}", paragraph(reason, Some("error"))),
+        retry_after_seconds: None,
+    }
+}
+
+/// `503` when the database is away, else `500`, the cause logged and not shown.
+fn failure(title: String, error: &AuthError) -> Page {
+    let (status, reason) = match error {
+        AuthError::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is unavailable for a moment. Try again shortly: nothing was spent.",
+        ),
+        other => {
+            tracing::error!(cause = %other, "a page's form failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side. Try again later.",
+            )
+        }
+    };
+    Page {
+        retry_after_seconds: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(5),
+        status,
+        title,
+        body: paragraph(reason, Some("error")),
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`, what a page's form
+/// sends) or a JSON one as `T`, refused at the edge exactly as every JSON
+/// body is: the form's fields become a JSON object of strings and go
+/// through the same parser (`400`, `422` naming the field, NUL refused).
+fn read_form<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let essence = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase());
+    let is_form = essence.as_deref() == Some("application/x-www-form-urlencoded");
+    if !is_form && !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedJson("the body could not be read".to_owned())
+        }
+    })?;
+    if !is_form {
+        return parse_json(&body);
+    }
+    let malformed =
+        || ApiError::MalformedJson("the form is malformed or repeats a field".to_owned());
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| malformed())?;
+    let mut object = serde_json::Map::new();
+    for (name, value) in pairs {
+        if object
+            .insert(name, serde_json::Value::String(value))
+            .is_some()
+        {
+            return Err(malformed());
+        }
+    }
+    parse_json(&serde_json::to_vec(&object).map_err(|_| malformed())?)
+}
