@@ -377,6 +377,13 @@ async fn housekeeping_prunes_the_feeds_by_the_position_read_a_retention_period_a
     let server = TestServer::spawn().await;
     let alice = server.user_with_tokens("alice@example.com").await;
     let bob = server.user_with_tokens("bob@example.com").await;
+    let user_id = |tokens: &Value| {
+        let subject = text(
+            &crate::helpers::jwt_claims(&text(tokens, "access_token")),
+            "sub",
+        );
+        AccountChanged::User(subject.parse().unwrap())
+    };
     let rename = |tokens: &Value| {
         reqwest::Client::new()
             .patch(server.url("/me"))
@@ -389,12 +396,36 @@ async fn housekeeping_prunes_the_feeds_by_the_position_read_a_retention_period_a
         server.logout(&text(&alice, "access_token")).await.status(),
         StatusCode::NO_CONTENT
     );
-    // A few reads a minute apart; on PostgreSQL another test's transaction
-    // may hold a read's position back a moment.
+    // On PostgreSQL a feed position is the oldest transaction still open
+    // in the whole server, which another test's transaction may hold back:
+    // wait until a read from the current position no longer returns
+    // Alice's entries, so that the reads below have made them readable.
+    let store = server.database().store().await;
+    let alice_session = session_id(&alice);
+    let alice_changed = user_id(&alice);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = store.account_changes_after(None).await.unwrap().position;
+        let revoked = store.sessions_revoked_after(Some(now)).await.unwrap();
+        let changed = store.account_changes_after(Some(now)).await.unwrap();
+        let behind = revoked
+            .sessions
+            .iter()
+            .any(|(id, _)| id.to_string() == alice_session)
+            || changed.changes.contains(&alice_changed);
+        if !behind {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the feed position stayed behind Alice's entries"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A few reads a minute apart.
     for _ in 0..5 {
         server.advance_clock(time::Duration::minutes(1));
         server.follow_feeds();
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(rename(&bob).await.unwrap().status(), StatusCode::OK);
     assert_eq!(
@@ -405,7 +436,6 @@ async fn housekeeping_prunes_the_feeds_by_the_position_read_a_retention_period_a
     server.follow_feeds();
     server.housekeeping();
 
-    let store = server.database().store().await;
     let revoked: Vec<String> = store
         .sessions_revoked_after(Some(FeedPosition::BEGINNING))
         .await
@@ -420,13 +450,6 @@ async fn housekeeping_prunes_the_feeds_by_the_position_read_a_retention_period_a
         .await
         .unwrap()
         .changes;
-    let user_id = |tokens: &Value| {
-        let subject = text(
-            &crate::helpers::jwt_claims(&text(tokens, "access_token")),
-            "sub",
-        );
-        AccountChanged::User(subject.parse().unwrap())
-    };
     assert!(changed.contains(&user_id(&bob)), "{changed:?}");
-    assert!(!changed.contains(&user_id(&alice)), "{changed:?}");
+    assert!(!changed.contains(&alice_changed), "{changed:?}");
 }
