@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
-use sqlx::{Postgres, Row as _};
+use sqlx::{Connection as _, Postgres, Row as _};
 use uuid::Uuid;
 
 use portcullis_core::store::StoreError;
@@ -36,6 +36,9 @@ use crate::store_impl::import::{ImportStatements, import_statements};
 /// ASCII bytes). Advisory locks are per database, so two Portcullis databases
 /// on one server do not wait for each other.
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"portcull");
+
+/// A pooled connection idle this long is pinged before it is used again.
+const PING_CONNECTIONS_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// The [`Dialect`] of PostgreSQL.
 #[derive(Debug)]
@@ -143,6 +146,21 @@ impl Dialect for PostgresDialect {
         PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
+            // sqlx pings every connection as it goes back to the pool, and by
+            // default again as it is taken out: two extra round trips to the
+            // server per statement, which on a busy machine cost as much as
+            // the statements (issue 14, docs/benchmarks.md). Only a connection
+            // that sat idle long enough to have been cut (a restarted server,
+            // a proxy's timeout) is tested before use.
+            .test_before_acquire(false)
+            .before_acquire(|connection, metadata| {
+                Box::pin(async move {
+                    if metadata.idle_for >= PING_CONNECTIONS_IDLE_FOR {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect_options)
             .await
             .map_err(Self::map_err)

@@ -129,6 +129,11 @@ impl Dialect for SqliteDialect {
             let connected = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(options.acquire_timeout)
+                // A connection to a file cannot hang up, and sqlx pings each
+                // one as it goes back to the pool anyway: a ping as it is
+                // taken out too would be one more hop to the connection's
+                // thread and back per statement (issue 14).
+                .test_before_acquire(false)
                 .connect_with(connect_options.clone())
                 .await
                 .map_err(Self::map_err);
