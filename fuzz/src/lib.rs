@@ -112,6 +112,7 @@ impl TokenFixture {
             session_id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002),
             roles: vec!["admin".to_owned()],
             scope: vec!["users:read".to_owned(), "users:write".to_owned()],
+            email_verified: true,
         };
         self.tokens.issue(&grant, at)
     }

@@ -67,6 +67,7 @@ fn grant() -> AccessGrant {
             "sessions:read".to_owned(),
             "sessions:revoke".to_owned(),
         ],
+        email_verified: true,
     }
 }
 

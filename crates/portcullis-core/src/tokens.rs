@@ -54,6 +54,10 @@ pub struct AccessTokenClaims {
     pub sid: Uuid,
     pub roles: Vec<String>,
     pub scope: String,
+    /// Whether the user's address was proved when the token was issued;
+    /// absent (`false`) in tokens issued before the claim existed.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 impl AccessTokenClaims {
@@ -105,6 +109,7 @@ pub struct AccessGrant {
     pub session_id: Uuid,
     pub roles: Vec<String>,
     pub scope: Vec<String>,
+    pub email_verified: bool,
 }
 
 /// Issues and verifies access tokens with the current key ring.
@@ -235,6 +240,7 @@ impl AccessTokens {
             sid: grant.session_id,
             roles: grant.roles.clone(),
             scope: grant.scope.join(" "),
+            email_verified: grant.email_verified,
         };
         let ring = self.ring();
         let (kid, key) = ring.signing(now);
@@ -325,6 +331,7 @@ mod tests {
             session_id: Uuid::now_v7(),
             roles: vec!["admin".into()],
             scope: vec!["a:b".into(), "c:d".into()],
+            email_verified: true,
         }
     }
 

@@ -329,6 +329,7 @@ impl Grants {
             session_id,
             roles: user.roles.clone(),
             scope,
+            email_verified: user.email_verified,
         };
         let (access_token, claims) = self
             .core

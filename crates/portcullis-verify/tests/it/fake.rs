@@ -132,6 +132,7 @@ impl Signer {
             session_id: Uuid::now_v7(),
             roles: vec!["member".to_owned()],
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),
+            email_verified: false,
         };
         let (token, _) = self.tokens.issue(&grant, issued_at);
         (token, user_id.to_string())

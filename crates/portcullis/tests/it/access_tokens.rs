@@ -15,8 +15,8 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::{
-    PASSWORD, TestServer, assert_problem, is_uuid, jwt_claims, jwt_header, jwt_part, now_unix,
-    sorted_keys, text, with_signature_changed,
+    PASSWORD, TestServer, assert_exit, assert_problem, is_uuid, jwt_claims, jwt_header, jwt_part,
+    now_unix, sorted_keys, text, with_signature_changed,
 };
 
 const CHALLENGE: &str = r#"Bearer realm="portcullis""#;
@@ -393,4 +393,37 @@ async fn access_tokens_and_revocations_outlive_a_server_restart() {
         "access_token",
     );
     assert_eq!(jwt_header(&new_token)["kid"], jwt_header(&kept)["kid"]);
+}
+
+/// An access token says whether the user's address was proved when it was
+/// issued (API.md "Email": access tokens carry `email_verified`).
+#[tokio::test]
+async fn an_access_token_says_whether_the_address_is_verified() {
+    let server = TestServer::spawn().await;
+    server.sign_up("bob@example.com").await;
+    let added = server.cli(
+        &[
+            "user",
+            "add",
+            "--email",
+            "carol@example.com",
+            "--verified",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert_exit(&added, 0, "user add --verified");
+    for (email, verified) in [("bob@example.com", false), ("carol@example.com", true)] {
+        let tokens = server.login(email, PASSWORD).await;
+        let access = jwt_claims(&text(&tokens, "access_token"));
+        assert_eq!(access["email_verified"], verified, "{email}: {access}");
+        let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
+        assert_eq!(refreshed.status(), StatusCode::OK);
+        let refreshed: Value = refreshed.json().await.unwrap();
+        let access = jwt_claims(&text(&refreshed, "access_token"));
+        assert_eq!(
+            access["email_verified"], verified,
+            "{email} refreshed: {access}"
+        );
+    }
 }
