@@ -405,9 +405,17 @@ async fn housekeeping_prunes_the_feeds_by_the_position_read_a_retention_period_a
     let alice_changed = user_id(&alice);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let now = store.account_changes_after(None).await.unwrap().position;
-        let revoked = store.sessions_revoked_after(Some(now)).await.unwrap();
-        let changed = store.account_changes_after(Some(now)).await.unwrap();
+        // Each feed's own current position (on SQLite two sequences).
+        let revocations_now = store.sessions_revoked_after(None).await.unwrap().position;
+        let changes_now = store.account_changes_after(None).await.unwrap().position;
+        let revoked = store
+            .sessions_revoked_after(Some(revocations_now))
+            .await
+            .unwrap();
+        let changed = store
+            .account_changes_after(Some(changes_now))
+            .await
+            .unwrap();
         let behind = revoked
             .sessions
             .iter()
