@@ -185,6 +185,42 @@ async fn forgot_then_reset_ends_every_session_and_the_new_password_works() {
     check_problem(&again, StatusCode::UNPROCESSABLE_ENTITY, "a spent token");
 }
 
+/// Issue 13: a user imported without a password hash gets in only through
+/// a password reset; until then every password fails like a wrong one.
+#[tokio::test]
+async fn a_user_imported_without_a_hash_gets_in_through_a_reset() {
+    let Some(smtp) = smtp_server() else { return };
+    let server = server_mailing_to(&smtp, &[]).await;
+    let folder = tempfile::tempdir().unwrap();
+    let users = folder.path().join("users.jsonl");
+    std::fs::write(&users, "{\"email\": \"nohash@example.com\"}\n").unwrap();
+    let imported = server.cli(&["import", users.to_str().unwrap()], None);
+    assert!(imported.status.success(), "{imported:?}");
+    for password in [PASSWORD, ""] {
+        let refused = server.password_grant("nohash@example.com", password).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{password:?}");
+    }
+
+    check_accepted(
+        &post(
+            &server,
+            "/password/forgot",
+            json!({"email": "nohash@example.com"}),
+        )
+        .await,
+    );
+    let reset = message(&smtp, 1).await;
+    assert_eq!(reset.to, "nohash@example.com");
+    let reply = post(
+        &server,
+        "/password/reset",
+        json!({"token": reset.token(), "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+    server.login("nohash@example.com", NEW_PASSWORD).await;
+}
+
 #[tokio::test]
 async fn sign_up_then_verify_by_link_and_by_code() {
     let Some(smtp) = smtp_server() else { return };
