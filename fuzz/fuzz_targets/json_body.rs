@@ -46,7 +46,8 @@ fuzz_target!(|data: &[u8]| {
 
 fn check(headers: &HeaderMap, body: &[u8]) {
     let json = is_json_content_type(headers);
-    let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+    let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+        && !nests_too_deep(body);
     let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     for (body_type, outcome) in json_bodies(headers, body) {
         let expected_status = if !json {
@@ -73,6 +74,36 @@ fn check(headers: &HeaderMap, body: &[u8]) {
             }
         }
     }
+}
+
+/// Whether arrays and objects nest 128 deep or more, which serde_json
+/// refuses as malformed when it builds values (its recursion limit) but
+/// not when it skips them (`IgnoredAny`).
+fn nests_too_deep(body: &[u8]) -> bool {
+    let (mut depth, mut deepest) = (0_usize, 0_usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest >= 128
 }
 
 /// A refusal is a well-formed problem-details 4xx.
