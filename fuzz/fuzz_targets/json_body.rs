@@ -46,8 +46,8 @@ fuzz_target!(|data: &[u8]| {
 
 fn check(headers: &HeaderMap, body: &[u8]) {
     let json = is_json_content_type(headers);
-    let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-        && !nests_too_deep(body);
+    let syntax_ok =
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() && !nests_too_deep(body);
     let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     for (body_type, outcome) in json_bodies(headers, body) {
         let expected_status = if !json {
