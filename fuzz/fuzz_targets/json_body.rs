@@ -46,8 +46,11 @@ fuzz_target!(|data: &[u8]| {
 
 fn check(headers: &HeaderMap, body: &[u8]) {
     let json = is_json_content_type(headers);
-    let syntax_ok =
-        serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() && !nests_too_deep(body);
+    // JSON is UTF-8 (RFC 8259 §8.1); `IgnoredAny` skips a string's bytes
+    // without checking them.
+    let syntax_ok = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+        && !nests_too_deep(body)
+        && std::str::from_utf8(body).is_ok();
     let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     for (body_type, outcome) in json_bodies(headers, body) {
         let expected_status = if !json {
