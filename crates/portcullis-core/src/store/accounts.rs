@@ -80,8 +80,6 @@ pub trait AccountStore: Send + Sync + 'static {
     /// [`StoreError::LastAdministrator`] (and nothing changed) when it would
     /// leave no active administrator; [`StoreError::NotFound`].
     async fn update_user(&self, id: Uuid, update: &UserUpdate) -> Result<(), StoreError>;
-    /// Whether the address counts as proved (an operator said so). [`StoreError::NotFound`].
-    async fn set_email_verified(&self, id: Uuid, verified: bool) -> Result<(), StoreError>;
     async fn set_roles(&self, id: Uuid, roles: &[String]) -> Result<(), StoreError>;
     /// Deletes the user and, with it, every session. [`StoreError::NotFound`].
     async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;

@@ -97,13 +97,6 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         found(self.write_one(statement).await?)
     }
 
-    async fn set_email_verified(&self, id: Uuid, verified: bool) -> Result<(), StoreError> {
-        let statement = Statement::new("UPDATE users SET email_verified = $1 WHERE id = $2")
-            .bind(verified)
-            .bind(id);
-        found(self.write_one(statement).await?)
-    }
-
     async fn set_disabled(&self, id: Uuid, disabled: bool) -> Result<(), StoreError> {
         let statement = Statement::new("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(disabled)
