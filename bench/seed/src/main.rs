@@ -34,7 +34,7 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use portcullis_core::hashing::{Argon2Settings, PasswordHashString, PasswordHasher};
 use portcullis_core::refresh::{RefreshToken, SessionRefreshKey};
-use portcullis_core::store::{SessionRecord, Store, StoreError, UserRecord};
+use portcullis_core::store::{SessionOrigin, SessionRecord, Store, StoreError, UserRecord};
 use portcullis_core::{AuthSettings, Email, Password};
 use portcullis_store::{PgStore, PgStoreOptions, SqliteStore, SqliteStoreOptions};
 use time::OffsetDateTime;
@@ -236,6 +236,7 @@ async fn seed_sessions(
             scope: None,
             user_agent: Some("portcullis-bench-seed".to_owned()),
             ip: Some("127.0.0.1".to_owned()),
+            origin: SessionOrigin::Api,
         };
         let store = Arc::clone(store);
         in_flight.spawn(async move {

@@ -68,6 +68,7 @@ fn grant() -> AccessGrant {
             "sessions:revoke".to_owned(),
         ],
         email_verified: true,
+        client_id: None,
     }
 }
 

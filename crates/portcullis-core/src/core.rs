@@ -23,8 +23,13 @@ use crate::key_loading::KeyLoader;
 use crate::login_attempts::{LoginAttempts, RefreshFailures};
 use crate::revocation::Revocations;
 use crate::settings::AuthSettings;
-use crate::store::{SessionRecord, Store};
+use crate::refresh::{RefreshToken, SessionRefreshKey};
+use crate::services::grants::ClientInfo;
+use crate::store::{SessionOrigin, SessionRecord, Store};
 use crate::tokens::{AccessTokenClaims, AccessTokens, TokenError};
+
+/// Longest user agent kept with a session, in characters.
+const MAX_USER_AGENT_LENGTH: usize = 512;
 
 /// What a new password does to the account's personal access tokens.
 /// Sessions always end: a password change is what a user does when they
@@ -119,6 +124,38 @@ impl Core {
         .map_err(AuthError::InvalidToken)?;
         self.revocations.check(claims.sid)?;
         Ok(claims)
+    }
+
+    /// A new session of `user_id` from `origin`, narrowed to `scope` when
+    /// given, and its first refresh token (for a browser session, its cookie).
+    pub(crate) fn new_session(
+        &self,
+        user_id: Uuid,
+        origin: SessionOrigin,
+        scope: Option<Vec<String>>,
+        client: ClientInfo,
+    ) -> (SessionRecord, RefreshToken) {
+        let now = self.clock.now_seconds();
+        let id = Uuid::now_v7();
+        let first = RefreshToken::first(id);
+        let session = SessionRecord {
+            id,
+            user_id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + self.settings.session_max_age,
+            revoked_at: None,
+            refresh_key: SessionRefreshKey::generate(),
+            refresh_generation: 0,
+            refresh_hash: first.secret.hash(),
+            scope,
+            user_agent: client
+                .user_agent
+                .map(|agent| agent.chars().take(MAX_USER_AGENT_LENGTH).collect()),
+            ip: client.ip,
+            origin,
+        };
+        (session, first)
     }
 
     /// When a session ends: its idle end or its absolute end, whichever is first.

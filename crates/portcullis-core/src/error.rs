@@ -23,6 +23,9 @@ pub enum AuthError {
     /// address is not proved yet.
     #[error("the email address is not verified yet")]
     EmailNotVerified,
+    /// The client did not authenticate (OAuth 2.0 `invalid_client`).
+    #[error("client authentication failed")]
+    InvalidClient,
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]

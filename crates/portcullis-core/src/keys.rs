@@ -29,6 +29,10 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
+/// STUB
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlgorithm { EdDSA, ES256, RS256 }
+
 /// The only algorithm Portcullis signs with.
 pub const ALGORITHM: &str = "EdDSA";
 

@@ -9,6 +9,8 @@
 
 mod account_cache;
 mod account_directory;
+pub mod authorization;
+pub mod clients;
 pub mod clock;
 mod core;
 pub mod email;
@@ -24,6 +26,7 @@ mod login_attempts;
 mod mail_requests;
 pub mod names;
 pub mod password;
+mod password_sign_in;
 pub mod personal_tokens;
 pub mod principal;
 pub mod rate_limits;

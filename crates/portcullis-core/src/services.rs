@@ -2,7 +2,9 @@
 //! [`Core`](crate::core::Core): [`Grants`] (password and refresh),
 //! [`Accounts`] (the caller's own account), [`Sessions`], [`PersonalTokens`],
 //! [`EmailFlows`] (proving an address, recovering an account by mail),
-//! [`Outbox`] (the mail waiting to be sent),
+//! [`Outbox`] (the mail waiting to be sent), [`BrowserSessions`] and
+//! [`Authorizations`] (browser sign-in: the hosted pages' session, the
+//! authorization endpoint, consent, `/userinfo`),
 //! [`Verification`] (credentials, introspection, forward-auth), [`Users`]
 //! and [`Roles`] (administration), [`Imports`] and [`Exports`] (moving
 //! users in and out), [`SigningKeys`] and [`Feeds`] (what other processes
@@ -13,6 +15,9 @@
 //! lives in the core.
 
 pub mod accounts;
+pub mod authorizations;
+pub mod browser_sessions;
+pub mod clients;
 pub mod email_flows;
 pub mod export;
 pub mod feeds;
@@ -29,6 +34,9 @@ pub mod verification;
 use std::sync::Arc;
 
 pub use accounts::Accounts;
+pub use authorizations::Authorizations;
+pub use browser_sessions::BrowserSessions;
+pub use clients::Clients;
 pub use email_flows::EmailFlows;
 pub use export::Exports;
 pub use feeds::Feeds;
@@ -76,6 +84,9 @@ pub struct Services {
     pub exports: Exports,
     pub outbox: Outbox,
     pub email_flows: EmailFlows,
+    pub browser_sessions: BrowserSessions,
+    pub authorizations: Authorizations,
+    pub clients: Clients,
     core: Arc<Core>,
 }
 
@@ -105,6 +116,9 @@ impl Services {
             exports: Exports::new(Arc::clone(&core)),
             outbox: Outbox::new(Arc::clone(&core)),
             email_flows: EmailFlows::new(Arc::clone(&core)),
+            browser_sessions: BrowserSessions::new(Arc::clone(&core)),
+            authorizations: Authorizations::new(Arc::clone(&core)),
+            clients: Clients::new(Arc::clone(&core)),
             core,
         };
         services.feeds.follow_revocations().await?;

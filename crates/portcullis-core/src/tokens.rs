@@ -58,6 +58,10 @@ pub struct AccessTokenClaims {
     /// absent (`false`) in tokens issued before the claim existed.
     #[serde(default)]
     pub email_verified: bool,
+    /// The client the token was issued to (RFC 9068 §2.2), for a session
+    /// opened by browser sign-in; absent for the token endpoint's own grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<Uuid>,
 }
 
 impl AccessTokenClaims {
@@ -102,6 +106,10 @@ pub enum TokenError {
     UnknownPersonalToken,
 }
 
+/// STUB
+#[derive(Debug, Clone)]
+pub struct IdTokenHint { pub sub: Uuid, pub aud: String, pub sid: Option<Uuid> }
+
 /// What goes into a new access token besides the time-based claims.
 #[derive(Debug, Clone)]
 pub struct AccessGrant {
@@ -110,6 +118,7 @@ pub struct AccessGrant {
     pub roles: Vec<String>,
     pub scope: Vec<String>,
     pub email_verified: bool,
+    pub client_id: Option<Uuid>,
 }
 
 /// Issues and verifies access tokens with the current key ring.
@@ -241,6 +250,7 @@ impl AccessTokens {
             roles: grant.roles.clone(),
             scope: grant.scope.join(" "),
             email_verified: grant.email_verified,
+            client_id: grant.client_id,
         };
         let ring = self.ring();
         let (kid, key) = ring.signing(now);
@@ -251,6 +261,18 @@ impl AccessTokens {
             jsonwebtoken::encode(&header, &claims, key).expect("Ed25519 signing cannot fail");
         (token, claims)
     }
+
+    /// STUB
+    pub fn sign_id_token<C: Serialize>(&self, claims: &C, _algorithm: crate::keys::SigningAlgorithm, now: OffsetDateTime) -> String {
+        let ring = self.ring();
+        let (kid, key) = ring.signing(now);
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, key).expect("signs")
+    }
+
+    /// STUB
+    pub fn verify_id_token_hint(&self, _token: &str) -> Result<IdTokenHint, TokenError> { Err(TokenError::Malformed) }
 
     /// Checks signature, type, issuer, audience and times. Revocation is not checked here.
     ///
@@ -332,6 +354,7 @@ mod tests {
             roles: vec!["admin".into()],
             scope: vec!["a:b".into(), "c:d".into()],
             email_verified: true,
+            client_id: None,
         }
     }
 

@@ -16,6 +16,7 @@
 //! against that document.
 
 mod body_deadline;
+mod browser;
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
 mod connections;

@@ -48,12 +48,17 @@ pub(crate) struct Page {
 /// A form's field, for [`form`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Field<'a> {
-    /// A labelled input: name, label, `type` and `autocomplete`.
+    /// A labelled input: name, label, `type`, `autocomplete`, the value
+    /// it starts with, whether it must be filled, and the error to show
+    /// next to it (`<p class="error" id="NAME-error">`).
     Input {
         name: &'a str,
         label: &'a str,
         kind: &'a str,
         autocomplete: &'a str,
+        value: &'a str,
+        required: bool,
+        error: Option<&'a str>,
     },
     /// A value carried along unseen (a token).
     Hidden { name: &'a str, value: &'a str },
@@ -94,15 +99,33 @@ pub(crate) fn form(action: &str, fields: &[Field<'_>], button: &str) -> String {
                 label,
                 kind,
                 autocomplete,
+                value,
+                required,
+                error,
             } => {
+                let name = escape(name);
                 let _ = write!(
                     markup,
-                    "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{kind}\" autocomplete=\"{autocomplete}\" required>",
-                    name = escape(name),
+                    "<label for=\"{name}\">{label}</label><input id=\"{name}\" name=\"{name}\" type=\"{kind}\" autocomplete=\"{autocomplete}\"",
                     label = escape(label),
                     kind = escape(kind),
                     autocomplete = escape(autocomplete),
                 );
+                if !value.is_empty() {
+                    let _ = write!(markup, " value=\"{}\"", escape(value));
+                }
+                if *required {
+                    markup.push_str(" required");
+                }
+                if let Some(error) = error {
+                    let _ = write!(
+                        markup,
+                        " aria-invalid=\"true\" aria-describedby=\"{name}-error\"><p class=\"error\" id=\"{name}-error\">{}</p>",
+                        escape(error)
+                    );
+                } else {
+                    markup.push('>');
+                }
             }
             Field::Hidden { name, value } => {
                 let _ = write!(
@@ -116,7 +139,7 @@ pub(crate) fn form(action: &str, fields: &[Field<'_>], button: &str) -> String {
     }
     let _ = write!(
         markup,
-        "<button type=\"submit\">{}</button></form>",
+        "<button type=\"submit\" id=\"submit\">{}</button></form>",
         escape(button)
     );
     markup

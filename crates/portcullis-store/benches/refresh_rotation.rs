@@ -32,7 +32,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
-use portcullis_core::store::{SessionRecord, Store, UserRecord};
+use portcullis_core::store::{SessionOrigin, SessionRecord, Store, UserRecord};
 use portcullis_store::{PgStore, SqliteStore};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 use time::{Duration, OffsetDateTime};
@@ -71,6 +71,7 @@ async fn seed(store: &impl Store) -> Uuid {
         scope: None,
         user_agent: Some("criterion".to_owned()),
         ip: Some("127.0.0.1".to_owned()),
+        origin: SessionOrigin::Api,
     };
     store
         .insert_session(&session)

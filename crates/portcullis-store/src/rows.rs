@@ -29,7 +29,7 @@ use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
     AccountChanged, AccountChanges, EmailTokenRecord, FeedPosition, LoginFailures,
-    MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord, SessionRecord, StoreError, UserRecord,
+    MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord, SessionOrigin, SessionRecord, StoreError, UserRecord,
 };
 
 // The column lists the decoders below read, kept beside them so the two
@@ -53,7 +53,8 @@ macro_rules! select_sessions {
     ($tail:expr) => {
         concat!(
             "SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, refresh_key,
-                    refresh_generation, refresh_hash, scope, user_agent, ip
+                    refresh_generation, refresh_hash, scope, user_agent, ip, kind, client_id,
+                    authenticated_at, openid_scope
              FROM sessions ",
             $tail
         )
@@ -67,7 +68,7 @@ macro_rules! select_session_with_user {
     () => {
         "SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at,
                 s.refresh_key, s.refresh_generation, s.refresh_hash, s.scope, s.user_agent, s.ip,
-                u.id AS account_id, u.email, u.name, u.password_hash, u.disabled,
+                s.kind, s.client_id, s.authenticated_at, s.openid_scope, u.id AS account_id, u.email, u.name, u.password_hash, u.disabled,
                 u.email_verified, u.created_at AS account_created_at, r.role
          FROM sessions AS s
          LEFT JOIN users AS u ON u.id = s.user_id
@@ -279,7 +280,26 @@ pub(crate) fn session_from_row<R: BackendRow>(row: &R) -> Result<SessionRecord, 
             .map(|joined| joined.split_whitespace().map(str::to_owned).collect()),
         user_agent: row.optional_text("user_agent")?,
         ip: row.optional_text("ip")?,
+        origin: session_origin_from_row(row)?,
     })
+}
+
+/// The `kind` of a session row and the columns that go with it.
+fn session_origin_from_row<R: BackendRow>(row: &R) -> Result<SessionOrigin, StoreError> {
+    match row.text("kind")?.as_str() {
+        "api" => Ok(SessionOrigin::Api),
+        "browser" => Ok(SessionOrigin::Browser),
+        "client" => Ok(SessionOrigin::Client {
+            client_id: row
+                .optional_uuid("client_id")?
+                .ok_or_else(|| StoreError::Other("a client session without client_id".into()))?,
+            authenticated_at: row
+                .optional_timestamp("authenticated_at")?
+                .ok_or_else(|| StoreError::Other("a client session without authenticated_at".into()))?,
+            openid_scope: row.optional_text("openid_scope")?.unwrap_or_default(),
+        }),
+        other => Err(StoreError::Other(format!("unknown session kind {other}"))),
+    }
 }
 
 /// The rows of [`select_session_with_user`]: the session, and its user

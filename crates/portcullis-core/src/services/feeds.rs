@@ -47,6 +47,10 @@ const HOUSEKEEPING_BATCH: u32 = 1_000;
 /// How long a sent or given-up message stays in the outbox (without its
 /// payload), for an operator asking what became of it.
 const FINISHED_MAIL_KEPT: Duration = Duration::days(7);
+/// How long an authorization code is kept after it was made: long past
+/// its 60 s of use, so that a code presented again, even late, still
+/// revokes what its redemption issued.
+const AUTHORIZATION_CODES_KEPT: Duration = Duration::days(1);
 const HOUSEKEEPING_MAX_BATCHES: u32 = 50;
 
 /// How soon after an account or role changes, in any process sharing the
@@ -214,6 +218,9 @@ impl Feeds {
         let mail_before = now - FINISHED_MAIL_KEPT;
         deleted += prune_in_batches(|limit| store.prune_finished_mail(mail_before, limit)).await?;
         deleted += prune_in_batches(|limit| store.prune_email_tokens(now, limit)).await?;
+        let codes_before = now - AUTHORIZATION_CODES_KEPT;
+        deleted +=
+            prune_in_batches(|limit| store.prune_authorization_codes(codes_before, limit)).await?;
         Ok(deleted)
     }
 }

@@ -1,9 +1,9 @@
-//! The OAuth 2.0 grants of the token endpoint: a password opens a session,
-//! a refresh token continues one.
+//! The OAuth 2.0 grants of the token endpoint: a password (or an emailed
+//! code) opens a session, an authorization code opens a client's session
+//! (browser sign-in), a refresh token continues one.
 //!
-//! The password grant enforces, in this order: throttling (before any
-//! hashing), one verification whose time does not depend on whether the
-//! email exists, and one failure for every bad credential. The refresh grant
+//! The password grant checks the credentials as
+//! [`crate::password_sign_in`] says. The refresh grant
 //! rotates through the store's compare-and-set, hands a just-rotated token's
 //! successor out again within the grace interval, and treats any older token
 //! as reuse, which revokes the whole session (RFC 9700 §4.14.2). Everything
@@ -17,24 +17,22 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
+use crate::authorization::{AuthorizationCode, CodeChallenge, IdTokenClaims, RequestedScope};
+use crate::clients::Client;
 use crate::core::Core;
 use crate::email::Email;
 use crate::email_tokens::{EmailTokenPurpose, MAX_CODE_TRIES};
 use crate::error::AuthError;
-use crate::hashing::Verification;
-use crate::login_attempts::AttemptKeys;
 use crate::mail_requests;
 use crate::names::Scope;
-use crate::password::Password;
-use crate::refresh::{Lineage, RefreshToken, SessionRefreshKey};
-use crate::settings::EmailVerification;
-use crate::store::{SessionRecord, TokenEffect, UserRecord};
+use crate::password_sign_in;
+use crate::refresh::{Lineage, RefreshToken};
+use crate::store::{
+    AuthorizationCodeRecord, SessionOrigin, SessionRecord, TokenEffect, UserRecord,
+};
 use crate::telemetry::{self, LoginOutcome};
 use crate::throttle;
 use crate::tokens::AccessGrant;
-
-/// Longest user agent kept with a session, in characters.
-const MAX_USER_AGENT_LENGTH: usize = 512;
 
 /// Where a login came from, kept with the session.
 #[derive(Debug, Clone, Default)]
@@ -49,8 +47,11 @@ pub struct ClientInfo {
 pub struct TokenPair {
     pub access_token: SecretString,
     pub expires_in: i64,
-    pub refresh_token: SecretString,
+    /// Absent for a client that asked for no `offline_access`.
+    pub refresh_token: Option<SecretString>,
     pub scope: String,
+    /// For a client that asked for `openid`.
+    pub id_token: Option<SecretString>,
 }
 
 /// The password and refresh grants.
@@ -75,58 +76,7 @@ impl Grants {
         requested_scope: Option<&str>,
         client: ClientInfo,
     ) -> Result<TokenPair, AuthError> {
-        let core = &self.core;
-        let email = Email::parse(identifier).ok();
-        let account_key = throttle::account_key(
-            &email
-                .as_ref()
-                .map_or_else(|| identifier.trim().to_lowercase(), ToString::to_string),
-        );
-        let address_key = client.ip.as_deref().map(throttle::address_key);
-        let keys = AttemptKeys {
-            account: Some(&account_key),
-            address: address_key.as_deref(),
-        };
-        let attempt = core.attempts.begin(keys).await.inspect_err(|error| {
-            if matches!(error, AuthError::Throttled { .. }) {
-                telemetry::login(LoginOutcome::Throttled);
-            }
-        })?;
-
-        let user = match &email {
-            Some(email) => core.store.user_by_email(email).await?,
-            None => None,
-        };
-        let verification = core
-            .hasher
-            .verify(
-                &Password::presented(password.expose_secret()),
-                user.as_ref().map(|u| &u.password_hash),
-            )
-            .await?;
-        let user = match (user, verification) {
-            (Some(user), outcome @ (Verification::Match | Verification::NeedsRehash(_)))
-                if !user.disabled =>
-            {
-                if let Verification::NeedsRehash(new_hash) = outcome {
-                    core.store.set_password_hash(user.id, &new_hash).await?;
-                }
-                attempt.succeeded().await?;
-                // Said only to whoever knows the password.
-                if core.settings.email.verification == EmailVerification::Required
-                    && !user.email_verified
-                {
-                    return Err(AuthError::EmailNotVerified);
-                }
-                telemetry::login(LoginOutcome::Success);
-                user
-            }
-            _ => {
-                telemetry::login(LoginOutcome::InvalidGrant);
-                attempt.failed().await?;
-                return Err(AuthError::InvalidGrant);
-            }
-        };
+        let user = password_sign_in::check(&self.core, identifier, password, &client).await?;
         self.open_session(&user, requested_scope, client).await
     }
 
@@ -192,32 +142,105 @@ impl Grants {
         let narrowed = requested_scope
             .map(|requested| narrow_scope(requested, &permissions))
             .transpose()?;
-        let now = core.clock.now_seconds();
-        let session_id = Uuid::now_v7();
-        let first = RefreshToken::first(session_id);
-        let session = SessionRecord {
-            id: session_id,
-            user_id: user.id,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + core.settings.session_max_age,
-            revoked_at: None,
-            refresh_key: SessionRefreshKey::generate(),
-            refresh_generation: 0,
-            refresh_hash: first.secret.hash(),
-            scope: narrowed.clone(),
-            user_agent: client
-                .user_agent
-                .map(|agent| agent.chars().take(MAX_USER_AGENT_LENGTH).collect()),
-            ip: client.ip,
-        };
+        let (session, first) = core.new_session(user.id, SessionOrigin::Api, narrowed.clone(), client);
         core.store.insert_session(&session).await?;
         let scope = narrowed.unwrap_or_else(|| permissions.into_iter().collect());
-        Ok(self.token_pair(user, session_id, scope, &first))
+        Ok(self.tokens(user, &session, scope, Some(&first), None))
+    }
+
+    /// The authorization-code grant (OAuth 2.1 §4.1.3) for `client`, which
+    /// authenticated: redeems `code` once, for the redirect URI it was
+    /// issued with and the PKCE verifier of its challenge, and opens the
+    /// client's session. A code presented again revokes the session its
+    /// first redemption opened (RFC 9700 §4.2.4 bis).
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidGrant`] for an unknown, expired, spent or
+    /// foreign code, another redirect URI or a wrong verifier.
+    pub async fn authorization_code(
+        &self,
+        client: &Client,
+        code: &SecretString,
+        redirect_uri: &str,
+        code_verifier: &str,
+        client_info: ClientInfo,
+    ) -> Result<TokenPair, AuthError> {
+        let core = &self.core;
+        let code_hash = AuthorizationCode::hash(code.expose_secret());
+        let Some(record) = core.store.authorization_code(&code_hash).await? else {
+            return Err(AuthError::InvalidGrant);
+        };
+        if record.redeemed_at.is_some() {
+            return self.code_replayed(&record).await;
+        }
+        let now = core.clock.now_seconds();
+        let challenge = CodeChallenge::parse(&record.code_challenge)
+            .map_err(|error| AuthError::Internal(error.to_owned()))?;
+        if record.client_id != client.client_id
+            || record.expires_at <= now
+            || record.redirect_uri != redirect_uri
+            || !challenge.is_met_by(code_verifier)
+        {
+            return Err(AuthError::InvalidGrant);
+        }
+        let user = core
+            .store
+            .user_by_id(record.user_id)
+            .await?
+            .filter(|user| !user.disabled)
+            .ok_or(AuthError::InvalidGrant)?;
+        let permissions = core.accounts.current_permissions(&user.roles).await?;
+        let scope: Vec<String> = record
+            .scope
+            .iter()
+            .filter(|p| permissions.contains(*p))
+            .cloned()
+            .collect();
+        let origin = SessionOrigin::Client {
+            client_id: client.client_id,
+            authenticated_at: record.authenticated_at,
+            openid_scope: record.openid_scope.clone(),
+        };
+        let (session, first) = core.new_session(user.id, origin, Some(scope.clone()), client_info);
+        if !core
+            .store
+            .redeem_authorization_code(&code_hash, &session, now)
+            .await?
+        {
+            // Another redemption won meanwhile: the code was presented twice.
+            let record = core.store.authorization_code(&code_hash).await?;
+            return match record {
+                Some(record) => self.code_replayed(&record).await,
+                None => Err(AuthError::InvalidGrant),
+            };
+        }
+        let openid = RequestedScope::parse(&record.openid_scope)
+            .map_err(|error| AuthError::Internal(error.to_string()))?;
+        let refresh =
+            (openid.has("offline_access") || client.first_party).then_some(&first);
+        let id_token = openid.has("openid").then(|| IdTokenRequest {
+            client,
+            nonce: record.nonce.clone(),
+            browser_session_id: Some(record.browser_session_id),
+        });
+        Ok(self.tokens(&user, &session, scope, refresh, id_token))
+    }
+
+    /// A code presented after its redemption: revokes what the first
+    /// redemption issued, and refuses.
+    async fn code_replayed(&self, record: &AuthorizationCodeRecord) -> Result<TokenPair, AuthError> {
+        tracing::warn!(client_id = %record.client_id, user_id = %record.user_id, "authorization code presented twice; its session revoked");
+        if let Some(session_id) = record.session_id {
+            self.core.revocations.revoke_session(session_id).await?;
+        }
+        Err(AuthError::InvalidGrant)
     }
 
     /// The refresh grant, with rotation, a grace interval for the token just
-    /// rotated, and reuse detection.
+    /// rotated, and reuse detection. `client` is the client that
+    /// authenticated, if one did: a refresh token works only for the
+    /// client it was issued to, and one of the token endpoint's own grants
+    /// only without a client.
     ///
     /// Two store round trips: one read of the session with its account and
     /// roles held, one compare-and-set. The roles' permissions come from the
@@ -234,10 +257,11 @@ impl Grants {
         &self,
         presented: &SecretString,
         requested_scope: Option<&str>,
-        client: &ClientInfo,
+        client: Option<&Client>,
+        client_info: &ClientInfo,
     ) -> Result<TokenPair, AuthError> {
         let core = &self.core;
-        let address_key = client.ip.as_deref().map(throttle::address_key);
+        let address_key = client_info.ip.as_deref().map(throttle::address_key);
         if let Some(address_key) = &address_key {
             core.refresh_failures.ensure_allowed(address_key)?;
         }
@@ -259,6 +283,16 @@ impl Grants {
             else {
                 return not_ours();
             };
+            let for_this_client = match (&session.origin, client) {
+                (SessionOrigin::Api, None) => true,
+                (SessionOrigin::Client { client_id, .. }, Some(client)) => {
+                    *client_id == client.client_id
+                }
+                _ => false,
+            };
+            if !for_this_client {
+                return Err(AuthError::InvalidGrant);
+            }
             if session.revoked_at.is_some() || core.session_end(&session) <= now {
                 return Err(AuthError::InvalidGrant);
             }
@@ -311,37 +345,96 @@ impl Grants {
             {
                 continue;
             }
-            return Ok(self.token_pair(&user, session.id, scope, &next));
+            // A refreshed id token repeats the original authentication's
+            // claims but not its nonce (OpenID Connect Core §12.2).
+            let id_token = match (&session.origin, client) {
+                (SessionOrigin::Client { openid_scope, .. }, Some(client))
+                    if openid_scope.split(' ').any(|s| s == "openid") =>
+                {
+                    Some(IdTokenRequest {
+                        client,
+                        nonce: None,
+                        browser_session_id: None,
+                    })
+                }
+                _ => None,
+            };
+            return Ok(self.tokens(&user, &session, scope, Some(&next), id_token));
         }
         Err(AuthError::InvalidGrant)
     }
 
-    /// Signs an access token for `session_id` and pairs it with `refresh`.
-    fn token_pair(
+    /// Signs an access token for `session` (and an id token when asked)
+    /// and pairs it with `refresh`.
+    fn tokens(
         &self,
         user: &UserRecord,
-        session_id: Uuid,
+        session: &SessionRecord,
         scope: Vec<String>,
-        refresh: &RefreshToken,
+        refresh: Option<&RefreshToken>,
+        id_token: Option<IdTokenRequest<'_>>,
     ) -> TokenPair {
+        let core = &self.core;
+        let now = core.clock.now_seconds();
+        let (client_id, openid_scope) = match &session.origin {
+            SessionOrigin::Client {
+                client_id,
+                openid_scope,
+                ..
+            } => (Some(*client_id), openid_scope.as_str()),
+            SessionOrigin::Api | SessionOrigin::Browser => (None, ""),
+        };
+        let openid: Vec<String> = openid_scope.split_whitespace().map(str::to_owned).collect();
         let grant = AccessGrant {
             user_id: user.id,
-            session_id,
+            session_id: session.id,
             roles: user.roles.clone(),
-            scope,
+            scope: openid.iter().cloned().chain(scope).collect(),
             email_verified: user.email_verified,
+            client_id,
         };
-        let (access_token, claims) = self
-            .core
-            .tokens
-            .issue(&grant, self.core.clock.now_seconds());
+        let (access_token, claims) = core.tokens.issue(&grant, now);
+        let id_token = id_token.map(|request| {
+            let authenticated_at = match &session.origin {
+                SessionOrigin::Client {
+                    authenticated_at, ..
+                } => *authenticated_at,
+                SessionOrigin::Api | SessionOrigin::Browser => session.created_at,
+            };
+            let has = |name: &str| openid.iter().any(|s| s == name);
+            let claims = IdTokenClaims {
+                iss: core.settings.issuer.clone(),
+                sub: user.id,
+                aud: request.client.client_id.to_string(),
+                exp: claims.exp,
+                iat: claims.iat,
+                auth_time: authenticated_at.unix_timestamp(),
+                nonce: request.nonce,
+                sid: request.browser_session_id,
+                email: has("email").then(|| user.email.to_string()),
+                email_verified: has("email").then_some(user.email_verified),
+                name: has("profile").then(|| user.name.clone()),
+            };
+            core.tokens
+                .sign_id_token(&claims, request.client.id_token_algorithm(), now)
+                .into()
+        });
         TokenPair {
             access_token: access_token.into(),
-            expires_in: self.core.tokens.lifetime().whole_seconds(),
-            refresh_token: refresh.encode().into(),
+            expires_in: core.tokens.lifetime().whole_seconds(),
+            refresh_token: refresh.map(|refresh| refresh.encode().into()),
             scope: claims.scope,
+            id_token,
         }
     }
+}
+
+/// What an id token is signed for: the client and, at the first
+/// authentication only, the nonce and the browser session.
+struct IdTokenRequest<'a> {
+    client: &'a Client,
+    nonce: Option<String>,
+    browser_session_id: Option<Uuid>,
 }
 
 /// The permissions of the space-separated `requested`, when every one is in `allowed`.

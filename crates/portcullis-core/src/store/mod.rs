@@ -1,6 +1,6 @@
 //! The storage boundary: what the domain needs persisted, as one trait made
 //! of one trait per area (accounts, sessions, feeds, keys, personal
-//! tokens, throttling, rate limits, the mail outbox, the database's health), so that each area's records
+//! tokens, throttling, rate limits, the mail outbox, browser sign-in, the database's health), so that each area's records
 //! and methods are read together and a new area adds a module, not lines
 //! to a long list.
 //!
@@ -14,6 +14,7 @@
 //! one-second precision.
 
 mod accounts;
+mod authorization;
 mod feeds;
 mod import;
 mod keys;
@@ -26,6 +27,7 @@ mod throttling;
 use async_trait::async_trait;
 
 pub use accounts::{AccountStore, ProfileChange, UserQuery, UserRecord, UserUpdate};
+pub use authorization::{AuthorizationCodeRecord, AuthorizationStore, ConsentRecord};
 pub use feeds::{
     AccountChanged, AccountChanges, FeedPosition, FeedStore, MAX_ACCOUNT_CHANGES_PER_READ,
     RevocationsRead,
@@ -39,7 +41,7 @@ pub use mail::{
 };
 pub use personal_tokens::{PersonalTokenRecord, PersonalTokenStore};
 pub use rate_limits::{RateLimitStore, WindowCount};
-pub use sessions::{SessionCutoff, SessionRecord, SessionStore};
+pub use sessions::{SessionCutoff, SessionOrigin, SessionRecord, SessionStore};
 pub use throttling::{LoginFailures, ThrottleStore};
 
 /// What can go wrong in storage, as the domain sees it.
@@ -102,6 +104,7 @@ pub trait Store:
     + ImportStore
     + MailStore
     + EmailTokenStore
+    + AuthorizationStore
 {
 }
 
@@ -117,5 +120,6 @@ impl<T> Store for T where
         + ImportStore
         + MailStore
         + EmailTokenStore
+    + AuthorizationStore
 {
 }

@@ -27,6 +27,27 @@ pub struct SessionRecord {
     pub scope: Option<Vec<String>>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    pub origin: SessionOrigin,
+}
+
+/// Where a session came from, which decides what may continue it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionOrigin {
+    /// A grant of the token endpoint without a client (password, email
+    /// code): its refresh token works without client authentication.
+    Api,
+    /// The browser session of the hosted pages. Its refresh token is the
+    /// cookie, never rotated and never accepted by the token endpoint.
+    Browser,
+    /// An authorization code redeemed by a registered client: its refresh
+    /// token works for that client only.
+    Client {
+        client_id: Uuid,
+        /// When the user last proved who they are (the id token's `auth_time`).
+        authenticated_at: OffsetDateTime,
+        /// The OpenID scopes granted (`openid profile email offline_access`), space-separated.
+        openid_scope: String,
+    },
 }
 
 /// Which sessions are over for good, for [`Store::prune_sessions`].

@@ -10,8 +10,10 @@
 //! Register a handler only through `routes!`: a plain `.route(...)` here would
 //! be served without documentation.
 
+pub(crate) mod account;
 pub(crate) mod accounts;
 pub(crate) mod admin;
+pub(crate) mod authorize;
 pub(crate) mod discovery;
 pub(crate) mod email;
 pub(crate) mod health;
@@ -19,6 +21,7 @@ pub(crate) mod pages;
 pub(crate) mod personal_tokens;
 pub(crate) mod protected_apis;
 pub(crate) mod sessions;
+pub(crate) mod sign_in;
 pub(crate) mod token;
 
 use std::sync::LazyLock;
@@ -61,6 +64,21 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(pages::verify_form_posted))
         .routes(routes!(pages::reset_page))
         .routes(routes!(pages::reset_form_posted))
+        .routes(routes!(pages::forgot_page))
+        .routes(routes!(pages::forgot_form_posted))
+        .routes(routes!(authorize::authorize))
+        .routes(routes!(authorize::userinfo))
+        .routes(routes!(authorize::userinfo_post))
+        .routes(routes!(sign_in::sign_in_page))
+        .routes(routes!(sign_in::sign_in_form_posted))
+        .routes(routes!(sign_in::sign_up_page))
+        .routes(routes!(sign_in::sign_up_form_posted))
+        .routes(routes!(sign_in::consent_page))
+        .routes(routes!(sign_in::consent_form_posted))
+        .routes(routes!(sign_in::sign_out_page))
+        .routes(routes!(sign_in::sign_out_form_posted))
+        .routes(routes!(account::account_page))
+        .routes(routes!(account::account_form_posted))
         .routes(routes!(sessions::list))
         .routes(routes!(sessions::revoke_all))
         .routes(routes!(sessions::revoke_one))

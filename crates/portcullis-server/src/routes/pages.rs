@@ -4,6 +4,8 @@
 //! `/email/verify/confirm` or `/password/reset/confirm`, which spend it
 //! through the same use cases as the JSON API and answer a page.
 //!
+//! `GET /password/forgot` is the page that asks for such a message.
+//!
 //! The JSON endpoints stay JSON-only; these answer HTML only, in the one
 //! layout of [`crate::pages`]. The form carries the token from the link
 //! (unguessable, single-use), which is what stops another site from
@@ -23,7 +25,7 @@ use crate::extract::{Client, QueryParameters, is_json, parse_json};
 use crate::pages::{Field, Page, form, paragraph};
 use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use crate::state::AppState;
-use crate::wire::{LinkQuery, ResetPasswordForm, VerifyEmailForm};
+use crate::wire::{LinkQuery, MailRequestBody, ResetPasswordForm, VerifyEmailForm};
 
 const VERIFY_ACTION: &str = "/email/verify/confirm";
 const RESET_ACTION: &str = "/password/reset/confirm";
@@ -241,6 +243,115 @@ pub(crate) async fn reset_form_posted(
     )
 }
 
+/// The page to ask for a password reset
+///
+/// A form for the address, which sends the reset message (`POST
+/// /password/forgot/confirm`).
+#[utoipa::path(
+    get,
+    path = "/password/forgot",
+    operation_id = "forgot_password_page",
+    tag = "pages",
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+    )
+)]
+pub(crate) async fn forgot_page() -> Page {
+    Page {
+        status: StatusCode::OK,
+        title: "Forgot your password?".to_owned(),
+        body: forgot_form(),
+        retry_after_seconds: None,
+    }
+}
+
+/// Ask for a password reset from its page
+///
+/// The form of `GET /password/forgot`: as `POST /password/forgot`, the
+/// same page whether or not an account has the address.
+#[utoipa::path(
+    post,
+    path = "/password/forgot/confirm",
+    operation_id = "forgot_password_form",
+    tag = "pages",
+    request_body(content(
+        (MailRequestBody = "application/x-www-form-urlencoded"),
+        (MailRequestBody = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The message is on its way if an account has the address.", content_type = "text/html", body = String),
+        (status = 400, response = BadRequest),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, description = "The address is invalid (problem details).", content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests for this address.", content_type = "text/html", body = String,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable.", content_type = "text/html", body = String,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    )
+)]
+pub(crate) async fn forgot_form_posted(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Page, ApiError> {
+    let posted: MailRequestBody = read_form(&headers, body)?;
+    let title = "Forgot your password?".to_owned();
+    Ok(
+        match state
+            .services
+            .email_flows
+            .request_password_reset(&posted.email, &client)
+            .await
+        {
+            // The work goes on without us: the answer must not wait for it.
+            Ok(request) => {
+                drop(request);
+                Page {
+                    status: StatusCode::OK,
+                    title: "Check your mail".to_owned(),
+                    body: paragraph(
+                        "If an account has this address, a message with a link and a code to choose a new password is on its way.",
+                        Some("done"),
+                    ),
+                    retry_after_seconds: None,
+                }
+            }
+            Err(AuthError::Throttled {
+                retry_after_seconds,
+            }) => Page {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                title,
+                body: paragraph(
+                    &format!("Too many requests for this address. Try again in {retry_after_seconds} seconds."),
+                    Some("error"),
+                ),
+                retry_after_seconds: Some(retry_after_seconds),
+            },
+            Err(AuthError::Invalid(_)) => refused(title, forgot_form(), "This is not a valid email address."),
+            Err(other) => failure(title, &other),
+        },
+    )
+}
+
+fn forgot_form() -> String {
+    form(
+        "/password/forgot/confirm",
+        &[Field::Input {
+            name: "email",
+            label: "Email address",
+            kind: "email",
+            autocomplete: "email",
+            value: "",
+            required: true,
+            error: None,
+        }],
+        "Send me a link",
+    )
+}
+
 /// The link's token, refused past its documented length (a real one is 43 characters).
 fn link_token(query: &LinkQuery) -> Result<Option<&str>, ApiError> {
     match query.token.as_deref() {
@@ -280,13 +391,19 @@ fn verify_form(token: Option<&str>) -> String {
                         name: "email",
                         label: "Email address",
                         kind: "email",
-                        autocomplete: "email"
+                        autocomplete: "email",
+                        value: "",
+                        required: true,
+                        error: None,
                     },
                     Field::Input {
                         name: "code",
                         label: "Code",
                         kind: "text",
-                        autocomplete: "one-time-code"
+                        autocomplete: "one-time-code",
+                        value: "",
+                        required: true,
+                        error: None,
                     },
                 ],
                 "Confirm my address",
@@ -301,6 +418,9 @@ fn reset_form(token: Option<&str>) -> String {
         label: "New password",
         kind: "password",
         autocomplete: "new-password",
+        value: "",
+        required: true,
+        error: None,
     };
     match token {
         Some(token) => form(
@@ -327,13 +447,19 @@ fn reset_form(token: Option<&str>) -> String {
                         name: "email",
                         label: "Email address",
                         kind: "email",
-                        autocomplete: "email"
+                        autocomplete: "email",
+                        value: "",
+                        required: true,
+                        error: None,
                     },
                     Field::Input {
                         name: "code",
                         label: "Code",
                         kind: "text",
-                        autocomplete: "one-time-code"
+                        autocomplete: "one-time-code",
+                        value: "",
+                        required: true,
+                        error: None,
                     },
                     new_password,
                 ],
@@ -357,7 +483,7 @@ fn proof<'a>(
 }
 
 /// `422`: what went wrong, and the form again.
-fn refused(title: String, form: String, reason: &str) -> Page {
+pub(crate) fn refused(title: String, form: String, reason: &str) -> Page {
     Page {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         title,
@@ -367,7 +493,7 @@ fn refused(title: String, form: String, reason: &str) -> Page {
 }
 
 /// `503` when the database is away, else `500`, the cause logged and not shown.
-fn failure(title: String, error: &AuthError) -> Page {
+pub(crate) fn failure(title: String, error: &AuthError) -> Page {
     let (status, reason) = match error {
         AuthError::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -393,7 +519,7 @@ fn failure(title: String, error: &AuthError) -> Page {
 /// sends) or a JSON one as `T`, refused at the edge exactly as every JSON
 /// body is: the form's fields become a JSON object of strings and go
 /// through the same parser (`400`, `422` naming the field, NUL refused).
-fn read_form<T: DeserializeOwned>(
+pub(crate) fn read_form<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {

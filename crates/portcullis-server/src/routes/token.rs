@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use portcullis_core::SecretString;
+use percent_encoding::percent_decode_str;
+use portcullis_core::clients::Client as RegisteredClient;
+use portcullis_core::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 
 use crate::body_deadline::is_body_timeout;
@@ -32,15 +34,20 @@ const INVALID_CODE: &str = "the email or code is incorrect, used or expired";
 /// The grant of a code sent by `POST /login/email-code` (API.md).
 const EMAIL_CODE_GRANT: &str = "urn:portcullis:grant-type:email-code";
 
+const INVALID_AUTHORIZATION_CODE: &str =
+    "the code is invalid, expired or used, or was issued to another client or redirect URI, or the code_verifier does not match";
+
 enum Grant {
     Password,
     RefreshToken,
     EmailCode,
+    AuthorizationCode,
 }
 
-/// Get tokens (password, refresh or email-code grant)
+/// Get tokens (password, refresh, authorization-code or email-code grant)
 ///
-/// The OAuth 2.0 token endpoint: the password and refresh grants.
+/// The OAuth 2.0 token endpoint: the password, refresh and
+/// authorization-code grants.
 ///
 /// `grant_type=password` with `username` (or `email`) and `password`, or the
 /// same pair as `Authorization: Basic`; a body with `password` and no
@@ -49,6 +56,11 @@ enum Grant {
 /// presented one. With `--email-code-login on`,
 /// `grant_type=urn:portcullis:grant-type:email-code` with `email` and the
 /// `code` sent by `POST /login/email-code` opens a session like a login.
+/// `grant_type=authorization_code` (browser sign-in) with `code`,
+/// `redirect_uri` and `code_verifier`, the client authenticating with
+/// `client_secret_basic`, `client_secret_post` or, for a public client,
+/// `client_id` alone; it adds an `id_token` when `openid` was granted. A
+/// client's refresh token needs that client's authentication too.
 /// An optional `scope` narrows the token to a subset of the user's
 /// permissions. Every answer is `Cache-Control: no-store`.
 #[utoipa::path(
@@ -86,6 +98,7 @@ pub(crate) async fn token(
     let grant = match request.grant_type.as_deref() {
         Some("password") => Grant::Password,
         Some("refresh_token") => Grant::RefreshToken,
+        Some("authorization_code") => Grant::AuthorizationCode,
         Some(EMAIL_CODE_GRANT) if state.services.settings().email.code_login => Grant::EmailCode,
         Some(other) => return Err(OAuthError::unsupported_grant_type(other)),
         None if basic.is_some() || request.password.is_some() => Grant::Password,
@@ -121,15 +134,43 @@ pub(crate) async fn token(
                 .map_err(|e| OAuthError::from_domain(e, INVALID_CODE))?
         }
         Grant::RefreshToken => {
+            let authenticated = authenticate_client(&state, basic, &request).await?;
             let refresh_token = request
                 .refresh_token
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
             state
                 .services
                 .grants
-                .refresh(&refresh_token, request.scope.as_deref(), &client)
+                .refresh(
+                    &refresh_token,
+                    request.scope.as_deref(),
+                    authenticated.as_ref(),
+                    &client,
+                )
                 .await
                 .map_err(|e| OAuthError::from_domain(e, INVALID_REFRESH_TOKEN))?
+        }
+        Grant::AuthorizationCode => {
+            let authenticated = authenticate_client(&state, basic, &request)
+                .await?
+                .ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "client authentication is required: client_id (and client_secret for a confidential client), or Authorization: Basic",
+                    )
+                })?;
+            let (Some(code), Some(redirect_uri), Some(verifier)) =
+                (request.code, request.redirect_uri, request.code_verifier)
+            else {
+                return Err(OAuthError::invalid_request(
+                    "code, redirect_uri and code_verifier are required",
+                ));
+            };
+            state
+                .services
+                .grants
+                .authorization_code(&authenticated, &code, &redirect_uri, &verifier, client)
+                .await
+                .map_err(|e| OAuthError::from_domain(e, INVALID_AUTHORIZATION_CODE))?
         }
     };
     let body = TokenResponse {
@@ -138,8 +179,47 @@ pub(crate) async fn token(
         expires_in: pair.expires_in,
         refresh_token: pair.refresh_token,
         scope: pair.scope,
+        id_token: pair.id_token,
     };
     Ok((no_store_headers(), Json(body)).into_response())
+}
+
+/// The client that authenticates a request, if one does (RFC 6749 §2.3.1):
+/// `Authorization: Basic` with the form-encoded id and secret
+/// (`client_secret_basic`), or `client_id` and `client_secret` in the body
+/// (`client_secret_post`), or `client_id` alone for a public client. Never
+/// both ways at once.
+async fn authenticate_client(
+    state: &AppState,
+    basic: Option<(String, SecretString)>,
+    request: &TokenRequest,
+) -> Result<Option<RegisteredClient>, OAuthError> {
+    if basic.is_some() && request.client_secret.is_some() {
+        return Err(OAuthError::invalid_request(
+            "authenticate the client one way only: Authorization: Basic or client_secret",
+        ));
+    }
+    let (client_id, secret, used_basic) = match (basic, &request.client_id) {
+        (Some((id, secret)), _) => {
+            let decode = |text: &str| {
+                percent_decode_str(&text.replace('+', " "))
+                    .decode_utf8()
+                    .map(std::borrow::Cow::into_owned)
+                    .map_err(|_| OAuthError::invalid_request("the Basic credentials are malformed"))
+            };
+            let secret = decode(secret.expose_secret())?;
+            (decode(&id)?, Some(SecretString::from(secret)), true)
+        }
+        (None, Some(id)) => (id.clone(), request.client_secret.clone(), false),
+        (None, None) => return Ok(None),
+    };
+    state
+        .services
+        .clients
+        .authenticate(&client_id, secret.as_ref())
+        .await
+        .map(Some)
+        .map_err(|error| OAuthError::from_client_authentication(error, used_basic))
 }
 
 /// Revoke a token (RFC 7009)

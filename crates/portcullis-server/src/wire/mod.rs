@@ -13,13 +13,14 @@
 //! normalisation), the schema says the bound and the description the rule.
 //!
 //! One module per area of the contract: [`accounts`] (sign-up, `/me`,
-//! sessions), [`email`] (the mail flows), [`tokens`] (the token endpoints and personal access tokens),
+//! sessions), [`email`] (the mail flows), [`browser`] (browser sign-in), [`tokens`] (the token endpoints and personal access tokens),
 //! [`admin`] (users and roles), [`protected_apis`] (introspection,
 //! forward-auth, keys, discovery, probes); [`names`] holds the schemas of
 //! role and permission names that several of them share.
 
 mod accounts;
 mod admin;
+mod browser;
 mod email;
 mod names;
 mod protected_apis;
@@ -36,6 +37,10 @@ pub(crate) use accounts::{
 };
 pub(crate) use admin::{
     AdminUserChangeRequest, PutRoleRequest, RoleBody, UserListBody, UserListQuery,
+};
+pub(crate) use browser::{
+    AccountForm, AuthorizeQuery, ConsentForm, LogoutQuery, ReturnToQuery, SignInForm, SignOutForm, SignUpForm,
+    UserInfoBody,
 };
 pub(crate) use email::{
     LinkQuery, MailRequestAccepted, MailRequestBody, ResetPasswordForm, ResetPasswordRequest,

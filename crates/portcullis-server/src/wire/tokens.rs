@@ -30,9 +30,19 @@ pub(crate) struct TokenRequest {
     pub(crate) refresh_token: Option<SecretString>,
     /// Space-separated subset of the user's permissions.
     pub(crate) scope: Option<String>,
-    /// For the email-code grant: the 8-digit code sent by `POST /login/email-code`.
+    /// For the email-code grant: the 8-digit code sent by `POST /login/email-code`;
+    /// for the authorization-code grant: the code from the redirect.
     #[schema(value_type = Option<String>)]
     pub(crate) code: Option<SecretString>,
+    /// For the authorization-code grant: the redirect URI the code was issued for.
+    pub(crate) redirect_uri: Option<String>,
+    /// For the authorization-code grant: the PKCE verifier (RFC 7636).
+    pub(crate) code_verifier: Option<String>,
+    /// The client (`client_secret_post`, or a public client, which has no secret).
+    pub(crate) client_id: Option<String>,
+    /// A confidential client's secret (`client_secret_post`).
+    #[schema(value_type = Option<String>, format = Password)]
+    pub(crate) client_secret: Option<SecretString>,
 }
 
 impl RecognisedText for TokenRequest {
@@ -51,6 +61,13 @@ impl RecognisedText for TokenRequest {
             ),
             ("scope", self.scope.as_deref()),
             ("code", self.code.as_ref().map(ExposeSecret::expose_secret)),
+            ("redirect_uri", self.redirect_uri.as_deref()),
+            ("code_verifier", self.code_verifier.as_deref()),
+            ("client_id", self.client_id.as_deref()),
+            (
+                "client_secret",
+                self.client_secret.as_ref().map(ExposeSecret::expose_secret),
+            ),
         ];
         texts
             .into_iter()
@@ -70,12 +87,18 @@ pub(crate) struct TokenResponse {
     pub(crate) token_type: &'static str,
     /// Seconds until the access token expires.
     pub(crate) expires_in: i64,
-    /// Opaque; every refresh returns a new one and retires this one.
-    #[serde(serialize_with = "expose")]
-    #[schema(value_type = String)]
-    pub(crate) refresh_token: SecretString,
-    /// Space-separated permissions the access token carries.
+    /// Opaque; every refresh returns a new one and retires this one. Absent
+    /// for a client that asked for no `offline_access`.
+    #[serde(serialize_with = "expose_optional", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub(crate) refresh_token: Option<SecretString>,
+    /// Space-separated scopes the access token carries: the OpenID scopes
+    /// granted, then the permissions.
     pub(crate) scope: String,
+    /// The OpenID Connect id token, for a client that asked for `openid`.
+    #[serde(serialize_with = "expose_optional", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, nullable = false)]
+    pub(crate) id_token: Option<SecretString>,
 }
 
 /// The fields `POST /token/revoke` (RFC 7009 §2.1) and `POST /token/introspect`

@@ -10,6 +10,7 @@
 //! `crate::input`. This module must never branch on the database it runs on.
 
 mod accounts;
+mod authorization;
 mod feeds;
 mod health;
 pub(crate) mod import;
@@ -17,7 +18,7 @@ mod keys;
 mod mail;
 mod personal_tokens;
 mod rate_limits;
-mod sessions;
+pub(crate) mod sessions;
 mod throttling;
 
 use uuid::Uuid;

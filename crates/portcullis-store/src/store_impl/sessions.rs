@@ -7,7 +7,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use portcullis_core::refresh::RefreshSecretHash;
-use portcullis_core::store::{SessionCutoff, SessionRecord, SessionStore, StoreError, UserRecord};
+use portcullis_core::store::{
+    SessionCutoff, SessionOrigin, SessionRecord, SessionStore, StoreError, UserRecord,
+};
 
 use crate::dialect::Dialect;
 use crate::input;
@@ -21,30 +23,7 @@ use crate::statement::Statement;
 #[async_trait]
 impl<D: Dialect> SessionStore for SqlStore<D> {
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
-        let scope = session
-            .scope
-            .as_deref()
-            .map(input::joined_permissions)
-            .transpose()?;
-        let generation = input::refresh_generation(session.refresh_generation)?;
-        let statement = Statement::new(
-            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at,
-                                   refresh_key, refresh_generation, refresh_hash, scope, user_agent, ip)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(session.id)
-        .bind(session.user_id)
-        .bind(session.created_at.unix_timestamp())
-        .bind(session.last_used_at.unix_timestamp())
-        .bind(session.expires_at.unix_timestamp())
-        .bind(session.revoked_at.map(OffsetDateTime::unix_timestamp))
-        .bind(session.refresh_key.0.as_slice())
-        .bind(generation)
-        .bind(session.refresh_hash.0.as_slice())
-        .bind(scope)
-        .bind(session.user_agent.as_deref())
-        .bind(session.ip.as_deref());
-        self.write_one(statement).await.map(drop)
+        self.write_one(insert_session(session)?).await.map(drop)
     }
 
     async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
@@ -146,4 +125,51 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         .bind(i64::from(limit));
         self.write_one(sessions).await
     }
+}
+
+/// The statement that inserts `session`.
+pub(crate) fn insert_session(session: &SessionRecord) -> Result<Statement<'static>, StoreError> {
+    let scope = session
+        .scope
+        .as_deref()
+        .map(input::joined_permissions)
+        .transpose()?;
+    let generation = input::refresh_generation(session.refresh_generation)?;
+    let (kind, client_id, authenticated_at, openid_scope) = match &session.origin {
+        SessionOrigin::Api => ("api", None, None, None),
+        SessionOrigin::Browser => ("browser", None, None, None),
+        SessionOrigin::Client {
+            client_id,
+            authenticated_at,
+            openid_scope,
+        } => (
+            "client",
+            Some(*client_id),
+            Some(authenticated_at.unix_timestamp()),
+            Some(openid_scope.clone()),
+        ),
+    };
+    Ok(Statement::new(
+        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at,
+                               refresh_key, refresh_generation, refresh_hash, scope, user_agent, ip,
+                               kind, client_id, authenticated_at, openid_scope)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(session.id)
+    .bind(session.user_id)
+    .bind(session.created_at.unix_timestamp())
+    .bind(session.last_used_at.unix_timestamp())
+    .bind(session.expires_at.unix_timestamp())
+    .bind(session.revoked_at.map(OffsetDateTime::unix_timestamp))
+    .bind(session.refresh_key.0.as_slice())
+    .bind(generation)
+    .bind(session.refresh_hash.0.as_slice())
+    .bind(scope)
+    .bind(session.user_agent.as_deref())
+    .bind(session.ip.as_deref())
+    .bind(kind)
+    .bind(client_id)
+    .bind(authenticated_at)
+    .bind(openid_scope)
+    .into_owned())
 }

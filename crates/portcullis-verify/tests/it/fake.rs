@@ -133,6 +133,7 @@ impl Signer {
             roles: vec!["member".to_owned()],
             scope: scope.iter().map(|s| (*s).to_owned()).collect(),
             email_verified: false,
+            client_id: None,
         };
         let (token, _) = self.tokens.issue(&grant, issued_at);
         (token, user_id.to_string())

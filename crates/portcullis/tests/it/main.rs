@@ -11,6 +11,7 @@ mod admin;
 mod authorization;
 mod bad_input;
 mod bookstore;
+mod browser_pages;
 mod cli;
 mod configuration;
 mod connections;

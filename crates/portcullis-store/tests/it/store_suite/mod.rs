@@ -29,7 +29,7 @@ use portcullis_core::keys::{PrivateKey, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    ProfileChange, SessionRecord, Store, StoreError, UserRecord, UserUpdate,
+    ProfileChange, SessionOrigin, SessionRecord, Store, StoreError, UserRecord, UserUpdate,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -190,6 +190,7 @@ pub(crate) fn session(user_id: Uuid, created_at: OffsetDateTime) -> SessionRecor
         scope: None,
         user_agent: Some("curl/8.5".into()),
         ip: Some("203.0.113.9".into()),
+        origin: SessionOrigin::Api,
     }
 }
 
@@ -259,6 +260,7 @@ pub(crate) fn assert_same_session(got: &SessionRecord, want: &SessionRecord) {
         scope,
         user_agent,
         ip,
+        origin,
     );
 }
 
