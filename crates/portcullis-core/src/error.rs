@@ -23,6 +23,10 @@ pub enum AuthError {
     /// address is not proved yet.
     #[error("the email address is not verified yet")]
     EmailNotVerified,
+    /// An OAuth client that is unknown, or that presented a wrong secret, a
+    /// secret it does not have, or none when it has one (RFC 6749 §5.2).
+    #[error("client authentication failed")]
+    InvalidClient,
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]

@@ -4,7 +4,8 @@
 //! [`EmailFlows`] (proving an address, recovering an account by mail),
 //! [`Outbox`] (the mail waiting to be sent),
 //! [`Verification`] (credentials, introspection, forward-auth), [`Users`]
-//! and [`Roles`] (administration), [`Imports`] and [`Exports`] (moving
+//! and [`Roles`] (administration), [`Clients`] (the OAuth client registry),
+//! [`Imports`] and [`Exports`] (moving
 //! users in and out), [`SigningKeys`] and [`Feeds`] (what other processes
 //! changed, and upkeep).
 //!
@@ -13,6 +14,7 @@
 //! lives in the core.
 
 pub mod accounts;
+pub mod clients;
 pub mod email_flows;
 pub mod export;
 pub mod feeds;
@@ -29,6 +31,7 @@ pub mod verification;
 use std::sync::Arc;
 
 pub use accounts::Accounts;
+pub use clients::Clients;
 pub use email_flows::EmailFlows;
 pub use export::Exports;
 pub use feeds::Feeds;
@@ -70,6 +73,7 @@ pub struct Services {
     pub verification: Verification,
     pub users: Users,
     pub roles: Roles,
+    pub clients: Clients,
     pub signing_keys: SigningKeys,
     pub feeds: Feeds,
     pub imports: Imports,
@@ -99,6 +103,7 @@ impl Services {
             verification: Verification::new(Arc::clone(&core)),
             users: Users::new(Arc::clone(&core)),
             roles: Roles::new(Arc::clone(&core)),
+            clients: Clients::new(Arc::clone(&core)),
             signing_keys: SigningKeys::new(Arc::clone(&core)),
             feeds: Feeds::new(Arc::clone(&core)),
             imports: Imports::new(Arc::clone(&core)),

@@ -1,6 +1,7 @@
 //! The storage boundary: what the domain needs persisted, as one trait made
 //! of one trait per area (accounts, sessions, feeds, keys, personal
-//! tokens, throttling, rate limits, the mail outbox, the database's health), so that each area's records
+//! tokens, OAuth clients, throttling, rate limits, the mail outbox, the
+//! database's health), so that each area's records
 //! and methods are read together and a new area adds a module, not lines
 //! to a long list.
 //!
@@ -14,6 +15,7 @@
 //! one-second precision.
 
 mod accounts;
+mod clients;
 mod feeds;
 mod import;
 mod keys;
@@ -26,6 +28,7 @@ mod throttling;
 use async_trait::async_trait;
 
 pub use accounts::{AccountStore, ProfileChange, UserQuery, UserRecord, UserUpdate};
+pub use clients::{ClientRecord, ClientStore, ClientUpdate};
 pub use feeds::{
     AccountChanged, AccountChanges, FeedPosition, FeedStore, MAX_ACCOUNT_CHANGES_PER_READ,
     RevocationsRead,
@@ -102,6 +105,7 @@ pub trait Store:
     + ImportStore
     + MailStore
     + EmailTokenStore
+    + ClientStore
 {
 }
 
@@ -117,5 +121,6 @@ impl<T> Store for T where
         + ImportStore
         + MailStore
         + EmailTokenStore
+        + ClientStore
 {
 }

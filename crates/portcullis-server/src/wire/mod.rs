@@ -14,12 +14,14 @@
 //!
 //! One module per area of the contract: [`accounts`] (sign-up, `/me`,
 //! sessions), [`email`] (the mail flows), [`tokens`] (the token endpoints and personal access tokens),
-//! [`admin`] (users and roles), [`protected_apis`] (introspection,
-//! forward-auth, keys, discovery, probes); [`names`] holds the schemas of
-//! role and permission names that several of them share.
+//! [`admin`] (users and roles), [`clients`] (OAuth clients),
+//! [`protected_apis`] (introspection, forward-auth, keys, discovery,
+//! probes); [`names`] holds the schemas of role and permission names that
+//! several of them share.
 
 mod accounts;
 mod admin;
+mod clients;
 mod email;
 mod names;
 mod protected_apis;
@@ -41,7 +43,10 @@ pub(crate) use email::{
     LinkQuery, MailRequestAccepted, MailRequestBody, ResetPasswordForm, ResetPasswordRequest,
     VerifyEmailForm, VerifyEmailRequest,
 };
-pub(crate) use names::{DisplayName, EditableRoleName, PermissionName, RoleName, TokenName};
+pub(crate) use clients::{ClientBody, ClientChangeRequest, NewClientRequest};
+pub(crate) use names::{
+    ClientName, DisplayName, EditableRoleName, PermissionName, RoleName, TokenName,
+};
 pub(crate) use protected_apis::{
     ActiveTokenBody, DiscoveryBody, HealthBody, IntrospectionBody, JwkBody, JwkSetBody, VerifyQuery,
 };

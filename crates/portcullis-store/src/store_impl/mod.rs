@@ -10,6 +10,7 @@
 //! `crate::input`. This module must never branch on the database it runs on.
 
 mod accounts;
+mod clients;
 mod feeds;
 mod health;
 pub(crate) mod import;
