@@ -12,6 +12,7 @@ mod authorization;
 mod bad_input;
 mod bookstore;
 mod cli;
+mod clients;
 mod configuration;
 mod connections;
 mod durability;
