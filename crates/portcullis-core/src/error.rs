@@ -23,7 +23,8 @@ pub enum AuthError {
     /// address is not proved yet.
     #[error("the email address is not verified yet")]
     EmailNotVerified,
-    /// The client did not authenticate (OAuth 2.0 `invalid_client`).
+    /// An OAuth client that is unknown, or that presented a wrong secret, a
+    /// secret it does not have, or none when it has one (RFC 6749 §5.2).
     #[error("client authentication failed")]
     InvalidClient,
     #[error("{0}")]

@@ -46,7 +46,7 @@ pub use core::PersonalTokensOnNewPassword;
 pub use email::Email;
 pub use error::{AuthError, FieldError};
 pub use password::{Password, PasswordPolicy};
-pub use principal::{Authorized, ManageRoles, ManageUsers, Operator, Principal};
+pub use principal::{Authorized, ManageClients, ManageRoles, ManageUsers, Operator, Principal};
 pub use secrecy::{ExposeSecret, SecretString};
 pub use services::Services;
 pub use settings::AuthSettings;

@@ -1,6 +1,7 @@
 //! The names a request may carry, each checked once, in the constructor of
-//! its type: a user's display name, a personal access token's name, a role
-//! name, a permission, and a scope (a set of permissions).
+//! its type: a user's display name, a personal access token's or an OAuth
+//! client's name, a role name, a permission, and a scope (a set of
+//! permissions).
 //!
 //! A value of these types is valid by construction, so the use cases never
 //! check a name again and no rule is written twice. A role or permission
@@ -83,31 +84,56 @@ impl DisplayName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenName(String);
 
-impl TokenName {
-    /// Trims `input`, which must not be blank.
-    ///
-    /// # Errors
-    /// [`InvalidName`] when it is blank, too long or holds control characters.
-    pub fn parse(input: &str) -> Result<Self, InvalidName> {
-        let trimmed = input.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > MAX_TOKEN_NAME_LENGTH {
-            return Err(InvalidName(format!(
-                "must have 1 to {MAX_TOKEN_NAME_LENGTH} characters"
-            )));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(InvalidName(
-                "must not contain control characters".to_owned(),
-            ));
-        }
-        Ok(Self(trimmed.to_owned()))
-    }
+/// An OAuth client's name, shown to users on the consent page: the rule of
+/// a [`TokenName`] (trimmed, 1 to [`MAX_CLIENT_NAME_LENGTH`] characters, no
+/// control characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientName(String);
 
-    #[must_use]
-    pub fn into_string(self) -> String {
-        self.0
+/// Longest OAuth client name, in characters: a token name's.
+pub const MAX_CLIENT_NAME_LENGTH: usize = MAX_TOKEN_NAME_LENGTH;
+/// The pattern an OAuth client's name matches: a token name's.
+pub const CLIENT_NAME_PATTERN: &str = TOKEN_NAME_PATTERN;
+
+/// Trims `input`, which must be 1 to [`MAX_TOKEN_NAME_LENGTH`] characters
+/// without control characters: the rule of the short names people give
+/// tokens and clients.
+fn short_name(input: &str) -> Result<String, InvalidName> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > MAX_TOKEN_NAME_LENGTH {
+        return Err(InvalidName(format!(
+            "must have 1 to {MAX_TOKEN_NAME_LENGTH} characters"
+        )));
     }
+    if trimmed.chars().any(char::is_control) {
+        return Err(InvalidName(
+            "must not contain control characters".to_owned(),
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
+
+macro_rules! short_name {
+    ($type:ident) => {
+        impl $type {
+            /// Trims `input`, which must not be blank.
+            ///
+            /// # Errors
+            /// [`InvalidName`] when it is blank, too long or holds control characters.
+            pub fn parse(input: &str) -> Result<Self, InvalidName> {
+                short_name(input).map(Self)
+            }
+
+            #[must_use]
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+    };
+}
+
+short_name!(TokenName);
+short_name!(ClientName);
 
 /// A role's name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -229,6 +255,20 @@ mod tests {
         assert!(DisplayName::parse("a\u{7}b").is_err());
         assert!(DisplayName::parse(&"n".repeat(MAX_DISPLAY_NAME_LENGTH + 1)).is_err());
         assert!(DisplayName::parse(&"é".repeat(MAX_DISPLAY_NAME_LENGTH)).is_ok());
+    }
+
+    #[test]
+    fn client_names_follow_the_token_name_rule() {
+        let long = "n".repeat(MAX_CLIENT_NAME_LENGTH + 1);
+        let longest = "é".repeat(MAX_CLIENT_NAME_LENGTH);
+        for input in ["  Bookstore ", "", "  ", "a\u{7}b", &long, &longest] {
+            assert_eq!(
+                ClientName::parse(input).map(ClientName::into_string),
+                TokenName::parse(input).map(TokenName::into_string),
+                "{input:?}"
+            );
+        }
+        assert_eq!(ClientName::parse(" Bookstore ").unwrap().into_string(), "Bookstore");
     }
 
     #[test]

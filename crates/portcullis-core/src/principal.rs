@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use uuid::Uuid;
 
 use crate::error::AuthError;
-use crate::roles::{PERMISSION_ADMIN_ROLES, PERMISSION_ADMIN_USERS};
+use crate::roles::{PERMISSION_ADMIN_CLIENTS, PERMISSION_ADMIN_ROLES, PERMISSION_ADMIN_USERS};
 
 /// What the caller authenticated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +88,14 @@ pub enum ManageRoles {}
 
 impl AdminRight for ManageRoles {
     const PERMISSION: &'static str = PERMISSION_ADMIN_ROLES;
+}
+
+/// Registering, changing and removing OAuth clients (`admin:clients`).
+#[derive(Debug)]
+pub enum ManageClients {}
+
+impl AdminRight for ManageClients {
+    const PERMISSION: &'static str = PERMISSION_ADMIN_CLIENTS;
 }
 
 /// Who exercises an administrative right.

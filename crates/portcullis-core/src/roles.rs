@@ -12,10 +12,13 @@ pub const ADMIN_ROLE: &str = "admin";
 pub const PERMISSION_ADMIN_USERS: &str = "admin:users";
 /// Guards the role administration endpoints.
 pub const PERMISSION_ADMIN_ROLES: &str = "admin:roles";
+/// Guards the OAuth client administration endpoints.
+pub const PERMISSION_ADMIN_CLIENTS: &str = "admin:clients";
 /// Lets an API introspect tokens (RFC 7662).
 pub const PERMISSION_INTROSPECT: &str = "tokens:introspect";
 /// The permissions Portcullis defines itself.
-pub const BUILT_IN_PERMISSIONS: [&str; 3] = [
+pub const BUILT_IN_PERMISSIONS: [&str; 4] = [
+    PERMISSION_ADMIN_CLIENTS,
     PERMISSION_ADMIN_ROLES,
     PERMISSION_ADMIN_USERS,
     PERMISSION_INTROSPECT,
@@ -78,6 +81,7 @@ mod tests {
         assert_eq!(
             admin.into_iter().collect::<Vec<_>>(),
             [
+                "admin:clients",
                 "admin:roles",
                 "admin:users",
                 "books:download",

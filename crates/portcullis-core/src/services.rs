@@ -6,7 +6,8 @@
 //! [`Authorizations`] (browser sign-in: the hosted pages' session, the
 //! authorization endpoint, consent, `/userinfo`),
 //! [`Verification`] (credentials, introspection, forward-auth), [`Users`]
-//! and [`Roles`] (administration), [`Imports`] and [`Exports`] (moving
+//! and [`Roles`] (administration), [`Clients`] (the OAuth client registry),
+//! [`Imports`] and [`Exports`] (moving
 //! users in and out), [`SigningKeys`] and [`Feeds`] (what other processes
 //! changed, and upkeep).
 //!
@@ -78,6 +79,7 @@ pub struct Services {
     pub verification: Verification,
     pub users: Users,
     pub roles: Roles,
+    pub clients: Clients,
     pub signing_keys: SigningKeys,
     pub feeds: Feeds,
     pub imports: Imports,
@@ -86,7 +88,6 @@ pub struct Services {
     pub email_flows: EmailFlows,
     pub browser_sessions: BrowserSessions,
     pub authorizations: Authorizations,
-    pub clients: Clients,
     core: Arc<Core>,
 }
 
@@ -110,6 +111,7 @@ impl Services {
             verification: Verification::new(Arc::clone(&core)),
             users: Users::new(Arc::clone(&core)),
             roles: Roles::new(Arc::clone(&core)),
+            clients: Clients::new(Arc::clone(&core)),
             signing_keys: SigningKeys::new(Arc::clone(&core)),
             feeds: Feeds::new(Arc::clone(&core)),
             imports: Imports::new(Arc::clone(&core)),
@@ -118,7 +120,6 @@ impl Services {
             email_flows: EmailFlows::new(Arc::clone(&core)),
             browser_sessions: BrowserSessions::new(Arc::clone(&core)),
             authorizations: Authorizations::new(Arc::clone(&core)),
-            clients: Clients::new(Arc::clone(&core)),
             core,
         };
         services.feeds.follow_revocations().await?;

@@ -320,6 +320,14 @@ fn challenge(error_description: Option<&str>) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="portcullis""#))
 }
 
+/// The challenge of a `401 invalid_client` (RFC 6749 §5.2): the scheme a
+/// client authenticates with at the token endpoint, whether it used the
+/// header or not (RFC 9110 §15.5.2: every 401 carries a challenge).
+fn basic_challenge() -> HeaderValue {
+    HeaderValue::from_str(&format!(r#"Basic realm="{REALM}""#))
+        .unwrap_or_else(|_| HeaderValue::from_static(r#"Basic realm="portcullis""#))
+}
+
 /// The RFC 6750 §3.1 challenge for a missing permission.
 fn insufficient_scope(needed: &str) -> HeaderValue {
     HeaderValue::from_str(&format!(
@@ -447,6 +455,14 @@ impl OAuthError {
                 OAuthErrorCode::InvalidGrant,
                 invalid_grant_description,
             ),
+            AuthError::InvalidClient => Self {
+                challenge: Some(basic_challenge()),
+                ..Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    OAuthErrorCode::InvalidClient,
+                    "client authentication failed",
+                )
+            },
             AuthError::EmailNotVerified => Self::new(
                 StatusCode::BAD_REQUEST,
                 OAuthErrorCode::InvalidGrant,
@@ -539,4 +555,24 @@ pub(crate) fn no_store_headers() -> HeaderMap {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_fails_to_authenticate_is_401_invalid_client_with_a_basic_challenge() {
+        let response =
+            OAuthError::from_domain(AuthError::InvalidClient, "unused").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let headers = response.headers();
+        assert_eq!(headers[header::WWW_AUTHENTICATE], r#"Basic realm="portcullis""#);
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+        let body = to_bytes(response.into_body(), 1024).await.expect("a body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(body["error"], "invalid_client", "{body}");
+    }
 }

@@ -261,7 +261,7 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
         (name = "tokens", description = "The OAuth 2.0 token endpoint and revocation."),
         (name = "sessions", description = "The caller's sessions and logout."),
         (name = "personal-access-tokens", description = "API keys: long-lived tokens with chosen scopes."),
-        (name = "admin", description = "Users and roles; every operation needs `admin:users`."),
+        (name = "admin", description = "Users, roles and OAuth clients, guarded by `admin:users`, `admin:roles` and `admin:clients`."),
         (name = "protected-apis", description = "What the APIs behind Portcullis use: keys, discovery, introspection, forward-auth."),
         (name = "operations", description = "Probes and this document."),
     )

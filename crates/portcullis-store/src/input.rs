@@ -11,18 +11,28 @@
 use portcullis_core::store::StoreError;
 
 /// Permissions as stored in one column (a session's scope, a personal
-/// token's scopes): joined by single spaces, so each must be non-empty and
-/// free of whitespace to come back as it went in.
+/// token's scopes, a client's allowed scopes): joined by single spaces, so
+/// each must be non-empty and free of whitespace to come back as it went in.
 pub(crate) fn joined_permissions(permissions: &[String]) -> Result<String, StoreError> {
-    if permissions
+    joined("a permission in a scope", permissions)
+}
+
+/// A client's redirect URIs as stored in one column, by the rule of
+/// [`joined_permissions`].
+pub(crate) fn joined_uris(uris: &[String]) -> Result<String, StoreError> {
+    joined("a redirect URI", uris)
+}
+
+fn joined(what: &str, entries: &[String]) -> Result<String, StoreError> {
+    if entries
         .iter()
-        .any(|permission| permission.is_empty() || permission.contains(char::is_whitespace))
+        .any(|entry| entry.is_empty() || entry.contains(char::is_whitespace))
     {
-        return Err(StoreError::Other(
-            "refused: a permission in a scope is empty or contains whitespace".into(),
-        ));
+        return Err(StoreError::Other(format!(
+            "refused: {what} is empty or contains whitespace"
+        )));
     }
-    Ok(permissions.join(" "))
+    Ok(entries.join(" "))
 }
 
 /// A session's refresh generation as stored (a signed 64-bit integer).
@@ -60,6 +70,11 @@ mod tests {
         check(&["tab\there"], None);
         check(&["no-break\u{a0}space"], None);
         check(&["newline\n"], None);
+        assert_eq!(
+            joined_uris(&["https://a.example/cb".into(), "com.example.app:/cb".into()]).unwrap(),
+            "https://a.example/cb com.example.app:/cb"
+        );
+        assert!(joined_uris(&["https://a.example/a b".into()]).is_err());
     }
 
     #[test]

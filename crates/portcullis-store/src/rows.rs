@@ -3,8 +3,9 @@
 //! The two schemas (`migrations/sqlite/`, `migrations/postgres/`) give every
 //! column the same meaning and a type both drivers decode alike: times are
 //! 64-bit unix seconds (login failures: milliseconds), hashes and keys are
-//! bytes, scopes are permissions joined by single spaces, `disabled` decodes
-//! as a `bool` (INTEGER 0/1 in SQLite, BOOLEAN in PostgreSQL). Ids are the
+//! bytes, scopes and a client's lists of redirect URIs are their entries
+//! joined by single spaces, flags (`disabled`, `first_party`) decode as a
+//! `bool` (INTEGER 0/1 in SQLite, BOOLEAN in PostgreSQL). Ids are the
 //! one difference: hyphenated UUID text in SQLite, a native UUID in
 //! PostgreSQL, which each backend decodes in its [`BackendRow`] impl.
 //!
@@ -19,6 +20,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use portcullis_core::clients::{Client, ClientKind, ClientSecretHash};
 use portcullis_core::email::Email;
 use portcullis_core::email_tokens::{CodeHash, EmailTokenPurpose, LinkTokenHash};
 use portcullis_core::hashing::PasswordHashString;
@@ -28,8 +30,9 @@ use portcullis_core::personal_tokens::PersonalTokenSecretHash;
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
-    AccountChanged, AccountChanges, EmailTokenRecord, FeedPosition, LoginFailures,
-    MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord, SessionOrigin, SessionRecord, StoreError, UserRecord,
+    AccountChanged, AccountChanges, ClientRecord, EmailTokenRecord, FeedPosition, LoginFailures,
+    MAX_ACCOUNT_CHANGES_PER_READ, PersonalTokenRecord, SessionOrigin, SessionRecord, StoreError,
+    UserRecord,
 };
 
 // The column lists the decoders below read, kept beside them so the two
@@ -89,6 +92,18 @@ macro_rules! select_personal_tokens {
     };
 }
 
+/// `SELECT` of OAuth clients, for [`client_from_row`].
+macro_rules! select_clients {
+    ($tail:expr) => {
+        concat!(
+            "SELECT id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris,
+                    first_party, allowed_scopes, id_token_signed_response_alg, created_at
+             FROM oauth_clients ",
+            $tail
+        )
+    };
+}
+
 /// `SELECT` of one-time email tokens, for [`email_token_from_row`].
 macro_rules! select_email_tokens {
     ($tail:expr) => {
@@ -118,7 +133,7 @@ macro_rules! query_users {
 }
 
 pub(crate) use {
-    query_users, select_email_tokens, select_personal_tokens, select_session_with_user,
+    query_users, select_clients, select_email_tokens, select_personal_tokens, select_session_with_user,
     select_sessions, select_users,
 };
 
@@ -130,6 +145,7 @@ pub trait Columns {
     fn integer(&self, name: &str) -> Result<i64, StoreError>;
     fn optional_integer(&self, name: &str) -> Result<Option<i64>, StoreError>;
     fn bytes(&self, name: &str) -> Result<Vec<u8>, StoreError>;
+    fn optional_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn flag(&self, name: &str) -> Result<bool, StoreError>;
 
     /// A time stored as unix seconds.
@@ -146,13 +162,14 @@ pub trait Columns {
 
     /// Bytes that must be exactly 32 long (hashes, keys).
     fn bytes32(&self, name: &str) -> Result<[u8; 32], StoreError> {
-        let bytes = self.bytes(name)?;
-        <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-            StoreError::Other(format!(
-                "column {name}: expected 32 bytes, found {}",
-                bytes.len()
-            ))
-        })
+        exactly_32(name, &self.bytes(name)?)
+    }
+
+    /// Bytes that must be exactly 32 long, or NULL.
+    fn optional_bytes32(&self, name: &str) -> Result<Option<[u8; 32]>, StoreError> {
+        self.optional_bytes(name)?
+            .map(|bytes| exactly_32(name, &bytes))
+            .transpose()
     }
 }
 
@@ -191,9 +208,22 @@ where
         self.try_get(name).map_err(decode_error)
     }
 
+    fn optional_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.try_get(name).map_err(decode_error)
+    }
+
     fn flag(&self, name: &str) -> Result<bool, StoreError> {
         self.try_get(name).map_err(decode_error)
     }
+}
+
+fn exactly_32(name: &str, bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| {
+        StoreError::Other(format!(
+            "column {name}: expected 32 bytes, found {}",
+            bytes.len()
+        ))
+    })
 }
 
 /// What a failed `try_get` (a missing column, a value of the wrong type)
@@ -349,6 +379,33 @@ pub(crate) fn personal_token_from_row<R: BackendRow>(
         created_at: row.timestamp("created_at")?,
         expires_at: row.optional_timestamp("expires_at")?,
         last_used_at: row.optional_timestamp("last_used_at")?,
+    })
+}
+
+/// A row with every column of `oauth_clients`.
+pub(crate) fn client_from_row<R: BackendRow>(row: &R) -> Result<ClientRecord, StoreError> {
+    let kind = row.text("client_type")?;
+    let words = |name: &str| -> Result<Vec<String>, StoreError> {
+        Ok(row
+            .text(name)?
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect())
+    };
+    Ok(ClientRecord {
+        client: Client {
+            client_id: row.uuid("id")?,
+            name: row.text("name")?,
+            redirect_uris: words("redirect_uris")?,
+            post_logout_redirect_uris: words("post_logout_redirect_uris")?,
+            kind: ClientKind::from_stored(&kind)
+                .ok_or_else(|| StoreError::Other(format!("unknown client type {kind:?}")))?,
+            first_party: row.flag("first_party")?,
+            allowed_scopes: words("allowed_scopes")?,
+            id_token_signed_response_alg: row.text("id_token_signed_response_alg")?,
+            created_at: row.timestamp("created_at")?,
+        },
+        secret_hash: row.optional_bytes32("secret_hash")?.map(ClientSecretHash),
     })
 }
 

@@ -33,7 +33,7 @@ pub struct Statement<'a> {
 pub(crate) enum Value<'a> {
     Integer(Option<i64>),
     Text(Option<Cow<'a, str>>),
-    Bytes(Cow<'a, [u8]>),
+    Bytes(Option<Cow<'a, [u8]>>),
     Flag(bool),
     Id(Option<Uuid>),
     /// A list bound as one parameter, for statements that insert or update
@@ -79,7 +79,7 @@ impl<'a> Statement<'a> {
         DB: Database,
         Option<i64>: Encode<'q, DB> + Type<DB>,
         Option<&'q str>: Encode<'q, DB> + Type<DB>,
-        &'q [u8]: Encode<'q, DB> + Type<DB>,
+        Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
         bool: Encode<'q, DB> + Type<DB>,
     {
         let mut query = sqlx::query(self.sql);
@@ -87,7 +87,7 @@ impl<'a> Statement<'a> {
             query = match value {
                 Value::Integer(integer) => query.bind(*integer),
                 Value::Text(text) => query.bind(text.as_deref()),
-                Value::Bytes(bytes) => query.bind(&**bytes),
+                Value::Bytes(bytes) => query.bind(bytes.as_deref()),
                 Value::Flag(flag) => query.bind(*flag),
                 Value::Id(_) | Value::Texts(_) | Value::Ids(_) | Value::Integers(_) => {
                     bind_other(query, value)
@@ -117,7 +117,7 @@ impl Value<'_> {
         match self {
             Self::Integer(value) => Value::Integer(value),
             Self::Text(text) => Value::Text(text.map(owned)),
-            Self::Bytes(bytes) => Value::Bytes(Cow::Owned(bytes.into_owned())),
+            Self::Bytes(bytes) => Value::Bytes(bytes.map(|bytes| Cow::Owned(bytes.into_owned()))),
             Self::Flag(value) => Value::Flag(value),
             Self::Id(id) => Value::Id(id),
             Self::Texts(texts) => Value::Texts(texts.into_iter().map(owned).collect()),
@@ -176,7 +176,13 @@ impl From<Option<String>> for Value<'_> {
 
 impl<'a> From<&'a [u8]> for Value<'a> {
     fn from(value: &'a [u8]) -> Self {
-        Self::Bytes(Cow::Borrowed(value))
+        Self::Bytes(Some(Cow::Borrowed(value)))
+    }
+}
+
+impl<'a> From<Option<&'a [u8]>> for Value<'a> {
+    fn from(value: Option<&'a [u8]>) -> Self {
+        Self::Bytes(value.map(Cow::Borrowed))
     }
 }
 

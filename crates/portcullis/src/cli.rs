@@ -38,7 +38,9 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use clap::builder::PossibleValuesParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use portcullis_core::clients::{DEFAULT_ID_TOKEN_ALGORITHM, ID_TOKEN_ALGORITHMS};
 use portcullis_core::key_encryption::KeyEncryptionKey;
 use portcullis_core::settings::{
     DEFAULT_MAIL_REQUESTS_PER_ADDRESS_AN_HOUR, DEFAULT_MAIL_REQUESTS_PER_EMAIL_AN_HOUR,
@@ -48,6 +50,7 @@ use portcullis_core::{PasswordPolicy, SecretString};
 use portcullis_mail::{MailFrom, SmtpUrl};
 use portcullis_server::HttpSettings;
 use time::Duration;
+use uuid::Uuid;
 
 mod values;
 
@@ -106,6 +109,9 @@ pub(crate) enum Command {
     /// Manage roles.
     #[command(subcommand)]
     Role(RoleCommand),
+    /// Manage OAuth clients (the applications that sign users in).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -214,6 +220,47 @@ pub(crate) enum RoleCommand {
     },
     /// One line per role: name, then its permissions.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientCommand {
+    /// Register an OAuth client; print its client_id, and for a
+    /// confidential client its secret on a second line, shown this once.
+    Add {
+        /// Its name, shown to users.
+        #[arg(long)]
+        name: String,
+        /// Where authorization responses may go (repeatable, at least one):
+        /// https, http on 127.0.0.1, [::1] or localhost, or a private-use
+        /// scheme such as com.example.app:/callback.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where logout may send the browser (repeatable).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (a browser or native app): no secret, PKCE only.
+        /// Without it, the client is confidential and gets a secret.
+        #[arg(long)]
+        public: bool,
+        /// A first-party client: its users are not asked for consent.
+        #[arg(long)]
+        first_party: bool,
+        /// An application permission it may ask for (repeatable); openid,
+        /// profile, email and offline_access always may be.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// How its id tokens are signed.
+        #[arg(long, default_value = DEFAULT_ID_TOKEN_ALGORITHM, value_parser = PossibleValuesParser::new(ID_TOKEN_ALGORITHMS))]
+        id_token_alg: String,
+    },
+    /// One line per client: id, name, public or confidential, first-party
+    /// or third-party, redirect URIs.
+    List,
+    /// Remove a client: it can no longer sign anyone in.
+    Remove {
+        /// Its client_id.
+        id: Uuid,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,16 +11,20 @@ use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
 use portcullis_core::services::signing_keys::Activation;
 use portcullis_core::services::users::UserChange;
+use portcullis_core::clients::ClientKind;
+use portcullis_core::services::clients::NewClient;
 use portcullis_core::{
-    AuthError, ManageRoles, ManageUsers, Operator, PersonalTokensOnNewPassword, SecretString,
-    Services, SystemClock,
+    AuthError, ExposeSecret as _, ManageClients, ManageRoles, ManageUsers, Operator,
+    PersonalTokensOnNewPassword, SecretString, Services, SystemClock,
 };
 use portcullis_mail::{
     Delivery, Mailer, MessageContent, OutgoingMessage, Recipient, RequestOrigin,
 };
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{Cli, Command, KeysCommand, MailCommand, RoleCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    Cli, ClientCommand, Command, KeysCommand, MailCommand, RoleCommand, TokenCommand, UserCommand,
+};
 use crate::config::Config;
 use crate::database::{open_store, without_password};
 use crate::startup::{Application, shutdown_signal};
@@ -48,6 +52,7 @@ pub(crate) async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         }
         Command::User(command) => user(&start(&config).await?, command).await,
         Command::Role(command) => role(&start(&config).await?, command).await,
+        Command::Client(command) => client(&start(&config).await?, command).await,
         Command::Keys(command) => keys(&start(&config).await?, command).await,
         Command::Import(args) => crate::import::run(&start(&config).await?, args).await,
         Command::Export { file } => crate::export::run(&start(&config).await?, file).await,
@@ -225,6 +230,66 @@ async fn role(services: &Services, command: RoleCommand) -> anyhow::Result<ExitC
                 );
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<ExitCode> {
+    let operator = Operator::at_command_line().authorize::<ManageClients>();
+    match command {
+        ClientCommand::Add {
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            first_party,
+            scopes,
+            id_token_alg,
+        } => {
+            let new = NewClient {
+                name: &name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                kind: if public {
+                    ClientKind::Public
+                } else {
+                    ClientKind::Confidential
+                },
+                first_party,
+                allowed_scopes: scopes,
+                id_token_signed_response_alg: Some(&id_token_alg),
+            };
+            let registered = services
+                .clients
+                .register(&operator, new)
+                .await
+                .map_err(describe)?;
+            println!("{}", registered.client.client_id);
+            if let Some(secret) = registered.secret {
+                println!("{}", secret.expose_secret());
+            }
+        }
+        ClientCommand::List => {
+            for client in services.clients.list(&operator).await.map_err(describe)? {
+                let party = if client.first_party {
+                    "first-party"
+                } else {
+                    "third-party"
+                };
+                println!(
+                    "{}\t{}\t{}\t{party}\t{}",
+                    client.client_id,
+                    client.name,
+                    client.kind.as_str(),
+                    client.redirect_uris.join(" ")
+                );
+            }
+        }
+        ClientCommand::Remove { id } => match services.clients.remove(&operator, id).await {
+            Ok(()) => println!("removed client {id}"),
+            Err(AuthError::NotFound) => bail!("no such client: {id}"),
+            Err(other) => return Err(describe(other)),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }

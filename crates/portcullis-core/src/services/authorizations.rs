@@ -290,7 +290,7 @@ impl AuthorizationRequest {
         let not_allowed: Vec<&str> = scope
             .permissions
             .iter()
-            .filter(|p| !client.allowed_scopes.contains(*p))
+            .filter(|p| !client.may_request(p))
             .map(String::as_str)
             .collect();
         if !not_allowed.is_empty() {

@@ -1,6 +1,7 @@
 //! The storage boundary: what the domain needs persisted, as one trait made
 //! of one trait per area (accounts, sessions, feeds, keys, personal
-//! tokens, throttling, rate limits, the mail outbox, browser sign-in, the database's health), so that each area's records
+//! tokens, OAuth clients, throttling, rate limits, the mail outbox, browser
+//! sign-in, the database's health), so that each area's records
 //! and methods are read together and a new area adds a module, not lines
 //! to a long list.
 //!
@@ -15,6 +16,7 @@
 
 mod accounts;
 mod authorization;
+mod clients;
 mod feeds;
 mod import;
 mod keys;
@@ -28,6 +30,7 @@ use async_trait::async_trait;
 
 pub use accounts::{AccountStore, ProfileChange, UserQuery, UserRecord, UserUpdate};
 pub use authorization::{AuthorizationCodeRecord, AuthorizationStore, ConsentRecord};
+pub use clients::{ClientRecord, ClientStore, ClientUpdate};
 pub use feeds::{
     AccountChanged, AccountChanges, FeedPosition, FeedStore, MAX_ACCOUNT_CHANGES_PER_READ,
     RevocationsRead,
@@ -105,6 +108,7 @@ pub trait Store:
     + MailStore
     + EmailTokenStore
     + AuthorizationStore
+    + ClientStore
 {
 }
 
@@ -120,6 +124,7 @@ impl<T> Store for T where
         + ImportStore
         + MailStore
         + EmailTokenStore
-    + AuthorizationStore
+        + AuthorizationStore
+        + ClientStore
 {
 }

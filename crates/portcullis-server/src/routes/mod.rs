@@ -14,6 +14,7 @@ pub(crate) mod account;
 pub(crate) mod accounts;
 pub(crate) mod admin;
 pub(crate) mod authorize;
+pub(crate) mod clients;
 pub(crate) mod discovery;
 pub(crate) mod email;
 pub(crate) mod health;
@@ -51,6 +52,11 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::list_roles))
         .routes(routes!(admin::put_role))
         .routes(routes!(admin::delete_role))
+        .routes(routes!(clients::create))
+        .routes(routes!(clients::list))
+        .routes(routes!(clients::get))
+        .routes(routes!(clients::update))
+        .routes(routes!(clients::delete))
         .routes(routes!(accounts::me))
         .routes(routes!(accounts::update_me))
         .routes(routes!(accounts::delete_me))

@@ -14,13 +14,15 @@
 //!
 //! One module per area of the contract: [`accounts`] (sign-up, `/me`,
 //! sessions), [`email`] (the mail flows), [`browser`] (browser sign-in), [`tokens`] (the token endpoints and personal access tokens),
-//! [`admin`] (users and roles), [`protected_apis`] (introspection,
-//! forward-auth, keys, discovery, probes); [`names`] holds the schemas of
-//! role and permission names that several of them share.
+//! [`admin`] (users and roles), [`clients`] (OAuth clients),
+//! [`protected_apis`] (introspection, forward-auth, keys, discovery,
+//! probes); [`names`] holds the schemas of role and permission names that
+//! several of them share.
 
 mod accounts;
 mod admin;
 mod browser;
+mod clients;
 mod email;
 mod names;
 mod protected_apis;
@@ -46,7 +48,10 @@ pub(crate) use email::{
     LinkQuery, MailRequestAccepted, MailRequestBody, ResetPasswordForm, ResetPasswordRequest,
     VerifyEmailForm, VerifyEmailRequest,
 };
-pub(crate) use names::{DisplayName, EditableRoleName, PermissionName, RoleName, TokenName};
+pub(crate) use clients::{ClientBody, ClientChangeRequest, NewClientRequest};
+pub(crate) use names::{
+    ClientName, DisplayName, EditableRoleName, PermissionName, RoleName, TokenName,
+};
 pub(crate) use protected_apis::{
     ActiveTokenBody, DiscoveryBody, HealthBody, IntrospectionBody, JwkBody, JwkSetBody, VerifyQuery,
 };

@@ -1,7 +1,8 @@
 //! The schemas of the names a request carries: display names, personal
-//! access token names, role and permission names. The fields themselves are
-//! `String`s, checked by the domain (`portcullis_core::names`); these types
-//! exist only so that the document states the same rule.
+//! access token and OAuth client names, role and permission names. The
+//! fields themselves are `String`s, checked by the domain
+//! (`portcullis_core::names`); these types exist only so that the document
+//! states the same rule.
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::extensions::Extensions;
@@ -9,7 +10,8 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use portcullis_core::names::{
-    DISPLAY_NAME_PATTERN, MAX_DISPLAY_NAME_LENGTH, MAX_TOKEN_NAME_LENGTH, TOKEN_NAME_PATTERN,
+    CLIENT_NAME_PATTERN, DISPLAY_NAME_PATTERN, MAX_CLIENT_NAME_LENGTH, MAX_DISPLAY_NAME_LENGTH,
+    MAX_TOKEN_NAME_LENGTH, TOKEN_NAME_PATTERN,
 };
 
 /// Role and permission names, as `portcullis_core::names` checks them: 1 to
@@ -42,18 +44,42 @@ pub(crate) struct TokenName;
 
 impl PartialSchema for TokenName {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(format!(
-                "A personal access token's name: 1 to {MAX_TOKEN_NAME_LENGTH} characters once trimmed, no control characters."
-            )))
-            .min_length(Some(1))
-            .pattern(Some(TOKEN_NAME_PATTERN))
-            .into()
+        short_name_schema(
+            "A personal access token's name",
+            MAX_TOKEN_NAME_LENGTH,
+            TOKEN_NAME_PATTERN,
+        )
     }
 }
 
 impl ToSchema for TokenName {}
+
+/// The schema of an OAuth client's name; the field itself is a `String`.
+pub(crate) struct ClientName;
+
+impl PartialSchema for ClientName {
+    fn schema() -> RefOr<Schema> {
+        short_name_schema(
+            "An OAuth client's name, shown to users",
+            MAX_CLIENT_NAME_LENGTH,
+            CLIENT_NAME_PATTERN,
+        )
+    }
+}
+
+impl ToSchema for ClientName {}
+
+/// A name that is not blank, bounded once trimmed by `pattern`.
+fn short_name_schema(what: &str, longest: usize, pattern: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!(
+            "{what}: 1 to {longest} characters once trimmed, no control characters."
+        )))
+        .min_length(Some(1))
+        .pattern(Some(pattern))
+        .into()
+}
 
 /// The schema of a role's name; the field itself is a `String`.
 pub(crate) struct RoleName;

@@ -167,6 +167,8 @@ async fn a_missing_permission_is_403_insufficient_scope() {
         let challenge = reply.header(WWW_AUTHENTICATE).expect("a challenge");
         let needed = if operation.path.starts_with("/roles") {
             "admin:roles"
+        } else if operation.path.starts_with("/clients") {
+            "admin:clients"
         } else {
             "admin:users"
         };
@@ -285,6 +287,11 @@ async fn invalid_input_is_422_naming_the_field_and_the_documented_bounds_are_the
         (bearer(&admin, call("PUT", "/roles/librarian")).json(json!({"permissions": ["say \"hi\""]})), "permissions"),
         (bearer(&admin, call("PUT", "/roles/librarian")).json(json!({"permissions": ["back\\slash"]})), "permissions"),
         (bearer(&admin, call("DELETE", "/roles/admin")), "name"),
+        (bearer(&admin, call("POST", "/clients")).json(json!({"name": "app", "redirect_uris": ["http://app.example/cb"], "type": "public"})), "redirect_uris"),
+        (bearer(&admin, call("POST", "/clients")).json(json!({"name": "app", "redirect_uris": [], "type": "public"})), "redirect_uris"),
+        (bearer(&admin, call("POST", "/clients")).json(json!({"name": "n".repeat(101), "redirect_uris": ["https://app.example/cb"], "type": "public"})), "name"),
+        (bearer(&admin, call("POST", "/clients")).json(json!({"name": "app", "redirect_uris": [format!("https://app.example/{}", "a".repeat(1981))], "type": "public"})), "redirect_uris"),
+        (bearer(&admin, call("POST", "/clients")).json(json!({"name": "app", "redirect_uris": ["https://app.example/cb"], "type": "public", "id_token_signed_response_alg": "HS256"})), "id_token_signed_response_alg"),
         (bearer(&admin, call("GET", "/users?limit=0")), "limit"),
         (bearer(&admin, call("GET", "/users?limit=201")), "limit"),
     ];
@@ -330,6 +337,14 @@ async fn invalid_input_is_422_naming_the_field_and_the_documented_bounds_are_the
             StatusCode::OK,
         ),
         (
+            bearer(&admin, call("POST", "/clients")).json(json!({
+                "name": "n".repeat(100),
+                "redirect_uris": [format!("https://app.example/{}", "a".repeat(1980))],
+                "type": "confidential",
+            })),
+            StatusCode::CREATED,
+        ),
+        (
             bearer(&admin, call("GET", "/users?limit=1")),
             StatusCode::OK,
         ),
@@ -351,6 +366,9 @@ async fn unknown_ids_and_names_are_404() {
             call("DELETE", &format!("/me/sessions/{id}")),
             call("DELETE", &format!("/me/tokens/{id}")),
             call("DELETE", &format!("/roles/{id}")),
+            call("GET", &format!("/clients/{id}")),
+            call("PATCH", &format!("/clients/{id}")).json(json!({"name": "x"})),
+            call("DELETE", &format!("/clients/{id}")),
         ];
         for request in requests {
             let reply = app

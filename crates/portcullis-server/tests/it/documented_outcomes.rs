@@ -205,7 +205,24 @@ async fn every_success_is_documented_with_its_media_type() {
         .find(|session| session["current"] == false)
         .map(|session| text(session, "id"))
         .expect("the second login's session");
+    let client = app
+        .send(as_admin(call("POST", "/clients")).json(json!({
+            "name": "Bookstore",
+            "redirect_uris": ["https://books.example/cb"],
+            "type": "confidential",
+        })))
+        .await
+        .expect(StatusCode::CREATED)
+        .json();
+    let client_path = format!("/clients/{}", text(&client, "client_id"));
     let steps = [
+        (as_admin(call("GET", "/clients")), StatusCode::OK),
+        (as_admin(call("GET", &client_path)), StatusCode::OK),
+        (
+            as_admin(call("PATCH", &client_path)).json(json!({"first_party": true})),
+            StatusCode::OK,
+        ),
+        (as_admin(call("DELETE", &client_path)), StatusCode::NO_CONTENT),
         (call("GET", "/healthz"), StatusCode::OK),
         (call("GET", "/readyz"), StatusCode::OK),
         (call("GET", "/metrics"), StatusCode::OK),

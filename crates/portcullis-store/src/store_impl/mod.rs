@@ -11,6 +11,7 @@
 
 mod accounts;
 mod authorization;
+mod clients;
 mod feeds;
 mod health;
 pub(crate) mod import;

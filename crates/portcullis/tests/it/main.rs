@@ -13,6 +13,7 @@ mod bad_input;
 mod bookstore;
 mod browser_pages;
 mod cli;
+mod clients;
 mod configuration;
 mod connections;
 mod durability;

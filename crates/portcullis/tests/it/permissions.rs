@@ -121,6 +121,7 @@ async fn the_admin_holds_every_permission_of_every_role() {
     let scope = scope_of(&tokens);
     let granted: Vec<&str> = scope.split(' ').collect();
     for permission in [
+        "admin:clients",
         "admin:roles",
         "admin:users",
         "books:download",
@@ -137,6 +138,7 @@ async fn the_admin_holds_every_permission_of_every_role() {
     assert_eq!(
         user["permissions"],
         json!([
+            "admin:clients",
             "admin:roles",
             "admin:users",
             "books:download",

@@ -11,6 +11,7 @@
 //! builders and the `assert_*` checks.
 
 mod accounts;
+mod clients;
 mod concurrency;
 mod credentials;
 mod feeds;
@@ -93,6 +94,8 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(accounts::roles),
     on_one_thread!(accounts::delete_user_cascades),
     on_one_thread!(accounts::the_last_administrator_stays),
+    on_one_thread!(clients::clients),
+    on_one_thread!(clients::client_records_the_store_refuses),
     on_one_thread!(sessions::sessions),
     on_one_thread!(sessions::refresh_rotation),
     on_one_thread!(sessions::session_with_its_user),
