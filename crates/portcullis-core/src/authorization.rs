@@ -56,7 +56,10 @@ impl RequestedScope {
             .join(" ");
         Ok(Self {
             openid,
-            permissions: Scope::parse(&permissions)?.into_strings().into_iter().collect(),
+            permissions: Scope::parse(&permissions)?
+                .into_strings()
+                .into_iter()
+                .collect(),
         })
     }
 
@@ -237,12 +240,11 @@ mod tests {
         );
         assert_eq!(scope.joined(), "openid email books:download");
         assert!(RequestedScope::parse("openid bad\"name").is_err());
-        assert_eq!(RequestedScope::parse("").unwrap(), RequestedScope::default());
-        assert!(scope.is_within(&[
-            "email".into(),
-            "openid".into(),
-            "books:download".into()
-        ]));
+        assert_eq!(
+            RequestedScope::parse("").unwrap(),
+            RequestedScope::default()
+        );
+        assert!(scope.is_within(&["email".into(), "openid".into(), "books:download".into()]));
         assert!(!scope.is_within(&["openid".into(), "books:download".into()]));
     }
 
@@ -257,7 +259,8 @@ mod tests {
 
     #[test]
     fn pkce_s256_as_in_rfc_7636_appendix_b() {
-        let challenge = CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").unwrap();
+        let challenge =
+            CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").unwrap();
         assert!(challenge.is_met_by("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"));
         assert!(!challenge.is_met_by("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"));
         assert!(!challenge.is_met_by("short"));

@@ -21,10 +21,10 @@ use crate::hashing::{PasswordHashString, PasswordHasher};
 use crate::key_encryption::KeyVault;
 use crate::key_loading::KeyLoader;
 use crate::login_attempts::{LoginAttempts, RefreshFailures};
-use crate::revocation::Revocations;
-use crate::settings::AuthSettings;
 use crate::refresh::{RefreshToken, SessionRefreshKey};
+use crate::revocation::Revocations;
 use crate::services::grants::ClientInfo;
+use crate::settings::AuthSettings;
 use crate::store::{SessionOrigin, SessionRecord, Store};
 use crate::tokens::{AccessTokenClaims, AccessTokens, TokenError};
 

@@ -31,10 +31,21 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
 
 /// STUB
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningAlgorithm { EdDSA, ES256, RS256 }
+pub enum SigningAlgorithm {
+    EdDSA,
+    ES256,
+    RS256,
+}
 impl std::str::FromStr for SigningAlgorithm {
     type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> { match s { "EdDSA" => Ok(Self::EdDSA), "ES256" => Ok(Self::ES256), "RS256" => Ok(Self::RS256), _ => Err(()) } }
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "EdDSA" => Ok(Self::EdDSA),
+            "ES256" => Ok(Self::ES256),
+            "RS256" => Ok(Self::RS256),
+            _ => Err(()),
+        }
+    }
 }
 
 /// The only algorithm Portcullis signs with.

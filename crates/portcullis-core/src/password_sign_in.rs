@@ -28,10 +28,10 @@ use crate::throttle;
 /// credential or a disabled account, [`AuthError::EmailNotVerified`] (only
 /// once the password matched).
 pub(crate) async fn check(
-core: &Core,
-identifier: &str,
-password: &SecretString,
-client: &ClientInfo,
+    core: &Core,
+    identifier: &str,
+    password: &SecretString,
+    client: &ClientInfo,
 ) -> Result<UserRecord, AuthError> {
     let email = Email::parse(identifier).ok();
     let account_key = throttle::account_key(
@@ -86,4 +86,3 @@ client: &ClientInfo,
     };
     Ok(user)
 }
-

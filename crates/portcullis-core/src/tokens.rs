@@ -108,7 +108,11 @@ pub enum TokenError {
 
 /// STUB
 #[derive(Debug, Clone)]
-pub struct IdTokenHint { pub sub: Uuid, pub aud: String, pub sid: Option<Uuid> }
+pub struct IdTokenHint {
+    pub sub: Uuid,
+    pub aud: String,
+    pub sid: Option<Uuid>,
+}
 
 /// What goes into a new access token besides the time-based claims.
 #[derive(Debug, Clone)]
@@ -263,7 +267,12 @@ impl AccessTokens {
     }
 
     /// STUB
-    pub fn sign_id_token<C: Serialize>(&self, claims: &C, _algorithm: crate::keys::SigningAlgorithm, now: OffsetDateTime) -> String {
+    pub fn sign_id_token<C: Serialize>(
+        &self,
+        claims: &C,
+        _algorithm: crate::keys::SigningAlgorithm,
+        now: OffsetDateTime,
+    ) -> String {
         let ring = self.ring();
         let (kid, key) = ring.signing(now);
         let mut header = Header::new(Algorithm::EdDSA);
@@ -272,7 +281,9 @@ impl AccessTokens {
     }
 
     /// STUB
-    pub fn verify_id_token_hint(&self, _token: &str) -> Result<IdTokenHint, TokenError> { Err(TokenError::Malformed) }
+    pub fn verify_id_token_hint(&self, _token: &str) -> Result<IdTokenHint, TokenError> {
+        Err(TokenError::Malformed)
+    }
 
     /// Checks signature, type, issuer, audience and times. Revocation is not checked here.
     ///

@@ -106,8 +106,9 @@ impl Cookies {
     /// Whether a POST may act: its `csrf` field equals the cookie and its
     /// `Origin`, when sent, is this server's.
     pub(crate) fn form_is_ours(self, state: &AppState, headers: &HeaderMap, csrf: &str) -> bool {
-        let token_matches = cookie(headers, self.csrf_name())
-            .is_some_and(|cookie| is_csrf_token(cookie) && bool::from(cookie.as_bytes().ct_eq(csrf.as_bytes())));
+        let token_matches = cookie(headers, self.csrf_name()).is_some_and(|cookie| {
+            is_csrf_token(cookie) && bool::from(cookie.as_bytes().ct_eq(csrf.as_bytes()))
+        });
         token_matches && origin_is_ours(state, headers)
     }
 }
@@ -146,10 +147,10 @@ fn origin_is_ours(state: &AppState, headers: &HeaderMap) -> bool {
     let issuer_origin = url::Url::parse(issuer)
         .map(|url| url.origin().ascii_serialization())
         .unwrap_or_default();
-    let host = headers.get(header::HOST).and_then(|host| host.to_str().ok());
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, host)| host);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, host)| host);
     origin == issuer_origin || (host.is_some() && origin_host == host)
 }
 

@@ -133,8 +133,8 @@ macro_rules! query_users {
 }
 
 pub(crate) use {
-    query_users, select_clients, select_email_tokens, select_personal_tokens, select_session_with_user,
-    select_sessions, select_users,
+    query_users, select_clients, select_email_tokens, select_personal_tokens,
+    select_session_with_user, select_sessions, select_users,
 };
 
 /// Typed access to the columns whose type both schemas share, for any row of
@@ -323,9 +323,9 @@ fn session_origin_from_row<R: BackendRow>(row: &R) -> Result<SessionOrigin, Stor
             client_id: row
                 .optional_uuid("client_id")?
                 .ok_or_else(|| StoreError::Other("a client session without client_id".into()))?,
-            authenticated_at: row
-                .optional_timestamp("authenticated_at")?
-                .ok_or_else(|| StoreError::Other("a client session without authenticated_at".into()))?,
+            authenticated_at: row.optional_timestamp("authenticated_at")?.ok_or_else(|| {
+                StoreError::Other("a client session without authenticated_at".into())
+            })?,
             openid_scope: row.optional_text("openid_scope")?.unwrap_or_default(),
         }),
         other => Err(StoreError::Other(format!("unknown session kind {other}"))),

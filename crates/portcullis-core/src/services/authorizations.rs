@@ -164,7 +164,10 @@ impl Authorizations {
                         .is_some_and(|consent| request.scope.is_within(&consent.scope));
                     if !remembered || request.prompt.consent {
                         return Ok(if request.prompt.none {
-                            RedirectError::new("consent_required", "the user has not allowed this client")
+                            RedirectError::new(
+                                "consent_required",
+                                "the user has not allowed this client",
+                            )
                         } else {
                             Decision::AskConsent(request.scope)
                         });
@@ -182,7 +185,12 @@ impl Authorizations {
                 user_id: session.user_id,
                 redirect_uri: redirect_uri.to_owned(),
                 code_challenge: request.challenge.as_str().to_owned(),
-                scope: request.scope.permissions.intersection(&permissions).cloned().collect(),
+                scope: request
+                    .scope
+                    .permissions
+                    .intersection(&permissions)
+                    .cloned()
+                    .collect(),
                 openid_scope: request.scope.openid_joined(),
                 nonce: request.nonce,
                 browser_session_id: session.id,
@@ -304,13 +312,15 @@ impl AuthorizationRequest {
         let max_age = parameters
             .max_age
             .map(|max_age| {
-                max_age
-                    .parse::<u32>()
-                    .map(i64::from)
-                    .map_err(|_| RedirectError::new("invalid_request", "max_age must be a number of seconds"))
+                max_age.parse::<u32>().map(i64::from).map_err(|_| {
+                    RedirectError::new("invalid_request", "max_age must be a number of seconds")
+                })
             })
             .transpose()?;
-        if parameters.nonce.is_some_and(|nonce| nonce.len() > MAX_NONCE_LENGTH) {
+        if parameters
+            .nonce
+            .is_some_and(|nonce| nonce.len() > MAX_NONCE_LENGTH)
+        {
             return Err(RedirectError::new(
                 "invalid_request",
                 format!("nonce is longer than {MAX_NONCE_LENGTH} bytes"),

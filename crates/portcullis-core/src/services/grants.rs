@@ -142,7 +142,8 @@ impl Grants {
         let narrowed = requested_scope
             .map(|requested| narrow_scope(requested, &permissions))
             .transpose()?;
-        let (session, first) = core.new_session(user.id, SessionOrigin::Api, narrowed.clone(), client);
+        let (session, first) =
+            core.new_session(user.id, SessionOrigin::Api, narrowed.clone(), client);
         core.store.insert_session(&session).await?;
         let scope = narrowed.unwrap_or_else(|| permissions.into_iter().collect());
         Ok(self.tokens(user, &session, scope, Some(&first), None))
@@ -216,8 +217,7 @@ impl Grants {
         }
         let openid = RequestedScope::parse(&record.openid_scope)
             .map_err(|error| AuthError::Internal(error.to_string()))?;
-        let refresh =
-            (openid.has("offline_access") || client.first_party).then_some(&first);
+        let refresh = (openid.has("offline_access") || client.first_party).then_some(&first);
         let id_token = openid.has("openid").then(|| IdTokenRequest {
             client,
             nonce: record.nonce.clone(),
@@ -228,7 +228,10 @@ impl Grants {
 
     /// A code presented after its redemption: revokes what the first
     /// redemption issued, and refuses.
-    async fn code_replayed(&self, record: &AuthorizationCodeRecord) -> Result<TokenPair, AuthError> {
+    async fn code_replayed(
+        &self,
+        record: &AuthorizationCodeRecord,
+    ) -> Result<TokenPair, AuthError> {
         tracing::warn!(client_id = %record.client_id, user_id = %record.user_id, "authorization code presented twice; its session revoked");
         if let Some(session_id) = record.session_id {
             self.core.revocations.revoke_session(session_id).await?;

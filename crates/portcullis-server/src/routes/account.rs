@@ -148,7 +148,12 @@ pub(crate) async fn account_form_posted(
             Err(error) => Err(error),
         },
         "revoke_consent" => match id() {
-            Ok(id) => services.authorizations.revoke_consent(principal.user_id, id).await,
+            Ok(id) => {
+                services
+                    .authorizations
+                    .revoke_consent(principal.user_id, id)
+                    .await
+            }
             Err(error) => Err(error),
         },
         _ => Err(AuthError::Invalid(vec![FieldError::new(
@@ -195,7 +200,6 @@ fn refusal(error: &AuthError) -> Option<(StatusCode, String)> {
         )),
         _ => None,
     }
-
 }
 
 /// The browser session and its caller, when the request is signed in.
@@ -228,11 +232,20 @@ async fn view(
     let consents = services.authorizations.consents(session.user_id).await?;
     let action = |action: &str, id: Option<&str>, button: &str| {
         let mut fields = vec![
-            Field::Hidden { name: "csrf", value: csrf },
-            Field::Hidden { name: "action", value: action },
+            Field::Hidden {
+                name: "csrf",
+                value: csrf,
+            },
+            Field::Hidden {
+                name: "action",
+                value: action,
+            },
         ];
         if let Some(id) = id {
-            fields.push(Field::Hidden { name: "id", value: id });
+            fields.push(Field::Hidden {
+                name: "id",
+                value: id,
+            });
         }
         form(ACCOUNT_PATH, &fields, button).replace(" id=\"submit\"", "")
     };
@@ -250,50 +263,68 @@ async fn view(
         escape(user.email.as_str())
     );
     body.push_str("<h2>Profile</h2>");
-    body.push_str(&form(
-        ACCOUNT_PATH,
-        &[
-            Field::Input {
-                name: "name",
-                label: "Name",
-                kind: "text",
-                autocomplete: "name",
-                value: user.name.as_deref().unwrap_or_default(),
-                required: false,
-                error: None,
-            },
-            Field::Hidden { name: "csrf", value: csrf },
-            Field::Hidden { name: "action", value: "profile" },
-        ],
-        "Save",
-    ).replace(" id=\"submit\"", " id=\"save-profile\""));
+    body.push_str(
+        &form(
+            ACCOUNT_PATH,
+            &[
+                Field::Input {
+                    name: "name",
+                    label: "Name",
+                    kind: "text",
+                    autocomplete: "name",
+                    value: user.name.as_deref().unwrap_or_default(),
+                    required: false,
+                    error: None,
+                },
+                Field::Hidden {
+                    name: "csrf",
+                    value: csrf,
+                },
+                Field::Hidden {
+                    name: "action",
+                    value: "profile",
+                },
+            ],
+            "Save",
+        )
+        .replace(" id=\"submit\"", " id=\"save-profile\""),
+    );
     body.push_str("<h2>Password</h2>");
-    body.push_str(&form(
-        ACCOUNT_PATH,
-        &[
-            Field::Input {
-                name: "current_password",
-                label: "Current password",
-                kind: "password",
-                autocomplete: "current-password",
-                value: "",
-                required: true,
-                error: None,
-            },
-            Field::Input {
-                name: "new_password",
-                label: "New password",
-                kind: "password",
-                autocomplete: "new-password",
-                value: "",
-                required: true,
-                error: None,
-            },
-            Field::Hidden { name: "csrf", value: csrf },
-            Field::Hidden { name: "action", value: "password" },
-        ],
-        "Change the password",
-    ).replace(" id=\"submit\"", " id=\"change-password\""));
+    body.push_str(
+        &form(
+            ACCOUNT_PATH,
+            &[
+                Field::Input {
+                    name: "current_password",
+                    label: "Current password",
+                    kind: "password",
+                    autocomplete: "current-password",
+                    value: "",
+                    required: true,
+                    error: None,
+                },
+                Field::Input {
+                    name: "new_password",
+                    label: "New password",
+                    kind: "password",
+                    autocomplete: "new-password",
+                    value: "",
+                    required: true,
+                    error: None,
+                },
+                Field::Hidden {
+                    name: "csrf",
+                    value: csrf,
+                },
+                Field::Hidden {
+                    name: "action",
+                    value: "password",
+                },
+            ],
+            "Change the password",
+        )
+        .replace(" id=\"submit\"", " id=\"change-password\""),
+    );
     body.push_str("<h2>Sessions</h2><ul id=\"sessions\">");
     for listed in &sessions {
         let id = listed.id.to_string();
@@ -301,9 +332,17 @@ async fn view(
             body,
             "<li>{}{} — since {}{}</li>",
             escape(listed.user_agent.as_deref().unwrap_or("unknown device")),
-            if listed.current { " (this browser)" } else { "" },
+            if listed.current {
+                " (this browser)"
+            } else {
+                ""
+            },
             escape(&rfc3339(listed.created_at)),
-            if listed.current { String::new() } else { action("revoke_session", Some(&id), "Sign out") },
+            if listed.current {
+                String::new()
+            } else {
+                action("revoke_session", Some(&id), "Sign out")
+            },
         );
     }
     body.push_str("</ul><h2>Personal access tokens</h2><ul id=\"tokens\">");
@@ -314,7 +353,11 @@ async fn view(
             "<li>{} — created {}, last used {}{}</li>",
             escape(&token.name),
             escape(&rfc3339(token.created_at)),
-            escape(&token.last_used_at.map_or_else(|| "never".to_owned(), rfc3339)),
+            escape(
+                &token
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), rfc3339)
+            ),
             action("delete_token", Some(&id), "Delete"),
         );
     }
@@ -343,7 +386,10 @@ async fn view(
     body.push_str(
         &form(
             "/logout/confirm",
-            &[Field::Hidden { name: "csrf", value: csrf }],
+            &[Field::Hidden {
+                name: "csrf",
+                value: csrf,
+            }],
             "Sign out",
         )
         .replace(" id=\"submit\"", " id=\"logout\""),

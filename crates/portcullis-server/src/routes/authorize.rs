@@ -8,14 +8,12 @@
 //! consent page, which posts back through [`respond`]), or redirect to the
 //! client with a code or an error, always with `state` and `iss` (RFC 9207).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use portcullis_core::clients::Client;
-use portcullis_core::services::authorizations::{
-    AuthorizationParameters, ConsentAnswer, Decision,
-};
+use portcullis_core::services::authorizations::{AuthorizationParameters, ConsentAnswer, Decision};
 use portcullis_core::services::browser_sessions::BrowserSession;
 use portcullis_core::{AuthError, ExposeSecret as _};
 
@@ -23,9 +21,7 @@ use crate::browser::{Cookies, see_other};
 use crate::error::ApiError;
 use crate::extract::{PresentedCredential, QueryParameters, presented_credential};
 use crate::pages::{Page, paragraph};
-use crate::responses::{
-    BadRequest, InsufficientScope, InternalError, Unauthorized, Unavailable,
-};
+use crate::responses::{BadRequest, InsufficientScope, InternalError, Unauthorized, Unavailable};
 use crate::routes::pages::failure;
 use crate::state::AppState;
 use crate::wire::{AuthorizeQuery, UserInfoBody};
@@ -91,7 +87,13 @@ pub(crate) async fn decide(
     let decision = state
         .services
         .authorizations
-        .authorize(&client, &redirect_uri, &parameters, browser.as_ref(), answer)
+        .authorize(
+            &client,
+            &redirect_uri,
+            &parameters,
+            browser.as_ref(),
+            answer,
+        )
         .await;
     match decision {
         Ok(decision) => respond(state, query, &redirect_uri, decision),
@@ -109,7 +111,9 @@ pub(crate) async fn trusted_client(
         status: StatusCode::BAD_REQUEST,
         title: TITLE.to_owned(),
         body: paragraph(
-            &format!("{reason} Go back to the application and try again; if this keeps happening, tell its developers."),
+            &format!(
+                "{reason} Go back to the application and try again; if this keeps happening, tell its developers."
+            ),
             Some("error"),
         ),
         retry_after_seconds: None,
@@ -119,7 +123,11 @@ pub(crate) async fn trusted_client(
     };
     let client = match state.services.clients.find(client_id).await {
         Ok(Some(client)) => client,
-        Ok(None) => return Err(refused("The application (client_id) is not registered here.")),
+        Ok(None) => {
+            return Err(refused(
+                "The application (client_id) is not registered here.",
+            ));
+        }
         Err(error) => return Err(failure(TITLE.to_owned(), &error)),
     };
     match query.redirect_uri.as_deref() {

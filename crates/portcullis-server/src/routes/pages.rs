@@ -325,12 +325,16 @@ pub(crate) async fn forgot_form_posted(
                 status: StatusCode::TOO_MANY_REQUESTS,
                 title,
                 body: paragraph(
-                    &format!("Too many requests for this address. Try again in {retry_after_seconds} seconds."),
+                    &format!(
+                        "Too many requests for this address. Try again in {retry_after_seconds} seconds."
+                    ),
                     Some("error"),
                 ),
                 retry_after_seconds: Some(retry_after_seconds),
             },
-            Err(AuthError::Invalid(_)) => refused(title, forgot_form(), "This is not a valid email address."),
+            Err(AuthError::Invalid(_)) => {
+                refused(title, forgot_form(), "This is not a valid email address.")
+            }
             Err(other) => failure(title, &other),
         },
     )

@@ -16,9 +16,7 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::services::authorizations::ConsentAnswer;
 use portcullis_core::{AuthError, FieldError};
 
-use crate::browser::{
-    Cookies, forged_form, page_with_cookies, safe_return_to, see_other,
-};
+use crate::browser::{Cookies, forged_form, page_with_cookies, safe_return_to, see_other};
 use crate::error::ApiError;
 use crate::extract::{Client, QueryParameters};
 use crate::pages::{Field, Page, escape, form, paragraph};
@@ -218,7 +216,10 @@ pub(crate) async fn sign_up_form_posted(
         return Ok(forged_form().into_response());
     }
     let return_to = safe_return_to(posted.return_to.as_deref());
-    let name = posted.name.as_deref().filter(|name| !name.trim().is_empty());
+    let name = posted
+        .name
+        .as_deref()
+        .filter(|name| !name.trim().is_empty());
     let user = state
         .services
         .accounts
@@ -271,7 +272,9 @@ pub(crate) async fn sign_up_form_posted(
         Err(AuthError::Throttled {
             retry_after_seconds,
         }) => {
-            let message = format!("Too many sign-ups from this address. Try again in {retry_after_seconds} seconds.");
+            let message = format!(
+                "Too many sign-ups from this address. Try again in {retry_after_seconds} seconds."
+            );
             let mut view = sign_up_view(
                 StatusCode::TOO_MANY_REQUESTS,
                 &posted.csrf,
@@ -322,7 +325,9 @@ pub(crate) async fn consent_page(
         Ok(None) => return decide(&state, &headers, &query, None).await,
         Err(error) => return failure("Allow access".to_owned(), &error).into_response(),
     }
-    with_csrf(&state, &headers, |csrf| consent_view(&client.name, &query, csrf))
+    with_csrf(&state, &headers, |csrf| {
+        consent_view(&client.name, &query, csrf)
+    })
 }
 
 /// Answer the consent page
@@ -408,7 +413,13 @@ pub(crate) async fn sign_out_page(
         _ => true,
     };
     let target = if clients_agree {
-        after_sign_out(&state, client_id.as_deref(), query.post_logout_redirect_uri.as_deref(), query.state.as_deref()).await
+        after_sign_out(
+            &state,
+            client_id.as_deref(),
+            query.post_logout_redirect_uri.as_deref(),
+            query.state.as_deref(),
+        )
+        .await
     } else {
         None
     };
@@ -437,7 +448,8 @@ pub(crate) async fn sign_out_page(
             body: format!(
                 "{}{}",
                 paragraph("Do you want to sign out of this site?", None),
-                form("/logout/confirm", &fields, "Sign out").replace("id=\"submit\"", "id=\"logout\""),
+                form("/logout/confirm", &fields, "Sign out")
+                    .replace("id=\"submit\"", "id=\"logout\""),
             ),
             retry_after_seconds: None,
         }
@@ -698,7 +710,8 @@ fn consent_view(client_name: &str, query: &AuthorizeQuery, csrf: &str) -> Page {
         .collect();
     let mut hidden = String::new();
     let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(&crate::routes::authorize::encode_query(query)).unwrap_or_default();
+        serde_urlencoded::from_str(&crate::routes::authorize::encode_query(query))
+            .unwrap_or_default();
     for (name, value) in pairs {
         hidden.push_str(&format!(
             "<input type=\"hidden\" name=\"{}\" value=\"{}\">",

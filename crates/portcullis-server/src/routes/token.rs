@@ -34,8 +34,7 @@ const INVALID_CODE: &str = "the email or code is incorrect, used or expired";
 /// The grant of a code sent by `POST /login/email-code` (API.md).
 const EMAIL_CODE_GRANT: &str = "urn:portcullis:grant-type:email-code";
 
-const INVALID_AUTHORIZATION_CODE: &str =
-    "the code is invalid, expired or used, or was issued to another client or redirect URI, or the code_verifier does not match";
+const INVALID_AUTHORIZATION_CODE: &str = "the code is invalid, expired or used, or was issued to another client or redirect URI, or the code_verifier does not match";
 
 enum Grant {
     Password,

@@ -41,14 +41,14 @@ pub(crate) use admin::{
     AdminUserChangeRequest, PutRoleRequest, RoleBody, UserListBody, UserListQuery,
 };
 pub(crate) use browser::{
-    AccountForm, AuthorizeQuery, ConsentForm, LogoutQuery, ReturnToQuery, SignInForm, SignOutForm, SignUpForm,
-    UserInfoBody,
+    AccountForm, AuthorizeQuery, ConsentForm, LogoutQuery, ReturnToQuery, SignInForm, SignOutForm,
+    SignUpForm, UserInfoBody,
 };
+pub(crate) use clients::{ClientBody, ClientChangeRequest, NewClientRequest};
 pub(crate) use email::{
     LinkQuery, MailRequestAccepted, MailRequestBody, ResetPasswordForm, ResetPasswordRequest,
     VerifyEmailForm, VerifyEmailRequest,
 };
-pub(crate) use clients::{ClientBody, ClientChangeRequest, NewClientRequest};
 pub(crate) use names::{
     ClientName, DisplayName, EditableRoleName, PermissionName, RoleName, TokenName,
 };

@@ -89,14 +89,20 @@ pub(crate) struct TokenResponse {
     pub(crate) expires_in: i64,
     /// Opaque; every refresh returns a new one and retires this one. Absent
     /// for a client that asked for no `offline_access`.
-    #[serde(serialize_with = "expose_optional", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "expose_optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, nullable = false)]
     pub(crate) refresh_token: Option<SecretString>,
     /// Space-separated scopes the access token carries: the OpenID scopes
     /// granted, then the permissions.
     pub(crate) scope: String,
     /// The OpenID Connect id token, for a client that asked for `openid`.
-    #[serde(serialize_with = "expose_optional", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "expose_optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, nullable = false)]
     pub(crate) id_token: Option<SecretString>,
 }

@@ -154,9 +154,10 @@ impl<D: Dialect> AuthorizationStore for SqlStore<D> {
     }
 
     async fn revoke_consent(&self, user_id: Uuid, client_id: Uuid) -> Result<bool, StoreError> {
-        let statement = Statement::new("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
-            .bind(user_id)
-            .bind(client_id);
+        let statement =
+            Statement::new("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id);
         Ok(self.write_one(statement).await? == 1)
     }
 

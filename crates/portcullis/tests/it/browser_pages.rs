@@ -104,7 +104,9 @@ impl Browser {
 
     /// Opens the sign-in page and signs in; the reply to the form.
     pub(crate) async fn sign_in(&mut self, email: &str, return_to: &str) -> Reply {
-        let page = self.get(&format!("/login?return_to={}", encode(return_to))).await;
+        let page = self
+            .get(&format!("/login?return_to={}", encode(return_to)))
+            .await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text());
         let csrf = self.csrf();
         self.post(
@@ -177,14 +179,26 @@ async fn signing_in_sets_a_new_session_cookie_each_time_and_goes_back() {
         .expect("a CSRF cookie");
     assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"));
     for id in ["email", "password", "submit", "signup-link", "forgot-link"] {
-        assert!(page.text().contains(&format!("id=\"{id}\"")), "{id}: {}", page.text());
+        assert!(
+            page.text().contains(&format!("id=\"{id}\"")),
+            "{id}: {}",
+            page.text()
+        );
     }
     for hidden in ["csrf", "return_to"] {
-        assert!(page.text().contains(&format!("type=\"hidden\" name=\"{hidden}\"")));
+        assert!(
+            page.text()
+                .contains(&format!("type=\"hidden\" name=\"{hidden}\""))
+        );
     }
 
     let signed_in = browser.sign_in("ada@example.com", "/account").await;
-    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.text());
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text()
+    );
     assert_eq!(signed_in.header("location"), "/account");
     let set = signed_in.header("set-cookie");
     assert!(set.starts_with("portcullis_session="), "{set}");
@@ -204,7 +218,11 @@ async fn signing_in_sets_a_new_session_cookie_each_time_and_goes_back() {
     let mut stale = Browser::new(&server);
     stale.cookies.insert("portcullis_session".into(), first);
     let reply = stale.get("/account").await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER, "the replaced session ended");
+    assert_eq!(
+        reply.status,
+        StatusCode::SEE_OTHER,
+        "the replaced session ended"
+    );
     assert!(reply.header("location").starts_with("/login"));
 }
 
@@ -246,7 +264,11 @@ async fn the_browser_session_is_listed_and_revocable_like_any_session() {
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
     let reply = browser.get("/account").await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER, "revoked: sign in again");
+    assert_eq!(
+        reply.status,
+        StatusCode::SEE_OTHER,
+        "revoked: sign in again"
+    );
 }
 
 #[tokio::test]
@@ -278,13 +300,20 @@ async fn a_wrong_password_is_refused_with_the_apis_words_and_throttled_alike() {
         let reply = browser
             .post(
                 "/login",
-                &[("email", email), ("password", "not the password"), ("csrf", &csrf)],
+                &[
+                    ("email", email),
+                    ("password", "not the password"),
+                    ("csrf", &csrf),
+                ],
             )
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{email}");
         assert!(reply.text().contains("id=\"form-error\""));
         assert!(reply.text().contains("Wrong email or password."));
-        assert!(reply.text().contains(&format!("value=\"{email}\"")), "the email is kept");
+        assert!(
+            reply.text().contains(&format!("value=\"{email}\"")),
+            "the email is kept"
+        );
         assert!(browser.session().is_none());
     }
 }
@@ -299,7 +328,11 @@ async fn forms_from_elsewhere_are_refused() {
     let ours = server.url("");
     for (case, token, origin) in [
         ("no token", "", Some(ours.as_str())),
-        ("another token", "AAAAAAAAAAAAAAAAAAAAAA", Some(ours.as_str())),
+        (
+            "another token",
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            Some(ours.as_str()),
+        ),
         ("another site", csrf.as_str(), Some("https://evil.example")),
     ] {
         let fields = [
@@ -308,7 +341,12 @@ async fn forms_from_elsewhere_are_refused() {
             ("csrf", token),
         ];
         let reply = browser.post_from("/login", &fields, origin).await;
-        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{case}: {}", reply.text());
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{case}: {}",
+            reply.text()
+        );
         assert!(browser.session().is_none(), "{case}");
     }
     let fields = [
@@ -329,7 +367,11 @@ async fn forms_from_elsewhere_are_refused() {
 async fn return_to_never_leaves_this_server() {
     let server = TestServer::spawn().await;
     server.sign_up("ada@example.com").await;
-    for outside in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+    for outside in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+    ] {
         let mut browser = Browser::new(&server);
         let reply = browser.sign_in("ada@example.com", outside).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
@@ -346,17 +388,33 @@ async fn signing_up_on_the_page_signs_in_and_says_what_is_wrong_next_to_the_fiel
     let short = browser
         .post(
             "/signup",
-            &[("email", "ada@example.com"), ("password", "short"), ("csrf", &csrf)],
+            &[
+                ("email", "ada@example.com"),
+                ("password", "short"),
+                ("csrf", &csrf),
+            ],
         )
         .await;
-    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", short.text());
-    assert!(short.text().contains("id=\"password-error\""), "{}", short.text());
+    assert_eq!(
+        short.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        short.text()
+    );
+    assert!(
+        short.text().contains("id=\"password-error\""),
+        "{}",
+        short.text()
+    );
     assert!(short.text().contains("12 characters"), "the API's words");
 
     let created = browser.sign_up("ada@example.com", "/account").await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
     assert!(browser.session().is_some());
-    assert_eq!(server.login("ada@example.com", PASSWORD).await["token_type"], "Bearer");
+    assert_eq!(
+        server.login("ada@example.com", PASSWORD).await["token_type"],
+        "Bearer"
+    );
 
     let mut again = Browser::new(&server);
     let taken = again.sign_up("ada@example.com", "/account").await;
@@ -375,7 +433,10 @@ async fn signing_out_asks_first_without_a_hint_and_ends_the_session() {
     assert_eq!(ask.status, StatusCode::OK);
     assert_page_headers(&ask);
     assert!(ask.text().contains("id=\"logout\""));
-    assert!(browser.session().is_some(), "nothing ended by a GET without a hint");
+    assert!(
+        browser.session().is_some(),
+        "nothing ended by a GET without a hint"
+    );
 
     let csrf = browser.csrf();
     let done = browser.post("/logout/confirm", &[("csrf", &csrf)]).await;
@@ -396,27 +457,50 @@ async fn the_account_page_changes_the_name_and_signs_out_other_sessions() {
     let csrf = browser.csrf();
 
     let saved = browser
-        .post("/account", &[("csrf", &csrf), ("action", "profile"), ("name", "Ada <Lovelace>")])
+        .post(
+            "/account",
+            &[
+                ("csrf", &csrf),
+                ("action", "profile"),
+                ("name", "Ada <Lovelace>"),
+            ],
+        )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
     let page = browser.get("/account").await;
-    assert!(page.text().contains("value=\"Ada &lt;Lovelace&gt;\""), "{}", page.text());
+    assert!(
+        page.text().contains("value=\"Ada &lt;Lovelace&gt;\""),
+        "{}",
+        page.text()
+    );
 
     let api_session = session_id(&tokens);
     let revoked = browser
         .post(
             "/account",
-            &[("csrf", &csrf), ("action", "revoke_session"), ("id", &api_session)],
+            &[
+                ("csrf", &csrf),
+                ("action", "revoke_session"),
+                ("id", &api_session),
+            ],
         )
         .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.text());
     let refused = server.refresh(&text(&tokens, "refresh_token")).await;
-    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "the API session ended");
+    assert_eq!(
+        refused.status(),
+        StatusCode::BAD_REQUEST,
+        "the API session ended"
+    );
 
     let foreign = browser
         .post(
             "/account",
-            &[("csrf", &csrf), ("action", "revoke_session"), ("id", "0190a1b2-0000-7000-8000-000000000000")],
+            &[
+                ("csrf", &csrf),
+                ("action", "revoke_session"),
+                ("id", "0190a1b2-0000-7000-8000-000000000000"),
+            ],
         )
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);

@@ -684,6 +684,11 @@ impl TestServer {
         })
     }
 
+    /// The issuer the server signs with and names in redirects.
+    pub(crate) fn issuer(&self) -> String {
+        self.in_process().services.settings().issuer.clone()
+    }
+
     fn in_process(&self) -> &InProcessServer {
         match &self.running {
             Running::InProcess(server) => server,

@@ -9,6 +9,7 @@ mod access_tokens;
 mod accounts;
 mod admin;
 mod authorization;
+mod authorization_code;
 mod bad_input;
 mod bookstore;
 mod browser_pages;
