@@ -45,6 +45,7 @@ macro_rules! schema {
             7 => "0007_imported_users.sql",
             8 => "0008_mail.sql",
             9 => "0009_personal_token_changes.sql",
+            10 => "0010_key_algorithms.sql",
         )
     };
     ($database:literal: $($version:literal => $file:literal),* $(,)?) => {
