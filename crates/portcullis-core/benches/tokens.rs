@@ -31,26 +31,29 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use portcullis_core::clock::SystemClock;
-use portcullis_core::keys::{KeyRing, SigningKey};
+use portcullis_core::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use portcullis_core::personal_tokens::{PersonalToken, PersonalTokenSecretHash};
 use portcullis_core::refresh::{Lineage, MAX_TRACE_DISTANCE, RefreshToken, SessionRefreshKey};
 use portcullis_core::tokens::{AccessGrant, AccessTokens};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-/// Access tokens as `AuthSettings::with_defaults` configures them: 15 minutes, 1 s leeway.
+/// Access tokens as `AuthSettings::with_defaults` configures them: EdDSA,
+/// 15 minutes, 1 s leeway.
 fn access_tokens() -> AccessTokens {
     let now = OffsetDateTime::now_utc();
     let lifetime = Duration::minutes(15);
     let leeway = Duration::seconds(1);
-    let ring = KeyRing::new(&[SigningKey::generate(now, now)], now, lifetime + leeway)
-        .expect("a freshly generated key is active");
+    let keys = SigningAlgorithm::ALL.map(|algorithm| SigningKey::generate(algorithm, now, now));
+    let ring =
+        KeyRing::new(&keys, now, lifetime + leeway).expect("freshly generated keys are active");
     AccessTokens::new(
         std::sync::Arc::new(SystemClock),
         "https://auth.example.com".to_owned(),
         "https://api.example.com".to_owned(),
         lifetime,
         leeway,
+        SigningAlgorithm::EdDSA,
         ring,
     )
 }

@@ -80,6 +80,7 @@ impl Core {
             settings.audience.clone(),
             settings.access_token_ttl,
             settings.leeway,
+            settings.access_token_algorithm,
             ring,
         );
         Ok(Arc::new(Self {

@@ -170,6 +170,7 @@ mod tests {
     use time::OffsetDateTime;
 
     use super::*;
+    use crate::keys::SigningAlgorithm;
 
     fn kek(byte: u8) -> KeyEncryptionKey {
         KeyEncryptionKey([byte; 32])
@@ -178,34 +179,43 @@ mod tests {
     #[test]
     fn a_sealed_key_opens_with_its_kek_only_and_only_for_its_kid() {
         let now = OffsetDateTime::now_utc();
-        let key = SigningKey::generate(now, now);
-        let vault = KeyVault::new(Some(kek(7)));
-        let sealed = vault.seal(key.clone());
-        let PrivateKey::Sealed(bytes) = &sealed.private_key else {
-            panic!("sealed");
-        };
-        assert!(bytes.starts_with(SEALED_PREFIX));
-        assert_eq!(stored_private_key(bytes.clone()), sealed.private_key);
-        assert_eq!(vault.open(sealed.clone()).unwrap(), key);
-        assert!(matches!(
-            KeyVault::new(Some(kek(8))).open(sealed.clone()),
-            Err(KeyEncryptionError::WrongKey { .. })
-        ));
-        assert!(matches!(
-            KeyVault::new(None).open(sealed.clone()),
-            Err(KeyEncryptionError::KeyNeeded { .. })
-        ));
-        let moved = SigningKey {
-            kid: "another".into(),
-            ..sealed
-        };
-        assert!(matches!(
-            vault.open(moved),
-            Err(KeyEncryptionError::WrongKey { .. })
-        ));
-        let plain = KeyVault::new(None).seal(key.clone());
-        assert_eq!(plain, key, "no KEK, no sealing");
-        assert_ne!(vault.seal(key.clone()).private_key, key.private_key);
+        for algorithm in SigningAlgorithm::ALL {
+            let key = SigningKey::generate(algorithm, now, now);
+            let vault = KeyVault::new(Some(kek(7)));
+            let sealed = vault.seal(key.clone());
+            let PrivateKey::Sealed(bytes) = &sealed.private_key else {
+                panic!("{algorithm}: sealed");
+            };
+            assert!(bytes.starts_with(SEALED_PREFIX));
+            let pkcs8 = key.pkcs8().unwrap();
+            assert!(
+                !bytes
+                    .windows(16)
+                    .any(|window| pkcs8.windows(16).any(|p| p == window)),
+                "{algorithm}: the sealed bytes hold part of the PKCS#8 key"
+            );
+            assert_eq!(stored_private_key(bytes.clone()), sealed.private_key);
+            assert_eq!(vault.open(sealed.clone()).unwrap(), key, "{algorithm}");
+            assert!(matches!(
+                KeyVault::new(Some(kek(8))).open(sealed.clone()),
+                Err(KeyEncryptionError::WrongKey { .. })
+            ));
+            assert!(matches!(
+                KeyVault::new(None).open(sealed.clone()),
+                Err(KeyEncryptionError::KeyNeeded { .. })
+            ));
+            let moved = SigningKey {
+                kid: "another".into(),
+                ..sealed
+            };
+            assert!(matches!(
+                vault.open(moved),
+                Err(KeyEncryptionError::WrongKey { .. })
+            ));
+            let plain = KeyVault::new(None).seal(key.clone());
+            assert_eq!(plain, key, "no KEK, no sealing");
+            assert_ne!(vault.seal(key.clone()).private_key, key.private_key);
+        }
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! Loading the signing keys into the key ring: at start (making the first
-//! key, and sealing keys kept in the clear once a key-encryption key is
-//! given), every half second after that (so a rotation or a revocation made
-//! anywhere counts here within a second), and at once for a token signed by
-//! a key this process has not loaded yet.
+//! key of every algorithm that has none, and sealing keys kept in the clear
+//! once a key-encryption key is given), every half second after that (so a
+//! rotation or a revocation made anywhere counts here within a second), and
+//! at once for a token signed by a key this process has not loaded yet.
+//!
+//! Instances starting at once on an empty database each make keys, and the
+//! store keeps one per algorithm (the first insert wins; the others are
+//! dropped unused), so every instance signs with the same keys. Keys are
+//! made off the async runtime and at the same time: an RSA key takes tens
+//! of milliseconds.
 //!
 //! A reload that finds the same keys changes nothing: replacing the ring
 //! forgets every verified token, which must not happen twice a second.
@@ -15,7 +21,7 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::Clock;
 use crate::error::AuthError;
 use crate::key_encryption::KeyVault;
-use crate::keys::{KeyRing, PrivateKey, SigningKey};
+use crate::keys::{KeyRing, PrivateKey, SigningAlgorithm, SigningKey};
 use crate::store::Store;
 
 /// The least time between two key reloads caused by tokens with unknown keys
@@ -54,15 +60,26 @@ impl KeyLoader {
         }
     }
 
-    /// Makes the first key when there is none, seals keys kept in the
-    /// clear when there is a key-encryption key (or says that they are
-    /// kept in the clear), and builds the first ring.
+    /// Makes the first key of every algorithm that has none (or whose keys
+    /// all have an end), seals keys kept in the clear when there is a
+    /// key-encryption key (or says that they are kept in the clear), and
+    /// builds the first ring.
     pub(crate) async fn start(&self) -> Result<KeyRing, AuthError> {
         let now = self.clock.now();
-        if self.store.signing_keys().await?.is_empty() {
-            let first = self.vault.seal(SigningKey::generate(now, now));
-            if self.store.insert_first_signing_key(&first).await? {
-                tracing::info!("generated the first signing key");
+        let stored = self.store.signing_keys().await?;
+        let missing = SigningAlgorithm::ALL.into_iter().filter(|algorithm| {
+            !stored
+                .iter()
+                .any(|key| key.algorithm == *algorithm && key.retiring_since.is_none())
+        });
+        for key in generate_keys(missing, now, now).await? {
+            let algorithm = key.algorithm;
+            if self
+                .store
+                .insert_first_signing_key(&self.vault.seal(key))
+                .await?
+            {
+                tracing::info!(%algorithm, "generated the first signing key");
             }
         }
         let stored = self.store.signing_keys().await?;
@@ -126,4 +143,28 @@ impl KeyLoader {
         *last = Some(now);
         true
     }
+}
+
+/// A new key of each of `algorithms`, made at `now` and signing from
+/// `active_from`, each on a blocking thread of its own (an RSA key takes
+/// tens of milliseconds; the others well under one).
+pub(crate) async fn generate_keys(
+    algorithms: impl IntoIterator<Item = SigningAlgorithm>,
+    now: OffsetDateTime,
+    active_from: OffsetDateTime,
+) -> Result<Vec<SigningKey>, AuthError> {
+    let making: Vec<_> = algorithms
+        .into_iter()
+        .map(|algorithm| {
+            tokio::task::spawn_blocking(move || SigningKey::generate(algorithm, now, active_from))
+        })
+        .collect();
+    let mut keys = Vec::with_capacity(making.len());
+    for made in making {
+        keys.push(
+            made.await
+                .map_err(|error| AuthError::Internal(format!("making a signing key: {error}")))?,
+        );
+    }
+    Ok(keys)
 }

@@ -1,62 +1,43 @@
-//! Ed25519 signing keys for access tokens, and the key ring that signs with
-//! the key whose time has come and verifies with every key that is
-//! published or whose tokens may still be live.
+//! Signing keys for tokens, one line per [`SigningAlgorithm`] (Ed25519,
+//! P-256, RSA), and the key ring that signs with the key of an algorithm
+//! whose time has come and verifies with every key that is published or
+//! whose tokens may still be live.
 //!
 //! Keys are generated here from the OS CSPRNG and persisted by the store;
 //! the private half is PKCS#8 bytes, sealed under the key-encryption key
 //! when one is configured ([`crate::key_encryption`]). The `kid` is the
 //! RFC 7638 JWK thumbprint of the public key, so it is stable and derivable
-//! by anyone holding the JWKS.
+//! by anyone holding the JWKS. What differs between the algorithms' keys is
+//! in [`key_pairs`].
 //!
 //! A key's life is in its times, so every instance agrees on it whatever
 //! it last read: it is published from its creation, signs from
 //! `active_from` (a rotation sets that a publication lead ahead, so that
 //! verifiers that cache the JWKS already hold the key when tokens signed
 //! by it arrive), and stops signing at `retiring_since`, when the next key
-//! starts; it keeps verifying for a token lifetime after that.
+//! of its algorithm starts; it keeps verifying for a token lifetime after
+//! that. Each algorithm's keys live this way side by side.
+
+mod algorithm;
+mod key_pairs;
 
 use std::collections::HashMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 
-/// The RFC 8410 PKCS#8 v1 prefix for an Ed25519 private key; the 32-byte seed follows.
-const PKCS8_ED25519_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
+pub use algorithm::{ID_TOKEN_SIGNING_ALGORITHMS, SigningAlgorithm, UnknownSigningAlgorithm};
+pub use key_pairs::{JwkParameters, MalformedKey};
 
-/// STUB
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningAlgorithm {
-    EdDSA,
-    ES256,
-    RS256,
-}
-impl std::str::FromStr for SigningAlgorithm {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "EdDSA" => Ok(Self::EdDSA),
-            "ES256" => Ok(Self::ES256),
-            "RS256" => Ok(Self::RS256),
-            _ => Err(()),
-        }
-    }
-}
-
-/// The only algorithm Portcullis signs with.
-pub const ALGORITHM: &str = "EdDSA";
+use key_pairs::KeyPair;
 
 /// Where a key is in its life at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
     /// Published, signing from `from`.
     Next { from: OffsetDateTime },
-    /// Signing (the newest key whose time has come).
+    /// Signing (the newest key of its algorithm whose time has come).
     Active,
     /// No longer signing since `since`; verifying what it signed.
     Retiring { since: OffsetDateTime },
@@ -83,22 +64,25 @@ impl std::fmt::Debug for PrivateKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKey {
     pub kid: String,
+    pub algorithm: SigningAlgorithm,
     /// When it was made, and published.
     pub created_at: OffsetDateTime,
     /// When it starts signing.
     pub active_from: OffsetDateTime,
-    /// When the next key starts signing instead.
+    /// When the next key of its algorithm starts signing instead.
     pub retiring_since: Option<OffsetDateTime>,
     pub private_key: PrivateKey,
-    pub public_key: [u8; 32],
+    /// The public half as JOSE libraries take it: Ed25519's 32 raw bytes,
+    /// P-256's uncompressed SEC1 point, RSA's PKCS#1 `RSAPublicKey` DER.
+    pub public_key: Vec<u8>,
 }
 
-/// A public key in JWK form (RFC 8037), as served at `/.well-known/jwks.json`.
+/// A public key in JWK form (RFC 7517), as served at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PublicJwk {
-    pub kty: &'static str,
-    pub crv: &'static str,
-    pub x: String,
+    /// `kty` and the key's own members (`crv`, `x`, `y`, `n`, `e`).
+    #[serde(flatten)]
+    pub parameters: JwkParameters,
     pub kid: String,
     pub alg: &'static str,
     #[serde(rename = "use")]
@@ -106,22 +90,28 @@ pub struct PublicJwk {
 }
 
 impl SigningKey {
-    /// Generates a fresh key from the OS CSPRNG, made at `now` and signing
-    /// from `active_from`.
+    /// Generates a fresh key of `algorithm` from the OS CSPRNG, made at
+    /// `now` and signing from `active_from`. An RSA key takes tens of
+    /// milliseconds: call it off the async runtime.
     ///
     /// # Panics
     /// When the operating system has no randomness to give, which leaves nothing safe to do.
     #[must_use]
-    pub fn generate(now: OffsetDateTime, active_from: OffsetDateTime) -> Self {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).expect("the OS CSPRNG is unavailable");
-        let public_key = ed25519_dalek::SigningKey::from_bytes(&seed)
-            .verifying_key()
-            .to_bytes();
-        let mut private_pkcs8 = PKCS8_ED25519_PREFIX.to_vec();
-        private_pkcs8.extend_from_slice(&seed);
+    pub fn generate(
+        algorithm: SigningAlgorithm,
+        now: OffsetDateTime,
+        active_from: OffsetDateTime,
+    ) -> Self {
+        let KeyPair {
+            private_pkcs8,
+            public_key,
+        } = KeyPair::generate(algorithm);
+        let kid = JwkParameters::of_public_key(algorithm, &public_key)
+            .expect("a key made here is well formed")
+            .thumbprint();
         Self {
-            kid: thumbprint(&public_key),
+            kid,
+            algorithm,
             created_at: now,
             active_from,
             retiring_since: None,
@@ -130,16 +120,17 @@ impl SigningKey {
         }
     }
 
-    #[must_use]
-    pub fn public_jwk(&self) -> PublicJwk {
-        PublicJwk {
-            kty: "OKP",
-            crv: "Ed25519",
-            x: URL_SAFE_NO_PAD.encode(self.public_key),
+    /// The public key as a JWK.
+    ///
+    /// # Errors
+    /// [`MalformedKey::Public`] when the stored public key is not one of its algorithm.
+    pub fn public_jwk(&self) -> Result<PublicJwk, MalformedKey> {
+        Ok(PublicJwk {
+            parameters: JwkParameters::of_public_key(self.algorithm, &self.public_key)?,
             kid: self.kid.clone(),
-            alg: ALGORITHM,
+            alg: self.algorithm.name(),
             key_use: "sig",
-        }
+        })
     }
 
     /// The private half as PKCS#8, when it is not sealed.
@@ -176,48 +167,50 @@ impl SigningKey {
     }
 }
 
-/// RFC 7638 thumbprint of an Ed25519 public key.
-fn thumbprint(public_key: &[u8; 32]) -> String {
-    let canonical = format!(
-        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-        URL_SAFE_NO_PAD.encode(public_key)
-    );
-    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
-/// The keys in use over a stretch of time: the ones that may sign, each
-/// from its time, and all those published or still verifying.
+/// The keys in use over a stretch of time: for every algorithm, the ones
+/// that may sign, each from its time; and all those published or still
+/// verifying.
 pub struct KeyRing {
     /// Keys that sign now or will, newest `active_from` first.
     signers: Vec<Signer>,
-    verifying_keys: HashMap<String, DecodingKey>,
+    verifying_keys: HashMap<String, VerifyingKey>,
     jwks: Vec<PublicJwk>,
 }
 
 struct Signer {
     kid: String,
+    algorithm: SigningAlgorithm,
     active_from: OffsetDateTime,
     retiring_since: Option<OffsetDateTime>,
     key: EncodingKey,
 }
 
+/// A key tokens are verified with, and the one algorithm it verifies.
+pub struct VerifyingKey {
+    pub algorithm: SigningAlgorithm,
+    pub key: DecodingKey,
+}
+
 /// Why keys cannot make a ring.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
-    #[error("no signing key is active")]
-    NoActiveKey,
+    #[error("no {0} signing key is active")]
+    NoActiveKey(SigningAlgorithm),
     /// A private key still sealed: it must be opened with the key-encryption key first.
     #[error("the private key of {0} is sealed")]
     Sealed(String),
+    #[error("the signing key {kid}: {reason}")]
+    Malformed { kid: String, reason: MalformedKey },
 }
 
 impl KeyRing {
-    /// Builds the ring from stored keys, opened; retiring keys stay for
-    /// `token_lifetime` (access-token lifetime plus leeway) after they
-    /// stopped signing.
+    /// Builds the ring from stored keys, opened, with a key that signs at
+    /// `now` for every algorithm; retiring keys stay for `token_lifetime`
+    /// (access-token lifetime plus leeway) after they stopped signing.
     ///
     /// # Errors
-    /// [`KeyRingError`] when no key signs at `now` or a key is still sealed.
+    /// [`KeyRingError`] when an algorithm has no key that signs at `now`, or
+    /// a key is still sealed or malformed.
     pub fn new(
         keys: &[SigningKey],
         now: OffsetDateTime,
@@ -227,8 +220,29 @@ impl KeyRing {
             .iter()
             .filter(|key| key.may_verify_at(now, token_lifetime))
             .collect();
+        if let Some(missing) = SigningAlgorithm::ALL.into_iter().find(|algorithm| {
+            !live
+                .iter()
+                .any(|key| key.algorithm == *algorithm && key.signs_at(now))
+        }) {
+            return Err(KeyRingError::NoActiveKey(missing));
+        }
+        let malformed = |key: &SigningKey, reason| KeyRingError::Malformed {
+            kid: key.kid.clone(),
+            reason,
+        };
         let mut signers = Vec::new();
-        for key in &live {
+        let mut verifying_keys = HashMap::new();
+        let mut jwks = Vec::new();
+        for key in live {
+            jwks.push(key.public_jwk().map_err(|reason| malformed(key, reason))?);
+            verifying_keys.insert(
+                key.kid.clone(),
+                VerifyingKey {
+                    algorithm: key.algorithm,
+                    key: key_pairs::decoding_key(key.algorithm, &key.public_key),
+                },
+            );
             if key.retiring_since.is_some_and(|since| since <= now) {
                 continue;
             }
@@ -237,47 +251,51 @@ impl KeyRing {
             };
             signers.push(Signer {
                 kid: key.kid.clone(),
+                algorithm: key.algorithm,
                 active_from: key.active_from,
                 retiring_since: key.retiring_since,
-                key: EncodingKey::from_ed_der(pkcs8),
+                key: key_pairs::encoding_key(key.algorithm, pkcs8, &key.public_key)
+                    .map_err(|reason| malformed(key, reason))?,
             });
         }
         signers.sort_by_key(|signer| std::cmp::Reverse(signer.active_from));
-        if !live.iter().any(|key| key.signs_at(now)) {
-            return Err(KeyRingError::NoActiveKey);
-        }
         Ok(Self {
             signers,
-            verifying_keys: live
-                .iter()
-                .map(|key| (key.kid.clone(), DecodingKey::from_ed_der(&key.public_key)))
-                .collect(),
-            jwks: live.iter().map(|key| key.public_jwk()).collect(),
+            verifying_keys,
+            jwks,
         })
     }
 
-    /// The key that signs at `now`: the newest whose time has come and not
-    /// gone; the newest whose time has come when none (a ring kept past
-    /// the next rotation's end, until it is reloaded).
+    /// The key of `algorithm` that signs at `now`: the newest whose time has
+    /// come and not gone; the newest whose time has come when none (a ring
+    /// kept past the next rotation's end, until it is reloaded).
     ///
     /// # Panics
-    /// Never: a ring is only built with a key that signs.
+    /// Never: a ring is only built with a key of every algorithm that signs.
     #[must_use]
-    pub fn signing(&self, now: OffsetDateTime) -> (&str, &EncodingKey) {
-        let signer = self
+    pub fn signing(
+        &self,
+        algorithm: SigningAlgorithm,
+        now: OffsetDateTime,
+    ) -> (&str, &EncodingKey) {
+        let mut line = self
             .signers
             .iter()
+            .filter(|signer| signer.algorithm == algorithm);
+        let signer = line
+            .clone()
             .find(|signer| {
                 signer.active_from <= now && signer.retiring_since.is_none_or(|since| since > now)
             })
-            .or_else(|| self.signers.iter().find(|signer| signer.active_from <= now))
-            .or_else(|| self.signers.last())
-            .expect("a ring is built with a key that signs");
+            .or_else(|| line.clone().find(|signer| signer.active_from <= now))
+            .or_else(|| line.next_back())
+            .expect("a ring is built with a key of every algorithm that signs");
         (&signer.kid, &signer.key)
     }
 
+    /// The published or still verifying key named `kid`.
     #[must_use]
-    pub fn verifying_key(&self, kid: &str) -> Option<&DecodingKey> {
+    pub fn verifying_key(&self, kid: &str) -> Option<&VerifyingKey> {
         self.verifying_keys.get(kid)
     }
 
@@ -289,45 +307,160 @@ impl KeyRing {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::LazyLock;
+
     use super::*;
 
+    /// An ES256 and an RS256 key signing since the epoch, made once: what a
+    /// ring needs besides the Ed25519 keys a test is about.
+    fn other_lines() -> Vec<SigningKey> {
+        static KEYS: LazyLock<Vec<SigningKey>> = LazyLock::new(|| {
+            let epoch = OffsetDateTime::UNIX_EPOCH;
+            [SigningAlgorithm::ES256, SigningAlgorithm::RS256]
+                .map(|algorithm| SigningKey::generate(algorithm, epoch, epoch))
+                .to_vec()
+        });
+        KEYS.clone()
+    }
+
+    fn ed25519(created_at: OffsetDateTime, active_from: OffsetDateTime) -> SigningKey {
+        SigningKey::generate(SigningAlgorithm::EdDSA, created_at, active_from)
+    }
+
+    fn with_other_lines(keys: &[SigningKey]) -> Vec<SigningKey> {
+        keys.iter().cloned().chain(other_lines()).collect()
+    }
+
     #[test]
-    fn generated_keys_are_distinct_and_thumbprinted() {
+    fn generated_keys_are_distinct_thumbprinted_and_redacted() {
         let now = OffsetDateTime::now_utc();
-        let (a, b) = (
-            SigningKey::generate(now, now),
-            SigningKey::generate(now, now),
+        for algorithm in SigningAlgorithm::ALL {
+            let (a, b) = (
+                SigningKey::generate(algorithm, now, now),
+                SigningKey::generate(algorithm, now, now),
+            );
+            assert_eq!(a.algorithm, algorithm);
+            assert_ne!(a.kid, b.kid);
+            assert_eq!(a.kid.len(), 43);
+            let jwk = a.public_jwk().unwrap();
+            assert_eq!(
+                a.kid,
+                jwk.parameters.thumbprint(),
+                "{algorithm}: kid is the thumbprint"
+            );
+            assert_eq!(jwk.alg, algorithm.name());
+            let pkcs8 = a.pkcs8().unwrap();
+            assert_eq!(pkcs8[0], 0x30, "{algorithm}: PKCS#8 is a DER SEQUENCE");
+            let shown = format!("{a:?}");
+            assert!(shown.contains("[redacted]"), "{shown}");
+            assert!(
+                !shown.contains(&format!("{:?}", &pkcs8[pkcs8.len() - 8..])),
+                "{algorithm}: Debug shows the private key"
+            );
+        }
+        let ed25519 = SigningKey::generate(SigningAlgorithm::EdDSA, now, now);
+        assert!(
+            ed25519
+                .pkcs8()
+                .unwrap()
+                .starts_with(&key_pairs::PKCS8_ED25519_PREFIX)
         );
-        assert_ne!(a.kid, b.kid);
-        assert_eq!(a.kid.len(), 43);
-        assert!(matches!(&a.private_key, PrivateKey::Plain(pkcs8) if pkcs8.len() == 48));
-        assert!(!format!("{a:?}").contains(&format!("{:?}", &PKCS8_ED25519_PREFIX[..4])));
-        assert!(format!("{a:?}").contains("[redacted]"));
+        assert_eq!(ed25519.pkcs8().unwrap().len(), 48);
+    }
+
+    #[test]
+    fn the_jwks_holds_each_key_type_with_its_members() {
+        let now = OffsetDateTime::now_utc();
+        let ring = KeyRing::new(
+            &with_other_lines(&[ed25519(now, now)]),
+            now,
+            Duration::minutes(16),
+        )
+        .unwrap();
+        let jwks: Vec<serde_json::Value> = ring
+            .jwks()
+            .iter()
+            .map(|jwk| serde_json::to_value(jwk).unwrap())
+            .collect();
+        let members = |jwk: &serde_json::Value| {
+            let mut names: Vec<String> = jwk.as_object().unwrap().keys().cloned().collect();
+            names.sort();
+            names
+        };
+        let by_kty = |kty: &str| {
+            jwks.iter()
+                .find(|jwk| jwk["kty"] == kty)
+                .unwrap_or_else(|| panic!("no {kty} key in {jwks:?}"))
+        };
+        assert_eq!(jwks.len(), 3);
+        let okp = by_kty("OKP");
+        assert_eq!(members(okp), ["alg", "crv", "kid", "kty", "use", "x"]);
+        assert_eq!(
+            (&okp["crv"], &okp["alg"]),
+            (&"Ed25519".into(), &"EdDSA".into())
+        );
+        let ec = by_kty("EC");
+        assert_eq!(members(ec), ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+        assert_eq!((&ec["crv"], &ec["alg"]), (&"P-256".into(), &"ES256".into()));
+        let rsa = by_kty("RSA");
+        assert_eq!(members(rsa), ["alg", "e", "kid", "kty", "n", "use"]);
+        assert_eq!(rsa["alg"], "RS256");
+        assert!(jwks.iter().all(|jwk| jwk["use"] == "sig"));
+        for algorithm in SigningAlgorithm::ALL {
+            let (kid, _) = ring.signing(algorithm, now);
+            assert_eq!(ring.verifying_key(kid).unwrap().algorithm, algorithm);
+        }
     }
 
     #[test]
     fn retiring_keys_stay_until_their_tokens_expire() {
         let now = OffsetDateTime::now_utc();
         let lifetime = Duration::minutes(15);
-        let new = SigningKey::generate(now - Duration::hours(1), now - Duration::minutes(5));
+        let new = ed25519(now - Duration::hours(1), now - Duration::minutes(5));
         let recent = SigningKey {
             retiring_since: Some(now - Duration::minutes(5)),
-            ..SigningKey::generate(now - Duration::days(1), now - Duration::days(1))
+            ..ed25519(now - Duration::days(1), now - Duration::days(1))
         };
         let old = SigningKey {
             retiring_since: Some(now - Duration::days(1)),
-            ..SigningKey::generate(now - Duration::days(2), now - Duration::days(2))
+            ..ed25519(now - Duration::days(2), now - Duration::days(2))
         };
-        let ring =
-            KeyRing::new(&[old.clone(), recent.clone(), new.clone()], now, lifetime).unwrap();
-        assert_eq!(ring.signing(now).0, new.kid);
+        let ring = KeyRing::new(
+            &with_other_lines(&[old.clone(), recent.clone(), new.clone()]),
+            now,
+            lifetime,
+        )
+        .unwrap();
+        assert_eq!(ring.signing(SigningAlgorithm::EdDSA, now).0, new.kid);
         assert!(ring.verifying_key(&recent.kid).is_some());
         assert!(ring.verifying_key(&old.kid).is_none());
-        assert_eq!(ring.jwks().len(), 2);
+        assert_eq!(ring.jwks().len(), 4);
         assert!(matches!(
-            KeyRing::new(&[old], now, lifetime),
-            Err(KeyRingError::NoActiveKey)
+            KeyRing::new(&with_other_lines(&[old]), now, lifetime),
+            Err(KeyRingError::NoActiveKey(SigningAlgorithm::EdDSA))
         ));
+    }
+
+    #[test]
+    fn every_algorithm_needs_a_key_that_signs() {
+        let now = OffsetDateTime::now_utc();
+        let lifetime = Duration::minutes(16);
+        let all = with_other_lines(&[ed25519(now, now)]);
+        assert!(KeyRing::new(&all, now, lifetime).is_ok());
+        for algorithm in SigningAlgorithm::ALL {
+            let without: Vec<SigningKey> = all
+                .iter()
+                .filter(|key| key.algorithm != algorithm)
+                .cloned()
+                .collect();
+            assert!(
+                matches!(
+                    KeyRing::new(&without, now, lifetime),
+                    Err(KeyRingError::NoActiveKey(missing)) if missing == algorithm
+                ),
+                "{algorithm}"
+            );
+        }
     }
 
     #[test]
@@ -335,18 +468,23 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         let lifetime = Duration::minutes(15);
         let lead = Duration::minutes(10);
-        let next = SigningKey::generate(now, now + lead);
+        let next = ed25519(now, now + lead);
         let current = SigningKey {
             retiring_since: Some(now + lead),
-            ..SigningKey::generate(now - Duration::days(1), now - Duration::days(1))
+            ..ed25519(now - Duration::days(1), now - Duration::days(1))
         };
         assert_eq!(next.state_at(now), KeyState::Next { from: now + lead });
         assert_eq!(current.state_at(now), KeyState::Active);
-        let ring = KeyRing::new(&[current.clone(), next.clone()], now, lifetime).unwrap();
-        assert_eq!(ring.jwks().len(), 2, "both published");
-        assert_eq!(ring.signing(now).0, current.kid);
+        let ring = KeyRing::new(
+            &with_other_lines(&[current.clone(), next.clone()]),
+            now,
+            lifetime,
+        )
+        .unwrap();
+        assert_eq!(ring.jwks().len(), 4, "both published");
+        assert_eq!(ring.signing(SigningAlgorithm::EdDSA, now).0, current.kid);
         assert_eq!(
-            ring.signing(now + lead).0,
+            ring.signing(SigningAlgorithm::EdDSA, now + lead).0,
             next.kid,
             "on time, without a reload"
         );
@@ -354,18 +492,48 @@ mod tests {
             current.state_at(now + lead),
             KeyState::Retiring { since: now + lead }
         );
+        let other = other_lines();
+        assert_eq!(
+            ring.signing(SigningAlgorithm::RS256, now + lead).0,
+            other[1].kid,
+            "another algorithm's line is its own"
+        );
     }
 
     #[test]
-    fn a_sealed_key_makes_no_ring() {
+    fn sealed_and_malformed_keys_make_no_ring() {
         let now = OffsetDateTime::now_utc();
+        let lifetime = Duration::minutes(16);
         let sealed = SigningKey {
             private_key: PrivateKey::Sealed(vec![1, 2, 3]),
-            ..SigningKey::generate(now, now)
+            ..ed25519(now, now)
         };
         assert!(matches!(
-            KeyRing::new(&[sealed], now, Duration::minutes(16)),
+            KeyRing::new(&with_other_lines(&[sealed]), now, lifetime),
             Err(KeyRingError::Sealed(_))
+        ));
+        let stranger = ed25519(now, now);
+        let mismatched = SigningKey {
+            private_key: stranger.private_key,
+            ..ed25519(now, now)
+        };
+        assert!(matches!(
+            KeyRing::new(&with_other_lines(&[mismatched]), now, lifetime),
+            Err(KeyRingError::Malformed {
+                reason: MalformedKey::Private,
+                ..
+            })
+        ));
+        let short = SigningKey {
+            public_key: vec![7; 20],
+            ..ed25519(now, now)
+        };
+        assert!(matches!(
+            KeyRing::new(&with_other_lines(&[short]), now, lifetime),
+            Err(KeyRingError::Malformed {
+                reason: MalformedKey::Public,
+                ..
+            })
         ));
     }
 }

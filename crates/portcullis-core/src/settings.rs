@@ -4,6 +4,7 @@ use time::Duration;
 
 use crate::hashing::Argon2Settings;
 use crate::key_encryption::KeyEncryptionKey;
+use crate::keys::SigningAlgorithm;
 use crate::password::PasswordPolicy;
 use crate::rate_limits::RateLimit;
 use crate::throttle::ThrottleSettings;
@@ -72,6 +73,8 @@ pub struct AuthSettings {
     /// `aud` of every token.
     pub audience: String,
     pub access_token_ttl: Duration,
+    /// What access tokens are signed, and verified, with.
+    pub access_token_algorithm: SigningAlgorithm,
     /// A session unused for this long ends.
     pub refresh_idle_ttl: Duration,
     /// A session ends this long after login, however used.
@@ -108,6 +111,7 @@ impl AuthSettings {
             audience: issuer.clone(),
             issuer,
             access_token_ttl: Duration::minutes(15),
+            access_token_algorithm: SigningAlgorithm::EdDSA,
             refresh_idle_ttl: Duration::days(30),
             session_max_age: Duration::days(90),
             refresh_reuse_grace: Duration::seconds(10),

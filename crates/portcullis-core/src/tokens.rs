@@ -1,9 +1,13 @@
-//! Access tokens: EdDSA-signed JWTs (RFC 9068 profile) and their verification.
+//! Access tokens: JWTs (RFC 9068 profile) signed with the configured
+//! algorithm (EdDSA unless `--access-token-alg` says ES256 or RS256), and
+//! their verification; the id tokens of OpenID Connect are signed with the
+//! same ring ([`id_tokens`]).
 //!
 //! Verification is strict and boring on purpose: the algorithm is pinned to
-//! EdDSA, the key is chosen by `kid` among our own keys only (never one named
-//! or embedded in the token), `typ` must be `at+jwt`, and `exp`, `iss`, `aud`
-//! and `nbf` are checked with the configured leeway. Whether the session was
+//! the configured one, the key is chosen by `kid` among our own keys of that
+//! algorithm only (never one named or embedded in the token, never a key of
+//! another algorithm), `typ` must be `at+jwt`, and `exp`, `iss`, `aud` and
+//! `nbf` are checked with the configured leeway. Whether the session was
 //! revoked is a separate question answered by [`crate::revocation`].
 //!
 //! A token that verified once is remembered, keyed by SHA-256 of the token,
@@ -15,17 +19,21 @@
 //! make room one by one, never the whole cache at once, and an entry found
 //! past its token's expiry is removed, never answered from.
 
+mod id_tokens;
+
 use std::sync::{Arc, RwLock};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::keys::{KeyRing, PublicJwk};
+use crate::keys::{KeyRing, PublicJwk, SigningAlgorithm};
+
+pub use id_tokens::{ID_TOKEN_TYPE, IdTokenHint};
 
 /// The JWT `typ` of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -106,14 +114,6 @@ pub enum TokenError {
     UnknownPersonalToken,
 }
 
-/// STUB
-#[derive(Debug, Clone)]
-pub struct IdTokenHint {
-    pub sub: Uuid,
-    pub aud: String,
-    pub sid: Option<Uuid>,
-}
-
 /// What goes into a new access token besides the time-based claims.
 #[derive(Debug, Clone)]
 pub struct AccessGrant {
@@ -131,6 +131,7 @@ pub struct AccessTokens {
     issuer: String,
     audience: String,
     lifetime: Duration,
+    algorithm: SigningAlgorithm,
     validation: Validation,
     ring: RwLock<Arc<KeyRing>>,
     verified: VerifiedTokens,
@@ -174,8 +175,9 @@ impl VerifiedTokens {
 }
 
 impl AccessTokens {
-    /// Issues and verifies by `clock`; `exp` and `nbf` are checked against it
-    /// here, not by `jsonwebtoken` (which would read the system clock).
+    /// Issues access tokens signed with `algorithm` and verifies them by
+    /// `clock`; `exp` and `nbf` are checked against it here, not by
+    /// `jsonwebtoken` (which would read the system clock).
     #[must_use]
     pub fn new(
         clock: Arc<dyn Clock>,
@@ -183,10 +185,11 @@ impl AccessTokens {
         audience: String,
         lifetime: Duration,
         leeway: Duration,
+        algorithm: SigningAlgorithm,
         ring: KeyRing,
     ) -> Self {
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.algorithms = vec![Algorithm::EdDSA];
+        let mut validation = Validation::new(algorithm.jwt());
+        validation.algorithms = vec![algorithm.jwt()];
         validation.leeway = 0;
         validation.validate_exp = false;
         validation.validate_nbf = false;
@@ -198,6 +201,7 @@ impl AccessTokens {
             issuer,
             audience,
             lifetime,
+            algorithm,
             validation,
             ring: RwLock::new(Arc::new(ring)),
             verified: VerifiedTokens::with_capacity(
@@ -210,6 +214,12 @@ impl AccessTokens {
     #[must_use]
     pub fn lifetime(&self) -> Duration {
         self.lifetime
+    }
+
+    /// The algorithm access tokens are signed, and verified, with.
+    #[must_use]
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.algorithm
     }
 
     /// Swaps in a freshly loaded key ring (after a rotation).
@@ -239,7 +249,7 @@ impl AccessTokens {
     /// Signs a new access token; returns it with its claims.
     ///
     /// # Panics
-    /// Never in practice: signing with a well-formed Ed25519 key cannot fail.
+    /// Never in practice: signing with a key the ring checked cannot fail.
     #[must_use]
     pub fn issue(&self, grant: &AccessGrant, now: OffsetDateTime) -> (String, AccessTokenClaims) {
         let claims = AccessTokenClaims {
@@ -256,33 +266,25 @@ impl AccessTokens {
             email_verified: grant.email_verified,
             client_id: grant.client_id,
         };
-        let ring = self.ring();
-        let (kid, key) = ring.signing(now);
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
-        header.kid = Some(kid.to_owned());
-        let token =
-            jsonwebtoken::encode(&header, &claims, key).expect("Ed25519 signing cannot fail");
+        let token = self.sign(&claims, self.algorithm, ACCESS_TOKEN_TYPE, now);
         (token, claims)
     }
 
-    /// STUB
-    pub fn sign_id_token<C: Serialize>(
+    /// A JWS of `claims` with header `{alg, typ, kid}`, signed by the key of
+    /// `algorithm` that signs at `now`.
+    fn sign<C: Serialize>(
         &self,
         claims: &C,
-        _algorithm: crate::keys::SigningAlgorithm,
+        algorithm: SigningAlgorithm,
+        typ: &str,
         now: OffsetDateTime,
     ) -> String {
         let ring = self.ring();
-        let (kid, key) = ring.signing(now);
-        let mut header = Header::new(Algorithm::EdDSA);
+        let (kid, key) = ring.signing(algorithm, now);
+        let mut header = Header::new(algorithm.jwt());
+        header.typ = Some(typ.to_owned());
         header.kid = Some(kid.to_owned());
-        jsonwebtoken::encode(&header, claims, key).expect("signs")
-    }
-
-    /// STUB
-    pub fn verify_id_token_hint(&self, _token: &str) -> Result<IdTokenHint, TokenError> {
-        Err(TokenError::Malformed)
+        jsonwebtoken::encode(&header, claims, key).expect("signing with a checked key cannot fail")
     }
 
     /// Checks signature, type, issuer, audience and times. Revocation is not checked here.
@@ -303,7 +305,7 @@ impl AccessTokens {
 
     fn verify_signature_and_claims(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != Algorithm::EdDSA {
+        if header.alg != self.algorithm.jwt() {
             return Err(TokenError::Malformed);
         }
         if !header.typ.as_deref().is_some_and(is_access_token_type) {
@@ -314,16 +316,11 @@ impl AccessTokens {
             .kid
             .as_deref()
             .and_then(|kid| ring.verifying_key(kid))
+            .filter(|key| key.algorithm == self.algorithm)
             .ok_or(TokenError::UnknownKey)?;
-        let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &self.validation)
+        let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|error| match error.kind() {
-                ErrorKind::InvalidSignature => TokenError::BadSignature,
-                ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => {
-                    TokenError::WrongIssuerOrAudience
-                }
-                _ => TokenError::Malformed,
-            })?;
+            .map_err(refusal)?;
         // We never issue a longer-lived token; one could only be forged.
         // Saturating: an `iat` far in the past must not wrap round to a
         // short lifetime (found by fuzzing).
@@ -336,26 +333,60 @@ impl AccessTokens {
     }
 }
 
+/// Why `jsonwebtoken` refused a token, as a [`TokenError`].
+fn refusal(error: jsonwebtoken::errors::Error) -> TokenError {
+    match error.kind() {
+        ErrorKind::InvalidSignature => TokenError::BadSignature,
+        ErrorKind::InvalidIssuer | ErrorKind::InvalidAudience => TokenError::WrongIssuerOrAudience,
+        _ => TokenError::Malformed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+    use std::sync::LazyLock;
+
     use super::*;
     use crate::clock::{ManualClock, SystemClock};
     use crate::keys::SigningKey;
 
-    fn tokens_with(key: &SigningKey, issuer: &str) -> AccessTokens {
+    /// One key of each algorithm, signing since the epoch.
+    fn fresh_keys() -> Vec<SigningKey> {
+        let epoch = OffsetDateTime::UNIX_EPOCH;
+        SigningAlgorithm::ALL
+            .map(|algorithm| SigningKey::generate(algorithm, epoch, epoch))
+            .to_vec()
+    }
+
+    /// [`fresh_keys`] made once for the tests that need any keys.
+    fn shared_keys() -> Vec<SigningKey> {
+        static KEYS: LazyLock<Vec<SigningKey>> = LazyLock::new(fresh_keys);
+        KEYS.clone()
+    }
+
+    fn tokens_signing_with(
+        keys: &[SigningKey],
+        issuer: &str,
+        algorithm: SigningAlgorithm,
+    ) -> AccessTokens {
         let now = OffsetDateTime::now_utc();
-        let ring = KeyRing::new(std::slice::from_ref(key), now, Duration::minutes(16)).unwrap();
+        let ring = KeyRing::new(keys, now, Duration::minutes(16)).unwrap();
         AccessTokens::new(
             Arc::new(SystemClock),
             issuer.into(),
             "api".into(),
             Duration::minutes(15),
             Duration::seconds(1),
+            algorithm,
             ring,
         )
+    }
+
+    fn tokens_with(keys: &[SigningKey], issuer: &str) -> AccessTokens {
+        tokens_signing_with(keys, issuer, SigningAlgorithm::EdDSA)
     }
 
     fn grant() -> AccessGrant {
@@ -380,10 +411,7 @@ mod tests {
 
     #[test]
     fn remembered_tokens_still_expire_and_the_cache_stays_bounded() {
-        let tokens = tokens_with(
-            &SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc()),
-            "https://auth",
-        );
+        let tokens = tokens_with(&shared_keys(), "https://auth");
         let (token, claims) = tokens.issue(&grant(), OffsetDateTime::now_utc());
         assert_eq!(tokens.verify(&token).unwrap(), claims);
         assert_eq!(
@@ -415,11 +443,8 @@ mod tests {
 
     #[test]
     fn a_full_cache_evicts_the_coldest_entries_not_everything() {
-        let (_, claims) = tokens_with(
-            &SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc()),
-            "https://auth",
-        )
-        .issue(&grant(), OffsetDateTime::now_utc());
+        let (_, claims) =
+            tokens_with(&shared_keys(), "https://auth").issue(&grant(), OffsetDateTime::now_utc());
         let capacity = 1_000;
         let cache = VerifiedTokens::with_capacity(capacity, 1);
         let key_of = |i: u64| {
@@ -458,19 +483,14 @@ mod tests {
     #[test]
     fn expiry_follows_the_injected_clock_whether_or_not_the_token_is_remembered() {
         let clock = Arc::new(ManualClock::starting_now());
-        let key = SigningKey::generate(clock.now(), clock.now());
-        let ring = KeyRing::new(
-            std::slice::from_ref(&key),
-            clock.now(),
-            Duration::minutes(16),
-        )
-        .unwrap();
+        let ring = KeyRing::new(&shared_keys(), clock.now(), Duration::minutes(16)).unwrap();
         let tokens = AccessTokens::new(
             clock.clone(),
             "https://auth".into(),
             "api".into(),
             Duration::minutes(15),
             Duration::seconds(1),
+            SigningAlgorithm::EdDSA,
             ring,
         );
         let (remembered, _) = tokens.issue(&grant(), clock.now());
@@ -494,10 +514,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let tokens = tokens_with(
-            &SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc()),
-            "https://auth",
-        );
+        let tokens = tokens_with(&shared_keys(), "https://auth");
         let (token, claims) = tokens.issue(&grant(), OffsetDateTime::now_utc());
         assert_eq!(tokens.verify(&token).unwrap(), claims);
         assert_eq!(claims.permissions().collect::<Vec<_>>(), ["a:b", "c:d"]);
@@ -505,20 +522,20 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let key = SigningKey::generate(OffsetDateTime::now_utc(), OffsetDateTime::now_utc());
-        let tokens = tokens_with(&key, "https://auth");
+        let keys = shared_keys();
+        let tokens = tokens_with(&keys, "https://auth");
         let now = OffsetDateTime::now_utc();
         let (token, _) = tokens.issue(&grant(), now);
         let (expired, _) = tokens.issue(&grant(), now - Duration::minutes(16));
         assert_eq!(tokens.verify(&expired), Err(TokenError::Expired));
         assert_eq!(tokens.verify("not.a.jwt"), Err(TokenError::Malformed));
         assert_eq!(tokens.verify(""), Err(TokenError::Malformed));
-        let other_issuer = tokens_with(&key, "https://elsewhere");
+        let other_issuer = tokens_with(&keys, "https://elsewhere");
         assert_eq!(
             other_issuer.verify(&token),
             Err(TokenError::WrongIssuerOrAudience)
         );
-        let stranger = tokens_with(&SigningKey::generate(now, now), "https://auth");
+        let stranger = tokens_with(&fresh_keys(), "https://auth");
         assert_eq!(stranger.verify(&token), Err(TokenError::UnknownKey));
         let long_lived = AccessTokens::new(
             Arc::new(SystemClock),
@@ -526,7 +543,8 @@ mod tests {
             "api".into(),
             Duration::hours(24),
             Duration::seconds(1),
-            KeyRing::new(std::slice::from_ref(&key), now, Duration::days(2)).unwrap(),
+            SigningAlgorithm::EdDSA,
+            KeyRing::new(&keys, now, Duration::days(2)).unwrap(),
         );
         let (too_long, _) = long_lived.issue(&grant(), now);
         assert_eq!(
@@ -556,5 +574,81 @@ mod tests {
             tokens.verify(&tampered),
             Err(TokenError::BadSignature | TokenError::Malformed)
         ));
+    }
+
+    #[test]
+    fn each_algorithm_signs_access_tokens_and_verifies_only_its_own() {
+        let keys = shared_keys();
+        let now = OffsetDateTime::now_utc();
+        let by_algorithm = SigningAlgorithm::ALL.map(|algorithm| {
+            (
+                algorithm,
+                tokens_signing_with(&keys, "https://auth", algorithm),
+            )
+        });
+        for (algorithm, tokens) in &by_algorithm {
+            assert_eq!(tokens.algorithm(), *algorithm);
+            let (token, claims) = tokens.issue(&grant(), now);
+            let header: serde_json::Value = serde_json::from_slice(
+                &URL_SAFE_NO_PAD
+                    .decode(token.split('.').next().unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            let key = keys.iter().find(|key| key.algorithm == *algorithm).unwrap();
+            assert_eq!(
+                header,
+                serde_json::json!({"alg": algorithm.name(), "typ": "at+jwt", "kid": key.kid}),
+            );
+            assert_eq!(tokens.verify(&token), Ok(claims), "{algorithm}");
+            for (other, verifier) in &by_algorithm {
+                if other != algorithm {
+                    assert_eq!(
+                        verifier.verify(&token),
+                        Err(TokenError::Malformed),
+                        "a {algorithm} token where {other} is configured"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_naming_a_key_of_another_algorithm_or_hmac_is_refused() {
+        let keys = shared_keys();
+        let now = OffsetDateTime::now_utc();
+        let rs256 = tokens_signing_with(&keys, "https://auth", SigningAlgorithm::RS256);
+        let eddsa_kid = &keys
+            .iter()
+            .find(|key| key.algorithm == SigningAlgorithm::EdDSA)
+            .unwrap()
+            .kid;
+        let rsa_key = keys
+            .iter()
+            .find(|key| key.algorithm == SigningAlgorithm::RS256)
+            .unwrap();
+        let (token, claims) = rs256.issue(&grant(), now);
+        let naming_eddsa_key = reencode(&token, |h| h["kid"] = eddsa_kid.as_str().into());
+        assert_eq!(rs256.verify(&naming_eddsa_key), Err(TokenError::UnknownKey));
+
+        // The classic confusion: HS256 keyed with the RSA public key, in
+        // every form a verifier might hold it.
+        let jwk = serde_json::to_value(rsa_key.public_jwk().unwrap()).unwrap();
+        for secret in [
+            rsa_key.public_key.clone(),
+            jwk["n"].as_str().unwrap().as_bytes().to_vec(),
+            jwk.to_string().into_bytes(),
+        ] {
+            let mut header = Header::new(jsonwebtoken::Algorithm::HS256);
+            header.typ = Some(ACCESS_TOKEN_TYPE.into());
+            header.kid = Some(rsa_key.kid.clone());
+            let forged = jsonwebtoken::encode(
+                &header,
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(rs256.verify(&forged), Err(TokenError::Malformed));
+        }
     }
 }

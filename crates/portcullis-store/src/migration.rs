@@ -45,6 +45,7 @@ macro_rules! schema {
             7 => "0007_imported_users.sql",
             8 => "0008_mail.sql",
             9 => "0009_personal_token_changes.sql",
+            10 => "0010_key_algorithms.sql",
             11 => "0011_oauth_clients.sql",
             12 => "0012_browser_sign_in.sql",
         )

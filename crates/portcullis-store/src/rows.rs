@@ -433,12 +433,16 @@ pub(crate) fn signing_key_from_row<R: Columns>(row: &R) -> Result<SigningKey, St
     let created_at = row.timestamp("created_at")?;
     Ok(SigningKey {
         kid: row.text("kid")?,
+        algorithm: row
+            .text("algorithm")?
+            .parse()
+            .map_err(|error| StoreError::Other(format!("column algorithm: {error}")))?,
         created_at,
         // Keys made before keys were published ahead signed from their making.
         active_from: row.optional_timestamp("active_from")?.unwrap_or(created_at),
         retiring_since: row.optional_timestamp("retiring_since")?,
         private_key: stored_private_key(row.bytes("private_pkcs8")?),
-        public_key: row.bytes32("public_key")?,
+        public_key: row.bytes("public_key")?,
     })
 }
 

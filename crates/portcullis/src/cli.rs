@@ -277,9 +277,10 @@ pub(crate) enum MailCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Make a new signing key and print its kid: published at once, it signs
-    /// after the publication lead unless --now; the old key keeps verifying
-    /// until its tokens expire.
+    /// Make a new signing key of every algorithm (EdDSA, ES256, RS256) and
+    /// print each kid with its algorithm, one per line: published at once,
+    /// they sign after the publication lead unless --now; the old keys keep
+    /// verifying until their tokens expire.
     Rotate {
         /// How long the new key is published before it signs: longer than
         /// the APIs you protect cache the JWKS (portcullis-verify refreshes
@@ -291,7 +292,7 @@ pub(crate) enum KeysCommand {
         now: bool,
     },
     /// Remove a (compromised) key at once: its tokens are refused; a new key
-    /// signs from now if it was signing. Returns once running servers see it (about 1 s).
+    /// of its algorithm signs from now if it was signing. Returns once running servers see it (about 1 s).
     Revoke { kid: String },
     /// One line per key: kid, algorithm, next, active or retiring, created.
     List,
@@ -309,6 +310,20 @@ pub(crate) enum Signup {
     Open,
     /// Only `portcullis user add` creates accounts.
     Closed,
+}
+
+/// `--access-token-alg`, named as JOSE names the algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AccessTokenAlgorithm {
+    /// Ed25519.
+    #[value(name = "EdDSA")]
+    EdDSA,
+    /// ECDSA on P-256 with SHA-256.
+    #[value(name = "ES256")]
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (2048-bit keys).
+    #[value(name = "RS256")]
+    RS256,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -351,6 +366,11 @@ pub(crate) struct ServeArgs {
     /// Access-token lifetime, at least 1s.
     #[arg(long, env = "PORTCULLIS_ACCESS_TTL", default_value = "15m", value_parser = access_ttl)]
     pub(crate) access_ttl: Duration,
+
+    /// What access tokens are signed with; tokens of any other algorithm are
+    /// refused. ES256 and RS256 are for APIs whose JWT libraries lack EdDSA.
+    #[arg(long, env = "PORTCULLIS_ACCESS_TOKEN_ALG", value_enum, default_value_t = AccessTokenAlgorithm::EdDSA)]
+    pub(crate) access_token_alg: AccessTokenAlgorithm,
 
     /// A session unused for this long ends (refresh idle lifetime).
     #[arg(long, env = "PORTCULLIS_REFRESH_TTL", default_value = "30d", value_parser = duration)]

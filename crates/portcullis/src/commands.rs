@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use portcullis_core::clients::ClientKind;
-use portcullis_core::keys::{ALGORITHM, KeyState};
+use portcullis_core::keys::KeyState;
 use portcullis_core::services::accounts::NewAccount;
 use portcullis_core::services::clients::NewClient;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
@@ -310,16 +310,20 @@ async fn keys(services: &Services, command: KeysCommand) -> anyhow::Result<ExitC
             } else {
                 Activation::AfterPublication(lead)
             };
-            let key = services
+            let keys = services
                 .signing_keys
                 .rotate(&operator, activation)
                 .await
                 .map_err(describe)?;
-            println!("{}", key.kid);
-            eprintln!(
-                "published now; signs from {}",
-                key.active_from.format(&Rfc3339)?
-            );
+            for key in &keys {
+                println!("{}\t{}", key.kid, key.algorithm);
+            }
+            if let Some(key) = keys.first() {
+                eprintln!(
+                    "published now; signs from {}",
+                    key.active_from.format(&Rfc3339)?
+                );
+            }
         }
         KeysCommand::Revoke { kid } => {
             let revoked = services
@@ -349,8 +353,9 @@ async fn keys(services: &Services, command: KeysCommand) -> anyhow::Result<ExitC
                     KeyState::Retiring { .. } => "retiring",
                 };
                 println!(
-                    "{}\t{ALGORITHM}\t{state}\t{}",
+                    "{}\t{}\t{state}\t{}",
                     key.kid,
+                    key.algorithm,
                     key.created_at.format(&Rfc3339)?
                 );
             }

@@ -17,6 +17,7 @@ use anyhow::{Context as _, anyhow, bail};
 use clap::{Arg, ArgAction, CommandFactory as _, FromArgMatches as _};
 use portcullis_core::AuthSettings;
 use portcullis_core::hashing::Argon2Settings;
+use portcullis_core::keys::SigningAlgorithm;
 use portcullis_core::rate_limits::RateLimit;
 use portcullis_core::settings::{EmailSettings, EmailVerification, SignupMode};
 use portcullis_core::throttle::ThrottleSettings;
@@ -24,7 +25,8 @@ use portcullis_mail::MailSettings;
 use portcullis_server::HttpSettings;
 
 use crate::cli::{
-    Cli, Command, EmailVerificationChoice, InvalidSetting, LinkUrl, ServeArgs, Signup, Switch,
+    AccessTokenAlgorithm, Cli, Command, EmailVerificationChoice, InvalidSetting, LinkUrl,
+    ServeArgs, Signup, Switch,
 };
 
 /// How to use the database's connections.
@@ -232,6 +234,7 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         issuer,
         audience,
         access_ttl,
+        access_token_alg,
         refresh_ttl,
         session_max_age,
         refresh_reuse_grace,
@@ -302,6 +305,11 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
             audience: audience.unwrap_or_else(|| issuer.clone()),
             issuer,
             access_token_ttl: access_ttl,
+            access_token_algorithm: match access_token_alg {
+                AccessTokenAlgorithm::EdDSA => SigningAlgorithm::EdDSA,
+                AccessTokenAlgorithm::ES256 => SigningAlgorithm::ES256,
+                AccessTokenAlgorithm::RS256 => SigningAlgorithm::RS256,
+            },
             refresh_idle_ttl: refresh_ttl,
             session_max_age,
             refresh_reuse_grace,

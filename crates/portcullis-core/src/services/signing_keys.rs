@@ -1,13 +1,15 @@
 //! The signing keys as the outside sees them: the public keys served as
-//! the JWKS, and the operator's rotation, revocation and listing.
+//! the JWKS, the algorithms tokens are signed with, and the operator's
+//! rotation, revocation and listing.
 //!
-//! A rotation publishes the new key at once and has it sign only after the
-//! publication lead (unless asked for now), so verifiers that cache the
-//! JWKS hold it before the first token it signs; the old key signs until
-//! then and verifies for a token lifetime after. A revocation removes a key
-//! at once (a compromised one): its tokens are refused, and if it was
-//! signing, a new key signs from now. Every instance picks a change up
-//! within a second (they reload the keys every half second).
+//! A rotation makes a new key for every algorithm, publishes them at once
+//! and has them sign only after the publication lead (unless asked for
+//! now), so verifiers that cache the JWKS hold them before the first token
+//! they sign; the old keys sign until then and verify for a token lifetime
+//! after. A revocation removes a key at once (a compromised one): its
+//! tokens are refused, and if it was signing, a new key of its algorithm
+//! signs from now. Every instance picks a change up within a second (they
+//! reload the keys every half second).
 
 use std::sync::Arc;
 
@@ -15,7 +17,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::core::Core;
 use crate::error::AuthError;
-use crate::keys::{KeyState, PublicJwk, SigningKey};
+use crate::key_loading::generate_keys;
+use crate::keys::{ID_TOKEN_SIGNING_ALGORITHMS, KeyState, PublicJwk, SigningAlgorithm, SigningKey};
 use crate::principal::Operator;
 
 /// When a rotated-in key starts signing.
@@ -45,11 +48,23 @@ impl SigningKeys {
         Self { core }
     }
 
-    /// The public keys published: those about to sign, the one signing,
-    /// and those whose tokens may still be live.
+    /// The public keys published, of every algorithm: those about to sign,
+    /// the ones signing, and those whose tokens may still be live.
     #[must_use]
     pub fn jwks(&self) -> Vec<PublicJwk> {
         self.core.tokens.jwks()
+    }
+
+    /// What access tokens are signed with (`--access-token-alg`).
+    #[must_use]
+    pub fn access_token_algorithm(&self) -> SigningAlgorithm {
+        self.core.tokens.algorithm()
+    }
+
+    /// What id tokens may be signed with, the default first.
+    #[must_use]
+    pub fn id_token_algorithms(&self) -> &'static [SigningAlgorithm] {
+        &ID_TOKEN_SIGNING_ALGORITHMS
     }
 
     /// Re-reads the keys (another process may have changed them); rebuilds
@@ -61,7 +76,8 @@ impl SigningKeys {
         self.core.reload_keys().await
     }
 
-    /// Makes a new key that signs from `activation`; returns it.
+    /// Makes a new key of every algorithm that signs from `activation`;
+    /// returns them.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
@@ -69,27 +85,38 @@ impl SigningKeys {
         &self,
         _operator: &Operator,
         activation: Activation,
-    ) -> Result<SigningKey, AuthError> {
+    ) -> Result<Vec<SigningKey>, AuthError> {
+        self.rotate_lines(&SigningAlgorithm::ALL, activation).await
+    }
+
+    /// A new key for each of `algorithms`, each ending the one signing in its line.
+    async fn rotate_lines(
+        &self,
+        algorithms: &[SigningAlgorithm],
+        activation: Activation,
+    ) -> Result<Vec<SigningKey>, AuthError> {
         let now = self.core.clock.now_seconds();
         let active_from = match activation {
             Activation::AfterPublication(lead) => now + lead,
             Activation::Now => now,
         };
-        let key = SigningKey::generate(now, active_from);
-        self.core
-            .store
-            .rotate_signing_key(&self.core.keys.vault.seal(key.clone()))
-            .await?;
+        let keys = generate_keys(algorithms.iter().copied(), now, active_from).await?;
+        for key in &keys {
+            self.core
+                .store
+                .rotate_signing_key(&self.core.keys.vault.seal(key.clone()))
+                .await?;
+        }
         self.core.reload_keys().await?;
-        Ok(key)
+        Ok(keys)
     }
 
     /// Removes the key `kid` at once; if it signs now or was about to, a
-    /// new key signs from now first.
+    /// new key of its algorithm signs from now first.
     ///
     /// # Errors
     /// [`AuthError::NotFound`] for an unknown `kid`.
-    pub async fn revoke(&self, operator: &Operator, kid: &str) -> Result<Revoked, AuthError> {
+    pub async fn revoke(&self, _operator: &Operator, kid: &str) -> Result<Revoked, AuthError> {
         let now = self.core.clock.now();
         let key = self
             .core
@@ -100,9 +127,11 @@ impl SigningKeys {
             .find(|key| key.kid == kid)
             .ok_or(AuthError::NotFound)?;
         let replaced_by = match key.state_at(now) {
-            KeyState::Active | KeyState::Next { .. } => {
-                Some(self.rotate(operator, Activation::Now).await?.kid)
-            }
+            KeyState::Active | KeyState::Next { .. } => self
+                .rotate_lines(&[key.algorithm], Activation::Now)
+                .await?
+                .pop()
+                .map(|replacement| replacement.kid),
             KeyState::Retiring { .. } => None,
         };
         self.core.store.delete_signing_key(kid).await?;

@@ -10,13 +10,14 @@ use crate::store::StoreError;
 
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
-    /// Every key, oldest first.
+    /// Every key of every algorithm, oldest first.
     async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError>;
-    /// Stores `key` only when there is no key at all; returns whether it
-    /// did (two instances starting at once create one key).
+    /// Stores `key` only when no key of its algorithm is without an end
+    /// (`retiring_since`); returns whether it did (two instances starting
+    /// at once create one key per algorithm).
     async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<bool, StoreError>;
-    /// Stores `key` and ends every key that has no end yet when `key`
-    /// starts signing (its `active_from`), in one transaction.
+    /// Stores `key` and ends every key of its algorithm that has no end yet
+    /// when `key` starts signing (its `active_from`), in one transaction.
     async fn rotate_signing_key(&self, key: &SigningKey) -> Result<(), StoreError>;
     /// Replaces how the private half of `kid` is kept (sealing it).
     async fn replace_private_key(

@@ -1,7 +1,7 @@
 //! What the APIs behind Portcullis read: introspection answers, the
 //! forward-auth query, the key set, discovery, and the probes' bodies.
 
-use portcullis_core::keys::PublicJwk;
+use portcullis_core::keys::{JwkParameters, PublicJwk};
 use portcullis_core::services::verification::{ActiveToken, TokenKind};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -117,18 +117,34 @@ pub(crate) struct JwkSetBody {
     pub(crate) keys: Vec<JwkBody>,
 }
 
-/// One public key (RFC 8037 OKP key, Ed25519).
+/// One public key: Ed25519 (`OKP`, RFC 8037), P-256 (`EC`) or RSA (RFC 7518 §6).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct JwkBody {
-    #[schema(examples("OKP"))]
+    #[schema(examples("OKP", "EC", "RSA"))]
     pub(crate) kty: &'static str,
-    #[schema(examples("Ed25519"))]
-    pub(crate) crv: &'static str,
-    /// The public key, base64url without padding.
-    pub(crate) x: String,
-    /// Named in the `kid` header of the tokens it signed.
+    /// The curve of an `OKP` or `EC` key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, examples("Ed25519", "P-256"))]
+    pub(crate) crv: Option<&'static str>,
+    /// The public key (`OKP`) or its x coordinate (`EC`), base64url without padding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) x: Option<String>,
+    /// The y coordinate of an `EC` key, base64url without padding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) y: Option<String>,
+    /// The modulus of an `RSA` key, base64url without padding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) n: Option<String>,
+    /// The public exponent of an `RSA` key, base64url without padding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, examples("AQAB"))]
+    pub(crate) e: Option<String>,
+    /// Named in the `kid` header of the tokens it signed: the key's RFC 7638 thumbprint.
     pub(crate) kid: String,
-    #[schema(examples("EdDSA"))]
+    #[schema(examples("EdDSA", "ES256", "RS256"))]
     pub(crate) alg: &'static str,
     #[serde(rename = "use")]
     #[schema(examples("sig"))]
@@ -137,10 +153,36 @@ pub(crate) struct JwkBody {
 
 impl From<PublicJwk> for JwkBody {
     fn from(key: PublicJwk) -> Self {
+        let kty = key.parameters.kty();
+        let (mut crv, mut x, mut y, mut n, mut e) = (None, None, None, None, None);
+        match key.parameters {
+            JwkParameters::Okp {
+                crv: curve,
+                x: public,
+            } => {
+                (crv, x) = (Some(curve), Some(public));
+            }
+            JwkParameters::Ec {
+                crv: curve,
+                x: x_coordinate,
+                y: y_coordinate,
+            } => {
+                (crv, x, y) = (Some(curve), Some(x_coordinate), Some(y_coordinate));
+            }
+            JwkParameters::Rsa {
+                n: modulus,
+                e: exponent,
+            } => {
+                (n, e) = (Some(modulus), Some(exponent));
+            }
+        }
         Self {
-            kty: key.kty,
-            crv: key.crv,
-            x: key.x,
+            kty,
+            crv,
+            x,
+            y,
+            n,
+            e,
             kid: key.kid,
             alg: key.alg,
             key_use: key.key_use,

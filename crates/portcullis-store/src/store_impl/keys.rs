@@ -1,4 +1,5 @@
-//! Signing keys: the first key, rotation, sealing, revocation and pruning.
+//! Signing keys: the first key of each algorithm, rotation, sealing,
+//! revocation and pruning.
 //!
 //! Part of [`crate::store_impl`]: SQL written once for every database.
 
@@ -15,8 +16,8 @@ use crate::statement::Statement;
 use crate::store_impl::{private_key_bytes, signing_keys_change};
 
 const INSERT_SIGNING_KEY: &str = "INSERT INTO signing_keys
-     (kid, private_pkcs8, public_key, created_at, active_from, retiring_since)
-     VALUES ($1, $2, $3, $4, $5, NULL)";
+     (kid, private_pkcs8, public_key, created_at, active_from, algorithm, retiring_since)
+     VALUES ($1, $2, $3, $4, $5, $6, NULL)";
 
 #[async_trait]
 impl<D: Dialect> KeyStore for SqlStore<D> {
@@ -30,7 +31,7 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKey>, StoreError> {
         let statement = Statement::new(
-            "SELECT kid, private_pkcs8, public_key, created_at, active_from, retiring_since
+            "SELECT kid, algorithm, private_pkcs8, public_key, created_at, active_from, retiring_since
              FROM signing_keys ORDER BY created_at, kid",
         );
         self.fetch_all(statement)
@@ -45,8 +46,9 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         // by whoever held it before.
         let insert = Statement::new(
             "INSERT INTO signing_keys
-                 (kid, private_pkcs8, public_key, created_at, active_from, retiring_since)
-             SELECT $1, $2, $3, $4, $5, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+                 (kid, private_pkcs8, public_key, created_at, active_from, algorithm, retiring_since)
+             SELECT $1, $2, $3, $4, $5, $6, NULL WHERE NOT EXISTS
+                 (SELECT 1 FROM signing_keys WHERE algorithm = $6 AND retiring_since IS NULL)",
         );
         let changed = self
             .write_together(signing_keys_change::<D>(insert, key, None))
@@ -58,9 +60,11 @@ impl<D: Dialect> KeyStore for SqlStore<D> {
         // Locked like the first insert: two rotations at once would otherwise
         // each end only the keys they saw and leave two without an end.
         let retire = Statement::new(
-            "UPDATE signing_keys SET retiring_since = $1 WHERE retiring_since IS NULL",
+            "UPDATE signing_keys SET retiring_since = $1
+             WHERE retiring_since IS NULL AND algorithm = $2",
         )
-        .bind(key.active_from.unix_timestamp());
+        .bind(key.active_from.unix_timestamp())
+        .bind(key.algorithm.name());
         let insert = Statement::new(INSERT_SIGNING_KEY);
         self.write_together(signing_keys_change::<D>(insert, key, Some(retire)))
             .await

@@ -56,7 +56,8 @@ pub(crate) fn private_key_bytes(key: &PrivateKey) -> &[u8] {
 }
 
 /// A change of `signing_keys` under the dialect's lock: `before` (if any),
-/// then `insert` with `key`'s columns bound.
+/// then `insert` with `key`'s columns bound (`kid`, `private_pkcs8`,
+/// `public_key`, `created_at`, `active_from`, `algorithm`: `$1` to `$6`).
 pub(crate) fn signing_keys_change<'a, D: Dialect>(
     insert: Statement<'a>,
     key: &'a SigningKey,
@@ -67,7 +68,8 @@ pub(crate) fn signing_keys_change<'a, D: Dialect>(
         .bind(private_key_bytes(&key.private_key))
         .bind(key.public_key.as_slice())
         .bind(key.created_at.unix_timestamp())
-        .bind(key.active_from.unix_timestamp());
+        .bind(key.active_from.unix_timestamp())
+        .bind(key.algorithm.name());
     D::LOCK_SIGNING_KEYS
         .map(Statement::new)
         .into_iter()

@@ -54,6 +54,7 @@ pub(crate) fn trials() -> Vec<libtest_mimic::Trial> {
         CurrentThread data_survives_reopening_the_file,
         CurrentThread a_closed_store_is_unavailable,
         CurrentThread changes_made_by_hand_reach_the_account_change_feed,
+        CurrentThread a_key_stored_without_an_algorithm_is_ed25519,
         CurrentThread a_write_lock_held_elsewhere_is_not_writable,
         CurrentThread a_read_only_database_is_not_writable,
     ]
@@ -246,6 +247,30 @@ async fn a_closed_store_is_unavailable() {
 
 /// Changes made by hand in SQL, which no store method makes, reach the
 /// account-change feed too: the triggers, not the store, write it.
+/// A key written as before `0010_key_algorithms.sql` (no `algorithm`
+/// column named) reads back as Ed25519, as the migration makes every
+/// existing key.
+async fn a_key_stored_without_an_algorithm_is_ed25519() {
+    use portcullis_core::keys::SigningAlgorithm;
+    use portcullis_core::store::KeyStore as _;
+
+    let database = TestDatabase::new().await;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(database.path());
+    let mut by_hand = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at, active_from, retiring_since)
+         VALUES ('old', x'302e', zeroblob(32), 0, 0, NULL)",
+    )
+    .execute(&mut by_hand)
+    .await
+    .unwrap();
+    drop(by_hand);
+    let keys = database.store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].algorithm, SigningAlgorithm::EdDSA);
+    assert_eq!(keys[0].public_key, [0; 32]);
+}
+
 async fn changes_made_by_hand_reach_the_account_change_feed() {
     use portcullis_core::store::AccountChanged;
 

@@ -35,6 +35,7 @@ pub(crate) fn trials() -> Vec<libtest_mimic::Trial> {
         MultiThread dropped_writes_leave_no_connection_idle_in_a_transaction,
         CurrentThread a_table_lock_held_elsewhere_is_not_writable,
         CurrentThread a_read_only_database_is_not_writable,
+        CurrentThread a_key_stored_without_an_algorithm_is_ed25519,
     ];
     // These need no server: they run with or without one.
     trials.extend(trials!["postgres":
@@ -427,4 +428,27 @@ async fn a_read_only_database_is_not_writable() {
             .insert_user(&store_suite::user("alice@example.com", at(0)))
             .await,
     );
+}
+
+/// A key written as before `0010_key_algorithms.sql` (no `algorithm`
+/// column named) reads back as Ed25519, as the migration makes every
+/// existing key.
+async fn a_key_stored_without_an_algorithm_is_ed25519() {
+    use portcullis_core::keys::SigningAlgorithm;
+    use portcullis_core::store::KeyStore as _;
+
+    let database = TestDatabase::new().await;
+    let mut by_hand = PgConnection::connect(&database.database.url).await.unwrap();
+    by_hand
+        .execute(sqlx::raw_sql(
+            "INSERT INTO signing_keys (kid, private_pkcs8, public_key, created_at, active_from, retiring_since)
+             VALUES ('old', decode('302e', 'hex'), decode(repeat('00', 32), 'hex'), 0, 0, NULL)",
+        ))
+        .await
+        .unwrap();
+    by_hand.close().await.unwrap();
+    let keys = database.store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].algorithm, SigningAlgorithm::EdDSA);
+    assert_eq!(keys[0].public_key, [0; 32]);
 }

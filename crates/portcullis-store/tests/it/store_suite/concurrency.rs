@@ -55,16 +55,19 @@ pub(crate) async fn exactly_one_rotation_wins(
     );
 }
 
-/// Eight first keys inserted at the same moment, taking `stores` in turn:
-/// exactly one is stored.
+/// Nine first keys, three of each algorithm, inserted at the same moment,
+/// taking `stores` in turn: exactly one of each algorithm is stored.
 pub(crate) async fn exactly_one_first_signing_key(stores: &[Arc<dyn Store>]) {
-    const CONTENDERS: u8 = 8;
+    const CONTENDERS: u8 = 9;
     let barrier = Arc::new(tokio::sync::Barrier::new(usize::from(CONTENDERS)));
     let tasks: Vec<_> = (0..CONTENDERS)
         .map(|seed| {
             let store = Arc::clone(&stores[usize::from(seed) % stores.len()]);
             let barrier = Arc::clone(&barrier);
-            let key = signing_key(seed, at(0));
+            let key = SigningKey {
+                algorithm: SigningAlgorithm::ALL[usize::from(seed) % SigningAlgorithm::ALL.len()],
+                ..signing_key(seed, at(0))
+            };
             tokio::spawn(async move {
                 barrier.wait().await;
                 store.insert_first_signing_key(&key).await.expect("insert")
@@ -75,8 +78,16 @@ pub(crate) async fn exactly_one_first_signing_key(stores: &[Arc<dyn Store>]) {
     for task in tasks {
         inserted += usize::from(task.await.expect("task"));
     }
-    assert_eq!(inserted, 1);
-    assert_eq!(stores[0].signing_keys().await.unwrap().len(), 1);
+    assert_eq!(inserted, 3);
+    let mut algorithms: Vec<SigningAlgorithm> = stores[0]
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|key| key.algorithm)
+        .collect();
+    algorithms.sort();
+    assert_eq!(algorithms, SigningAlgorithm::ALL);
 }
 
 /// Replacing a user's roles, a role's permissions, or the signing key, many

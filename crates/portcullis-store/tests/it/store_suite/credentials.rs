@@ -144,6 +144,70 @@ pub(crate) async fn signing_keys(store: &dyn Store) {
     );
 }
 
+/// Each algorithm is a line of keys of its own: a first key per
+/// algorithm, a rotation that ends only its algorithm's keys, and public
+/// keys of each algorithm's length that come back whole.
+pub(crate) async fn signing_keys_of_several_algorithms(store: &dyn Store) {
+    let of = |algorithm, seed, created_at, public_length| SigningKey {
+        algorithm,
+        public_key: vec![seed; public_length],
+        ..signing_key(seed, created_at)
+    };
+    let ed25519 = of(SigningAlgorithm::EdDSA, 1, at(0), 32);
+    let p256 = of(SigningAlgorithm::ES256, 2, at(0), 65);
+    let rsa = of(SigningAlgorithm::RS256, 3, at(0), 270);
+    for key in [&ed25519, &p256, &rsa] {
+        assert!(
+            store.insert_first_signing_key(key).await.unwrap(),
+            "the first {} key",
+            key.algorithm
+        );
+    }
+    assert!(
+        !store
+            .insert_first_signing_key(&of(SigningAlgorithm::RS256, 4, at(1), 270))
+            .await
+            .unwrap(),
+        "an RS256 key without an end exists"
+    );
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(keys.len(), 3);
+    for (got, want) in keys.iter().zip([&ed25519, &p256, &rsa]) {
+        assert_same_key(got, want);
+    }
+
+    let next_rsa = of(SigningAlgorithm::RS256, 5, at(100), 294);
+    store.rotate_signing_key(&next_rsa).await.unwrap();
+    let ends: Vec<(String, Option<OffsetDateTime>)> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|key| (key.kid, key.retiring_since))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (ed25519.kid.clone(), None),
+            (p256.kid.clone(), None),
+            (rsa.kid.clone(), Some(at(100))),
+            (next_rsa.kid.clone(), None),
+        ],
+        "a rotation of RS256 ends only the RS256 key"
+    );
+
+    // Once every key of an algorithm has an end, a first key is stored again.
+    assert!(store.delete_signing_key(&next_rsa.kid).await.unwrap());
+    let again = of(SigningAlgorithm::RS256, 6, at(200), 270);
+    assert!(store.insert_first_signing_key(&again).await.unwrap());
+    let keys = store.signing_keys().await.unwrap();
+    let stored = keys
+        .iter()
+        .find(|key| key.kid == again.kid)
+        .expect("stored");
+    assert_same_key(stored, &again);
+}
+
 /// Failure counting per key, forgetting old failures, clearing.
 pub(crate) async fn login_failures(store: &dyn Store) {
     enum Step {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use portcullis_core::email::Email;
 use portcullis_core::hashing::PasswordHashString;
-use portcullis_core::keys::{PrivateKey, SigningKey};
+use portcullis_core::keys::{PrivateKey, SigningAlgorithm, SigningKey};
 use portcullis_core::refresh::{RefreshSecretHash, SessionRefreshKey};
 use portcullis_core::roles::Role;
 use portcullis_core::store::{
@@ -102,6 +102,7 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(sessions::pruning),
     on_one_thread!(credentials::text_order_is_bytewise),
     on_one_thread!(credentials::signing_keys),
+    on_one_thread!(credentials::signing_keys_of_several_algorithms),
     on_one_thread!(credentials::login_failures),
     on_one_thread!(credentials::login_attempts_compare_and_count),
     on_one_thread!(credentials::window_counts),
@@ -197,15 +198,16 @@ pub(crate) fn session(user_id: Uuid, created_at: OffsetDateTime) -> SessionRecor
     }
 }
 
-/// A key made at `created_at` and signing from then.
+/// An Ed25519 key made at `created_at` and signing from then.
 pub(crate) fn signing_key(seed: u8, created_at: OffsetDateTime) -> SigningKey {
     SigningKey {
         kid: format!("kid-{seed}"),
+        algorithm: SigningAlgorithm::EdDSA,
         created_at,
         active_from: created_at,
         retiring_since: None,
         private_key: PrivateKey::Plain(vec![seed; 48]),
-        public_key: [seed; 32],
+        public_key: vec![seed; 32],
     }
 }
 
@@ -273,6 +275,7 @@ pub(crate) fn assert_same_key(got: &SigningKey, want: &SigningKey) {
         got,
         want,
         kid,
+        algorithm,
         created_at,
         active_from,
         retiring_since,
