@@ -166,7 +166,9 @@ impl RedirectUri {
         if !percent_escapes_are_whole(input) {
             return refuse("has a % not followed by two hexadecimal digits");
         }
-        let Some((scheme, rest)) = input.split_once(':').filter(|(scheme, _)| is_scheme(scheme))
+        let Some((scheme, rest)) = input
+            .split_once(':')
+            .filter(|(scheme, _)| is_scheme(scheme))
         else {
             return refuse("must be absolute: a scheme, then a colon");
         };
@@ -247,10 +249,7 @@ fn loopback_ip_parts(uri: &str) -> Option<(&'static str, &str)> {
         let after = uri.strip_prefix(origin)?;
         let rest = match after.strip_prefix(':') {
             Some(port_and_rest) => {
-                let digits = port_and_rest
-                    .bytes()
-                    .take_while(u8::is_ascii_digit)
-                    .count();
+                let digits = port_and_rest.bytes().take_while(u8::is_ascii_digit).count();
                 if !is_port(&port_and_rest[..digits]) {
                     return None;
                 }
@@ -272,7 +271,9 @@ fn is_port(digits: &str) -> bool {
 /// RFC 3986 §3.1: a letter, then letters, digits, `+`, `-` or `.`.
 fn is_scheme(scheme: &str) -> bool {
     let mut bytes = scheme.bytes();
-    bytes.next().is_some_and(|first| first.is_ascii_alphabetic())
+    bytes
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 

@@ -268,7 +268,10 @@ mod tests {
                 "{input:?}"
             );
         }
-        assert_eq!(ClientName::parse(" Bookstore ").unwrap().into_string(), "Bookstore");
+        assert_eq!(
+            ClientName::parse(" Bookstore ").unwrap().into_string(),
+            "Bookstore"
+        );
     }
 
     #[test]

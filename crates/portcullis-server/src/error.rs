@@ -549,11 +549,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_fails_to_authenticate_is_401_invalid_client_with_a_basic_challenge() {
-        let response =
-            OAuthError::from_domain(AuthError::InvalidClient, "unused").into_response();
+        let response = OAuthError::from_domain(AuthError::InvalidClient, "unused").into_response();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         let headers = response.headers();
-        assert_eq!(headers[header::WWW_AUTHENTICATE], r#"Basic realm="portcullis""#);
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Basic realm="portcullis""#
+        );
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");
         let body = to_bytes(response.into_body(), 1024).await.expect("a body");
         let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");

@@ -131,8 +131,8 @@ macro_rules! query_users {
 }
 
 pub(crate) use {
-    query_users, select_clients, select_email_tokens, select_personal_tokens, select_session_with_user,
-    select_sessions, select_users,
+    query_users, select_clients, select_email_tokens, select_personal_tokens,
+    select_session_with_user, select_sessions, select_users,
 };
 
 /// Typed access to the columns whose type both schemas share, for any row of

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
+use portcullis_core::clients::ClientKind;
 use portcullis_core::keys::{ALGORITHM, KeyState};
 use portcullis_core::services::accounts::NewAccount;
+use portcullis_core::services::clients::NewClient;
 use portcullis_core::services::feeds::ACCOUNT_CHANGES_SEEN_EVERYWHERE_WITHIN;
 use portcullis_core::services::signing_keys::Activation;
 use portcullis_core::services::users::UserChange;
-use portcullis_core::clients::ClientKind;
-use portcullis_core::services::clients::NewClient;
 use portcullis_core::{
     AuthError, ExposeSecret as _, ManageClients, ManageRoles, ManageUsers, Operator,
     PersonalTokensOnNewPassword, SecretString, Services, SystemClock,

@@ -50,7 +50,10 @@ fn redirect_uris_that_are_refused_and_why() {
         assert!(refused.contains(reason), "{input}: {refused}");
     }
     check("", "empty");
-    check(&format!("https://a.example/{}", "a".repeat(2000)), "at most 2000");
+    check(
+        &format!("https://a.example/{}", "a".repeat(2000)),
+        "at most 2000",
+    );
     check("https://app.example/cb#done", "fragment");
     check("https://app.example/cb#", "fragment");
     check("/callback", "absolute");
@@ -242,7 +245,11 @@ fn secrets_are_prefixed_random_and_hashed() {
     let (other, other_hash) = new_client_secret();
     assert_ne!(other.expose_secret(), text);
     assert!(!hash.matches(&other_hash));
-    assert!(!hash.matches(&ClientSecretHash::of(&SecretString::from(format!("{text} ")))));
+    assert!(
+        !hash.matches(&ClientSecretHash::of(&SecretString::from(format!(
+            "{text} "
+        ))))
+    );
     assert_eq!(format!("{hash:?}"), "ClientSecretHash([redacted])");
 }
 
@@ -286,7 +293,10 @@ fn destination(uri: &str) -> (String, String) {
         .strip_prefix("//")
         .map(|after| after.split(['/', '?']).next().unwrap_or_default())
         .unwrap_or_default();
-    (scheme.to_owned(), host_of(authority).unwrap_or_default().to_owned())
+    (
+        scheme.to_owned(),
+        host_of(authority).unwrap_or_default().to_owned(),
+    )
 }
 
 proptest! {

@@ -4,9 +4,7 @@
 //! registration; [`ClientBody`] deliberately does not implement `Debug`.
 
 use portcullis_core::SecretString;
-use portcullis_core::clients::{
-    Client, ClientKind, ID_TOKEN_ALGORITHMS, MAX_REDIRECT_URI_LENGTH,
-};
+use portcullis_core::clients::{Client, ClientKind, ID_TOKEN_ALGORITHMS, MAX_REDIRECT_URI_LENGTH};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};

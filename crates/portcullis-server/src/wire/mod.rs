@@ -39,11 +39,11 @@ pub(crate) use accounts::{
 pub(crate) use admin::{
     AdminUserChangeRequest, PutRoleRequest, RoleBody, UserListBody, UserListQuery,
 };
+pub(crate) use clients::{ClientBody, ClientChangeRequest, NewClientRequest};
 pub(crate) use email::{
     LinkQuery, MailRequestAccepted, MailRequestBody, ResetPasswordForm, ResetPasswordRequest,
     VerifyEmailForm, VerifyEmailRequest,
 };
-pub(crate) use clients::{ClientBody, ClientChangeRequest, NewClientRequest};
 pub(crate) use names::{
     ClientName, DisplayName, EditableRoleName, PermissionName, RoleName, TokenName,
 };

@@ -222,7 +222,10 @@ async fn every_success_is_documented_with_its_media_type() {
             as_admin(call("PATCH", &client_path)).json(json!({"first_party": true})),
             StatusCode::OK,
         ),
-        (as_admin(call("DELETE", &client_path)), StatusCode::NO_CONTENT),
+        (
+            as_admin(call("DELETE", &client_path)),
+            StatusCode::NO_CONTENT,
+        ),
         (call("GET", "/healthz"), StatusCode::OK),
         (call("GET", "/readyz"), StatusCode::OK),
         (call("GET", "/metrics"), StatusCode::OK),

@@ -56,9 +56,8 @@ impl<D: Dialect> ClientStore for SqlStore<D> {
         client_id: Uuid,
         update: &ClientUpdate,
     ) -> Result<(), StoreError> {
-        let set = |sql: &'static str, value: String| {
-            Statement::new(sql).bind(value).bind(client_id)
-        };
+        let set =
+            |sql: &'static str, value: String| Statement::new(sql).bind(value).bind(client_id);
         let mut statements = Vec::new();
         if let Some(name) = &update.name {
             statements.push(set(

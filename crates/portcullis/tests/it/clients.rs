@@ -14,8 +14,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, Reply, TestServer, assert_exit, check_field_error, check_problem, read,
-    sorted_keys, stderr, stdout, text,
+    PASSWORD, Reply, TestServer, assert_exit, check_field_error, check_problem, read, sorted_keys,
+    stderr, stdout, text,
 };
 
 /// Sends `method path` with `token` (if any) and a JSON `body` (if any).
@@ -39,7 +39,12 @@ async fn call(
 /// `POST /clients` as `token`; asserts `201` and returns the body.
 async fn register(server: &TestServer, token: &str, body: &Value) -> Value {
     let reply = call(server, Method::POST, "/clients", Some(token), Some(body)).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{body}: {}", reply.text());
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{body}: {}",
+        reply.text()
+    );
     reply.json()
 }
 
@@ -206,7 +211,11 @@ async fn clients_are_registered_listed_changed_and_removed() {
         Some(&json!({"type": "public"})),
     )
     .await;
-    check_problem(&kind, StatusCode::UNPROCESSABLE_ENTITY, "type cannot change");
+    check_problem(
+        &kind,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "type cannot change",
+    );
     let got = call(&server, Method::GET, &path, Some(&admin), None).await;
     assert_eq!(expect(&got, StatusCode::OK, "unchanged"), renamed);
 
@@ -218,7 +227,11 @@ async fn clients_are_registered_listed_changed_and_removed() {
         (Method::DELETE, None),
     ] {
         let reply = call(&server, method.clone(), &path, Some(&admin), body.as_ref()).await;
-        check_problem(&reply, StatusCode::NOT_FOUND, &format!("{method} after removal"));
+        check_problem(
+            &reply,
+            StatusCode::NOT_FOUND,
+            &format!("{method} after removal"),
+        );
     }
     let listed = call(&server, Method::GET, "/clients", Some(&admin), None).await;
     let listed = expect(&listed, StatusCode::OK, "list after removal");
@@ -253,15 +266,17 @@ async fn the_secret_shown_once_is_what_authenticates_a_confidential_client() {
         &json!({"name": "SPA", "redirect_uris": redirect, "type": "public"}),
     )
     .await;
-    let (confidential_id, public_id) = (
-        text(&confidential, "client_id"),
-        text(&public, "client_id"),
-    );
+    let (confidential_id, public_id) =
+        (text(&confidential, "client_id"), text(&public, "client_id"));
     let secret = SecretString::from(text(&confidential, "client_secret"));
     let wrong = SecretString::from(format!("{}x", text(&confidential, "client_secret")));
     let clients = clients_of(&server).await;
 
-    let found = clients.find(&confidential_id).await.unwrap().expect("found");
+    let found = clients
+        .find(&confidential_id)
+        .await
+        .unwrap()
+        .expect("found");
     assert_eq!(found.client_id.to_string(), confidential_id);
     assert!(found.redirect_uri_matches("https://app.example/cb"));
     for unknown in [
@@ -313,7 +328,8 @@ async fn only_a_holder_of_admin_clients_manages_clients() {
         &server.login("registrar@example.com", PASSWORD).await,
         "access_token",
     );
-    let body = json!({"name": "App", "redirect_uris": ["https://app.example/cb"], "type": "public"});
+    let body =
+        json!({"name": "App", "redirect_uris": ["https://app.example/cb"], "type": "public"});
     let id = "0190c0de-0000-7000-8000-000000000000";
     let operations = [
         (Method::POST, "/clients".to_owned(), Some(body.clone())),
@@ -328,7 +344,14 @@ async fn only_a_holder_of_admin_clients_manages_clients() {
     ];
     for (method, path, body) in &operations {
         let case = format!("{method} {path}");
-        let forbidden = call(&server, method.clone(), path, Some(&user_admin), body.as_ref()).await;
+        let forbidden = call(
+            &server,
+            method.clone(),
+            path,
+            Some(&user_admin),
+            body.as_ref(),
+        )
+        .await;
         check_problem(&forbidden, StatusCode::FORBIDDEN, &case);
         assert_eq!(
             forbidden.header("www-authenticate"),
@@ -358,39 +381,113 @@ async fn invalid_clients_are_422_naming_the_field() {
         body
     };
     let refused = [
-        (with("redirect_uris", json!(["http://app.example/cb"])), "redirect_uris"),
-        (with("redirect_uris", json!(["http://127.0.0.1.evil.example/cb"])), "redirect_uris"),
-        (with("redirect_uris", json!(["http://127.0.0.1@evil.example/cb"])), "redirect_uris"),
-        (with("redirect_uris", json!(["https://app.example/cb#state"])), "redirect_uris"),
-        (with("redirect_uris", json!(["https://user:pw@app.example/cb"])), "redirect_uris"),
-        (with("redirect_uris", json!(["/relative/cb"])), "redirect_uris"),
-        (with("redirect_uris", json!(["javascript:alert(1)"])), "redirect_uris"),
-        (with("redirect_uris", json!(["myapp://cb"])), "redirect_uris"),
-        (with("redirect_uris", json!(["https://app.example/caf\u{e9}"])), "redirect_uris"),
-        (with("redirect_uris", json!(["https://app.example/a b"])), "redirect_uris"),
-        (with("redirect_uris", json!(["https://app.example/cb\u{0}"])), "redirect_uris[0]"),
+        (
+            with("redirect_uris", json!(["http://app.example/cb"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["http://127.0.0.1.evil.example/cb"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["http://127.0.0.1@evil.example/cb"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["https://app.example/cb#state"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["https://user:pw@app.example/cb"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["/relative/cb"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["javascript:alert(1)"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["myapp://cb"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["https://app.example/caf\u{e9}"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["https://app.example/a b"])),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!(["https://app.example/cb\u{0}"])),
+            "redirect_uris[0]",
+        ),
         (with("redirect_uris", json!([])), "redirect_uris"),
-        (with("redirect_uris", json!((0..21).map(|n| format!("https://a.example/{n}")).collect::<Vec<_>>())), "redirect_uris"),
-        (with("redirect_uris", json!("https://app.example/cb")), "redirect_uris"),
-        (with("post_logout_redirect_uris", json!(["http://app.example/bye"])), "post_logout_redirect_uris"),
+        (
+            with(
+                "redirect_uris",
+                json!(
+                    (0..21)
+                        .map(|n| format!("https://a.example/{n}"))
+                        .collect::<Vec<_>>()
+                ),
+            ),
+            "redirect_uris",
+        ),
+        (
+            with("redirect_uris", json!("https://app.example/cb")),
+            "redirect_uris",
+        ),
+        (
+            with(
+                "post_logout_redirect_uris",
+                json!(["http://app.example/bye"]),
+            ),
+            "post_logout_redirect_uris",
+        ),
         (with("name", json!("  ")), "name"),
         (with("name", json!("a\u{7}b")), "name"),
         (with("name", json!("Bad\u{0}name")), "name"),
         (with("name", json!("n".repeat(101))), "name"),
         (with("type", json!("secret")), "type"),
         (with("type", json!("Public")), "type"),
-        (with("allowed_scopes", json!(["with space"])), "allowed_scopes"),
-        (with("allowed_scopes", json!(["caf\u{e9}:read"])), "allowed_scopes"),
-        (with("id_token_signed_response_alg", json!("HS256")), "id_token_signed_response_alg"),
-        (with("id_token_signed_response_alg", json!("none")), "id_token_signed_response_alg"),
+        (
+            with("allowed_scopes", json!(["with space"])),
+            "allowed_scopes",
+        ),
+        (
+            with("allowed_scopes", json!(["caf\u{e9}:read"])),
+            "allowed_scopes",
+        ),
+        (
+            with("id_token_signed_response_alg", json!("HS256")),
+            "id_token_signed_response_alg",
+        ),
+        (
+            with("id_token_signed_response_alg", json!("none")),
+            "id_token_signed_response_alg",
+        ),
     ];
     for (body, field) in &refused {
         let reply = call(&server, Method::POST, "/clients", Some(&admin), Some(body)).await;
         check_field_error(&reply, field, &body.to_string());
     }
     let mut missing_type = valid.clone();
-    missing_type.as_object_mut().expect("an object").remove("type");
-    let reply = call(&server, Method::POST, "/clients", Some(&admin), Some(&missing_type)).await;
+    missing_type
+        .as_object_mut()
+        .expect("an object")
+        .remove("type");
+    let reply = call(
+        &server,
+        Method::POST,
+        "/clients",
+        Some(&admin),
+        Some(&missing_type),
+    )
+    .await;
     check_field_error(&reply, "type", "no type");
     let several = json!({
         "name": "",
@@ -398,7 +495,14 @@ async fn invalid_clients_are_422_naming_the_field() {
         "type": "public",
         "id_token_signed_response_alg": "HS256",
     });
-    let reply = call(&server, Method::POST, "/clients", Some(&admin), Some(&several)).await;
+    let reply = call(
+        &server,
+        Method::POST,
+        "/clients",
+        Some(&admin),
+        Some(&several),
+    )
+    .await;
     let problem = expect(&reply, StatusCode::UNPROCESSABLE_ENTITY, "several at once");
     let named: Vec<&str> = problem["errors"]
         .as_array()
@@ -421,12 +525,24 @@ async fn invalid_clients_are_422_naming_the_field() {
     let path = format!("/clients/{}", text(&created, "client_id"));
     for (body, field) in [
         (json!({"redirect_uris": []}), "redirect_uris"),
-        (json!({"redirect_uris": ["http://app.example/cb"]}), "redirect_uris"),
-        (json!({"post_logout_redirect_uris": ["https://app.example/#bye"]}), "post_logout_redirect_uris"),
+        (
+            json!({"redirect_uris": ["http://app.example/cb"]}),
+            "redirect_uris",
+        ),
+        (
+            json!({"post_logout_redirect_uris": ["https://app.example/#bye"]}),
+            "post_logout_redirect_uris",
+        ),
         (json!({"name": ""}), "name"),
         (json!({"allowed_scopes": ["a\"b"]}), "allowed_scopes"),
-        (json!({"id_token_signed_response_alg": "ES256"}), "id_token_signed_response_alg"),
-        (json!({"name": "Fine", "redirect_uris": ["https://app.example/x#y"]}), "redirect_uris"),
+        (
+            json!({"id_token_signed_response_alg": "ES256"}),
+            "id_token_signed_response_alg",
+        ),
+        (
+            json!({"name": "Fine", "redirect_uris": ["https://app.example/x#y"]}),
+            "redirect_uris",
+        ),
     ] {
         let reply = call(&server, Method::PATCH, &path, Some(&admin), Some(&body)).await;
         check_field_error(&reply, field, &body.to_string());
@@ -452,7 +568,11 @@ async fn invalid_clients_are_422_naming_the_field() {
     };
     let malformed = read(send("application/json", b"{\"name\": ".to_vec())).await;
     check_problem(&malformed, StatusCode::BAD_REQUEST, "malformed JSON");
-    let form = read(send("application/x-www-form-urlencoded", b"name=x".to_vec())).await;
+    let form = read(send(
+        "application/x-www-form-urlencoded",
+        b"name=x".to_vec(),
+    ))
+    .await;
     check_problem(&form, StatusCode::UNSUPPORTED_MEDIA_TYPE, "a form");
     let large = read(send("application/json", vec![b' '; 70 * 1024])).await;
     check_problem(&large, StatusCode::PAYLOAD_TOO_LARGE, "a large body");
@@ -497,7 +617,10 @@ async fn client_add_on_the_command_line_shows_in_the_api_and_client_remove_remov
         got["redirect_uris"],
         json!(["https://books.example/cb", "http://127.0.0.1/cb"])
     );
-    assert_eq!(got["post_logout_redirect_uris"], json!(["https://books.example/"]));
+    assert_eq!(
+        got["post_logout_redirect_uris"],
+        json!(["https://books.example/"])
+    );
     assert_eq!(got["allowed_scopes"], json!(["books:download"]));
     assert_eq!(got["type"], "confidential");
     assert_eq!(got["first_party"], true);
@@ -510,7 +633,15 @@ async fn client_add_on_the_command_line_shows_in_the_api_and_client_remove_remov
         .expect("the printed secret authenticates the client");
 
     let public = server.cli(
-        &["client", "add", "--name", "SPA", "--redirect-uri", "http://localhost:5173/", "--public"],
+        &[
+            "client",
+            "add",
+            "--name",
+            "SPA",
+            "--redirect-uri",
+            "http://localhost:5173/",
+            "--public",
+        ],
         None,
     );
     assert_exit(&public, 0, "client add --public");
@@ -532,17 +663,41 @@ async fn client_add_on_the_command_line_shows_in_the_api_and_client_remove_remov
     check_problem(&gone, StatusCode::NOT_FOUND, "removed");
     let again = server.cli(&["client", "remove", id], None);
     assert_exit(&again, 1, "client remove, twice");
-    assert!(stderr(&again).contains("no such client"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("no such client"),
+        "{}",
+        stderr(&again)
+    );
 
     let refused = server.cli(
-        &["client", "add", "--name", "Evil", "--redirect-uri", "http://evil.example/cb"],
+        &[
+            "client",
+            "add",
+            "--name",
+            "Evil",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
         None,
     );
     assert_exit(&refused, 1, "an http redirect URI that is not loopback");
-    assert!(stderr(&refused).contains("redirect_uris"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("redirect_uris"),
+        "{}",
+        stderr(&refused)
+    );
     for usage in [
         &["client", "add", "--name", "No redirect"][..],
-        &["client", "add", "--name", "x", "--redirect-uri", "https://a.example/", "--id-token-alg", "HS256"],
+        &[
+            "client",
+            "add",
+            "--name",
+            "x",
+            "--redirect-uri",
+            "https://a.example/",
+            "--id-token-alg",
+            "HS256",
+        ],
         &["client", "remove", "not-a-uuid"],
         &["client", "remove"],
     ] {

@@ -80,7 +80,11 @@ fn redirect_uris_are_kept_in_order_each_once_and_every_refusal_is_named() {
     let kept = check_redirect_uris(
         &mut invalid,
         "redirect_uris",
-        &uris(&["https://b.example/cb", "https://a.example/cb", "https://b.example/cb"]),
+        &uris(&[
+            "https://b.example/cb",
+            "https://a.example/cb",
+            "https://b.example/cb",
+        ]),
     );
     assert_eq!(
         kept,
@@ -92,14 +96,21 @@ fn redirect_uris_are_kept_in_order_each_once_and_every_refusal_is_named() {
     let refused = check_redirect_uris(
         &mut invalid,
         "redirect_uris",
-        &uris(&["http://a.example/cb", "https://a.example/cb", "https://b.example/#x"]),
+        &uris(&[
+            "http://a.example/cb",
+            "https://a.example/cb",
+            "https://b.example/#x",
+        ]),
     );
     assert_eq!(refused, None);
     let Err(AuthError::Invalid(fields)) = invalid.finish() else {
         panic!("expected invalid fields");
     };
     let messages: Vec<&str> = fields.iter().map(|f| f.message.as_str()).collect();
-    assert!(fields.iter().all(|f| f.field == "redirect_uris"), "{fields:?}");
+    assert!(
+        fields.iter().all(|f| f.field == "redirect_uris"),
+        "{fields:?}"
+    );
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert!(messages[0].starts_with("entry 0 ") && messages[0].contains("loopback"));
     assert!(messages[1].starts_with("entry 2 ") && messages[1].contains("fragment"));
@@ -135,8 +146,14 @@ fn allowed_scopes_are_permissions_sorted_once_and_algorithms_are_named() {
         check_scopes(&mut invalid, &scopes),
         Some(vec!["a:read".to_owned(), "b:write".to_owned()])
     );
-    assert_eq!(check_algorithm(&mut invalid, "EdDSA"), Some("EdDSA".to_owned()));
-    assert_eq!(check_algorithm(&mut invalid, "RS256"), Some("RS256".to_owned()));
+    assert_eq!(
+        check_algorithm(&mut invalid, "EdDSA"),
+        Some("EdDSA".to_owned())
+    );
+    assert_eq!(
+        check_algorithm(&mut invalid, "RS256"),
+        Some("RS256".to_owned())
+    );
     assert!(invalid.finish().is_ok());
 
     let mut invalid = InvalidFields::default();

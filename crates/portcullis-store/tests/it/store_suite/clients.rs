@@ -39,7 +39,11 @@ pub(crate) async fn clients(store: &dyn Store) {
     store.insert_client(&public).await.unwrap();
     for record in [&confidential, &public] {
         assert_eq!(
-            store.client(record.client.client_id).await.unwrap().as_ref(),
+            store
+                .client(record.client.client_id)
+                .await
+                .unwrap()
+                .as_ref(),
             Some(record)
         );
     }
@@ -77,9 +81,7 @@ pub(crate) async fn clients(store: &dyn Store) {
         store.update_client(id, &change).await.unwrap();
         let client = &mut expected.client;
         client.name = change.name.unwrap_or(client.name.clone());
-        client.redirect_uris = change
-            .redirect_uris
-            .unwrap_or(client.redirect_uris.clone());
+        client.redirect_uris = change.redirect_uris.unwrap_or(client.redirect_uris.clone());
         client.post_logout_redirect_uris = change
             .post_logout_redirect_uris
             .unwrap_or(client.post_logout_redirect_uris.clone());
@@ -93,7 +95,11 @@ pub(crate) async fn clients(store: &dyn Store) {
         assert_eq!(store.client(id).await.unwrap().as_ref(), Some(&expected));
     }
     assert_eq!(
-        store.client(public.client.client_id).await.unwrap().as_ref(),
+        store
+            .client(public.client.client_id)
+            .await
+            .unwrap()
+            .as_ref(),
         Some(&public),
         "a change touches one client only"
     );
@@ -129,7 +135,7 @@ pub(crate) async fn client_records_the_store_refuses(store: &dyn Store) {
         |record: &mut ClientRecord| record.client.redirect_uris[0] = "https://a.example/a b".into(),
         |record: &mut ClientRecord| record.client.post_logout_redirect_uris = vec![String::new()],
         |record: &mut ClientRecord| record.client.allowed_scopes = vec!["a b".into()],
-        |record: &mut ClientRecord| record.client.id_token_signed_response_alg = "RS\0256".into(),
+        |record: &mut ClientRecord| record.client.id_token_signed_response_alg = "RS256\0".into(),
         |record: &mut ClientRecord| record.secret_hash = None,
         |record: &mut ClientRecord| record.client.kind = ClientKind::Public,
     ];
