@@ -430,23 +430,6 @@ impl OAuthError {
         }
     }
 
-    /// Maps a failure to authenticate the client (RFC 6749 §5.2): `401
-    /// invalid_client`, with a `Basic` challenge when the client used Basic.
-    pub(crate) fn from_client_authentication(error: AuthError, used_basic: bool) -> Self {
-        match error {
-            AuthError::InvalidClient => Self {
-                challenge: used_basic
-                    .then(|| HeaderValue::from_static("Basic realm=\"portcullis\"")),
-                ..Self::new(
-                    StatusCode::UNAUTHORIZED,
-                    OAuthErrorCode::InvalidClient,
-                    "client authentication failed",
-                )
-            },
-            other => Self::from_domain(other, "client authentication failed"),
-        }
-    }
-
     /// Maps a domain failure; `invalid_grant_description` is the one fixed text
     /// for a refused grant, so every refusal of one grant type is byte-identical.
     pub(crate) fn from_domain(error: AuthError, invalid_grant_description: &'static str) -> Self {

@@ -30,7 +30,7 @@ use serde_json::Value;
 use crate::error::{OAuthErrorBody, Problem};
 use crate::responses::{
     BadRequest, EmailCodeLoginOff, EmailTaken, InsufficientScope, InternalError, LastAdministrator,
-    NotFound, OAuthBadRequest, OAuthInsufficientScope, OAuthPayloadTooLarge, OAuthRequestTimeout,
+    NotFound, OAuthBadRequest, OAuthInsufficientScope, OAuthInvalidClient, OAuthPayloadTooLarge, OAuthRequestTimeout,
     OAuthServerError, OAuthTooManyAttempts, OAuthUnauthorized, OAuthUnavailable, PayloadTooLarge,
     PersonalTokenNotAllowed, RequestTimeout, SignupClosed, TooManyAttempts, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
@@ -245,6 +245,7 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
             Unavailable,
             OAuthBadRequest,
             OAuthUnauthorized,
+            OAuthInvalidClient,
             OAuthInsufficientScope,
             OAuthPayloadTooLarge,
             OAuthRequestTimeout,
@@ -257,7 +258,8 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
     tags(
         (name = "accounts", description = "Sign-up and the caller's own account."),
         (name = "email", description = "Proving an address and recovering an account by mail."),
-        (name = "pages", description = "HTML pages that mailed links open; their forms post back here."),
+        (name = "pages", description = "HTML pages: those mailed links open, and the hosted sign-in, sign-up, consent and account pages; their forms post back here."),
+        (name = "browser-sign-in", description = "OAuth 2.1 authorization code with PKCE and OpenID Connect: the authorization endpoint, userinfo and RP-initiated logout."),
         (name = "tokens", description = "The OAuth 2.0 token endpoint and revocation."),
         (name = "sessions", description = "The caller's sessions and logout."),
         (name = "personal-access-tokens", description = "API keys: long-lived tokens with chosen scopes."),

@@ -141,6 +141,17 @@ pub(crate) struct OAuthBadRequest(OAuthErrorBody<'static>);
 )]
 pub(crate) struct OAuthUnauthorized(OAuthErrorBody<'static>);
 
+/// `invalid_client`: the client did not authenticate (RFC 6749 §5.2).
+#[derive(ToResponse)]
+#[response(
+    content_type = "application/json",
+    headers(
+        ("WWW-Authenticate" = String, description = "`Basic realm=\"portcullis\"`"),
+        ("Cache-Control" = String, description = "`no-store`"),
+    )
+)]
+pub(crate) struct OAuthInvalidClient(OAuthErrorBody<'static>);
+
 /// `insufficient_scope`: the caller's credential lacks `tokens:introspect`.
 #[derive(ToResponse)]
 #[response(

@@ -82,12 +82,9 @@ impl Clients {
     ) -> Result<RegisteredClient, AuthError> {
         let mut invalid = InvalidFields::default();
         let name = invalid.check("name", ClientName::parse(new.name));
-        let redirect_uris = check_redirect_uris(&mut invalid, "redirect_uris", &new.redirect_uris);
-        let post_logout_redirect_uris = check_redirect_uris(
-            &mut invalid,
-            "post_logout_redirect_uris",
-            &new.post_logout_redirect_uris,
-        );
+        let redirect_uris = check_redirect_uris(&mut invalid, &new.redirect_uris);
+        let post_logout_redirect_uris =
+            check_post_logout_redirect_uris(&mut invalid, &new.post_logout_redirect_uris);
         let allowed_scopes = check_scopes(&mut invalid, &new.allowed_scopes);
         let algorithm = check_algorithm(
             &mut invalid,
@@ -181,10 +178,10 @@ impl Clients {
             }),
             redirect_uris: change
                 .redirect_uris
-                .and_then(|uris| check_redirect_uris(&mut invalid, "redirect_uris", &uris)),
-            post_logout_redirect_uris: change.post_logout_redirect_uris.and_then(|uris| {
-                check_redirect_uris(&mut invalid, "post_logout_redirect_uris", &uris)
-            }),
+                .and_then(|uris| check_redirect_uris(&mut invalid, &uris)),
+            post_logout_redirect_uris: change
+                .post_logout_redirect_uris
+                .and_then(|uris| check_post_logout_redirect_uris(&mut invalid, &uris)),
             first_party: change.first_party,
             allowed_scopes: change
                 .allowed_scopes
@@ -292,19 +289,32 @@ fn authenticated(
     }
 }
 
-/// The redirect URIs of `field`, each once in the order given; at least one
-/// for `redirect_uris`, at most [`MAX_REDIRECT_URIS`].
-fn check_redirect_uris(
+/// The redirect URIs, each once in the order given: at least one.
+fn check_redirect_uris(invalid: &mut InvalidFields, uris: &[String]) -> Option<Vec<String>> {
+    check_uri_list(invalid, "redirect_uris", uris, 1)
+}
+
+/// The post-logout redirect URIs, each once in the order given; maybe none.
+fn check_post_logout_redirect_uris(
+    invalid: &mut InvalidFields,
+    uris: &[String],
+) -> Option<Vec<String>> {
+    check_uri_list(invalid, "post_logout_redirect_uris", uris, 0)
+}
+
+/// The URIs of `field`, each once in the order given: `fewest` to
+/// [`MAX_REDIRECT_URIS`] of them, each a [`RedirectUri`].
+fn check_uri_list(
     invalid: &mut InvalidFields,
     field: &str,
     uris: &[String],
+    fewest: usize,
 ) -> Option<Vec<String>> {
-    if field == "redirect_uris" && uris.is_empty() {
-        invalid.add(field, "must name at least one redirect URI");
-        return None;
-    }
-    if uris.len() > MAX_REDIRECT_URIS {
-        invalid.add(field, format!("must name at most {MAX_REDIRECT_URIS}"));
+    if !(fewest..=MAX_REDIRECT_URIS).contains(&uris.len()) {
+        invalid.add(
+            field,
+            format!("must name {fewest} to {MAX_REDIRECT_URIS} URIs"),
+        );
         return None;
     }
     let mut checked: Vec<String> = Vec::with_capacity(uris.len());

@@ -243,6 +243,7 @@ mod tests {
             roles: vec![],
             scope: vec![],
             email_verified: false,
+            client_id: None,
         };
         let (access_token, _) = tokens.issue(&grant, now);
         let (signed, signature) = good.rsplit_once('.').unwrap();

@@ -45,7 +45,8 @@ const TITLE: &str = "Sign-in request refused";
     responses(
         (status = 303, description = "To the sign-in or consent page, or to the client with `code` (or `error`), `state` and `iss`.",
             headers(("Location" = String, description = "Where to go next."))),
-        (status = 400, description = "An unknown client or redirect URI: an error page, no redirect.", content_type = "text/html", body = String),
+        (status = 400, description = "An unknown client or redirect URI: an error page, no redirect. A malformed query or form: problem details.",
+            content((String = "text/html"), (crate::error::Problem = "application/problem+json"))),
         (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable.", content_type = "text/html", body = String,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::error::Problem;
 use crate::extract::{Client, QueryParameters, is_json, parse_json};
 use crate::pages::{Field, Page, form, paragraph};
-use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
 use crate::state::AppState;
 use crate::wire::{LinkQuery, MailRequestBody, ResetPasswordForm, VerifyEmailForm};
 
@@ -283,7 +283,7 @@ pub(crate) async fn forgot_page() -> Page {
         (status = 400, response = BadRequest),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "The address is invalid (problem details).", content_type = "application/problem+json"),
+        (status = 422, response = ValidationFailed),
         (status = 429, description = "Too many requests for this address.", content_type = "text/html", body = String,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),

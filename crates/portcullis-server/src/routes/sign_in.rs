@@ -20,7 +20,7 @@ use crate::browser::{Cookies, forged_form, page_with_cookies, safe_return_to, se
 use crate::error::ApiError;
 use crate::extract::{Client, QueryParameters};
 use crate::pages::{Field, Page, escape, form, paragraph};
-use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
+use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
 use crate::routes::authorize::{browser_session, decide, trusted_client};
 use crate::routes::pages::{failure, read_form};
 use crate::state::AppState;
@@ -74,11 +74,12 @@ pub(crate) async fn sign_in_page(
     responses(
         (status = 303, description = "Signed in: back to `return_to`, with the session cookie.",
             headers(("Location" = String), ("Set-Cookie" = String))),
-        (status = 400, description = "Wrong email or password (the page again), or a malformed form.", content_type = "text/html", body = String),
+        (status = 400, description = "Wrong email or password (the page again), A malformed form: problem details.",
+            content((String = "text/html"), (crate::error::Problem = "application/problem+json"))),
         (status = 403, description = "The form was not sent from this site's page.", content_type = "text/html", body = String),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "A field is refused at the edge.", content_type = "application/problem+json"),
+        (status = 422, response = ValidationFailed),
         (status = 429, description = "Too many attempts.", content_type = "text/html", body = String,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
@@ -305,7 +306,8 @@ pub(crate) async fn sign_up_form_posted(
     responses(
         (status = 200, description = "The page.", content_type = "text/html", body = String),
         (status = 303, description = "To the sign-in page first.", headers(("Location" = String))),
-        (status = 400, description = "An unknown client or redirect URI.", content_type = "text/html", body = String),
+        (status = 400, description = "An unknown client or redirect URI. A malformed query or form: problem details.",
+            content((String = "text/html"), (crate::error::Problem = "application/problem+json"))),
         (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable.", content_type = "text/html", body = String,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
@@ -342,11 +344,12 @@ pub(crate) async fn consent_page(
     request_body(content((ConsentForm = "application/x-www-form-urlencoded"))),
     responses(
         (status = 303, description = "To the client, with `code` or `error=access_denied`, `state` and `iss`.", headers(("Location" = String))),
-        (status = 400, description = "An unknown client or redirect URI, or a malformed form.", content_type = "text/html", body = String),
+        (status = 400, description = "An unknown client or redirect URI, A malformed form: problem details.",
+            content((String = "text/html"), (crate::error::Problem = "application/problem+json"))),
         (status = 403, description = "The form was not sent from this site's page.", content_type = "text/html", body = String),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "A field is refused at the edge.", content_type = "application/problem+json"),
+        (status = 422, response = ValidationFailed),
         (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable.", content_type = "text/html", body = String,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
@@ -472,7 +475,7 @@ pub(crate) async fn sign_out_page(
         (status = 403, description = "The form was not sent from this site's page.", content_type = "text/html", body = String),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
-        (status = 422, description = "A field is refused at the edge.", content_type = "application/problem+json"),
+        (status = 422, response = ValidationFailed),
         (status = 500, description = "Something failed on our side.", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable.", content_type = "text/html", body = String,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),

@@ -22,7 +22,7 @@ use crate::body_deadline::is_body_timeout;
 use crate::error::{OAuthError, no_store_headers};
 use crate::extract::{Client, is_json};
 use crate::responses::{
-    OAuthBadRequest, OAuthPayloadTooLarge, OAuthServerError, OAuthTooManyAttempts, OAuthUnavailable,
+    OAuthBadRequest, OAuthInvalidClient, OAuthPayloadTooLarge, OAuthServerError, OAuthTooManyAttempts, OAuthUnavailable,
 };
 use crate::state::AppState;
 use crate::text_input::{UNSTORABLE_MESSAGE, is_storable};
@@ -80,6 +80,7 @@ enum Grant {
             body = TokenResponse,
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, response = OAuthBadRequest),
+        (status = 401, response = OAuthInvalidClient),
         (status = 413, response = OAuthPayloadTooLarge),
         (status = 429, response = OAuthTooManyAttempts),
         (status = 500, response = OAuthServerError),
@@ -198,7 +199,7 @@ async fn authenticate_client(
             "authenticate the client one way only: Authorization: Basic or client_secret",
         ));
     }
-    let (client_id, secret, used_basic) = match (basic, &request.client_id) {
+    let (client_id, secret) = match (basic, &request.client_id) {
         (Some((id, secret)), _) => {
             let decode = |text: &str| {
                 percent_decode_str(&text.replace('+', " "))
@@ -207,9 +208,9 @@ async fn authenticate_client(
                     .map_err(|_| OAuthError::invalid_request("the Basic credentials are malformed"))
             };
             let secret = decode(secret.expose_secret())?;
-            (decode(&id)?, Some(SecretString::from(secret)), true)
+            (decode(&id)?, Some(SecretString::from(secret)))
         }
-        (None, Some(id)) => (id.clone(), request.client_secret.clone(), false),
+        (None, Some(id)) => (id.clone(), request.client_secret.clone()),
         (None, None) => return Ok(None),
     };
     state
@@ -218,7 +219,7 @@ async fn authenticate_client(
         .authenticate(&client_id, secret.as_ref())
         .await
         .map(Some)
-        .map_err(|error| OAuthError::from_client_authentication(error, used_basic))
+        .map_err(|error| OAuthError::from_domain(error, "client authentication failed"))
 }
 
 /// Revoke a token (RFC 7009)

@@ -75,7 +75,7 @@ pub(crate) struct NewClientRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClientChangeRequest {
     #[serde(default)]
-    #[schema(value_type = Option<ClientName>, nullable = false)]
+    #[schema(value_type = ClientName, inline)]
     pub(crate) name: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<RedirectUri>>, nullable = false, min_items = 1, max_items = 20)]

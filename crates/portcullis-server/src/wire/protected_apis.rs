@@ -197,18 +197,34 @@ pub(crate) struct DiscoveryBody {
     #[schema(format = "uri")]
     pub(crate) issuer: String,
     #[schema(format = "uri")]
-    pub(crate) jwks_uri: String,
+    pub(crate) authorization_endpoint: String,
     #[schema(format = "uri")]
     pub(crate) token_endpoint: String,
+    #[schema(format = "uri")]
+    pub(crate) userinfo_endpoint: String,
+    /// RP-initiated logout.
+    #[schema(format = "uri")]
+    pub(crate) end_session_endpoint: String,
+    #[schema(format = "uri")]
+    pub(crate) jwks_uri: String,
     #[schema(format = "uri")]
     pub(crate) revocation_endpoint: String,
     #[schema(format = "uri")]
     pub(crate) introspection_endpoint: String,
-    pub(crate) grant_types_supported: &'static [&'static str],
-    pub(crate) token_endpoint_auth_methods_supported: &'static [&'static str],
-    pub(crate) id_token_signing_alg_values_supported: &'static [&'static str],
+    pub(crate) scopes_supported: &'static [&'static str],
     pub(crate) response_types_supported: &'static [&'static str],
+    pub(crate) response_modes_supported: &'static [&'static str],
+    pub(crate) grant_types_supported: &'static [&'static str],
+    pub(crate) code_challenge_methods_supported: &'static [&'static str],
+    pub(crate) token_endpoint_auth_methods_supported: &'static [&'static str],
     pub(crate) subject_types_supported: &'static [&'static str],
+    pub(crate) id_token_signing_alg_values_supported: Vec<String>,
+    /// What access tokens are signed with (`--access-token-alg`).
+    pub(crate) access_token_signing_alg_values_supported: Vec<String>,
+    pub(crate) claims_supported: &'static [&'static str],
+    pub(crate) prompt_values_supported: &'static [&'static str],
+    /// RFC 9207: every authorization response carries `iss`.
+    pub(crate) authorization_response_iss_parameter_supported: bool,
 }
 
 /// `GET /healthz` and `GET /readyz`.

@@ -122,7 +122,7 @@ async fn an_administrator_grants_only_roles_whose_permissions_it_holds() {
         "books:download",
         "customer",
     );
-    check_forbidden(&grant(json!(["admin"])).await, "admin:roles", "admin");
+    check_forbidden(&grant(json!(["admin"])).await, "admin:clients", "admin");
     let same = grant(json!(["helpdesk"])).await;
     assert_eq!(
         same.status,

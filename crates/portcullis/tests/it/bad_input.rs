@@ -715,7 +715,7 @@ async fn wrong_methods_are_405_problems_with_allow() {
         (Method::PUT, "/users", "POST"),
         (Method::DELETE, "/healthz", "GET"),
         (Method::POST, "/me", "GET"),
-        (Method::GET, "/logout", "POST"),
+        (Method::PUT, "/logout", "POST"),
     ] {
         let case = format!("{method} {path}");
         let reply = read(server.client.request(method.clone(), server.url(path))).await;

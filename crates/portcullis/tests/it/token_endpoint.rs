@@ -275,9 +275,9 @@ async fn malformed_requests_get_the_right_oauth_error() {
             unsupported,
         ),
         (
-            "authorization_code",
+            "authorization_code without a client",
             Body::Json(json!({ "grant_type": "authorization_code", "code": "x" })),
-            unsupported,
+            invalid,
         ),
         (
             "no grant_type and no credentials",

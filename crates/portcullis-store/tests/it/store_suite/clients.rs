@@ -135,7 +135,7 @@ pub(crate) async fn client_records_the_store_refuses(store: &dyn Store) {
         |record: &mut ClientRecord| record.client.redirect_uris[0] = "https://a.example/a b".into(),
         |record: &mut ClientRecord| record.client.post_logout_redirect_uris = vec![String::new()],
         |record: &mut ClientRecord| record.client.allowed_scopes = vec!["a b".into()],
-        |record: &mut ClientRecord| record.client.id_token_signed_response_alg = "RS\0256".into(),
+        |record: &mut ClientRecord| record.client.id_token_signed_response_alg = "RS256\0".into(),
         |record: &mut ClientRecord| record.secret_hash = None,
         |record: &mut ClientRecord| record.client.kind = ClientKind::Public,
     ];
