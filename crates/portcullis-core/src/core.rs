@@ -25,7 +25,7 @@ use crate::refresh::{RefreshToken, SessionRefreshKey};
 use crate::revocation::Revocations;
 use crate::services::grants::ClientInfo;
 use crate::settings::AuthSettings;
-use crate::store::{SessionOrigin, SessionRecord, Store};
+use crate::store::{PersonalTokenRecord, SessionOrigin, SessionRecord, Store};
 use crate::tokens::{AccessTokenClaims, AccessTokens, TokenError};
 
 /// Longest user agent kept with a session, in characters.
@@ -184,6 +184,26 @@ impl Core {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The user's personal access tokens, newest first, with the uses this
+    /// process has seen but not written yet counted in `last_used_at`.
+    pub(crate) async fn personal_tokens_of_user(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<PersonalTokenRecord>, AuthError> {
+        let mut tokens = self.store.personal_tokens_of_user(user_id).await?;
+        let pending = self.personal_token_uses.pending();
+        for token in &mut tokens {
+            if let Some(used) = pending
+                .iter()
+                .find(|(id, _)| *id == token.id)
+                .map(|(_, at)| *at)
+            {
+                token.last_used_at = token.last_used_at.max(Some(used));
+            }
+        }
+        Ok(tokens)
     }
 
     /// Deletes the account, its sessions and tokens with it, and denies

@@ -19,12 +19,20 @@
 //! scheme its hash uses. A hash in another scheme, or with other
 //! parameters, that matches reports [`Verification::NeedsRehash`].
 //!
+//! This module holds the hasher and the types of its interface; its parts
+//! are the thread pool and its queue (`pool`), making new Argon2id hashes
+//! (`argon2id`), reading and checking stored hashes of every scheme
+//! (`stored`, `formats`, `keycloak`, `stand_in`) and the verification floor
+//! (`floor`).
+//!
 //! This module must never panic on a stored hash, never let a hashing thread
 //! sleep, and never show a password or a hash in `Debug`.
 
+mod argon2id;
 mod floor;
 mod formats;
 mod keycloak;
+mod pool;
 mod stand_in;
 mod stored;
 
@@ -35,18 +43,16 @@ pub use stored::{
 };
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::Params;
 
+use crate::hashing::argon2id::hash_with;
 use crate::hashing::floor::VerificationFloor;
+use crate::hashing::pool::HashingPool;
 use crate::hashing::stored::CostClass;
 use crate::password::Password;
-use crate::telemetry;
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,22 +112,12 @@ pub struct PasswordHasher {
     inner: Arc<HasherInner>,
 }
 
-/// A unit of work for a hashing thread, given that thread's Argon2 memory.
-type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
-
 struct HasherInner {
     params: Params,
-    jobs: Mutex<mpsc::Sender<Job>>,
-    waiting: Arc<AtomicUsize>,
-    /// Hashes allowed to wait at once; beyond, requests are shed.
-    max_waiting: usize,
+    pool: HashingPool,
     dummy: StoredHash,
     floor: VerificationFloor,
 }
-
-/// Hashes that may wait per hashing thread: at about 15 ms a hash, a full
-/// queue drains in about two seconds.
-const WAITING_PER_WORKER: usize = 128;
 
 /// Checks timed per cost class by [`PasswordHasher::expect_stored`]; the median counts.
 const TIMED_CHECKS: usize = 5;
@@ -145,37 +141,10 @@ impl PasswordHasher {
         let dummy =
             StoredHash::parse_unchecked(&hash_with(&params, DUMMY_PASSWORD, &mut Vec::new())?)
                 .map_err(|e| HashingError::Internal(e.to_string()))?;
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
-        let waiting = Arc::new(AtomicUsize::new(0));
-        for index in 0..workers.max(1) {
-            let receiver = Arc::clone(&receiver);
-            std::thread::Builder::new()
-                .name(format!("portcullis-hash-{index}"))
-                .spawn(move || {
-                    if let Err(error) = run_only_when_idle() {
-                        tracing::warn!(?error, "could not lower the priority of a hashing thread");
-                    }
-                    let mut memory = Vec::new();
-                    loop {
-                        let job = receiver
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .recv();
-                        match job {
-                            Ok(job) => job(&mut memory),
-                            Err(_) => return,
-                        }
-                    }
-                })
-                .map_err(|e| HashingError::Internal(e.to_string()))?;
-        }
         Ok(Self {
             inner: Arc::new(HasherInner {
                 params,
-                jobs: Mutex::new(sender),
-                waiting,
-                max_waiting: workers.max(1) * WAITING_PER_WORKER,
+                pool: HashingPool::start(workers)?,
                 dummy,
                 floor: VerificationFloor::default(),
             }),
@@ -185,7 +154,7 @@ impl PasswordHasher {
     /// Requests waiting for a hashing thread right now.
     #[must_use]
     pub fn queue_depth(&self) -> usize {
-        self.inner.waiting.load(Ordering::Relaxed)
+        self.inner.pool.queue_depth()
     }
 
     /// # Errors
@@ -193,7 +162,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<PasswordHashString, HashingError> {
         let secret = password.expose().to_owned();
         let params = self.inner.params.clone();
-        self.run(move |memory| hash_with(&params, &secret, memory).map(PasswordHashString))
+        self.inner
+            .pool
+            .run(move |memory| hash_with(&params, &secret, memory).map(PasswordHashString))
             .await
     }
 
@@ -223,6 +194,8 @@ impl PasswordHasher {
         let class = target.cost_class();
         let params = self.inner.params.clone();
         let (outcome, started, took) = self
+            .inner
+            .pool
             .run(move |memory| {
                 let started = Instant::now();
                 let matched = target.matches(secret.as_bytes(), memory, params.block_count());
@@ -294,12 +267,14 @@ impl PasswordHasher {
                 let hash = hash.clone();
                 let reusable = self.inner.params.block_count();
                 times.push(
-                    self.run(move |memory| {
-                        let started = Instant::now();
-                        hash.matches(DUMMY_PASSWORD.as_bytes(), memory, reusable);
-                        Ok(started.elapsed())
-                    })
-                    .await?,
+                    self.inner
+                        .pool
+                        .run(move |memory| {
+                            let started = Instant::now();
+                            hash.matches(DUMMY_PASSWORD.as_bytes(), memory, reusable);
+                            Ok(started.elapsed())
+                        })
+                        .await?,
                 );
             }
             times.sort_unstable();
@@ -307,113 +282,6 @@ impl PasswordHasher {
         }
         Ok(floor)
     }
-
-    /// Queues `work` for a hashing thread and waits for its answer.
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&mut Vec<Block>) -> Result<T, HashingError> + Send + 'static,
-    ) -> Result<T, HashingError> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let waiting = Arc::clone(&self.inner.waiting);
-        let queued = Instant::now();
-        let ahead = waiting.fetch_add(1, Ordering::Relaxed);
-        if ahead >= self.inner.max_waiting {
-            waiting.fetch_sub(1, Ordering::Relaxed);
-            return Err(HashingError::Busy);
-        }
-        telemetry::hash_queue_depth(ahead + 1);
-        let job: Job = Box::new(move |memory| {
-            telemetry::hash_queue_depth(waiting.fetch_sub(1, Ordering::Relaxed) - 1);
-            telemetry::hash_wait(queued.elapsed());
-            // A client that gave up no longer needs the answer: skip the work.
-            if !answer.is_closed() {
-                let _ = answer.send(work(memory));
-            }
-        });
-        self.inner
-            .jobs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .send(job)
-            .map_err(|_| HashingError::PoolClosed)?;
-        answered.await.map_err(|_| HashingError::PoolClosed)?
-    }
-}
-
-/// Puts the calling thread in Linux's `SCHED_IDLE` class (elsewhere, the
-/// lowest priority): it gets every cycle no other thread wants, and yields
-/// the moment one does.
-fn run_only_when_idle() -> Result<(), thread_priority::Error> {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::{
-            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-            set_thread_priority_and_policy, thread_native_id,
-        };
-        set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Min,
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-        )
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-    }
-}
-
-/// A new PHC hash of `secret` with `params`, using (and growing) `memory`.
-fn hash_with(
-    params: &Params,
-    secret: &str,
-    memory: &mut Vec<Block>,
-) -> Result<String, HashingError> {
-    let salt = SaltString::generate(&mut OsRng);
-    let internal = |e: argon2::Error| HashingError::Internal(e.to_string());
-    let mut salt_bytes = [0u8; 64];
-    let salt_bytes = salt
-        .decode_b64(&mut salt_bytes)
-        .map_err(|e| HashingError::Internal(e.to_string()))?;
-    let output = compute(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        params,
-        secret,
-        salt_bytes,
-        memory,
-    )
-    .map_err(internal)?;
-    let hash = PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
-        version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(params)
-            .map_err(|e| HashingError::Internal(e.to_string()))?,
-        salt: Some(salt.as_salt()),
-        hash: Some(Output::new(&output).map_err(|e| HashingError::Internal(e.to_string()))?),
-    };
-    Ok(hash.to_string())
-}
-
-/// Runs Argon2 into a buffer of the output length, reusing `memory`.
-fn compute(
-    algorithm: Algorithm,
-    version: Version,
-    params: &Params,
-    secret: &str,
-    salt: &[u8],
-    memory: &mut Vec<Block>,
-) -> Result<Vec<u8>, argon2::Error> {
-    if memory.len() < params.block_count() {
-        memory.resize(params.block_count(), Block::default());
-    }
-    let mut output = vec![0u8; params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)];
-    Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
-        secret.as_bytes(),
-        salt,
-        &mut output,
-        &mut memory[..params.block_count()],
-    )?;
-    Ok(output)
 }
 
 impl HasherInner {
@@ -440,9 +308,13 @@ impl HasherInner {
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::rand_core::OsRng;
+    use argon2::password_hash::{PasswordHash, SaltString};
+    use argon2::{Algorithm, Argon2, Version};
     use base64::Engine as _;
 
     use super::*;
+    use crate::hashing::pool::WAITING_PER_WORKER;
 
     fn cheap() -> Argon2Settings {
         Argon2Settings {

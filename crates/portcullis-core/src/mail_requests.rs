@@ -10,7 +10,8 @@
 use std::net::IpAddr;
 
 use portcullis_mail::{
-    Link, MessageContent, OneTimeCode, OutgoingMessage, PasswordChange, Recipient, RequestOrigin,
+    Link, MessageContent, OneTimeCode, OutgoingMessage, PasswordChange, Recipient, RemainingToken,
+    RemainingTokens, RequestOrigin,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use time::OffsetDateTime;
@@ -21,7 +22,7 @@ use crate::email::Email;
 use crate::email_tokens::{EmailTokenPurpose, MAX_CODE_TRIES, NewEmailToken, is_code_shaped};
 use crate::error::AuthError;
 use crate::services::grants::ClientInfo;
-use crate::store::{EmailTokenRecord, QueuedMail, UserRecord};
+use crate::store::{EmailTokenRecord, PersonalTokenRecord, QueuedMail, UserRecord};
 
 /// When and from where a request that causes mail was made.
 pub(crate) fn origin(client: &ClientInfo, at: OffsetDateTime) -> RequestOrigin {
@@ -117,15 +118,32 @@ pub(crate) async fn issue_token(
     Ok(())
 }
 
-/// The notice to `user`'s address that the password changed or was reset.
+/// The notice to `user`'s address that the password changed or was reset,
+/// naming the personal access tokens among `personal_tokens` (the user's,
+/// newest first) that still work at the time of the request.
 pub(crate) fn password_notice(
     user: &UserRecord,
     how: PasswordChange,
     requested: RequestOrigin,
+    personal_tokens: &[PersonalTokenRecord],
 ) -> OutgoingMessage {
+    let still_valid = personal_tokens
+        .iter()
+        .filter(|token| token.expires_at.is_none_or(|end| end > requested.at))
+        .map(|token| RemainingToken {
+            id: token.id,
+            name: token.name.clone(),
+            created_at: token.created_at,
+            last_used_at: token.last_used_at,
+            expires_at: token.expires_at,
+        });
     OutgoingMessage {
         to: recipient(user),
-        content: MessageContent::PasswordChangedNotice { how, requested },
+        content: MessageContent::PasswordChangedNotice {
+            how,
+            requested,
+            personal_tokens: Some(RemainingTokens::new(still_valid)),
+        },
     }
 }
 
@@ -184,5 +202,70 @@ fn recipient(user: &UserRecord) -> Recipient {
     Recipient {
         email: user.email.as_str().to_owned(),
         name: user.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::Duration;
+
+    use super::*;
+    use crate::hashing::PasswordHashString;
+    use crate::personal_tokens::PersonalToken;
+
+    fn personal_token(name: &str, expires_at: Option<OffsetDateTime>) -> PersonalTokenRecord {
+        let token = PersonalToken::generate();
+        PersonalTokenRecord {
+            id: token.id,
+            user_id: Uuid::nil(),
+            name: name.to_owned(),
+            scopes: Vec::new(),
+            secret_hash: token.secret_hash(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            expires_at,
+            last_used_at: None,
+        }
+    }
+
+    /// An expired token no longer works, so the notice does not name it;
+    /// the others keep their order.
+    #[test]
+    fn a_password_notice_names_only_the_tokens_still_valid_at_the_request() {
+        let at = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        let user = UserRecord {
+            id: Uuid::nil(),
+            email: Email::parse("ada@example.com").unwrap(),
+            name: None,
+            roles: Vec::new(),
+            password_hash: PasswordHashString(String::new()),
+            disabled: false,
+            email_verified: true,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let tokens = [
+            personal_token("expiring later", Some(at + Duration::seconds(1))),
+            personal_token("expired", Some(at - Duration::seconds(1))),
+            personal_token("expiring now", Some(at)),
+            personal_token("never expiring", None),
+        ];
+        let requested = RequestOrigin {
+            at,
+            client_address: None,
+        };
+        let notice = password_notice(&user, PasswordChange::Reset, requested, &tokens);
+        let MessageContent::PasswordChangedNotice {
+            personal_tokens: Some(remaining),
+            ..
+        } = notice.content
+        else {
+            panic!("a password notice listing tokens: {notice:?}");
+        };
+        let names: Vec<&str> = remaining
+            .listed()
+            .iter()
+            .map(|token| token.name.as_str())
+            .collect();
+        assert_eq!(names, ["expiring later", "never expiring"]);
+        assert_eq!(remaining.unlisted(), 0);
     }
 }

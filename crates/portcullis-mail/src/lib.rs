@@ -38,7 +38,7 @@ pub mod test_smtp;
 pub use mailer::{AttemptOutcome, Delivery, Mailer};
 pub use message::{
     Link, MessageContent, MessageError, MessageKind, OneTimeCode, OutgoingMessage, PasswordChange,
-    Recipient, RequestOrigin,
+    Recipient, RemainingToken, RemainingTokens, RequestOrigin,
 };
 pub use retry::{AfterFailure, DeliveryHistory, GiveUpReason, RetryPolicy};
 #[cfg(feature = "delivery")]

@@ -10,17 +10,25 @@
 //! message, is an error. Templates never see anything but the variables
 //! listed in the README of `templates/`.
 
+mod overrides;
+mod samples;
+mod values;
+
+pub(crate) use values::one_line;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, context};
-use time::OffsetDateTime;
 
 use crate::message::{
-    Link, MessageContent, OneTimeCode, OutgoingMessage, PasswordChange, Recipient, RequestOrigin,
+    MessageContent, OutgoingMessage, PasswordChange, RemainingToken, RemainingTokens,
 };
 use crate::settings::MailError;
+use crate::templates::overrides::read_overrides;
+use crate::templates::samples::samples;
+use crate::templates::values::{format_time, human_duration, token_name};
 
 /// The environment with every template loaded and checked.
 pub(crate) struct Templates {
@@ -183,51 +191,32 @@ impl Templates {
             MessageContent::EmailChangedNotice { new_email, .. } => {
                 context! { new_email => new_email.clone() }
             }
-            MessageContent::PasswordChangedNotice { how, .. } => {
-                context! { reset => *how == PasswordChange::Reset }
-            }
+            MessageContent::PasswordChangedNotice {
+                how,
+                personal_tokens,
+                ..
+            } => context! {
+                reset => *how == PasswordChange::Reset,
+                personal_tokens => personal_tokens.as_ref().map(|tokens| {
+                    tokens.listed().iter().map(token_values).collect::<Vec<_>>()
+                }),
+                more_personal_tokens => personal_tokens.as_ref().map_or(0, RemainingTokens::unlisted),
+            },
             MessageContent::Test { .. } => context! {},
         };
         context! { ..specific, ..common }
     }
 }
 
-/// The folder's templates by name. A `.txt` or `.html` file not named like
-/// a built-in template is refused (a misspelt name would otherwise be
-/// ignored in silence); other files (a README) and hidden ones are skipped.
-fn read_overrides(folder: &Path) -> Result<Vec<(String, String)>, MailError> {
-    let folder_error = |reason: String| MailError::TemplatesFolder {
-        path: folder.to_owned(),
-        reason,
-    };
-    let entries = std::fs::read_dir(folder).map_err(|error| folder_error(error.to_string()))?;
-    let mut overrides = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|error| folder_error(error.to_string()))?
-            .path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .map(str::to_owned)
-        else {
-            continue;
-        };
-        if name.starts_with('.') || !(name.ends_with(".txt") || name.ends_with(".html")) {
-            continue;
-        }
-        if !BUILT_IN.iter().any(|(built_in, _)| *built_in == name) {
-            let known: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
-            return Err(folder_error(format!(
-                "{name} is not a template name; the names are {}",
-                known.join(", ")
-            )));
-        }
-        let source = std::fs::read_to_string(&path)
-            .map_err(|error| folder_error(format!("{name}: {error}")))?;
-        overrides.push((name, source));
+/// The variables of one token in a password notice's list.
+fn token_values(token: &RemainingToken) -> Value {
+    context! {
+        id => token.id.to_string(),
+        name => token_name(&token.name),
+        created_at => format_time(token.created_at),
+        last_used_at => token.last_used_at.map(format_time),
+        expires_at => token.expires_at.map(format_time),
     }
-    Ok(overrides)
 }
 
 fn template_error(name: &str, error: &Error) -> MailError {
@@ -241,125 +230,12 @@ fn template_error(name: &str, error: &Error) -> MailError {
     }
 }
 
-/// Sample messages of every kind, with and without the optional values.
-fn samples() -> Vec<OutgoingMessage> {
-    let link =
-        Link::parse("https://auth.example.com/email/verify?token=sample").expect("a valid link");
-    let code = OneTimeCode::parse("12345678").expect("a valid code");
-    let valid_for = Duration::from_secs(3600);
-    let mut samples = Vec::new();
-    for (name, client_address) in [
-        (Some("Ada".to_owned()), Some([203, 0, 113, 9].into())),
-        (None, None),
-    ] {
-        let requested = RequestOrigin {
-            at: OffsetDateTime::UNIX_EPOCH,
-            client_address,
-        };
-        let contents = [
-            MessageContent::EmailVerification {
-                link: link.clone(),
-                code: code.clone(),
-                valid_for,
-                requested,
-            },
-            MessageContent::PasswordReset {
-                link: link.clone(),
-                code: code.clone(),
-                valid_for,
-                requested,
-            },
-            MessageContent::SignInCode {
-                code: code.clone(),
-                valid_for,
-                requested,
-            },
-            MessageContent::EmailChangeConfirmation {
-                link: link.clone(),
-                code: code.clone(),
-                valid_for,
-                requested,
-                current_email: "old@example.com".to_owned(),
-            },
-            MessageContent::EmailChangedNotice {
-                new_email: "new@example.com".to_owned(),
-                requested,
-            },
-            MessageContent::PasswordChangedNotice {
-                how: PasswordChange::Changed,
-                requested,
-            },
-            MessageContent::PasswordChangedNotice {
-                how: PasswordChange::Reset,
-                requested,
-            },
-            MessageContent::Test { requested },
-        ];
-        let to = Recipient {
-            email: "ada@example.com".to_owned(),
-            name: name.clone(),
-        };
-        samples.extend(contents.into_iter().map(|content| OutgoingMessage {
-            to: to.clone(),
-            content,
-        }));
-    }
-    samples
-}
-
-/// `text` on one line: control characters and line breaks become spaces,
-/// runs of whitespace one space, at most `max_chars` characters. Used for
-/// every header value a template or a variable can reach.
-pub(crate) fn one_line(text: &str, max_chars: usize) -> String {
-    let spaced: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    spaced
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(max_chars)
-        .collect()
-}
-
-/// `24 hours`, `1 hour and 30 minutes`, `10 minutes`, `45 seconds`.
-fn human_duration(duration: Duration) -> String {
-    let seconds = duration.as_secs();
-    let parts: Vec<String> = [
-        (seconds / 3600, "hour"),
-        (seconds % 3600 / 60, "minute"),
-        (seconds % 60, "second"),
-    ]
-    .into_iter()
-    .filter(|(count, _)| *count > 0)
-    .map(|(count, unit)| format!("{count} {unit}{}", if count == 1 { "" } else { "s" }))
-    .collect();
-    if parts.is_empty() {
-        "0 seconds".to_owned()
-    } else {
-        parts.join(" and ")
-    }
-}
-
-/// `2026-12-07 14:03 UTC`: unambiguous in any locale.
-fn format_time(at: OffsetDateTime) -> String {
-    let at = at.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
-    use crate::message::MessageKind;
+    use crate::message::{Link, MessageKind, OneTimeCode, Recipient, RequestOrigin};
 
     fn built_in() -> Templates {
         Templates::load("Portcullis", None).expect("the built-in templates work")
@@ -445,6 +321,145 @@ mod tests {
         assert!(rendered.text.contains("<script>alert(\"x\")</script>"));
     }
 
+    fn password_notice(personal_tokens: Option<RemainingTokens>) -> OutgoingMessage {
+        message(
+            "Ada",
+            MessageContent::PasswordChangedNotice {
+                how: PasswordChange::Reset,
+                requested: RequestOrigin {
+                    at: time::macros::datetime!(2026-12-07 10:00 UTC),
+                    client_address: None,
+                },
+                personal_tokens,
+            },
+        )
+    }
+
+    fn token(n: u128, name: &str) -> RemainingToken {
+        RemainingToken {
+            id: Uuid::from_u128(n),
+            name: name.to_owned(),
+            created_at: time::macros::datetime!(2026-11-02 08:30 UTC),
+            last_used_at: None,
+            expires_at: None,
+        }
+    }
+
+    /// Issue 10, finding 6: after a new password the owner learns which
+    /// personal access tokens still work, when each was made and last
+    /// used, and how to end one.
+    #[test]
+    fn a_password_notice_names_the_tokens_that_still_work() {
+        let used = RemainingToken {
+            last_used_at: Some(time::macros::datetime!(2026-12-06 17:45 UTC)),
+            expires_at: Some(time::macros::datetime!(2027-01-01 00:00 UTC)),
+            ..token(1, "deploy bot")
+        };
+        let tokens = RemainingTokens::new([used, token(2, "laptop script")]);
+        let rendered = built_in().render(&password_notice(Some(tokens))).unwrap();
+        for part in [&rendered.text, &rendered.html] {
+            for expected in [
+                "deploy bot",
+                "00000000-0000-0000-0000-000000000001",
+                "created 2026-11-02 08:30 UTC, last used 2026-12-06 17:45 UTC, expires 2027-01-01 00:00 UTC.",
+                "laptop script",
+                "00000000-0000-0000-0000-000000000002",
+                "created 2026-11-02 08:30 UTC, never used.",
+                "DELETE /me/tokens/ID",
+            ] {
+                assert!(part.contains(expected), "{expected:?} missing from {part}");
+            }
+            assert!(!part.contains("No personal access token"), "{part}");
+            assert!(!part.contains("more"), "{part}");
+        }
+        assert!(
+            rendered
+                .text
+                .contains("- \"deploy bot\" (id 00000000-0000-0000-0000-000000000001): created"),
+            "{}",
+            rendered.text
+        );
+        assert_eq!(
+            rendered
+                .text
+                .lines()
+                .filter(|line| line.starts_with("- \""))
+                .count(),
+            2,
+            "one line each: {}",
+            rendered.text
+        );
+    }
+
+    #[test]
+    fn a_password_notice_says_when_no_token_still_works() {
+        let templates = built_in();
+        let none_left = templates
+            .render(&password_notice(Some(RemainingTokens::default())))
+            .unwrap();
+        for part in [&none_left.text, &none_left.html] {
+            assert!(
+                part.contains("No personal access token of the account still works."),
+                "{part}"
+            );
+            assert!(!part.contains("DELETE"), "{part}");
+        }
+        // A notice queued before tokens were listed says nothing of them.
+        let unknown = templates.render(&password_notice(None)).unwrap();
+        for part in [&unknown.text, &unknown.html] {
+            assert!(!part.contains("personal access token"), "{part}");
+        }
+    }
+
+    #[test]
+    fn a_long_token_list_names_twenty_and_counts_the_rest() {
+        let tokens = RemainingTokens::new((0..27).map(|n| token(n, &format!("token number {n}"))));
+        let rendered = built_in().render(&password_notice(Some(tokens))).unwrap();
+        for part in [&rendered.text, &rendered.html] {
+            assert_eq!(part.matches("token number").count(), 20, "{part}");
+            assert!(part.contains("token number 19"));
+            assert!(!part.contains("token number 20"));
+            assert!(part.contains("and 7 more"), "{part}");
+        }
+    }
+
+    /// A token's name is its owner's choice, and whoever holds a session can
+    /// choose it: in the HTML part it is text, never markup; in the text
+    /// part it stays on its own line and reads forwards.
+    #[test]
+    fn a_hostile_token_name_is_text_in_both_parts() {
+        let hostile = "<script>alert(\"x\")</script><a href=\"https://evil.example\">\u{202E}gnp.exe\r\nVisit https://evil.example";
+        let tokens = RemainingTokens::new([token(1, hostile)]);
+        let rendered = built_in().render(&password_notice(Some(tokens))).unwrap();
+        for markup in ["<script", "<a href", "\u{202E}"] {
+            assert!(
+                !rendered.html.contains(markup),
+                "{markup:?} in {}",
+                rendered.html
+            );
+        }
+        assert!(
+            rendered.html.contains(
+                "&ldquo;&lt;script&gt;alert(&quot;x&quot;)&lt;&#x2f;script&gt;&lt;a href=&quot;https:&#x2f;&#x2f;evil.example&quot;&gt;gnp.exe Visit https:&#x2f;&#x2f;evil.example&rdquo;"
+            ),
+            "{}",
+            rendered.html
+        );
+        assert!(
+            rendered.text.lines().any(|line| line.starts_with(
+                "- \"<script>alert(\"x\")</script><a href=\"https://evil.example\">gnp.exe Visit https://evil.example\" (id "
+            )),
+            "{}",
+            rendered.text
+        );
+        assert!(!rendered.text.contains('\u{202E}'));
+        assert!(
+            !rendered.text.lines().any(|line| line.starts_with("Visit")),
+            "{}",
+            rendered.text
+        );
+    }
+
     #[test]
     fn html_uses_no_outside_resources() {
         let templates = built_in();
@@ -480,16 +495,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn a_subject_is_one_line_whatever_the_template_says() {
-        assert_eq!(
-            one_line("Hello\r\nBcc: victim@example.com", 200),
-            "Hello Bcc: victim@example.com"
-        );
-        assert_eq!(one_line("  a\t\u{0}b\u{2028}c\u{85}d  ", 200), "a b c d");
-        assert_eq!(one_line(&"x".repeat(500), 200).len(), 200);
     }
 
     #[test]
@@ -548,32 +553,5 @@ mod tests {
             ],
         );
         refused(&[("layout.html", "{% block body %}")], &["layout.html"]);
-    }
-
-    #[test]
-    fn a_missing_folder_is_reported() {
-        let error = Templates::load("Portcullis", Some(Path::new("/nonexistent/templates")))
-            .err()
-            .unwrap();
-        assert!(
-            error.to_string().contains("/nonexistent/templates"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn durations_and_times_read_naturally() {
-        #[track_caller]
-        fn check(seconds: u64, expected: &str) {
-            assert_eq!(human_duration(Duration::from_secs(seconds)), expected);
-        }
-        check(24 * 3600, "24 hours");
-        check(3600, "1 hour");
-        check(600, "10 minutes");
-        check(5400, "1 hour and 30 minutes");
-        check(61, "1 minute and 1 second");
-        check(0, "0 seconds");
-        let at = time::macros::datetime!(2026-12-07 15:03:59 +01:00);
-        assert_eq!(format_time(at), "2026-12-07 14:03 UTC");
     }
 }

@@ -198,7 +198,8 @@ impl Accounts {
     }
 
     /// Sets a new password after checking the current one; every other
-    /// session ends, and the personal access tokens too if asked.
+    /// session ends, and the personal access tokens too if asked. The
+    /// notice to the account's address names the tokens that remain.
     ///
     /// # Errors
     /// [`AuthError::IncorrectPassword`], [`AuthError::Invalid`], [`AuthError::Throttled`].
@@ -224,17 +225,22 @@ impl Accounts {
         let hash = core.hasher.hash(&new_password).await?;
         core.replace_password(user.id, &hash, Some(session_id), tokens)
             .await?;
-        let now = core.clock.now_seconds();
-        let notice = mail_requests::password_notice(
-            &user,
-            PasswordChange::Changed,
-            mail_requests::origin(&ClientInfo::default(), now),
-        );
-        if let Err(error) = core
-            .store
-            .queue_mail(&mail_requests::queued(&notice, now))
-            .await
-        {
+        // The password is changed whatever happens to its notice.
+        let queued = async {
+            let now = core.clock.now_seconds();
+            let personal_tokens = core.personal_tokens_of_user(user.id).await?;
+            let notice = mail_requests::password_notice(
+                &user,
+                PasswordChange::Changed,
+                mail_requests::origin(&ClientInfo::default(), now),
+                &personal_tokens,
+            );
+            core.store
+                .queue_mail(&mail_requests::queued(&notice, now))
+                .await?;
+            Ok::<(), AuthError>(())
+        };
+        if let Err(error) = queued.await {
             tracing::warn!(%error, "the notice of a password change could not be queued");
         }
         Ok(())

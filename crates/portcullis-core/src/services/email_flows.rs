@@ -180,7 +180,8 @@ impl EmailFlows {
     }
 
     /// `POST /password/reset`: sets a new password, marks the address
-    /// proved, ends every session of the account and tells its address.
+    /// proved, ends every session of the account and tells its address,
+    /// naming the personal access tokens, which stay.
     ///
     /// # Errors
     /// [`AuthError::Invalid`] naming `token` or `code` when the proof is
@@ -208,8 +209,14 @@ impl EmailFlows {
             .map_err(|violations| password_refused("new_password", violations))?;
         let hash = core.hasher.hash(&password).await?;
         let now = core.clock.now_seconds();
-        let notice =
-            mail_requests::password_notice(&user, PasswordChange::Reset, origin(client, now));
+        // A reset keeps the personal access tokens: the notice names them.
+        let personal_tokens = core.personal_tokens_of_user(user.id).await?;
+        let notice = mail_requests::password_notice(
+            &user,
+            PasswordChange::Reset,
+            origin(client, now),
+            &personal_tokens,
+        );
         let spent = core
             .accounts
             .writing_account(

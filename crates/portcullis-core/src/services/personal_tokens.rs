@@ -152,21 +152,7 @@ impl PersonalTokens {
     /// [`AuthError::NotWithPersonalToken`].
     pub async fn list(&self, principal: &Principal) -> Result<Vec<PersonalTokenView>, AuthError> {
         principal.require_session()?;
-        let mut tokens = self
-            .core
-            .store
-            .personal_tokens_of_user(principal.user_id)
-            .await?;
-        let pending = self.core.personal_token_uses.pending();
-        for token in &mut tokens {
-            if let Some(used) = pending
-                .iter()
-                .find(|(id, _)| *id == token.id)
-                .map(|(_, at)| *at)
-            {
-                token.last_used_at = token.last_used_at.max(Some(used));
-            }
-        }
+        let tokens = self.core.personal_tokens_of_user(principal.user_id).await?;
         Ok(tokens.into_iter().map(PersonalTokenView::from).collect())
     }
 

@@ -8,7 +8,7 @@ use libtest_mimic::Trial;
 use portcullis_mail::test_smtp::TestSmtpOptions;
 use portcullis_mail::{
     AttemptOutcome, Delivery, DeliveryHistory, GiveUpReason, Link, Mailer, MessageContent,
-    OneTimeCode, OutgoingMessage, PasswordChange, Recipient,
+    OneTimeCode, OutgoingMessage, PasswordChange, Recipient, RemainingTokens,
 };
 
 use crate::{CODE, LINK, block_on, parse, requested, settings_for, start, trials, verification};
@@ -124,10 +124,12 @@ fn every_kind_arrives_with_its_own_subject() {
         MessageContent::PasswordChangedNotice {
             how: PasswordChange::Changed,
             requested,
+            personal_tokens: None,
         },
         MessageContent::PasswordChangedNotice {
             how: PasswordChange::Reset,
             requested,
+            personal_tokens: Some(RemainingTokens::default()),
         },
         MessageContent::Test { requested },
     ];

@@ -13,18 +13,19 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, Reply, TestServer, check_problem, read, text};
 
-const NEW_PASSWORD: &str = "a brand new passphrase for alice";
+pub(crate) const NEW_PASSWORD: &str = "a brand new passphrase for alice";
 
 /// A delivered message, decoded.
-struct Delivered {
-    to: String,
-    subject: String,
-    text: String,
+pub(crate) struct Delivered {
+    pub(crate) to: String,
+    pub(crate) subject: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
 }
 
 impl Delivered {
     /// The token of the link in the message.
-    fn token(&self) -> String {
+    pub(crate) fn token(&self) -> String {
         let start = self.text.find("token=").expect("a link with a token") + "token=".len();
         self.text[start..]
             .chars()
@@ -44,7 +45,7 @@ impl Delivered {
 
 /// An SMTP server for one test, or `None` (having said "skipped") when
 /// aiosmtpd is missing.
-fn smtp_server() -> Option<TestSmtpServer> {
+pub(crate) fn smtp_server() -> Option<TestSmtpServer> {
     if let Some(reason) = test_smtp::unavailable() {
         eprintln!("skipped: {reason}");
         return None;
@@ -53,7 +54,7 @@ fn smtp_server() -> Option<TestSmtpServer> {
 }
 
 /// A server that sends its mail to `smtp`, with `extra` flags.
-async fn server_mailing_to(smtp: &TestSmtpServer, extra: &[&str]) -> TestServer {
+pub(crate) async fn server_mailing_to(smtp: &TestSmtpServer, extra: &[&str]) -> TestServer {
     let url = smtp.smtp_url();
     let mut flags = vec![
         "--smtp-url",
@@ -81,6 +82,7 @@ async fn messages(smtp: &TestSmtpServer, count: usize) -> Vec<Delivered> {
                         to: message.recipients.join(","),
                         subject: parsed.subject().unwrap_or_default().to_owned(),
                         text: parsed.body_text(0).expect("a text part").into_owned(),
+                        html: parsed.body_html(0).expect("an HTML part").into_owned(),
                     }
                 })
                 .collect();
@@ -95,16 +97,16 @@ async fn messages(smtp: &TestSmtpServer, count: usize) -> Vec<Delivered> {
 }
 
 /// The last of `count` messages, once it has arrived.
-async fn message(smtp: &TestSmtpServer, count: usize) -> Delivered {
+pub(crate) async fn message(smtp: &TestSmtpServer, count: usize) -> Delivered {
     messages(smtp, count).await.pop().expect("a message")
 }
 
-async fn post(server: &TestServer, path: &str, body: Value) -> Reply {
+pub(crate) async fn post(server: &TestServer, path: &str, body: Value) -> Reply {
     read(server.client.post(server.url(path)).json(&body)).await
 }
 
 #[track_caller]
-fn check_accepted(reply: &Reply) {
+pub(crate) fn check_accepted(reply: &Reply) {
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text());
 }
 
@@ -565,7 +567,7 @@ async fn with_verification_required_an_unproved_address_cannot_log_in_until_veri
 }
 
 /// A form POST, as a browser sends it.
-async fn post_form(server: &TestServer, path: &str, fields: &[(&str, &str)]) -> Reply {
+pub(crate) async fn post_form(server: &TestServer, path: &str, fields: &[(&str, &str)]) -> Reply {
     let body = serde_urlencoded::to_string(fields).unwrap();
     read(
         server

@@ -25,6 +25,7 @@ mod import_export;
 mod introspection;
 mod mail;
 mod operations;
+mod password_notices;
 mod passwords;
 mod permissions;
 mod personal_tokens;
