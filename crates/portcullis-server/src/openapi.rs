@@ -30,10 +30,10 @@ use serde_json::Value;
 use crate::error::{OAuthErrorBody, Problem};
 use crate::responses::{
     BadRequest, EmailCodeLoginOff, EmailTaken, InsufficientScope, InternalError, LastAdministrator,
-    NotFound, OAuthBadRequest, OAuthInsufficientScope, OAuthInvalidClient, OAuthPayloadTooLarge, OAuthRequestTimeout,
-    OAuthServerError, OAuthTooManyAttempts, OAuthUnauthorized, OAuthUnavailable, PayloadTooLarge,
-    PersonalTokenNotAllowed, RequestTimeout, SignupClosed, TooManyAttempts, Unauthorized,
-    Unavailable, UnsupportedMediaType, ValidationFailed,
+    NotFound, OAuthBadRequest, OAuthInsufficientScope, OAuthInvalidClient, OAuthPayloadTooLarge,
+    OAuthRequestTimeout, OAuthServerError, OAuthTooManyAttempts, OAuthUnauthorized,
+    OAuthUnavailable, PayloadTooLarge, PersonalTokenNotAllowed, RequestTimeout, SignupClosed,
+    TooManyAttempts, Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::text_input::STORABLE_TEXT_PATTERN;
 use crate::wire::EditableRoleName;

@@ -74,7 +74,11 @@ pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Json<
         response_modes_supported: &["query"],
         grant_types_supported: &["authorization_code", "refresh_token", "password"],
         code_challenge_methods_supported: &["S256"],
-        token_endpoint_auth_methods_supported: &["client_secret_basic", "client_secret_post", "none"],
+        token_endpoint_auth_methods_supported: &[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
         subject_types_supported: &["public"],
         id_token_signing_alg_values_supported: keys
             .id_token_algorithms()
@@ -83,8 +87,17 @@ pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Json<
             .collect(),
         access_token_signing_alg_values_supported: vec![keys.access_token_algorithm().to_string()],
         claims_supported: &[
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email",
-            "email_verified", "name",
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "sid",
+            "email",
+            "email_verified",
+            "name",
         ],
         prompt_values_supported: &["none", "login", "consent"],
         authorization_response_iss_parameter_supported: true,

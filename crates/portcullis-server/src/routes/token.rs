@@ -22,7 +22,8 @@ use crate::body_deadline::is_body_timeout;
 use crate::error::{OAuthError, no_store_headers};
 use crate::extract::{Client, is_json};
 use crate::responses::{
-    OAuthBadRequest, OAuthInvalidClient, OAuthPayloadTooLarge, OAuthServerError, OAuthTooManyAttempts, OAuthUnavailable,
+    OAuthBadRequest, OAuthInvalidClient, OAuthPayloadTooLarge, OAuthServerError,
+    OAuthTooManyAttempts, OAuthUnavailable,
 };
 use crate::state::AppState;
 use crate::text_input::{UNSTORABLE_MESSAGE, is_storable};

@@ -11,6 +11,7 @@
 //! builders and the `assert_*` checks.
 
 mod accounts;
+mod browser_sign_in;
 mod clients;
 mod concurrency;
 mod credentials;
@@ -94,6 +95,10 @@ pub(crate) const TESTS: &[SuiteTest] = &[
     on_one_thread!(accounts::roles),
     on_one_thread!(accounts::delete_user_cascades),
     on_one_thread!(accounts::the_last_administrator_stays),
+    on_one_thread!(browser_sign_in::sessions_of_every_origin),
+    on_one_thread!(browser_sign_in::authorization_codes_are_redeemed_once),
+    on_one_thread!(browser_sign_in::consents_are_remembered_per_user_and_client),
+    on_one_thread!(browser_sign_in::a_clients_sessions_end_together),
     on_one_thread!(clients::clients),
     on_one_thread!(clients::client_records_the_store_refuses),
     on_one_thread!(sessions::sessions),
