@@ -1,6 +1,7 @@
 //! Fixtures and oracles shared by the fuzz targets in `fuzz_targets/`.
 //!
-//! Everything here is deterministic: one fixed Ed25519 key, one fixed clock,
+//! Everything here is deterministic: one fixed Ed25519 key (the ring's keys
+//! of the other algorithms, which no target uses, are random), one fixed clock,
 //! one fixed refresh-token session. So the valid tokens committed in
 //! `corpus/` stay valid for ever, a crash reproduces from its input alone,
 //! and `examples/seeds.rs` can rewrite the seed corpus at any time.
@@ -15,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer as _, Verifier as _};
 use portcullis_core::clock::ManualClock;
-use portcullis_core::keys::{KeyRing, PrivateKey, SigningKey};
+use portcullis_core::keys::{KeyRing, PrivateKey, SigningAlgorithm, SigningKey};
 use portcullis_core::refresh::{RefreshToken, SessionRefreshKey};
 use portcullis_core::tokens::{AccessGrant, AccessTokenClaims, AccessTokens, is_access_token_type};
 use portcullis_server::fuzzing::{HeaderMap, header};
@@ -64,25 +65,33 @@ pub fn token_fixture() -> &'static TokenFixture {
         private_pkcs8.extend_from_slice(&RING_SEED);
         let key = SigningKey {
             kid: thumbprint(&public_key),
+            algorithm: SigningAlgorithm::EdDSA,
             created_at: now - Duration::days(1),
             active_from: now - Duration::days(1),
             retiring_since: None,
             private_key: PrivateKey::Plain(private_pkcs8),
-            public_key,
+            public_key: public_key.to_vec(),
         };
-        let public_jwk_json = serde_json::to_string(&key.public_jwk()).expect("a JWK serialises");
+        let public_jwk_json =
+            serde_json::to_string(&key.public_jwk().expect("the fixture's key is well formed"))
+                .expect("a JWK serialises");
+        // A ring holds a key of every algorithm; the targets use the Ed25519
+        // one (access tokens are EdDSA here), the others are made at random.
+        let others = [SigningAlgorithm::ES256, SigningAlgorithm::RS256]
+            .map(|algorithm| SigningKey::generate(algorithm, key.created_at, key.active_from));
         let ring = KeyRing::new(
-            std::slice::from_ref(&key),
+            &[[key.clone()].as_slice(), &others].concat(),
             now,
             Duration::seconds(LIFETIME_SECONDS + LEEWAY_SECONDS),
         )
-        .expect("the fixture's key is active");
+        .expect("the fixture's keys are active");
         let tokens = AccessTokens::new(
             Arc::new(ManualClock::starting_at(now)),
             ISSUER.to_owned(),
             AUDIENCE.to_owned(),
             Duration::seconds(LIFETIME_SECONDS),
             Duration::seconds(LEEWAY_SECONDS),
+            SigningAlgorithm::EdDSA,
             ring,
         );
         let fixture = TokenFixture {

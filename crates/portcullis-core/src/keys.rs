@@ -8,7 +8,7 @@
 //! when one is configured ([`crate::key_encryption`]). The `kid` is the
 //! RFC 7638 JWK thumbprint of the public key, so it is stable and derivable
 //! by anyone holding the JWKS. What differs between the algorithms' keys is
-//! in [`key_pairs`].
+//! in `key_pairs`.
 //!
 //! A key's life is in its times, so every instance agrees on it whatever
 //! it last read: it is published from its creation, signs from

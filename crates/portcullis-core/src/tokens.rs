@@ -1,7 +1,7 @@
 //! Access tokens: JWTs (RFC 9068 profile) signed with the configured
 //! algorithm (EdDSA unless `--access-token-alg` says ES256 or RS256), and
 //! their verification; the id tokens of OpenID Connect are signed with the
-//! same ring ([`id_tokens`]).
+//! same ring (`id_tokens`).
 //!
 //! Verification is strict and boring on purpose: the algorithm is pinned to
 //! the configured one, the key is chosen by `kid` among our own keys of that

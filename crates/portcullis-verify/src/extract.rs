@@ -18,7 +18,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::verifier::{Claims, Verifier, VerifyError};
+use crate::errors::VerifyError;
+use crate::verifier::{Claims, Verifier};
 
 /// A permission an extractor requires; declare one with [`permission!`](crate::permission).
 pub trait Permission {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use reqwest::redirect::Policy;
 use reqwest::{StatusCode, Url};
 
-use crate::verifier::ConfigError;
+use crate::errors::ConfigError;
 
 /// Whether plain `http://` is accepted for a host that is not loopback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

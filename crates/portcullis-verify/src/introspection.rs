@@ -26,8 +26,10 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::builder::MAX_INTROSPECTION_CACHE;
+use crate::errors::VerifyError;
 use crate::http::{FetchError, Http};
-use crate::verifier::{Claims, MAX_INTROSPECTION_CACHE, VerifyError};
+use crate::verifier::Claims;
 
 /// The largest introspection answer read, in bytes.
 const INTROSPECTION_BODY_LIMIT: usize = 64 * 1024;

@@ -16,40 +16,38 @@
 //!   refetches, or, while refetching is rate-limited, answers `503` with
 //!   `Retry-After`. The `iat` is read before the signature is checked; a
 //!   forger choosing it chooses only between `401` and `503` for itself.
-//! - A key without `kid`, with a `use` other than `sig`, an `alg` other than
-//!   EdDSA, or not an Ed25519 public key is skipped; a `kid` naming two
-//!   different keys names neither. A set with no usable key is a failed fetch.
+//! - A set with no usable key of the expected algorithm (see `key_set`) is
+//!   a failed fetch: the keys held stay.
 //!
 //! It never trusts a key from anywhere but the configured JWKS URL.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::DecodingKey;
-use serde::Deserialize;
-
+use crate::algorithm::SigningAlgorithm;
+use crate::builder::JWKS_REFETCH_INTERVAL;
+use crate::errors::VerifyError;
 use crate::http::Http;
-use crate::verifier::{JWKS_REFETCH_INTERVAL, VerifyError};
+use crate::key_set::{PublicKey, usable_keys};
 
 /// The least time between two fetches after one failed.
 const JWKS_RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
-/// The largest JWKS read, in bytes (an Ed25519 JWK is about 150).
+/// The largest JWKS read, in bytes (an Ed25519 JWK is about 150, an RSA one about 450).
 pub(crate) const JWKS_BODY_LIMIT: usize = 256 * 1024;
 
 /// The keys tokens may be signed with, and how they are kept fresh.
 pub(crate) struct KeyCache {
     url: String,
+    /// The algorithm tokens must be signed with: a set without a key of it is a failed fetch.
+    algorithm: SigningAlgorithm,
     http: Arc<Http>,
     refresh_interval: Duration,
     /// Clock skew tolerated between this host and Portcullis.
     leeway: Duration,
-    keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
+    keys: RwLock<Arc<HashMap<String, PublicKey>>>,
     /// The fetch history; holding the lock is what makes fetches one at a time.
     fetches: tokio::sync::Mutex<FetchHistory>,
     /// Whether a background refresh task is alive (cleared by the task when it ends).
@@ -79,12 +77,14 @@ struct Attempt {
 impl KeyCache {
     pub(crate) fn new(
         url: String,
+        algorithm: SigningAlgorithm,
         http: Arc<Http>,
         refresh_interval: Duration,
         leeway: Duration,
     ) -> Self {
         Self {
             url,
+            algorithm,
             http,
             refresh_interval,
             leeway,
@@ -105,7 +105,7 @@ impl KeyCache {
         &self,
         kid: &str,
         issued_at: Option<u64>,
-    ) -> Result<DecodingKey, VerifyError> {
+    ) -> Result<PublicKey, VerifyError> {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }
@@ -158,7 +158,7 @@ impl KeyCache {
         issued_at.saturating_add(leeway) >= sent_at && issued_at <= now.saturating_add(leeway)
     }
 
-    fn cached(&self, kid: &str) -> Option<DecodingKey> {
+    fn cached(&self, kid: &str) -> Option<PublicKey> {
         self.keys
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -171,7 +171,7 @@ impl KeyCache {
         let sent = Instant::now();
         let sent_at_unix = unix_now();
         let fetched = match self.http.get(&self.url, JWKS_BODY_LIMIT).await {
-            Ok(body) => usable_keys(&body),
+            Ok(body) => usable_keys(&body, self.algorithm),
             Err(error) => Err(error.to_string()),
         };
         history.last_attempt = Some(Attempt {
@@ -247,165 +247,4 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
-}
-
-#[derive(Deserialize)]
-struct KeySetDocument {
-    keys: Vec<serde_json::Value>,
-}
-
-/// The members of a JWK this crate reads; any may be missing or malformed.
-#[derive(Deserialize)]
-struct Jwk {
-    kid: Option<String>,
-    kty: Option<String>,
-    crv: Option<String>,
-    x: Option<String>,
-    #[serde(rename = "use")]
-    key_use: Option<String>,
-    alg: Option<String>,
-    key_ops: Option<Vec<String>>,
-}
-
-/// The Ed25519 verification keys of a JWKS by `kid`, skipping keys that
-/// cannot verify Portcullis tokens and refusing `kid`s that name two keys.
-pub(crate) fn usable_keys(body: &[u8]) -> Result<HashMap<String, DecodingKey>, String> {
-    let document: KeySetDocument = serde_json::from_slice(body)
-        .map_err(|error| format!("the JWKS is not a JSON key set: {error}"))?;
-    // `None`: the kid names two different keys.
-    let mut by_kid: HashMap<String, Option<[u8; 32]>> = HashMap::new();
-    for value in document.keys {
-        let Some((kid, public_key)) = usable_key(value) else {
-            continue;
-        };
-        match by_kid.entry(kid) {
-            Entry::Vacant(entry) => {
-                entry.insert(Some(public_key));
-            }
-            Entry::Occupied(mut entry) => {
-                if *entry.get() != Some(public_key) {
-                    tracing::warn!(kid = %entry.key(), "the JWKS names two keys with one kid; neither is trusted");
-                    entry.insert(None);
-                }
-            }
-        }
-    }
-    let keys: HashMap<String, DecodingKey> = by_kid
-        .into_iter()
-        .filter_map(|(kid, key)| Some((kid, DecodingKey::from_ed_der(&key?))))
-        .collect();
-    if keys.is_empty() {
-        return Err("the JWKS holds no usable Ed25519 signing key".to_owned());
-    }
-    Ok(keys)
-}
-
-/// The `kid` and raw public key of a JWK that can verify Portcullis tokens.
-fn usable_key(value: serde_json::Value) -> Option<(String, [u8; 32])> {
-    let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
-        tracing::debug!("skipped a JWK of an unexpected shape");
-        return None;
-    };
-    let usable = jwk.kty.as_deref() == Some("OKP")
-        && jwk.crv.as_deref() == Some("Ed25519")
-        && jwk
-            .key_use
-            .as_deref()
-            .is_none_or(|key_use| key_use == "sig")
-        && jwk
-            .alg
-            .as_deref()
-            .is_none_or(|alg| alg == "EdDSA" || alg == "Ed25519")
-        && jwk
-            .key_ops
-            .as_ref()
-            .is_none_or(|ops| ops.iter().any(|op| op == "verify"));
-    let kid = jwk.kid.filter(|kid| !kid.is_empty());
-    let (true, Some(kid), Some(x)) = (usable, kid, jwk.x) else {
-        tracing::debug!("skipped a JWK that cannot verify Portcullis tokens");
-        return None;
-    };
-    let public_key = URL_SAFE_NO_PAD.decode(x).ok()?.try_into().ok()?;
-    Some((kid, public_key))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const X_A: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
-
-    fn jwk(kid: &str, x: &str, extra: &[(&str, &str)]) -> serde_json::Value {
-        let mut jwk = serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "kid": kid, "x": x });
-        for (name, value) in extra {
-            jwk[*name] = serde_json::Value::from(*value);
-        }
-        jwk
-    }
-
-    #[track_caller]
-    fn check(keys: Vec<serde_json::Value>, expected_kids: &[&str]) {
-        let body = serde_json::json!({ "keys": keys }).to_string();
-        let outcome = usable_keys(body.as_bytes());
-        let mut kids: Vec<String> = outcome
-            .map(|keys| keys.into_keys().collect())
-            .unwrap_or_default();
-        kids.sort();
-        assert_eq!(kids, expected_kids);
-    }
-
-    #[test]
-    fn only_usable_ed25519_signing_keys_are_kept() {
-        let x_b = URL_SAFE_NO_PAD.encode([7_u8; 32]);
-        check(vec![jwk("a", X_A, &[])], &["a"]);
-        check(
-            vec![jwk("a", X_A, &[("use", "sig"), ("alg", "EdDSA")])],
-            &["a"],
-        );
-        check(
-            vec![jwk("a", X_A, &[("use", "enc")]), jwk("b", &x_b, &[])],
-            &["b"],
-        );
-        check(
-            vec![jwk("a", X_A, &[("alg", "RS256")]), jwk("b", &x_b, &[])],
-            &["b"],
-        );
-        check(
-            vec![jwk("a", X_A, &[("crv", "X25519")]), jwk("b", &x_b, &[])],
-            &["b"],
-        );
-        check(
-            vec![jwk("a", X_A, &[("kty", "EC")]), jwk("b", &x_b, &[])],
-            &["b"],
-        );
-        check(vec![jwk("", X_A, &[]), jwk("b", &x_b, &[])], &["b"]);
-        check(vec![jwk("a", "c2hvcnQ", &[]), jwk("b", &x_b, &[])], &["b"]);
-        let mut no_kid = jwk("a", X_A, &[]);
-        no_kid.as_object_mut().unwrap().remove("kid");
-        check(vec![no_kid, jwk("b", &x_b, &[])], &["b"]);
-        let mut numeric_kid = jwk("a", X_A, &[]);
-        numeric_kid["kid"] = serde_json::json!(7);
-        check(vec![numeric_kid, jwk("b", &x_b, &[])], &["b"]);
-        // Nothing usable is a failed fetch, not an empty trust list.
-        check(vec![jwk("a", X_A, &[("use", "enc")])], &[]);
-    }
-
-    #[test]
-    fn a_kid_naming_two_keys_names_neither_in_any_order() {
-        let x_b = URL_SAFE_NO_PAD.encode([7_u8; 32]);
-        let other = jwk("other", X_A, &[]);
-        check(
-            vec![jwk("a", X_A, &[]), jwk("a", &x_b, &[]), other.clone()],
-            &["other"],
-        );
-        check(
-            vec![jwk("a", &x_b, &[]), jwk("a", X_A, &[]), other.clone()],
-            &["other"],
-        );
-        // The same key twice is one key.
-        check(
-            vec![jwk("a", X_A, &[]), jwk("a", X_A, &[]), other],
-            &["a", "other"],
-        );
-    }
 }

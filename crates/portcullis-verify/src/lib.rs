@@ -1,7 +1,10 @@
 //! Protect a Rust API with Portcullis: verify its
 //! access tokens and personal access tokens, and require permissions.
 //!
-//! Access tokens (EdDSA JWTs) are verified locally against the server's JWKS,
+//! Access tokens (JWTs signed with the server's `--access-token-alg`: EdDSA
+//! by default, ES256 or RS256 when told with [`VerifierBuilder::algorithm`];
+//! any other algorithm, `none` and HMAC are refused) are verified locally
+//! against the server's JWKS,
 //! fetched on first use, refreshed in the background every minute (so a key
 //! the server withdraws stops verifying), and refetched early when a token
 //! names a key that may have been published since the last fetch, at most
@@ -75,13 +78,24 @@
 //! }
 //! ```
 
+mod algorithm;
+mod builder;
+mod errors;
 #[cfg(feature = "axum")]
 mod extract;
 mod http;
 mod introspection;
 mod jwks;
+mod key_set;
 mod verifier;
 
+pub use algorithm::SigningAlgorithm;
+pub use builder::{
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE, DEFAULT_INTROSPECTION_CONCURRENCY,
+    DEFAULT_JWKS_REFRESH_INTERVAL, JWKS_REFETCH_INTERVAL, MAX_FETCH_TIMEOUT,
+    MAX_INTROSPECTION_CACHE, MAX_LEEWAY, RevocationCheck, VerifierBuilder,
+};
+pub use errors::{ConfigError, VerifyError};
 #[cfg(feature = "axum")]
 pub use extract::{
     Authenticated, Owner, OwnerOr, Permission, Rejection, RevocationChecked,
@@ -89,9 +103,4 @@ pub use extract::{
 };
 /// The HTTP client's types that the builder takes (root certificates, client options).
 pub use reqwest;
-pub use verifier::{
-    Claims, ConfigError, DEFAULT_FETCH_TIMEOUT, DEFAULT_INTROSPECTION_CACHE,
-    DEFAULT_INTROSPECTION_CONCURRENCY, DEFAULT_JWKS_REFRESH_INTERVAL, JWKS_REFETCH_INTERVAL,
-    MAX_FETCH_TIMEOUT, MAX_INTROSPECTION_CACHE, MAX_LEEWAY, RevocationCheck, Verifier,
-    VerifierBuilder, VerifyError,
-};
+pub use verifier::{Claims, Verifier};

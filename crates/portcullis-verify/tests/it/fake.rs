@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use portcullis_core::SystemClock;
-use portcullis_core::keys::{KeyRing, SigningKey};
+use portcullis_core::keys::{KeyRing, SigningAlgorithm, SigningKey};
 use portcullis_core::tokens::{AccessGrant, AccessTokens};
 use portcullis_verify::Verifier;
 use serde_json::{Value, json};
@@ -47,12 +47,25 @@ pub(crate) const INTROSPECTION_CREDENTIAL: &str = "pat_introspector";
 /// How long the fake takes to answer a JWKS request unless told otherwise.
 const JWKS_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// A key of every algorithm, signing since the epoch and made once per test
+/// binary (an RSA key takes a while): what a signer's ring holds besides its own key.
+fn other_lines() -> Vec<SigningKey> {
+    static KEYS: LazyLock<Vec<SigningKey>> = LazyLock::new(|| {
+        let epoch = OffsetDateTime::UNIX_EPOCH;
+        SigningAlgorithm::ALL
+            .map(|algorithm| SigningKey::generate(algorithm, epoch, epoch))
+            .to_vec()
+    });
+    KEYS.clone()
+}
+
 /// Makes a personal access token in the real format.
 pub(crate) fn personal_token() -> String {
     new_personal_token()
 }
 
-/// Signs access tokens as Portcullis does, with one fresh Ed25519 key.
+/// Signs access tokens as Portcullis does, with one fresh key of its
+/// algorithm (Ed25519 unless told).
 pub(crate) struct Signer {
     key: SigningKey,
     tokens: AccessTokens,
@@ -60,29 +73,32 @@ pub(crate) struct Signer {
 
 impl Signer {
     pub(crate) fn new() -> Self {
-        Self::with_issuer(ISSUER)
+        Self::of(SigningAlgorithm::EdDSA)
     }
 
-    pub(crate) fn with_issuer(issuer: &str) -> Self {
+    /// A signer of `algorithm` tokens for the fake's issuer.
+    pub(crate) fn of(algorithm: SigningAlgorithm) -> Self {
         let now = OffsetDateTime::now_utc();
-        let key = SigningKey::generate(now, now);
-        Self::from_key(key, issuer)
+        Self::from_key(SigningKey::generate(algorithm, now, now), ISSUER)
     }
 
     fn from_key(key: SigningKey, issuer: &str) -> Self {
         let lifetime = Duration::minutes(15);
-        let ring = KeyRing::new(
-            std::slice::from_ref(&key),
-            OffsetDateTime::now_utc(),
-            lifetime,
-        )
-        .expect("an active key");
+        // Portcullis's ring holds a key of every algorithm; only this
+        // signer's is ever published or signs here.
+        let keys: Vec<SigningKey> = other_lines()
+            .into_iter()
+            .filter(|other| other.algorithm != key.algorithm)
+            .chain([key.clone()])
+            .collect();
+        let ring = KeyRing::new(&keys, OffsetDateTime::now_utc(), lifetime).expect("active keys");
         let tokens = AccessTokens::new(
             Arc::new(SystemClock),
             issuer.to_owned(),
             issuer.to_owned(),
             lifetime,
             Duration::seconds(1),
+            key.algorithm,
             ring,
         );
         Self { key, tokens }
@@ -93,14 +109,19 @@ impl Signer {
         Self::from_key(self.key.clone(), issuer)
     }
 
-    /// A token with exactly these claims, signed with this key and the
-    /// headers Portcullis writes (`EdDSA`, `at+jwt`, the `kid`).
+    /// A token with exactly these claims, signed with this Ed25519 key and
+    /// the headers Portcullis writes (`EdDSA`, `at+jwt`, the `kid`).
     pub(crate) fn token_with_claims(&self, claims: &Value) -> String {
         self.token_naming_kid(&self.key.kid, claims)
     }
 
-    /// A token signed with this key whose header names `kid`, maybe another key's.
+    /// A token signed with this Ed25519 key whose header names `kid`, maybe another key's.
     pub(crate) fn token_naming_kid(&self, kid: &str, claims: &Value) -> String {
+        assert_eq!(
+            self.key.algorithm,
+            SigningAlgorithm::EdDSA,
+            "an Ed25519 signer"
+        );
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
         header.typ = Some("at+jwt".to_owned());
         header.kid = Some(kid.to_owned());
@@ -116,7 +137,12 @@ impl Signer {
 
     /// The public key as the JWKS serves it.
     pub(crate) fn jwk(&self) -> Value {
-        serde_json::to_value(self.key.public_jwk()).unwrap()
+        serde_json::to_value(self.key.public_jwk().unwrap()).unwrap()
+    }
+
+    /// The public key as stored (for RSA, PKCS#1 `RSAPublicKey` DER).
+    pub(crate) fn public_key(&self) -> &[u8] {
+        &self.key.public_key
     }
 
     /// A token for a new user and session, granting `scope`; returns it with the user id.

@@ -4,6 +4,7 @@
 //! they are exactly what the real server issues. One test binary, one module
 //! per concern.
 
+mod algorithms;
 mod fake;
 mod fetching;
 mod introspection;

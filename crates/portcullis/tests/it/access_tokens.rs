@@ -105,7 +105,7 @@ async fn the_access_token_is_an_eddsa_at_jwt_with_the_contract_claims() {
         kid
     );
 
-    let keys = server.jwks().await;
+    let keys = server.jwks_of("EdDSA").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let key = &keys[0];
     assert_eq!(key["kid"], kid.as_str());

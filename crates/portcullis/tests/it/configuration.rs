@@ -261,6 +261,7 @@ fn serve_help_lists_every_setting() {
         "--issuer",
         "--audience",
         "--access-ttl",
+        "--access-token-alg",
         "--refresh-ttl",
         "--session-max-age",
         "--refresh-reuse-grace",

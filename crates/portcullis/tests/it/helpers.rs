@@ -648,6 +648,15 @@ impl TestServer {
         let body: Value = response.json().await.unwrap();
         body["keys"].as_array().expect("keys is an array").clone()
     }
+
+    /// The keys of the JWKS whose `alg` is `algorithm`.
+    pub(crate) async fn jwks_of(&self, algorithm: &str) -> Vec<Value> {
+        self.jwks()
+            .await
+            .into_iter()
+            .filter(|key| key["alg"] == algorithm)
+            .collect()
+    }
 }
 
 impl TestServer {
@@ -1009,6 +1018,41 @@ pub(crate) fn run_to_exit(args: &[&str]) -> Output {
             );
         }
     }
+}
+
+/// What `portcullis keys rotate` printed: one `(kid, algorithm)` a line,
+/// one line per algorithm; asserts exit 0.
+#[track_caller]
+pub(crate) fn rotated_keys(output: &Output) -> Vec<(String, String)> {
+    assert_exit(output, 0, "keys rotate");
+    let lines: Vec<(String, String)> = stdout(output)
+        .lines()
+        .map(|line| {
+            let (kid, algorithm) = line
+                .split_once('\t')
+                .unwrap_or_else(|| panic!("{line:?} is not `kid<TAB>algorithm`"));
+            (kid.to_owned(), algorithm.to_owned())
+        })
+        .collect();
+    let mut algorithms: Vec<&str> = lines
+        .iter()
+        .map(|(_, algorithm)| algorithm.as_str())
+        .collect();
+    algorithms.sort_unstable();
+    assert_eq!(algorithms, ALGORITHMS, "one new key per algorithm");
+    lines
+}
+
+/// Every signing algorithm, as `keys list` and the JWKS name them, sorted.
+pub(crate) const ALGORITHMS: [&str; 3] = ["ES256", "EdDSA", "RS256"];
+
+/// The kid of `algorithm` among `(kid, algorithm)` pairs.
+#[track_caller]
+pub(crate) fn kid_of_algorithm(keys: &[(String, String)], algorithm: &str) -> String {
+    keys.iter()
+        .find(|(_, of)| of == algorithm)
+        .map(|(kid, _)| kid.clone())
+        .unwrap_or_else(|| panic!("no {algorithm} key in {keys:?}"))
 }
 
 /// Runs `portcullis serve --listen 127.0.0.1:0 EXTRA` in an empty folder and

@@ -5,6 +5,7 @@
 //! PostgreSQL, a database that goes away, nginx, PyJWT) are the `services`
 //! binary, whose harness reports a missing service as ignored.
 
+mod access_token_algorithms;
 mod access_tokens;
 mod accounts;
 mod admin;

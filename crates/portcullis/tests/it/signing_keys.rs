@@ -1,19 +1,24 @@
 //! Signing keys and the token commands of the command line (API.md "Command
-//! line"): the first start makes exactly one key, `keys list` and `keys
-//! rotate` print what the contract says, a rotation makes new tokens use the
-//! new key while tokens signed before it keep verifying and the JWKS lists
-//! both, and `token verify` prints the claims of a good token and refuses a
-//! bad or revoked one with exit code 1.
+//! line"): the first start makes exactly one key of every algorithm (EdDSA,
+//! ES256, RS256), the JWKS lists each with its members and its RFC 7638
+//! thumbprint as `kid`, `keys list` and `keys rotate` print what the
+//! contract says, a rotation makes new tokens use the new keys while tokens
+//! signed before keep verifying and the JWKS lists both, and `token verify`
+//! prints the claims of a good token and refuses a bad or revoked one with
+//! exit code 1.
 //!
 //! A running server reloads the keys every half second, so a change made
 //! from the command line counts within a second.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::helpers::{
-    PASSWORD, TestServer, assert_exit, jwt_claims, jwt_header, now_unix, stderr, stdout, text,
-    with_signature_changed,
+    ALGORITHMS, PASSWORD, TestServer, assert_exit, jwt_claims, jwt_header, kid_of_algorithm,
+    now_unix, rotated_keys, sorted_keys, stderr, stdout, text, with_signature_changed,
 };
 
 fn kid_of(access_token: &str) -> String {
@@ -21,9 +26,10 @@ fn kid_of(access_token: &str) -> String {
 }
 
 /// One line of `keys list`: kid, algorithm, state, created.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct KeyLine {
     kid: String,
+    algorithm: String,
     state: String,
     created_unix: i64,
 }
@@ -36,14 +42,65 @@ fn keys_list(server: &TestServer) -> Vec<KeyLine> {
         .map(|line| {
             let fields: Vec<&str> = line.split('\t').collect();
             assert_eq!(fields.len(), 4, "keys list line {line:?}");
-            assert_eq!(fields[1], "EdDSA", "{line:?}");
+            assert!(ALGORITHMS.contains(&fields[1]), "{line:?}");
             KeyLine {
                 kid: fields[0].to_owned(),
+                algorithm: fields[1].to_owned(),
                 state: fields[2].to_owned(),
                 created_unix: unix_seconds(fields[3]),
             }
         })
         .collect()
+}
+
+/// `(kid, algorithm)` of the keys in `state`.
+fn in_state(keys: &[KeyLine], state: &str) -> Vec<(String, String)> {
+    keys.iter()
+        .filter(|key| key.state == state)
+        .map(|key| (key.kid.clone(), key.algorithm.clone()))
+        .collect()
+}
+
+/// The kids of `keys`, sorted.
+fn sorted_kids<'a>(keys: impl IntoIterator<Item = &'a (String, String)>) -> Vec<String> {
+    let mut kids: Vec<String> = keys.into_iter().map(|(kid, _)| kid.clone()).collect();
+    kids.sort();
+    kids
+}
+
+/// The RFC 7638 thumbprint of a JWK, written again here (the required
+/// members of its `kty` in lexicographic order, no whitespace, SHA-256).
+fn thumbprint(jwk: &Value) -> String {
+    let member = |name: &str| text(jwk, name);
+    let canonical = match member("kty").as_str() {
+        "OKP" => format!(
+            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+            member("crv"),
+            member("x")
+        ),
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            member("crv"),
+            member("x"),
+            member("y")
+        ),
+        "RSA" => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            member("e"),
+            member("n")
+        ),
+        other => panic!("unexpected kty {other}"),
+    };
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// The length of a base64url member once decoded.
+#[track_caller]
+fn decoded_length(jwk: &Value, member: &str) -> usize {
+    URL_SAFE_NO_PAD
+        .decode(text(jwk, member))
+        .unwrap_or_else(|error| panic!("{member} of {jwk}: {error}"))
+        .len()
 }
 
 /// Seconds since the epoch of an RFC 3339 UTC time (`Z`, optional fraction).
@@ -92,52 +149,98 @@ fn rfc3339_reading_is_right() {
 }
 
 #[tokio::test]
-async fn the_first_start_generates_exactly_one_active_key() {
+async fn the_first_start_generates_one_active_key_of_every_algorithm() {
     let server = TestServer::spawn().await;
     let keys = keys_list(&server);
-    assert_eq!(keys.len(), 1, "{keys:?}");
-    assert_eq!(keys[0].state, "active");
-    assert!(
-        (keys[0].created_unix - now_unix()).abs() <= 60,
-        "created {} is not now",
-        keys[0].created_unix
-    );
-    assert_eq!(jwks_kids(&server).await, [keys[0].kid.clone()]);
+    let active = in_state(&keys, "active");
+    assert_eq!(active.len(), keys.len(), "{keys:?}");
+    let mut algorithms: Vec<&str> = keys.iter().map(|key| key.algorithm.as_str()).collect();
+    algorithms.sort_unstable();
+    assert_eq!(algorithms, ALGORITHMS, "{keys:?}");
+    for key in &keys {
+        assert!(
+            (key.created_unix - now_unix()).abs() <= 60,
+            "created {} is not now",
+            key.created_unix
+        );
+    }
+    assert_eq!(jwks_kids(&server).await, sorted_kids(&active));
     let access = text(
         &server.user_with_tokens("ada@example.com").await,
         "access_token",
     );
-    assert_eq!(kid_of(&access), keys[0].kid);
+    assert_eq!(kid_of(&access), kid_of_algorithm(&active, "EdDSA"));
 
     let server = server.kill_and_restart().await;
-    assert_eq!(keys_list(&server), keys, "a restart made another key");
-    assert_eq!(jwks_kids(&server).await, [keys[0].kid.clone()]);
+    assert_eq!(keys_list(&server), keys, "a restart made other keys");
+    assert_eq!(jwks_kids(&server).await, sorted_kids(&active));
+}
+
+/// API.md "For the APIs that you protect": every live key of every
+/// algorithm, with `kty`, `kid`, `alg`, `use` and its public members only.
+#[tokio::test]
+async fn the_jwks_lists_each_key_type_with_its_members_and_thumbprint() {
+    let server = TestServer::spawn().await;
+    let jwks = server.jwks().await;
+    assert_eq!(jwks.len(), 3, "{jwks:?}");
+    for jwk in &jwks {
+        let (members, alg): (&[&str], &str) = match text(jwk, "kty").as_str() {
+            "OKP" => {
+                assert_eq!(jwk["crv"], "Ed25519");
+                assert_eq!(decoded_length(jwk, "x"), 32);
+                (&["alg", "crv", "kid", "kty", "use", "x"], "EdDSA")
+            }
+            "EC" => {
+                assert_eq!(jwk["crv"], "P-256");
+                assert_eq!(
+                    (decoded_length(jwk, "x"), decoded_length(jwk, "y")),
+                    (32, 32)
+                );
+                (&["alg", "crv", "kid", "kty", "use", "x", "y"], "ES256")
+            }
+            "RSA" => {
+                assert_eq!(decoded_length(jwk, "n"), 256, "a 2048-bit modulus");
+                assert_eq!(jwk["e"], "AQAB");
+                (&["alg", "e", "kid", "kty", "n", "use"], "RS256")
+            }
+            other => panic!("unexpected kty {other} in {jwk}"),
+        };
+        assert_eq!(sorted_keys(jwk), members, "{jwk}");
+        assert_eq!(jwk["alg"], alg);
+        assert_eq!(jwk["use"], "sig");
+        assert_eq!(
+            text(jwk, "kid"),
+            thumbprint(jwk),
+            "the kid is the thumbprint"
+        );
+    }
 }
 
 #[tokio::test]
-async fn rotation_publishes_the_new_key_before_it_signs() {
+async fn rotation_publishes_the_new_keys_before_they_sign() {
     let server = TestServer::spawn().await;
     server.sign_up("ada@example.com").await;
     let before = text(
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
+    let old = in_state(&keys_list(&server), "active");
     let old_kid = kid_of(&before);
+    assert_eq!(old_kid, kid_of_algorithm(&old, "EdDSA"));
 
     let rotated = server.cli(&["keys", "rotate"], None);
-    assert_exit(&rotated, 0, "keys rotate");
-    let printed = stdout(&rotated);
-    let new_kid = printed.trim_end().to_owned();
-    assert_eq!(
-        printed,
-        format!("{new_kid}\n"),
-        "keys rotate prints one kid"
-    );
-    assert!(
-        !new_kid.is_empty() && !new_kid.contains(char::is_whitespace),
-        "{printed:?}"
-    );
-    assert_ne!(new_kid, old_kid);
+    let new = rotated_keys(&rotated);
+    let new_kid = kid_of_algorithm(&new, "EdDSA");
+    for (kid, _) in &new {
+        assert!(
+            !kid.is_empty() && !kid.contains(char::is_whitespace),
+            "{new:?}"
+        );
+        assert!(
+            !old.iter().any(|(old_kid, _)| old_kid == kid),
+            "{kid} is new"
+        );
+    }
     assert!(
         stderr(&rotated).contains("signs from"),
         "{}",
@@ -145,23 +248,18 @@ async fn rotation_publishes_the_new_key_before_it_signs() {
     );
 
     let keys = keys_list(&server);
-    let states: Vec<(&str, &str)> = keys
-        .iter()
-        .map(|key| (key.kid.as_str(), key.state.as_str()))
-        .collect();
-    assert_eq!(states.len(), 2, "{keys:?}");
-    assert!(states.contains(&(old_kid.as_str(), "active")), "{keys:?}");
-    assert!(states.contains(&(new_kid.as_str(), "next")), "{keys:?}");
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert_eq!(sorted_kids(&in_state(&keys, "active")), sorted_kids(&old));
+    assert_eq!(sorted_kids(&in_state(&keys, "next")), sorted_kids(&new));
 
-    // Every running server publishes the new key within a second, before
-    // it signs anything with it.
-    let mut both = vec![old_kid.clone(), new_kid.clone()];
-    both.sort();
+    // Every running server publishes the new keys within a second, before
+    // it signs anything with them.
+    let every = sorted_kids(old.iter().chain(&new));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    while jwks_kids(&server).await != both {
+    while jwks_kids(&server).await != every {
         assert!(
             std::time::Instant::now() < deadline,
-            "the new key is not published"
+            "the new keys are not published"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -195,39 +293,29 @@ async fn rotation_publishes_the_new_key_before_it_signs() {
 }
 
 #[tokio::test]
-async fn rotation_now_signs_at_once_and_keeps_verifying_the_old_key() {
+async fn rotation_now_signs_at_once_and_keeps_verifying_the_old_keys() {
     let server = TestServer::spawn_process().await;
     server.sign_up("ada@example.com").await;
     let before = text(
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let old_kid = kid_of(&before);
-    let rotated = server.cli(&["keys", "rotate", "--now"], None);
-    assert_exit(&rotated, 0, "keys rotate --now");
-    let new_kid = stdout(&rotated).trim_end().to_owned();
-    let states: Vec<(String, String)> = keys_list(&server)
-        .into_iter()
-        .map(|key| (key.kid, key.state))
-        .collect();
-    assert!(
-        states.contains(&(old_kid.clone(), "retiring".to_owned())),
-        "{states:?}"
-    );
-    assert!(
-        states.contains(&(new_kid.clone(), "active".to_owned())),
-        "{states:?}"
-    );
+    let old = in_state(&keys_list(&server), "active");
+    let new = rotated_keys(&server.cli(&["keys", "rotate", "--now"], None));
+    let keys = keys_list(&server);
+    assert_eq!(sorted_kids(&in_state(&keys, "retiring")), sorted_kids(&old));
+    assert_eq!(sorted_kids(&in_state(&keys, "active")), sorted_kids(&new));
 
     let server = server.kill_and_restart().await;
-    let mut both = vec![old_kid.clone(), new_kid.clone()];
-    both.sort();
-    assert_eq!(jwks_kids(&server).await, both);
+    assert_eq!(
+        jwks_kids(&server).await,
+        sorted_kids(old.iter().chain(&new))
+    );
     let after = text(
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    assert_eq!(kid_of(&after), new_kid);
+    assert_eq!(kid_of(&after), kid_of_algorithm(&new, "EdDSA"));
     assert_eq!(
         server.get_authorized("/me", &before).await.status(),
         StatusCode::OK,
@@ -265,11 +353,31 @@ async fn a_revoked_key_is_refused_at_once_and_a_new_key_signs() {
     );
     let kids = jwks_kids(&server).await;
     assert!(!kids.contains(&old_kid), "{kids:?}");
-    assert_eq!(kids.len(), 1, "{kids:?}");
+    assert_eq!(kids.len(), 3, "{kids:?}");
+    let active = in_state(&keys_list(&server), "active");
+    assert_eq!(sorted_kids(&active), kids);
     let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_eq!(refreshed.status(), StatusCode::OK, "sessions live on");
     let fresh: Value = refreshed.json().await.unwrap();
-    assert_eq!(kid_of(&text(&fresh, "access_token")), kids[0]);
+    assert_eq!(
+        kid_of(&text(&fresh, "access_token")),
+        kid_of_algorithm(&active, "EdDSA")
+    );
+
+    // Revoking the RSA key replaces the RSA key alone.
+    let rsa_kid = kid_of_algorithm(&active, "RS256");
+    let revoked = server.cli(&["keys", "revoke", &rsa_kid], None);
+    assert_exit(&revoked, 0, "keys revoke of the RSA key");
+    let now_active = in_state(&keys_list(&server), "active");
+    assert_ne!(kid_of_algorithm(&now_active, "RS256"), rsa_kid);
+    for algorithm in ["EdDSA", "ES256"] {
+        assert_eq!(
+            kid_of_algorithm(&now_active, algorithm),
+            kid_of_algorithm(&active, algorithm),
+            "{algorithm}"
+        );
+    }
+    assert!(!jwks_kids(&server).await.contains(&rsa_kid));
 
     let unknown = server.cli(&["keys", "revoke", "no-such-kid"], None);
     assert_exit(&unknown, 1, "an unknown kid");

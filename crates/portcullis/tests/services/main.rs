@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         trial!(Needs::Nginx, nginx::the_api_gets_the_real_identity_and_never_a_forged_one),
         trial!(Needs::Nginx, nginx::downloads_need_books_download),
         trial!(Needs::Nginx, nginx::nginx_fails_closed_when_portcullis_is_down),
-        trial!(Needs::Python, python_jwks::pyjwt_accepts_a_real_access_token),
+        trial!(Needs::Python, python_jwks::pyjwt_accepts_a_real_access_token_of_each_algorithm),
         trial!(Needs::Python, python_jwks::pyjwt_refuses_tampered_foreign_and_misaddressed_tokens),
     ];
     libtest_mimic::run(&arguments, trials).exit_code()
