@@ -4,8 +4,10 @@
 //!
 //! A page is a title and a body of markup built from [`escape`]d text: no
 //! outside asset, no script, one inline stylesheet allowed by its hash in a
-//! strict Content-Security-Policy, framing refused, no referrer sent (a
-//! page's URL may hold a token), never cached. Pages work without
+//! strict Content-Security-Policy, framing refused, a referrer sent to this
+//! server only (a page's URL may hold a token; `no-referrer` would make
+//! browsers send `Origin: null` with every form, which the CSRF check must
+//! refuse), never cached. Pages work without
 //! JavaScript: every action is a form that POSTs. This module holds no
 //! rule of the contract and never puts unescaped input into markup.
 
@@ -26,11 +28,13 @@ button{margin-top:1.25rem;padding:.6rem 1.2rem;font-size:1rem;cursor:pointer}\
 .error{color:#a40000}.done{color:#0b6b0b}";
 
 /// `default-src 'none'` and the stylesheet's hash: nothing but this page's
-/// own markup and style; forms go back to this server only.
+/// own markup and style. No `form-action`: browsers apply it to the
+/// redirects that follow a form too, and signing in ends in a redirect to
+/// the application (every form here is ours, built from escaped text).
 static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
     let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; frame-ancestors 'none'"
     )
 });
 
@@ -150,7 +154,7 @@ impl IntoResponse for Page {
         let html = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <meta name=\"referrer\" content=\"no-referrer\">\
+             <meta name=\"referrer\" content=\"same-origin\">\
              <title>{title}</title><style>{STYLE}</style></head>\
              <body><main><h1>{title}</h1>{body}</main></body></html>",
             title = escape(&self.title),
@@ -169,7 +173,7 @@ impl IntoResponse for Page {
         );
         headers.insert(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         headers.insert(

@@ -71,7 +71,7 @@ pub struct RedirectError {
 }
 
 impl RedirectError {
-    fn new(error: &'static str, description: impl Into<String>) -> Decision {
+    fn decision(error: &'static str, description: impl Into<String>) -> Decision {
         Decision::Refuse(Self {
             error,
             description: description.into(),
@@ -133,7 +133,7 @@ impl Authorizations {
         });
         let Some(session) = fresh else {
             return Ok(if request.prompt.none {
-                RedirectError::new("login_required", "the user is not signed in")
+                RedirectError::decision("login_required", "the user is not signed in")
             } else {
                 Decision::SignIn
             });
@@ -141,7 +141,7 @@ impl Authorizations {
         if !client.first_party {
             match answer {
                 Some(ConsentAnswer::Deny) => {
-                    return Ok(RedirectError::new(
+                    return Ok(RedirectError::decision(
                         "access_denied",
                         "the user did not allow it",
                     ));
@@ -164,7 +164,7 @@ impl Authorizations {
                         .is_some_and(|consent| request.scope.is_within(&consent.scope));
                     if !remembered || request.prompt.consent {
                         return Ok(if request.prompt.none {
-                            RedirectError::new(
+                            RedirectError::decision(
                                 "consent_required",
                                 "the user has not allowed this client",
                             )
@@ -175,8 +175,6 @@ impl Authorizations {
                 }
             }
         }
-        let user = core.accounts.active_account(session.user_id).await?;
-        let permissions = core.accounts.current_permissions(&user.roles).await?;
         let code = AuthorizationCode::generate();
         core.store
             .insert_authorization_code(&AuthorizationCodeRecord {
@@ -185,13 +183,10 @@ impl Authorizations {
                 user_id: session.user_id,
                 redirect_uri: redirect_uri.to_owned(),
                 code_challenge: request.challenge.as_str().to_owned(),
-                scope: request
-                    .scope
-                    .permissions
-                    .intersection(&permissions)
-                    .cloned()
-                    .collect(),
                 openid_scope: request.scope.openid_joined(),
+                // What the client may have: each use narrows it to what the
+                // user holds at that moment.
+                scope: request.scope.permissions.into_iter().collect(),
                 nonce: request.nonce,
                 browser_session_id: session.id,
                 authenticated_at: session.authenticated_at,
@@ -271,7 +266,7 @@ impl AuthorizationRequest {
     /// decision to redirect with it.
     fn check(client: &Client, parameters: &AuthorizationParameters<'_>) -> Result<Self, Decision> {
         if parameters.response_type != Some("code") {
-            return Err(RedirectError::new(
+            return Err(RedirectError::decision(
                 "unsupported_response_type",
                 "response_type must be code",
             ));
@@ -279,22 +274,22 @@ impl AuthorizationRequest {
         match parameters.code_challenge_method {
             Some("S256") => {}
             Some("plain") => {
-                return Err(RedirectError::new(
+                return Err(RedirectError::decision(
                     "invalid_request",
                     "code_challenge_method plain is not allowed; use S256",
                 ));
             }
             _ => {
-                return Err(RedirectError::new(
+                return Err(RedirectError::decision(
                     "invalid_request",
                     "code_challenge_method=S256 is required (PKCE)",
                 ));
             }
         }
         let challenge = CodeChallenge::parse(parameters.code_challenge.unwrap_or_default())
-            .map_err(|message| RedirectError::new("invalid_request", message))?;
+            .map_err(|message| RedirectError::decision("invalid_request", message))?;
         let scope = RequestedScope::parse(parameters.scope.unwrap_or_default())
-            .map_err(|error| RedirectError::new("invalid_scope", error.to_string()))?;
+            .map_err(|error| RedirectError::decision("invalid_scope", error.to_string()))?;
         let not_allowed: Vec<&str> = scope
             .permissions
             .iter()
@@ -302,18 +297,21 @@ impl AuthorizationRequest {
             .map(String::as_str)
             .collect();
         if !not_allowed.is_empty() {
-            return Err(RedirectError::new(
+            return Err(RedirectError::decision(
                 "invalid_scope",
                 format!("not allowed for this client: {}", not_allowed.join(" ")),
             ));
         }
         let prompt = Prompt::parse(parameters.prompt.unwrap_or_default())
-            .map_err(|message| RedirectError::new("invalid_request", message))?;
+            .map_err(|message| RedirectError::decision("invalid_request", message))?;
         let max_age = parameters
             .max_age
             .map(|max_age| {
                 max_age.parse::<u32>().map(i64::from).map_err(|_| {
-                    RedirectError::new("invalid_request", "max_age must be a number of seconds")
+                    RedirectError::decision(
+                        "invalid_request",
+                        "max_age must be a number of seconds",
+                    )
                 })
             })
             .transpose()?;
@@ -321,7 +319,7 @@ impl AuthorizationRequest {
             .nonce
             .is_some_and(|nonce| nonce.len() > MAX_NONCE_LENGTH)
         {
-            return Err(RedirectError::new(
+            return Err(RedirectError::decision(
                 "invalid_request",
                 format!("nonce is longer than {MAX_NONCE_LENGTH} bytes"),
             ));

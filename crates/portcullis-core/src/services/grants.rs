@@ -202,7 +202,10 @@ impl Grants {
             authenticated_at: record.authenticated_at,
             openid_scope: record.openid_scope.clone(),
         };
-        let (session, first) = core.new_session(user.id, origin, Some(scope.clone()), client_info);
+        // The session keeps what the client was granted, so that a
+        // permission the user gains later shows in the next refresh.
+        let (session, first) =
+            core.new_session(user.id, origin, Some(record.scope.clone()), client_info);
         if !core
             .store
             .redeem_authorization_code(&code_hash, &session, now)

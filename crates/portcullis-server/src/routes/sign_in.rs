@@ -28,8 +28,8 @@ use crate::wire::{
     AuthorizeQuery, ConsentForm, LogoutQuery, ReturnToQuery, SignInForm, SignOutForm, SignUpForm,
 };
 
-/// What the API says of a wrong email or password, in a person's words.
-const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+/// What the API says of a wrong email or password.
+const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
 
 /// The sign-in page
 ///
@@ -74,7 +74,7 @@ pub(crate) async fn sign_in_page(
     responses(
         (status = 303, description = "Signed in: back to `return_to`, with the session cookie.",
             headers(("Location" = String), ("Set-Cookie" = String))),
-        (status = 400, description = "Wrong email or password (the page again), A malformed form: problem details.",
+        (status = 400, description = "A wrong email or password (the page again); a malformed form (problem details).",
             content((String = "text/html"), (crate::error::Problem = "application/problem+json"))),
         (status = 403, description = "The form was not sent from this site's page.", content_type = "text/html", body = String),
         (status = 413, response = PayloadTooLarge),
@@ -426,7 +426,10 @@ pub(crate) async fn sign_out_page(
     } else {
         None
     };
-    if hint.is_some() && clients_agree {
+    // A hint vouches for the request; a redirect asked for must also be
+    // one the client registered, or the user confirms on the page.
+    let target_is_good = query.post_logout_redirect_uri.is_none() || target.is_some();
+    if hint.is_some() && clients_agree && target_is_good {
         return sign_out(&state, &headers, target.as_deref()).await;
     }
     with_csrf(&state, &headers, |csrf| {

@@ -75,6 +75,7 @@ pub(crate) struct SignInForm {
     #[schema(value_type = String, format = Password, max_length = 1024)]
     pub(crate) password: SecretString,
     /// The page's CSRF token.
+    #[serde(default)]
     pub(crate) csrf: String,
     #[serde(default)]
     pub(crate) return_to: Option<String>,
@@ -89,6 +90,7 @@ pub(crate) struct SignUpForm {
     pub(crate) password: SecretString,
     #[serde(default)]
     pub(crate) name: Option<String>,
+    #[serde(default)]
     pub(crate) csrf: String,
     #[serde(default)]
     pub(crate) return_to: Option<String>,
@@ -100,6 +102,7 @@ pub(crate) struct SignUpForm {
 pub(crate) struct ConsentForm {
     #[serde(flatten)]
     pub(crate) request: AuthorizeQuery,
+    #[serde(default)]
     pub(crate) csrf: String,
     /// `allow` or `deny`.
     pub(crate) decision: String,
@@ -125,6 +128,7 @@ pub(crate) struct LogoutQuery {
 /// `GET /logout` received it.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct SignOutForm {
+    #[serde(default)]
     pub(crate) csrf: String,
     #[serde(default)]
     pub(crate) post_logout_redirect_uri: Option<String>,
@@ -153,6 +157,7 @@ pub(crate) struct UserInfoBody {
 /// A form of the account page.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct AccountForm {
+    #[serde(default)]
     pub(crate) csrf: String,
     /// `profile`, `password`, `revoke_session`, `delete_token` or `revoke_consent`.
     pub(crate) action: String,

@@ -672,10 +672,13 @@ async fn rp_initiated_logout_with_an_id_token_hint_ends_the_browser_session() {
             encode("https://evil.example/")
         ))
         .await;
-    assert!(
-        !unregistered.header("location").contains("evil"),
-        "never to an unregistered URI"
+    assert_eq!(
+        unregistered.status,
+        StatusCode::OK,
+        "never to an unregistered URI: the user confirms on the page"
     );
+    assert!(unregistered.text().contains("id=\"logout\""));
+    assert!(browser.session().is_some(), "nothing ended yet");
 
     browser.sign_in("ada@example.com", "/account").await;
     let reply = browser
@@ -694,4 +697,46 @@ async fn rp_initiated_logout_with_an_id_token_hint_ends_the_browser_session() {
         .get(&request(&client.id, &[("prompt", "none")]))
         .await;
     assert_eq!(parameter(&none, "error").as_deref(), Some("login_required"));
+}
+
+#[tokio::test]
+async fn a_permission_gained_after_sign_in_shows_at_the_next_refresh() {
+    let server = TestServer::spawn().await;
+    let client = register(&server, &["--public", "--first-party"]);
+    server.add_user("ada@example.com", &[]);
+    let mut browser = Browser::new(&server);
+    browser.sign_in("ada@example.com", "/account").await;
+    let code = code_for(&mut browser, &client.id, &[]).await;
+    let tokens = redeem(&server, &client.id, &code).await.json();
+    assert_eq!(tokens["scope"], "openid profile email", "not held yet");
+
+    server.set_role("reader", &["books:download"]);
+    let admin = server.admin_access_token().await;
+    let user = jwt_claims(&text(&tokens, "access_token"))["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let granted = server
+        .client
+        .patch(server.url(&format!("/users/{user}")))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({"roles": ["reader"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(granted.status(), StatusCode::OK);
+    let refreshed = exchange(
+        &server,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &text(&tokens, "refresh_token")),
+            ("client_id", &client.id),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        refreshed.json()["scope"],
+        "openid profile email books:download"
+    );
 }

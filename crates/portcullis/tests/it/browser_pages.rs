@@ -17,6 +17,8 @@ pub(crate) struct Browser {
     client: reqwest::Client,
     pub(crate) cookies: BTreeMap<String, String>,
     base: String,
+    /// The issuer's origin, where a browser opens the pages.
+    origin: String,
 }
 
 impl Browser {
@@ -29,6 +31,7 @@ impl Browser {
                 .unwrap(),
             cookies: BTreeMap::new(),
             base: server.url(""),
+            origin: server.issuer(),
         }
     }
 
@@ -65,9 +68,10 @@ impl Browser {
         reply
     }
 
-    /// POSTs a form as a page of this server does (its `Origin`).
+    /// POSTs a form as a page of this server does (the issuer's `Origin`).
     pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        self.post_from(path, fields, Some(&self.base.clone())).await
+        self.post_from(path, fields, Some(&self.origin.clone()))
+            .await
     }
 
     /// POSTs a form from `origin` (none: a browser that sends no `Origin`).
@@ -309,7 +313,7 @@ async fn a_wrong_password_is_refused_with_the_apis_words_and_throttled_alike() {
             .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{email}");
         assert!(reply.text().contains("id=\"form-error\""));
-        assert!(reply.text().contains("Wrong email or password."));
+        assert!(reply.text().contains("The email or password is incorrect."));
         assert!(
             reply.text().contains(&format!("value=\"{email}\"")),
             "the email is kept"
@@ -325,7 +329,8 @@ async fn forms_from_elsewhere_are_refused() {
     let mut browser = Browser::new(&server);
     browser.get("/login").await;
     let csrf = browser.csrf();
-    let ours = server.url("");
+    let ours = server.issuer();
+    let this_host = server.url("");
     for (case, token, origin) in [
         ("no token", "", Some(ours.as_str())),
         (
@@ -334,6 +339,12 @@ async fn forms_from_elsewhere_are_refused() {
             Some(ours.as_str()),
         ),
         ("another site", csrf.as_str(), Some("https://evil.example")),
+        ("an opaque origin", csrf.as_str(), Some("null")),
+        (
+            "this host under another name than the issuer",
+            csrf.as_str(),
+            Some(this_host.trim_end_matches('/')),
+        ),
     ] {
         let fields = [
             ("email", "ada@example.com"),
@@ -349,6 +360,22 @@ async fn forms_from_elsewhere_are_refused() {
         );
         assert!(browser.session().is_none(), "{case}");
     }
+    let without_the_field = browser
+        .post(
+            "/login",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        without_the_field.status,
+        StatusCode::FORBIDDEN,
+        "a page, not a 422"
+    );
+    assert!(
+        without_the_field
+            .header("content-type")
+            .starts_with("text/html")
+    );
     let fields = [
         ("email", "ada@example.com"),
         ("password", PASSWORD),

@@ -589,10 +589,10 @@ fn check_page(reply: &Reply, status: StatusCode, contains: &[&str]) {
         "{policy}"
     );
     assert!(
-        policy.contains("frame-ancestors 'none'") && policy.contains("form-action 'self'"),
+        policy.contains("frame-ancestors 'none'") && policy.contains("base-uri 'none'"),
         "{policy}"
     );
-    assert_eq!(reply.header("referrer-policy"), "no-referrer");
+    assert_eq!(reply.header("referrer-policy"), "same-origin");
     assert_eq!(reply.header("cache-control"), "no-store");
     let page = reply.text();
     assert!(!page.contains("<script"), "no script: {page}");

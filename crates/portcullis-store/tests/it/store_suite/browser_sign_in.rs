@@ -168,7 +168,7 @@ pub(crate) async fn a_clients_sessions_end_together(store: &dyn Store) {
     let alice = user("alice@example.com", at(0));
     store.insert_user(&alice).await.unwrap();
     let (client_id, other_client) = (Uuid::now_v7(), Uuid::now_v7());
-    let mut ours = vec![
+    let mut ours = [
         client_session(alice.id, client_id, at(10)),
         client_session(alice.id, client_id, at(11)),
     ];
