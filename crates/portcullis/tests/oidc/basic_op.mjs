@@ -296,8 +296,10 @@ test('response_type must be code', async () => {
 })
 
 test('a third-party client is refused when the user denies consent', async () => {
+  const newcomer = { email: freshEmail('denies'), password: PASSWORD }
+  await signUpByApi(newcomer)
   const request = await authorizationRequest(partner.config, partner.registered)
-  const stop = await new Agent().authorize(request.url, { user, consent: 'deny' })
+  const stop = await new Agent().authorize(request.url, { user: newcomer, consent: 'deny' })
   assert.ok(stop.redirect, `a redirect, got ${stop.page?.describe()}`)
   checkErrorResponse(stop.redirect, request, 'access_denied')
 })

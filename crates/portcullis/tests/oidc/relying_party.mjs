@@ -121,8 +121,8 @@ step('a refresh gives new tokens for the same user, with the same claims', async
   assert.equal(access.sub, state.sub)
   assert.equal(access.client_id, registered.client_id)
   if (refreshed.id_token) {
-    // openid-client already checked that sub did not change (OIDC §12.2).
     const claims = refreshed.claims()
+    assert.equal(claims.sub, state.sub, 'OIDC §12.2: the same sub')
     assert.equal(claims.email, user.email)
     assert.equal(claims.name, user.name)
     assert.deepEqual(audiences(claims), [registered.client_id])
