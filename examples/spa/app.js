@@ -150,7 +150,7 @@ async function completeSignIn(currentUrl) {
     requireIdToken: true,
   })
   keep(result, oauth.getValidatedIdTokenClaims(result))
-  say(`Signed in as ${tokens.claims.email}.`)
+  say('Signed in.')
 }
 
 /** Keeps a token response in memory and plans the next refresh. */
