@@ -51,12 +51,24 @@ export async function screenshot(page, what) {
   return file
 }
 
+/** What each page's console said, for the message of a failed expectation. */
+const consoles = new WeakMap()
+
+/** Starts keeping `page`'s console messages and script errors. */
+export function recordConsole(page) {
+  const lines = []
+  consoles.set(page, lines)
+  page.on('console', (message) => lines.push(`${message.type()}: ${message.text()}`))
+  page.on('pageerror', (error) => lines.push(`page error: ${error.message}`))
+}
+
 /** A new page in a fresh browser context: no cookies, no session. */
 export async function freshPage(browser) {
   const browserContext = await browser.createBrowserContext()
   const page = await browserContext.newPage()
   page.setDefaultTimeout(15_000)
   page.setDefaultNavigationTimeout(15_000)
+  recordConsole(page)
   return page
 }
 
@@ -70,15 +82,24 @@ export async function expectPage(page, origin, path) {
   const url = new URL(page.url())
   if (url.origin !== origin || url.pathname !== path) {
     const text = await page.evaluate(() => document.body?.innerText ?? '')
+    const console = (consoles.get(page) ?? []).slice(-5).join('\n')
     throw new Error(
-      `expected ${origin}${path}, the browser is at ${page.url()} showing:\n${text.slice(0, 800)}`,
+      `expected ${origin}${path}, the browser is at ${page.url()} showing:\n${text.slice(0, 800)}\n` +
+        `its console said:\n${console || '(nothing)'}`,
     )
   }
 }
 
 /** Clicks and waits for the navigation it starts to end. */
 export async function clickAndWait(page, selector) {
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)])
+  try {
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click(selector)])
+  } catch (error) {
+    const console = (consoles.get(page) ?? []).slice(-5).join('\n')
+    throw new Error(
+      `clicking ${selector} on ${page.url()}: ${error.message}\nits console said:\n${console || '(nothing)'}`,
+    )
+  }
 }
 
 /**
