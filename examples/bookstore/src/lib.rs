@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRef, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use portcullis_verify::{
@@ -25,6 +25,7 @@ use portcullis_verify::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 permission!(pub BooksDownload = "books:download");
 permission!(pub RecordsRead = "records:read");
@@ -45,6 +46,9 @@ pub struct Config {
     /// The `iss` (and `aud`) of Portcullis's tokens, its `--issuer`, when it
     /// differs from `portcullis_url` [default: `portcullis_url`].
     pub issuer: Option<String>,
+    /// Browser origins allowed to call the API (CORS), such as the
+    /// single-page app of `examples/spa`; none by default.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -137,6 +141,7 @@ fn verifier_builder(config: &Config) -> VerifierBuilder {
 }
 
 fn router(config: Config, verifier: Verifier) -> Router {
+    let cors = cors_layer(&config.cors_origins);
     let state = AppState {
         verifier,
         config: Arc::new(config),
@@ -157,6 +162,21 @@ fn router(config: Config, verifier: Verifier) -> Router {
             get(read_medical_history),
         )
         .with_state(state)
+        .layer(cors)
+}
+
+/// Lets the browser origins of `origins` call every route with a bearer
+/// token; with none, a cross-origin page can read nothing.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE])
 }
 
 async fn catalogue() -> Json<Vec<Book>> {

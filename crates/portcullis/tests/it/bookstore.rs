@@ -26,6 +26,11 @@ struct Bookstore {
 
 impl Bookstore {
     async fn start() -> Self {
+        Self::start_allowing(&[]).await
+    }
+
+    /// The bookstore with `cors_origins` allowed to call it from a browser.
+    async fn start_allowing(cors_origins: &[&str]) -> Self {
         let portcullis = TestServer::spawn_with(&["--issuer", ISSUER]).await;
         portcullis.set_role("customer", &["books:download"]);
         portcullis.set_role("doctor", &["records:read"]);
@@ -46,6 +51,10 @@ impl Bookstore {
             portcullis_url: portcullis.base.clone(),
             admin_token,
             issuer: Some(ISSUER.to_owned()),
+            cors_origins: cors_origins
+                .iter()
+                .map(|&origin| origin.to_owned())
+                .collect(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -336,4 +345,48 @@ async fn a_personal_access_token_works_through_introspection() {
         .await;
     check_status(&reply, StatusCode::CREATED, "Ada's PAT comments");
     assert_eq!(reply.json()["user_id"], ada);
+}
+
+#[tokio::test]
+async fn a_browser_app_of_an_allowed_origin_may_call_the_api_and_no_other() {
+    let app = "http://127.0.0.1:5173";
+    let store = Bookstore::start_allowing(&[app]).await;
+    for (origin, allowed) in [(app, true), ("https://evil.example", false)] {
+        let preflight = read(
+            store
+                .portcullis
+                .client
+                .request(reqwest::Method::OPTIONS, store.url("/books/1/download"))
+                .header("origin", origin)
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "authorization"),
+        )
+        .await;
+        let allowed_origin = preflight.header("access-control-allow-origin");
+        if allowed {
+            assert_eq!(allowed_origin, origin, "{}", preflight.text());
+            assert!(
+                preflight
+                    .header("access-control-allow-headers")
+                    .contains("authorization"),
+                "the bearer token may be sent"
+            );
+        } else {
+            assert_eq!(allowed_origin, "", "{origin} is not allowed");
+        }
+        let catalogue = read(
+            store
+                .portcullis
+                .client
+                .get(store.url("/books"))
+                .header("origin", origin),
+        )
+        .await;
+        check_status(&catalogue, StatusCode::OK, "the catalogue");
+        assert_eq!(
+            catalogue.header("access-control-allow-origin"),
+            if allowed { origin } else { "" },
+            "{origin}"
+        );
+    }
 }

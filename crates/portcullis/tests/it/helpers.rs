@@ -64,14 +64,20 @@ impl TestDatabase {
             });
             Self::on_postgres(&server)
         } else {
-            let folder = tempfile::tempdir().expect("temporary folder");
-            let url = folder.path().join("portcullis.db").display().to_string();
-            Arc::new(Self {
-                folder,
-                url,
-                postgres: None,
-            })
+            Self::on_sqlite()
         }
+    }
+
+    /// A new SQLite database file in a folder of its own, whatever the
+    /// suite's backend.
+    pub(crate) fn on_sqlite() -> Arc<Self> {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let url = folder.path().join("portcullis.db").display().to_string();
+        Arc::new(Self {
+            folder,
+            url,
+            postgres: None,
+        })
     }
 
     /// A new database on the PostgreSQL server at `server_url`.
@@ -371,9 +377,14 @@ impl TestServer {
         env: &[(&str, &str)],
     ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        command.arg("serve");
+        // A test that must know the address before the start (an issuer
+        // that is the server's own URL) names it; else any free port.
+        if !args.iter().any(|arg| arg == "--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         command
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--database", database.url()])
+            .args(["--database", database.url()])
             .args(&args)
             .current_dir(database.folder.path())
             .env("RUST_LOG", "info")

@@ -22,6 +22,11 @@ pub(crate) enum Needs {
     Nginx,
     /// python3 with PyJWT and its crypto extra.
     Python,
+    /// Chromium, Node.js with the packages of `tests/oidc` installed
+    /// (`npm ci`), and python3 (its static file server serves the SPA).
+    Browser,
+    /// [`Needs::Browser`] and [`Needs::Postgres`].
+    BrowserOnPostgres,
 }
 
 /// The PostgreSQL server tests use when `PORTCULLIS_TEST_POSTGRES` is unset.
@@ -39,11 +44,15 @@ macro_rules! trial {
 }
 pub(crate) use trial;
 
-type TestFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type TestFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A trial that runs `test` when what it needs is here, and is ignored
 /// with the reason otherwise.
-pub(crate) fn trial_of(name: &str, needs: Needs, test: fn() -> TestFuture) -> Trial {
+pub(crate) fn trial_of(
+    name: &str,
+    needs: Needs,
+    test: impl FnOnce() -> TestFuture + Send + 'static,
+) -> Trial {
     let missing = missing(needs);
     let reason = missing.clone();
     let required = std::env::var("PORTCULLIS_REQUIRE_SERVICES").is_ok_and(|value| value == "1");
@@ -88,6 +97,10 @@ fn missing(needs: Needs) -> Option<String> {
             .then(|| "nginx: not on PATH nor in /usr/sbin".to_owned()),
         Needs::Python => (!succeeds("python3", &["-c", "import jwt, cryptography"]))
             .then(|| "PyJWT: `python3 -c 'import jwt, cryptography'` fails".to_owned()),
+        Needs::Browser => crate::browser::missing_tools(),
+        Needs::BrowserOnPostgres => {
+            crate::browser::missing_tools().or_else(|| postgres_server().err())
+        }
     }
 }
 
@@ -123,7 +136,17 @@ pub(crate) fn postgres_database() -> Arc<TestDatabase> {
     TestDatabase::on_postgres(&postgres_server().expect("the harness found PostgreSQL"))
 }
 
-fn succeeds(program: &str, args: &[&str]) -> bool {
+/// A port free right now on 127.0.0.1, for a server that must know its
+/// address before it starts.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub(crate) fn succeeds(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
         .stdout(Stdio::null())

@@ -1,6 +1,7 @@
 //! Integration tests that need a service beside the server: PostgreSQL
 //! (several instances on one database; a cluster of the test's own that it
-//! stops), nginx in front of an API, Python with PyJWT.
+//! stops), nginx in front of an API, Python with PyJWT, Chromium and
+//! Node.js for browser sign-in.
 //!
 //! This binary has its own harness (`libtest-mimic`, which takes libtest's
 //! flags and prints the same report) so that a test whose service cannot be
@@ -15,6 +16,7 @@
 )]
 mod helpers;
 
+mod browser;
 mod database_outage;
 mod harness;
 mod multi_instance;
@@ -27,7 +29,7 @@ use harness::{Needs, trial};
 
 fn main() -> ExitCode {
     let arguments = libtest_mimic::Arguments::from_args();
-    let trials = vec![
+    let mut trials = vec![
         trial!(Needs::PostgresCluster, database_outage::a_lost_database_is_503_with_retry_after_and_the_server_recovers_by_itself),
         trial!(Needs::Postgres, multi_instance::a_logout_on_one_instance_is_refused_by_the_other_within_a_second),
         trial!(Needs::Postgres, multi_instance::a_user_disabled_from_the_command_line_is_refused_by_every_instance_within_a_second),
@@ -47,5 +49,6 @@ fn main() -> ExitCode {
         trial!(Needs::Python, python_jwks::pyjwt_accepts_a_real_access_token_of_each_algorithm),
         trial!(Needs::Python, python_jwks::pyjwt_refuses_tampered_foreign_and_misaddressed_tokens),
     ];
+    trials.extend(browser::trials());
     libtest_mimic::run(&arguments, trials).exit_code()
 }

@@ -21,6 +21,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::harness::free_port;
 use crate::helpers::{PASSWORD, Reply, TestServer, read, text};
 
 /// The directives of the example that name its addresses.
@@ -114,15 +115,6 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
         "the nginx example should name {from} exactly once"
     );
     text.replace(from, to)
-}
-
-/// A port free right now on 127.0.0.1, for nginx to listen on.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Nginx {
