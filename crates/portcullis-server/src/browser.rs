@@ -10,14 +10,20 @@
 //! is the issuer's. A `return_to` is a path on this server, never a URL
 //! elsewhere (no open redirect).
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use portcullis_core::{ExposeSecret as _, SecretString};
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq as _;
 
+use crate::error::ApiError;
+use crate::extract::parse_json;
 use crate::pages::{Page, paragraph};
+use crate::routes::pages::form_as_json;
 use crate::state::AppState;
 
 /// The path every page falls back to after signing in.
@@ -110,6 +116,44 @@ impl Cookies {
             is_csrf_token(cookie) && bool::from(cookie.as_bytes().ct_eq(csrf.as_bytes()))
         });
         token_matches && origin_is_ours(state, headers)
+    }
+}
+
+/// The form a page posted as `T`: what the edge refuses first (`413`,
+/// `415`, `400` for a body that does not parse), then the `403` page unless
+/// it is shown to come from our page, and only then its fields (`422`).
+pub(crate) fn our_form<T: DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, FormRefused> {
+    let json = form_as_json(headers, body).map_err(FormRefused::AtTheEdge)?;
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&json) {
+        let token = value
+            .get("csrf")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        if !Cookies::of(state).form_is_ours(state, headers, token) {
+            return Err(FormRefused::Forged);
+        }
+    }
+    parse_json(&json).map_err(FormRefused::AtTheEdge)
+}
+
+/// Why [`our_form`] refused a form.
+pub(crate) enum FormRefused {
+    /// Problem details, as for any body.
+    AtTheEdge(ApiError),
+    /// Not from our page: [`forged_form`].
+    Forged,
+}
+
+impl IntoResponse for FormRefused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::AtTheEdge(error) => error.into_response(),
+            Self::Forged => forged_form().into_response(),
+        }
     }
 }
 

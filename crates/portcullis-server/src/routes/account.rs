@@ -21,13 +21,13 @@ use portcullis_core::services::browser_sessions::BrowserSession;
 use portcullis_core::{AuthError, FieldError, PersonalTokensOnNewPassword, Principal};
 use uuid::Uuid;
 
-use crate::browser::{ACCOUNT_PATH, Cookies, forged_form, see_other};
+use crate::browser::{ACCOUNT_PATH, Cookies, our_form, see_other};
 use crate::error::ApiError;
 use crate::extract::Client;
 use crate::pages::{Field, Page, escape, form};
 use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use crate::routes::authorize::browser_session;
-use crate::routes::pages::{failure, read_form};
+use crate::routes::pages::failure;
 use crate::state::AppState;
 use crate::wire::{AccountForm, rfc3339};
 
@@ -97,10 +97,10 @@ pub(crate) async fn account_form_posted(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let posted: AccountForm = read_form(&headers, body)?;
-    if !Cookies::of(&state).form_is_ours(&state, &headers, &posted.csrf) {
-        return Ok(forged_form().into_response());
-    }
+    let posted: AccountForm = match our_form(&state, &headers, body) {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused.into_response()),
+    };
     let (session, principal) = match signed_in(&state, &headers).await {
         Ok(Some(found)) => found,
         Ok(None) => return Ok(to_sign_in()),

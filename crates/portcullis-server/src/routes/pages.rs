@@ -15,17 +15,20 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use portcullis_core::services::email_flows::EmailProof;
 use portcullis_core::{AuthError, ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 
+use crate::browser::our_form;
 use crate::error::ApiError;
 use crate::error::Problem;
 use crate::extract::{Client, QueryParameters, is_json, parse_json};
 use crate::pages::{Field, Page, form, paragraph};
 use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
+use crate::routes::sign_in::with_csrf;
 use crate::state::AppState;
-use crate::wire::{LinkQuery, MailRequestBody, ResetPasswordForm, VerifyEmailForm};
+use crate::wire::{ForgotPasswordForm, LinkQuery, ResetPasswordForm, VerifyEmailForm};
 
 const VERIFY_ACTION: &str = "/email/verify/confirm";
 const RESET_ACTION: &str = "/password/reset/confirm";
@@ -256,13 +259,13 @@ pub(crate) async fn reset_form_posted(
         (status = 200, description = "The page.", content_type = "text/html", body = String),
     )
 )]
-pub(crate) async fn forgot_page() -> Page {
-    Page {
+pub(crate) async fn forgot_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    with_csrf(&state, &headers, |csrf| Page {
         status: StatusCode::OK,
         title: "Forgot your password?".to_owned(),
-        body: forgot_form(),
+        body: forgot_form(csrf),
         retry_after_seconds: None,
-    }
+    })
 }
 
 /// Ask for a password reset from its page
@@ -274,13 +277,11 @@ pub(crate) async fn forgot_page() -> Page {
     path = "/password/forgot/confirm",
     operation_id = "forgot_password_form",
     tag = "pages",
-    request_body(content(
-        (MailRequestBody = "application/x-www-form-urlencoded"),
-        (MailRequestBody = "application/json"),
-    )),
+    request_body(content((ForgotPasswordForm = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "The message is on its way if an account has the address.", content_type = "text/html", body = String),
         (status = 400, response = BadRequest),
+        (status = 403, description = "The form was not sent from this site's page.", content_type = "text/html", body = String),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
@@ -296,62 +297,72 @@ pub(crate) async fn forgot_form_posted(
     Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Page, ApiError> {
-    let posted: MailRequestBody = read_form(&headers, body)?;
+) -> Response {
+    let posted: ForgotPasswordForm = match our_form(&state, &headers, body) {
+        Ok(posted) => posted,
+        Err(refused) => return refused.into_response(),
+    };
     let title = "Forgot your password?".to_owned();
-    Ok(
-        match state
-            .services
-            .email_flows
-            .request_password_reset(&posted.email, &client)
-            .await
-        {
-            // The work goes on without us: the answer must not wait for it.
-            Ok(request) => {
-                drop(request);
-                Page {
-                    status: StatusCode::OK,
-                    title: "Check your mail".to_owned(),
-                    body: paragraph(
-                        "If an account has this address, a message with a link and a code to choose a new password is on its way.",
-                        Some("done"),
-                    ),
-                    retry_after_seconds: None,
-                }
-            }
-            Err(AuthError::Throttled {
-                retry_after_seconds,
-            }) => Page {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                title,
+    let page = match state
+        .services
+        .email_flows
+        .request_password_reset(&posted.email, &client)
+        .await
+    {
+        // The work goes on without us: the answer must not wait for it.
+        Ok(request) => {
+            drop(request);
+            Page {
+                status: StatusCode::OK,
+                title: "Check your mail".to_owned(),
                 body: paragraph(
-                    &format!(
-                        "Too many requests for this address. Try again in {retry_after_seconds} seconds."
-                    ),
-                    Some("error"),
+                    "If an account has this address, a message with a link and a code to choose a new password is on its way.",
+                    Some("done"),
                 ),
-                retry_after_seconds: Some(retry_after_seconds),
-            },
-            Err(AuthError::Invalid(_)) => {
-                refused(title, forgot_form(), "This is not a valid email address.")
+                retry_after_seconds: None,
             }
-            Err(other) => failure(title, &other),
+        }
+        Err(AuthError::Throttled {
+            retry_after_seconds,
+        }) => Page {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title,
+            body: paragraph(
+                &format!(
+                    "Too many requests for this address. Try again in {retry_after_seconds} seconds."
+                ),
+                Some("error"),
+            ),
+            retry_after_seconds: Some(retry_after_seconds),
         },
-    )
+        Err(AuthError::Invalid(_)) => refused(
+            title,
+            forgot_form(&posted.csrf),
+            "This is not a valid email address.",
+        ),
+        Err(other) => failure(title, &other),
+    };
+    page.into_response()
 }
 
-fn forgot_form() -> String {
+fn forgot_form(csrf: &str) -> String {
     form(
         "/password/forgot/confirm",
-        &[Field::Input {
-            name: "email",
-            label: "Email address",
-            kind: "email",
-            autocomplete: "email",
-            value: "",
-            required: true,
-            error: None,
-        }],
+        &[
+            Field::Input {
+                name: "email",
+                label: "Email address",
+                kind: "email",
+                autocomplete: "email",
+                value: "",
+                required: true,
+                error: None,
+            },
+            Field::Hidden {
+                name: "csrf",
+                value: csrf,
+            },
+        ],
         "Send me a link",
     )
 }
@@ -527,6 +538,15 @@ pub(crate) fn read_form<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
+    parse_json(&form_as_json(headers, body)?)
+}
+
+/// A form or JSON body as JSON text: `413`, `415`, or `400` for a form
+/// that does not parse or repeats a field (JSON syntax is checked later).
+pub(crate) fn form_as_json(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
     let essence = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -544,7 +564,7 @@ pub(crate) fn read_form<T: DeserializeOwned>(
         }
     })?;
     if !is_form {
-        return parse_json(&body);
+        return Ok(body.to_vec());
     }
     let malformed =
         || ApiError::MalformedJson("the form is malformed or repeats a field".to_owned());
@@ -559,5 +579,5 @@ pub(crate) fn read_form<T: DeserializeOwned>(
             return Err(malformed());
         }
     }
-    parse_json(&serde_json::to_vec(&object).map_err(|_| malformed())?)
+    serde_json::to_vec(&object).map_err(|_| malformed())
 }

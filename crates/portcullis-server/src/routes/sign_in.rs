@@ -16,13 +16,13 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::services::authorizations::ConsentAnswer;
 use portcullis_core::{AuthError, FieldError};
 
-use crate::browser::{Cookies, forged_form, page_with_cookies, safe_return_to, see_other};
+use crate::browser::{Cookies, our_form, page_with_cookies, safe_return_to, see_other};
 use crate::error::ApiError;
 use crate::extract::{Client, QueryParameters};
 use crate::pages::{Field, Page, escape, form, paragraph};
 use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
 use crate::routes::authorize::{browser_session, decide, trusted_client};
-use crate::routes::pages::{failure, read_form};
+use crate::routes::pages::failure;
 use crate::state::AppState;
 use crate::wire::{
     AuthorizeQuery, ConsentForm, LogoutQuery, ReturnToQuery, SignInForm, SignOutForm, SignUpForm,
@@ -93,11 +93,11 @@ pub(crate) async fn sign_in_form_posted(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let posted: SignInForm = read_form(&headers, body)?;
+    let posted: SignInForm = match our_form(&state, &headers, body) {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused.into_response()),
+    };
     let cookies = Cookies::of(&state);
-    if !cookies.form_is_ours(&state, &headers, &posted.csrf) {
-        return Ok(forged_form().into_response());
-    }
     let return_to = safe_return_to(posted.return_to.as_deref());
     let signed_in = state
         .services
@@ -211,11 +211,11 @@ pub(crate) async fn sign_up_form_posted(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let posted: SignUpForm = read_form(&headers, body)?;
+    let posted: SignUpForm = match our_form(&state, &headers, body) {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused.into_response()),
+    };
     let cookies = Cookies::of(&state);
-    if !cookies.form_is_ours(&state, &headers, &posted.csrf) {
-        return Ok(forged_form().into_response());
-    }
     let return_to = safe_return_to(posted.return_to.as_deref());
     let name = posted
         .name
@@ -360,10 +360,10 @@ pub(crate) async fn consent_form_posted(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let posted: ConsentForm = read_form(&headers, body)?;
-    if !Cookies::of(&state).form_is_ours(&state, &headers, &posted.csrf) {
-        return Ok(forged_form().into_response());
-    }
+    let posted: ConsentForm = match our_form(&state, &headers, body) {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused.into_response()),
+    };
     let answer = match posted.decision.as_str() {
         "allow" => ConsentAnswer::Allow,
         "deny" => ConsentAnswer::Deny,
@@ -489,10 +489,10 @@ pub(crate) async fn sign_out_form_posted(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let posted: SignOutForm = read_form(&headers, body)?;
-    if !Cookies::of(&state).form_is_ours(&state, &headers, &posted.csrf) {
-        return Ok(forged_form().into_response());
-    }
+    let posted: SignOutForm = match our_form(&state, &headers, body) {
+        Ok(posted) => posted,
+        Err(refused) => return Ok(refused.into_response()),
+    };
     let target = after_sign_out(
         &state,
         posted.client_id.as_deref(),
@@ -558,7 +558,11 @@ async fn end_previous_session(state: &AppState, headers: &HeaderMap) {
 
 /// The page `view` makes with the request's CSRF token (a new one set
 /// when it has none).
-fn with_csrf(state: &AppState, headers: &HeaderMap, view: impl FnOnce(&str) -> Page) -> Response {
+pub(crate) fn with_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    view: impl FnOnce(&str) -> Page,
+) -> Response {
     let (csrf, set_cookie) = Cookies::of(state).csrf_for_page(headers);
     let set: Vec<HeaderValue> = set_cookie.into_iter().collect();
     page_with_cookies(view(&csrf), &set)

@@ -96,14 +96,12 @@ pub(crate) struct SignUpForm {
     pub(crate) return_to: Option<String>,
 }
 
-/// The consent form: the authorization request again, the CSRF token and
-/// the answer.
+/// The consent form: the authorization request again and the answer, with
+/// the page's `csrf` token (checked before the form is read).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct ConsentForm {
     #[serde(flatten)]
     pub(crate) request: AuthorizeQuery,
-    #[serde(default)]
-    pub(crate) csrf: String,
     /// `allow` or `deny`.
     pub(crate) decision: String,
 }
@@ -125,11 +123,10 @@ pub(crate) struct LogoutQuery {
 }
 
 /// The sign-out confirmation form, with where to go after, as
-/// `GET /logout` received it.
+/// `GET /logout` received it, and the page's `csrf` token (checked before
+/// the form is read).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct SignOutForm {
-    #[serde(default)]
-    pub(crate) csrf: String,
     #[serde(default)]
     pub(crate) post_logout_redirect_uri: Option<String>,
     #[serde(default)]
@@ -172,4 +169,14 @@ pub(crate) struct AccountForm {
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Password)]
     pub(crate) new_password: Option<SecretString>,
+}
+
+/// The form of the page that asks for a password reset.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct ForgotPasswordForm {
+    /// As at sign-up: trimmed, put in NFC and lower-cased, then at most 254 bytes.
+    #[schema(max_length = 254)]
+    pub(crate) email: String,
+    #[serde(default)]
+    pub(crate) csrf: String,
 }

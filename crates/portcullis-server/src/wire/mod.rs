@@ -41,8 +41,8 @@ pub(crate) use admin::{
     AdminUserChangeRequest, PutRoleRequest, RoleBody, UserListBody, UserListQuery,
 };
 pub(crate) use browser::{
-    AccountForm, AuthorizeQuery, ConsentForm, LogoutQuery, ReturnToQuery, SignInForm, SignOutForm,
-    SignUpForm, UserInfoBody,
+    AccountForm, AuthorizeQuery, ConsentForm, ForgotPasswordForm, LogoutQuery, ReturnToQuery,
+    SignInForm, SignOutForm, SignUpForm, UserInfoBody,
 };
 pub(crate) use clients::{ClientBody, ClientChangeRequest, NewClientRequest};
 pub(crate) use email::{

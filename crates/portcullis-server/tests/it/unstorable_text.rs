@@ -12,7 +12,7 @@
 //! or parameter is tried without being listed here.
 
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -22,6 +22,8 @@ use crate::app::{Call, TestApp, call};
 /// A value holding NUL, as JSON text and percent-encoded.
 const NUL: &str = "a\u{0}b";
 const NUL_IN_URL: &str = "a%00b";
+/// A CSRF token a page could have set, sent as its cookie and in the form.
+const CSRF: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 
 /// What the server must answer to a case.
 #[derive(Debug)]
@@ -34,6 +36,8 @@ enum Refusal {
     Query(String),
     /// `400` malformed (problem details, or OAuth on `/token*`).
     Malformed,
+    /// `403`: a page's form whose CSRF token does not match.
+    Forged,
 }
 
 struct Case {
@@ -87,6 +91,7 @@ async fn every_string_input_refuses_nul(app: &TestApp) {
                     && body.contains(name.as_str())
             }
             Refusal::Malformed => reply.status == StatusCode::BAD_REQUEST,
+            Refusal::Forged => reply.status == StatusCode::FORBIDDEN,
         };
         if !as_expected {
             wrong.push(format!(
@@ -141,6 +146,25 @@ fn cases(document: &Value) -> Vec<Case> {
                 });
             }
             let path = fill(route, None);
+            let page_form = is_page_form(operation);
+            // A page's form passes its CSRF check, so that its fields are read.
+            let post = |media_type: &str, body: String| {
+                let request = call(&method, &path);
+                if page_form {
+                    request
+                        .header(COOKIE, &format!("portcullis_csrf={CSRF}"))
+                        .body(media_type, body)
+                } else {
+                    request.body(media_type, body)
+                }
+            };
+            let refused_field = |field: &str| {
+                if page_form && field == "csrf" {
+                    Refusal::Forged
+                } else {
+                    refused(field)
+                }
+            };
             for (media_type, content) in operation["requestBody"]["content"]
                 .as_object()
                 .into_iter()
@@ -163,10 +187,14 @@ fn cases(document: &Value) -> Vec<Case> {
                         continue;
                     };
                     if media_type == "application/json" {
+                        let mut body = body;
+                        if page_form && field != "csrf" {
+                            body["csrf"] = json!(CSRF);
+                        }
                         cases.push(Case {
                             description: description.clone(),
-                            request: call(&method, &path).json(body),
-                            refusal: refused(&named),
+                            request: post("application/json", body.to_string()),
+                            refusal: refused_field(&named),
                         });
                         cases.push(Case {
                             description: format!("{description}, a lone surrogate"),
@@ -175,11 +203,15 @@ fn cases(document: &Value) -> Vec<Case> {
                             refusal: Refusal::Malformed,
                         });
                     } else if named == *field {
+                        let token = if page_form && field != "csrf" {
+                            format!("&csrf={CSRF}")
+                        } else {
+                            String::new()
+                        };
                         cases.push(Case {
                             description,
-                            request: call(&method, &path)
-                                .body(media_type, format!("{field}={NUL_IN_URL}")),
-                            refusal: refused(field),
+                            request: post(media_type, format!("{field}={NUL_IN_URL}{token}")),
+                            refusal: refused_field(field),
                         });
                     }
                 }
@@ -202,6 +234,14 @@ fn cases(document: &Value) -> Vec<Case> {
         }
     }
     cases
+}
+
+/// Whether `operation` is a hosted page's form, refused with `403` unless
+/// its CSRF token matches (the document says so of its `403`).
+pub(crate) fn is_page_form(operation: &Value) -> bool {
+    operation["responses"]["403"]["description"]
+        .as_str()
+        .is_some_and(|description| description.contains("not sent from this site's page"))
 }
 
 /// `route` with its parameters filled with ordinary values, except

@@ -148,13 +148,13 @@ test('a real browser does not show the login page inside another site\'s frame',
   await page.close()
 })
 
-test('a failed login says "Wrong email or password." next to the form, and opens no session', async () => {
+test('a failed login says "The email or password is incorrect." next to the form, and opens no session', async () => {
   const agent = new Agent()
   const page = await agent.get(onIssuer('/login'))
   for (const email of [user.email, freshEmail('nobody')]) {
     const reply = await agent.submit(page, '/login', { email, password: 'not the password at all' })
     assert.equal(reply.status, 400, reply.describe())
-    assert.equal(textOf(reply.text, 'form-error'), 'Wrong email or password.')
+    assert.equal(textOf(reply.text, 'form-error'), 'The email or password is incorrect.')
     assert.equal(reply.cookie(SESSION_COOKIE), undefined, 'no session cookie')
   }
 })
