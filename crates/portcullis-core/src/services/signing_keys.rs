@@ -7,10 +7,11 @@
 //! `crate::key_loading`), publishes them at once and has them sign only
 //! after the publication lead (unless asked for now), so verifiers that
 //! cache the JWKS hold them before the first token they sign; the old keys
-//! sign until then and verify for a token lifetime after. A revocation removes a key at once (a compromised one): its
-//! tokens are refused, and if it was signing, a new key of its algorithm
-//! signs from now. Every instance picks a change up within a second (they
-//! reload the keys every half second).
+//! sign until then and verify for a token lifetime after. A revocation
+//! removes a key at once (a compromised one): its tokens are refused, and
+//! if it was signing, a new key of its algorithm signs from now. Every
+//! instance picks a change up within a second (they reload the keys every
+//! half second).
 
 use std::sync::Arc;
 
