@@ -1,7 +1,6 @@
 //! Fixtures and oracles shared by the fuzz targets in `fuzz_targets/`.
 //!
-//! Everything here is deterministic: one fixed Ed25519 key (the ring's keys
-//! of the other algorithms, which no target uses, are random), one fixed clock,
+//! Everything here is deterministic: one fixed Ed25519 key, one fixed clock,
 //! one fixed refresh-token session. So the valid tokens committed in
 //! `corpus/` stay valid for ever, a crash reproduces from its input alone,
 //! and `examples/seeds.rs` can rewrite the seed corpus at any time.
@@ -75,16 +74,12 @@ pub fn token_fixture() -> &'static TokenFixture {
         let public_jwk_json =
             serde_json::to_string(&key.public_jwk().expect("the fixture's key is well formed"))
                 .expect("a JWK serialises");
-        // A ring holds a key of every algorithm; the targets use the Ed25519
-        // one (access tokens are EdDSA here), the others are made at random.
-        let others = [SigningAlgorithm::ES256, SigningAlgorithm::RS256]
-            .map(|algorithm| SigningKey::generate(algorithm, key.created_at, key.active_from));
         let ring = KeyRing::new(
-            &[[key.clone()].as_slice(), &others].concat(),
+            std::slice::from_ref(&key),
             now,
             Duration::seconds(LIFETIME_SECONDS + LEEWAY_SECONDS),
         )
-        .expect("the fixture's keys are active");
+        .expect("the fixture's key is active");
         let tokens = AccessTokens::new(
             Arc::new(ManualClock::starting_at(now)),
             ISSUER.to_owned(),

@@ -20,13 +20,14 @@ use crate::error::AuthError;
 use crate::hashing::{PasswordHashString, PasswordHasher};
 use crate::key_encryption::KeyVault;
 use crate::key_loading::KeyLoader;
+use crate::keys::SigningAlgorithm;
 use crate::login_attempts::{LoginAttempts, RefreshFailures};
 use crate::refresh::{RefreshToken, SessionRefreshKey};
 use crate::revocation::Revocations;
 use crate::services::grants::ClientInfo;
 use crate::settings::AuthSettings;
 use crate::store::{PersonalTokenRecord, SessionOrigin, SessionRecord, Store};
-use crate::tokens::{AccessTokenClaims, AccessTokens, TokenError};
+use crate::tokens::{AccessTokenClaims, AccessTokens, IdTokenHint, TokenError};
 
 /// Longest user agent kept with a session, in characters.
 const MAX_USER_AGENT_LENGTH: usize = 512;
@@ -72,6 +73,7 @@ impl Core {
             Arc::clone(&clock),
             KeyVault::new(settings.key_encryption_key.clone()),
             horizon,
+            settings.access_token_algorithm,
         );
         let ring = keys.start().await?;
         let tokens = AccessTokens::new(
@@ -105,6 +107,55 @@ impl Core {
             self.tokens.replace_ring(ring);
         }
         Ok(())
+    }
+
+    /// Makes the first key of `algorithm` unless the ring already signs
+    /// with it (a line is made when first needed; the store decides which of
+    /// several instances' first keys is kept), and loads it.
+    pub(crate) async fn ensure_signing_key(
+        &self,
+        algorithm: SigningAlgorithm,
+    ) -> Result<(), AuthError> {
+        if self.tokens.signs_with(algorithm) {
+            return Ok(());
+        }
+        self.keys.make_first_keys(&[algorithm]).await?;
+        self.reload_keys().await?;
+        if self.tokens.signs_with(algorithm) {
+            Ok(())
+        } else {
+            Err(AuthError::Internal(format!(
+                "no {algorithm} key was loaded"
+            )))
+        }
+    }
+
+    /// An id token of `claims` (OpenID Connect Core §2) signed now by the
+    /// `algorithm` key, made first if this is the first token of it; see
+    /// [`AccessTokens::sign_id_token`].
+    pub(crate) async fn sign_id_token<C: serde::Serialize>(
+        &self,
+        claims: &C,
+        algorithm: SigningAlgorithm,
+    ) -> Result<String, AuthError> {
+        self.ensure_signing_key(algorithm).await?;
+        Ok(self
+            .tokens
+            .sign_id_token(claims, algorithm, self.clock.now()))
+    }
+
+    /// Who an `id_token_hint` names (RP-initiated logout), signed by one of
+    /// our RS256 or EdDSA keys; a key this process has not loaded yet makes
+    /// it reload, as for access tokens. See [`AccessTokens::verify_id_token_hint`].
+    pub(crate) async fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, AuthError> {
+        match self.tokens.verify_id_token_hint(token) {
+            Err(TokenError::UnknownKey) if self.keys.may_reload_for_unknown_key() => {
+                self.reload_keys().await?;
+                self.tokens.verify_id_token_hint(token)
+            }
+            verified => verified,
+        }
+        .map_err(AuthError::InvalidToken)
     }
 
     /// An access token's claims, when its signature, claims and session are

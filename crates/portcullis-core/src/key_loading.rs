@@ -1,14 +1,18 @@
 //! Loading the signing keys into the key ring: at start (making the first
-//! key of every algorithm that has none, and sealing keys kept in the clear
-//! once a key-encryption key is given), every half second after that (so a
-//! rotation or a revocation made anywhere counts here within a second), and
-//! at once for a token signed by a key this process has not loaded yet.
+//! key of the access-token algorithm when it has none, and sealing keys
+//! kept in the clear once a key-encryption key is given), every half second
+//! after that (so a rotation or a revocation made anywhere counts here
+//! within a second), and at once for a token signed by a key this process
+//! has not loaded yet.
 //!
-//! Instances starting at once on an empty database each make keys, and the
-//! store keeps one per algorithm (the first insert wins; the others are
-//! dropped unused), so every instance signs with the same keys. Keys are
-//! made off the async runtime and at the same time: an RSA key takes tens
-//! of milliseconds.
+//! A line of keys is made when first needed: the access-token algorithm's
+//! at start, another's when a token of it is first signed (an id token) or
+//! at `keys rotate`. An RSA key takes tens of milliseconds to make, which
+//! every start on a fresh database (every HTTP test) would pay for a key
+//! it may never use. Instances making a first key at once each make one,
+//! and the store keeps one per algorithm (the first insert wins; the
+//! others are dropped unused), so every instance signs with the same keys.
+//! Keys are made off the async runtime.
 //!
 //! A reload that finds the same keys changes nothing: replacing the ring
 //! forgets every verified token, which must not happen twice a second.
@@ -37,6 +41,10 @@ pub(crate) struct KeyLoader {
     clock: Arc<dyn Clock>,
     pub(crate) vault: KeyVault,
     token_horizon: Duration,
+    /// The line every ring must sign with.
+    access_algorithm: SigningAlgorithm,
+    /// Held while first keys are made, so this process makes each once.
+    making_first_keys: tokio::sync::Mutex<()>,
     /// The shape of the keys the current ring was built from.
     loaded: Mutex<KeySetShape>,
     /// When a token with an unknown key last made this process reload.
@@ -49,39 +57,26 @@ impl KeyLoader {
         clock: Arc<dyn Clock>,
         vault: KeyVault,
         token_horizon: Duration,
+        access_algorithm: SigningAlgorithm,
     ) -> Self {
         Self {
             store,
             clock,
             vault,
             token_horizon,
+            access_algorithm,
+            making_first_keys: tokio::sync::Mutex::default(),
             loaded: Mutex::default(),
             last_unknown_key_reload: Mutex::default(),
         }
     }
 
-    /// Makes the first key of every algorithm that has none (or whose keys
-    /// all have an end), seals keys kept in the clear when there is a
-    /// key-encryption key (or says that they are kept in the clear), and
-    /// builds the first ring.
+    /// Makes the first key of the access-token algorithm when it has none
+    /// (or its keys all have an end), seals keys kept in the clear when
+    /// there is a key-encryption key (or says that they are kept in the
+    /// clear), and builds the first ring.
     pub(crate) async fn start(&self) -> Result<KeyRing, AuthError> {
-        let now = self.clock.now();
-        let stored = self.store.signing_keys().await?;
-        let missing = SigningAlgorithm::ALL.into_iter().filter(|algorithm| {
-            !stored
-                .iter()
-                .any(|key| key.algorithm == *algorithm && key.retiring_since.is_none())
-        });
-        for key in generate_keys(missing, now, now).await? {
-            let algorithm = key.algorithm;
-            if self
-                .store
-                .insert_first_signing_key(&self.vault.seal(key))
-                .await?
-            {
-                tracing::info!(%algorithm, "generated the first signing key");
-            }
-        }
+        self.make_first_keys(&[self.access_algorithm]).await?;
         let stored = self.store.signing_keys().await?;
         if self.vault.seals() {
             let mut sealed = 0;
@@ -126,8 +121,42 @@ impl KeyLoader {
             .map_err(|error| AuthError::Misconfigured(error.to_string()))?;
         let ring = KeyRing::new(&opened, self.clock.now(), self.token_horizon)
             .map_err(|error| AuthError::Internal(error.to_string()))?;
+        if !ring.signs_with(self.access_algorithm) {
+            return Err(AuthError::Internal(format!(
+                "no {} key signs access tokens",
+                self.access_algorithm
+            )));
+        }
         *self.loaded.lock().unwrap_or_else(PoisonError::into_inner) = shape;
         Ok(Some(ring))
+    }
+
+    /// Stores a first key for each of `algorithms` that has no key without
+    /// an end; the store keeps the first of several made at once anywhere.
+    /// The caller reloads the ring.
+    pub(crate) async fn make_first_keys(
+        &self,
+        algorithms: &[SigningAlgorithm],
+    ) -> Result<(), AuthError> {
+        let _making = self.making_first_keys.lock().await;
+        let stored = self.store.signing_keys().await?;
+        let missing = algorithms.iter().copied().filter(|algorithm| {
+            !stored
+                .iter()
+                .any(|key| key.algorithm == *algorithm && key.retiring_since.is_none())
+        });
+        let now = self.clock.now();
+        for key in generate_keys(missing, now, now).await? {
+            let algorithm = key.algorithm;
+            if self
+                .store
+                .insert_first_signing_key(&self.vault.seal(key))
+                .await?
+            {
+                tracing::info!(%algorithm, "generated the first signing key");
+            }
+        }
+        Ok(())
     }
 
     /// Whether an unknown key may trigger a reload now; claims the slot if so.

@@ -167,9 +167,9 @@ impl SigningKey {
     }
 }
 
-/// The keys in use over a stretch of time: for every algorithm, the ones
-/// that may sign, each from its time; and all those published or still
-/// verifying.
+/// The keys in use over a stretch of time: for each algorithm that has
+/// keys, the ones that may sign, each from its time; and all those
+/// published or still verifying.
 pub struct KeyRing {
     /// Keys that sign now or will, newest `active_from` first.
     signers: Vec<Signer>,
@@ -205,12 +205,14 @@ pub enum KeyRingError {
 
 impl KeyRing {
     /// Builds the ring from stored keys, opened, with a key that signs at
-    /// `now` for every algorithm; retiring keys stay for `token_lifetime`
-    /// (access-token lifetime plus leeway) after they stopped signing.
+    /// `now` for every algorithm that has keys (a line is made when first
+    /// needed, see [`crate::key_loading`]); retiring keys stay for
+    /// `token_lifetime` (access-token lifetime plus leeway) after they
+    /// stopped signing.
     ///
     /// # Errors
-    /// [`KeyRingError`] when an algorithm has no key that signs at `now`, or
-    /// a key is still sealed or malformed.
+    /// [`KeyRingError`] when an algorithm with live keys has none that signs
+    /// at `now`, or a key is still sealed or malformed.
     pub fn new(
         keys: &[SigningKey],
         now: OffsetDateTime,
@@ -221,9 +223,8 @@ impl KeyRing {
             .filter(|key| key.may_verify_at(now, token_lifetime))
             .collect();
         if let Some(missing) = SigningAlgorithm::ALL.into_iter().find(|algorithm| {
-            !live
-                .iter()
-                .any(|key| key.algorithm == *algorithm && key.signs_at(now))
+            let mut line = live.iter().filter(|key| key.algorithm == *algorithm);
+            line.clone().next().is_some() && !line.any(|key| key.signs_at(now))
         }) {
             return Err(KeyRingError::NoActiveKey(missing));
         }
@@ -268,16 +269,14 @@ impl KeyRing {
 
     /// The key of `algorithm` that signs at `now`: the newest whose time has
     /// come and not gone; the newest whose time has come when none (a ring
-    /// kept past the next rotation's end, until it is reloaded).
-    ///
-    /// # Panics
-    /// Never: a ring is only built with a key of every algorithm that signs.
+    /// kept past the next rotation's end, until it is reloaded). `None` when
+    /// the ring has no key of `algorithm`.
     #[must_use]
     pub fn signing(
         &self,
         algorithm: SigningAlgorithm,
         now: OffsetDateTime,
-    ) -> (&str, &EncodingKey) {
+    ) -> Option<(&str, &EncodingKey)> {
         let mut line = self
             .signers
             .iter()
@@ -288,9 +287,16 @@ impl KeyRing {
                 signer.active_from <= now && signer.retiring_since.is_none_or(|since| since > now)
             })
             .or_else(|| line.clone().find(|signer| signer.active_from <= now))
-            .or_else(|| line.next_back())
-            .expect("a ring is built with a key of every algorithm that signs");
-        (&signer.kid, &signer.key)
+            .or_else(|| line.next_back())?;
+        Some((&signer.kid, &signer.key))
+    }
+
+    /// Whether the ring has a key of `algorithm` to sign with.
+    #[must_use]
+    pub fn signs_with(&self, algorithm: SigningAlgorithm) -> bool {
+        self.signers
+            .iter()
+            .any(|signer| signer.algorithm == algorithm)
     }
 
     /// The published or still verifying key named `kid`.
@@ -407,7 +413,7 @@ mod tests {
         assert_eq!(rsa["alg"], "RS256");
         assert!(jwks.iter().all(|jwk| jwk["use"] == "sig"));
         for algorithm in SigningAlgorithm::ALL {
-            let (kid, _) = ring.signing(algorithm, now);
+            let (kid, _) = ring.signing(algorithm, now).unwrap();
             assert_eq!(ring.verifying_key(kid).unwrap().algorithm, algorithm);
         }
     }
@@ -431,36 +437,59 @@ mod tests {
             lifetime,
         )
         .unwrap();
-        assert_eq!(ring.signing(SigningAlgorithm::EdDSA, now).0, new.kid);
+        assert_eq!(
+            ring.signing(SigningAlgorithm::EdDSA, now).unwrap().0,
+            new.kid
+        );
         assert!(ring.verifying_key(&recent.kid).is_some());
         assert!(ring.verifying_key(&old.kid).is_none());
         assert_eq!(ring.jwks().len(), 4);
-        assert!(matches!(
-            KeyRing::new(&with_other_lines(&[old]), now, lifetime),
-            Err(KeyRingError::NoActiveKey(SigningAlgorithm::EdDSA))
-        ));
+        let expired = KeyRing::new(&with_other_lines(&[old]), now, lifetime).unwrap();
+        assert!(
+            !expired.signs_with(SigningAlgorithm::EdDSA),
+            "a key whose tokens have all expired is gone"
+        );
     }
 
     #[test]
-    fn every_algorithm_needs_a_key_that_signs() {
+    fn each_algorithm_with_keys_needs_one_that_signs_and_others_may_be_absent() {
         let now = OffsetDateTime::now_utc();
         let lifetime = Duration::minutes(16);
         let all = with_other_lines(&[ed25519(now, now)]);
-        assert!(KeyRing::new(&all, now, lifetime).is_ok());
         for algorithm in SigningAlgorithm::ALL {
             let without: Vec<SigningKey> = all
                 .iter()
                 .filter(|key| key.algorithm != algorithm)
                 .cloned()
                 .collect();
+            let ring = KeyRing::new(&without, now, lifetime).unwrap();
+            assert!(!ring.signs_with(algorithm), "{algorithm}");
+            assert!(ring.signing(algorithm, now).is_none(), "{algorithm}");
+            assert_eq!(ring.jwks().len(), 2);
+
+            let retired: Vec<SigningKey> = all
+                .iter()
+                .cloned()
+                .map(|key| SigningKey {
+                    retiring_since: (key.algorithm == algorithm)
+                        .then(|| now - Duration::minutes(1)),
+                    ..key
+                })
+                .collect();
             assert!(
                 matches!(
-                    KeyRing::new(&without, now, lifetime),
+                    KeyRing::new(&retired, now, lifetime),
                     Err(KeyRingError::NoActiveKey(missing)) if missing == algorithm
                 ),
-                "{algorithm}"
+                "{algorithm}: keys that no longer sign, none that does"
             );
         }
+        let ring = KeyRing::new(&all, now, lifetime).unwrap();
+        assert!(
+            SigningAlgorithm::ALL
+                .into_iter()
+                .all(|algorithm| ring.signs_with(algorithm))
+        );
     }
 
     #[test]
@@ -482,9 +511,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ring.jwks().len(), 4, "both published");
-        assert_eq!(ring.signing(SigningAlgorithm::EdDSA, now).0, current.kid);
         assert_eq!(
-            ring.signing(SigningAlgorithm::EdDSA, now + lead).0,
+            ring.signing(SigningAlgorithm::EdDSA, now).unwrap().0,
+            current.kid
+        );
+        assert_eq!(
+            ring.signing(SigningAlgorithm::EdDSA, now + lead).unwrap().0,
             next.kid,
             "on time, without a reload"
         );
@@ -494,7 +526,7 @@ mod tests {
         );
         let other = other_lines();
         assert_eq!(
-            ring.signing(SigningAlgorithm::RS256, now + lead).0,
+            ring.signing(SigningAlgorithm::RS256, now + lead).unwrap().0,
             other[1].kid,
             "another algorithm's line is its own"
         );

@@ -222,6 +222,12 @@ impl AccessTokens {
         self.algorithm
     }
 
+    /// Whether the current ring has a key of `algorithm` to sign with.
+    #[must_use]
+    pub fn signs_with(&self, algorithm: SigningAlgorithm) -> bool {
+        self.ring().signs_with(algorithm)
+    }
+
     /// Swaps in a freshly loaded key ring (after a rotation).
     pub fn replace_ring(&self, ring: KeyRing) {
         *self
@@ -249,7 +255,8 @@ impl AccessTokens {
     /// Signs a new access token; returns it with its claims.
     ///
     /// # Panics
-    /// Never in practice: signing with a key the ring checked cannot fail.
+    /// When the ring has no key of the access-token algorithm, which the key
+    /// loader makes at start and never builds a ring without.
     #[must_use]
     pub fn issue(&self, grant: &AccessGrant, now: OffsetDateTime) -> (String, AccessTokenClaims) {
         let claims = AccessTokenClaims {
@@ -271,7 +278,8 @@ impl AccessTokens {
     }
 
     /// A JWS of `claims` with header `{alg, typ, kid}`, signed by the key of
-    /// `algorithm` that signs at `now`.
+    /// `algorithm` that signs at `now`. Signing with a key the ring checked
+    /// cannot fail; the ring must have a key of `algorithm`.
     fn sign<C: Serialize>(
         &self,
         claims: &C,
@@ -280,7 +288,9 @@ impl AccessTokens {
         now: OffsetDateTime,
     ) -> String {
         let ring = self.ring();
-        let (kid, key) = ring.signing(algorithm, now);
+        let (kid, key) = ring.signing(algorithm, now).unwrap_or_else(|| {
+            panic!("no {algorithm} key in the ring: the key loader makes it before it is used")
+        });
         let mut header = Header::new(algorithm.jwt());
         header.typ = Some(typ.to_owned());
         header.kid = Some(kid.to_owned());

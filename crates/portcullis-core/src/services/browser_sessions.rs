@@ -150,9 +150,8 @@ impl BrowserSessions {
 
     /// The client and user an id token this server signed names, when it
     /// is one (it may have expired): what RP-initiated logout trusts.
-    #[must_use]
-    pub fn id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
-        self.core.tokens.verify_id_token_hint(token).ok()
+    pub async fn id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
+        self.core.verify_id_token_hint(token).await.ok()
     }
 
     /// Ends the browser session that `cookie` carries; nothing when it is

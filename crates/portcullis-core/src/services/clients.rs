@@ -131,6 +131,11 @@ impl Clients {
             secret_hash,
         };
         self.core.store.insert_client(&record).await?;
+        // Published before the client's first id token, so that a relying
+        // party that fetches the keys at start already holds it.
+        self.core
+            .ensure_signing_key(record.client.id_token_algorithm())
+            .await?;
         Ok(RegisteredClient {
             client: record.client,
             secret,

@@ -146,7 +146,7 @@ impl Grants {
             core.new_session(user.id, SessionOrigin::Api, narrowed.clone(), client);
         core.store.insert_session(&session).await?;
         let scope = narrowed.unwrap_or_else(|| permissions.into_iter().collect());
-        Ok(self.tokens(user, &session, scope, Some(&first), None))
+        self.tokens(user, &session, scope, Some(&first), None).await
     }
 
     /// The authorization-code grant (OAuth 2.1 §4.1.3) for `client`, which
@@ -226,7 +226,7 @@ impl Grants {
             nonce: record.nonce.clone(),
             browser_session_id: Some(record.browser_session_id),
         });
-        Ok(self.tokens(&user, &session, scope, refresh, id_token))
+        self.tokens(&user, &session, scope, refresh, id_token).await
     }
 
     /// A code presented after its redemption: revokes what the first
@@ -365,21 +365,23 @@ impl Grants {
                 }
                 _ => None,
             };
-            return Ok(self.tokens(&user, &session, scope, Some(&next), id_token));
+            return self
+                .tokens(&user, &session, scope, Some(&next), id_token)
+                .await;
         }
         Err(AuthError::InvalidGrant)
     }
 
     /// Signs an access token for `session` (and an id token when asked)
     /// and pairs it with `refresh`.
-    fn tokens(
+    async fn tokens(
         &self,
         user: &UserRecord,
         session: &SessionRecord,
         scope: Vec<String>,
         refresh: Option<&RefreshToken>,
         id_token: Option<IdTokenRequest<'_>>,
-    ) -> TokenPair {
+    ) -> Result<TokenPair, AuthError> {
         let core = &self.core;
         let now = core.clock.now_seconds();
         let (client_id, openid_scope) = match &session.origin {
@@ -400,38 +402,42 @@ impl Grants {
             client_id,
         };
         let (access_token, claims) = core.tokens.issue(&grant, now);
-        let id_token = id_token.map(|request| {
-            let authenticated_at = match &session.origin {
-                SessionOrigin::Client {
-                    authenticated_at, ..
-                } => *authenticated_at,
-                SessionOrigin::Api | SessionOrigin::Browser => session.created_at,
-            };
-            let has = |name: &str| openid.iter().any(|s| s == name);
-            let claims = IdTokenClaims {
-                iss: core.settings.issuer.clone(),
-                sub: user.id,
-                aud: request.client.client_id.to_string(),
-                exp: claims.exp,
-                iat: claims.iat,
-                auth_time: authenticated_at.unix_timestamp(),
-                nonce: request.nonce,
-                sid: request.browser_session_id,
-                email: has("email").then(|| user.email.to_string()),
-                email_verified: has("email").then_some(user.email_verified),
-                name: has("profile").then(|| user.name.clone()),
-            };
-            core.tokens
-                .sign_id_token(&claims, request.client.id_token_algorithm(), now)
-                .into()
-        });
-        TokenPair {
+        let id_token = match id_token {
+            Some(request) => {
+                let authenticated_at = match &session.origin {
+                    SessionOrigin::Client {
+                        authenticated_at, ..
+                    } => *authenticated_at,
+                    SessionOrigin::Api | SessionOrigin::Browser => session.created_at,
+                };
+                let has = |name: &str| openid.iter().any(|s| s == name);
+                let claims = IdTokenClaims {
+                    iss: core.settings.issuer.clone(),
+                    sub: user.id,
+                    aud: request.client.client_id.to_string(),
+                    exp: claims.exp,
+                    iat: claims.iat,
+                    auth_time: authenticated_at.unix_timestamp(),
+                    nonce: request.nonce,
+                    sid: request.browser_session_id,
+                    email: has("email").then(|| user.email.to_string()),
+                    email_verified: has("email").then_some(user.email_verified),
+                    name: has("profile").then(|| user.name.clone()),
+                };
+                let signed = core
+                    .sign_id_token(&claims, request.client.id_token_algorithm())
+                    .await?;
+                Some(signed.into())
+            }
+            None => None,
+        };
+        Ok(TokenPair {
             access_token: access_token.into(),
             expires_in: core.tokens.lifetime().whole_seconds(),
             refresh_token: refresh.map(|refresh| refresh.encode().into()),
             scope: claims.scope,
             id_token,
-        }
+        })
     }
 }
 

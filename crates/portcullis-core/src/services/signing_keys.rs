@@ -2,14 +2,16 @@
 //! the JWKS, the algorithms tokens are signed with, and the operator's
 //! rotation, revocation and listing.
 //!
-//! A rotation makes a new key for every algorithm, publishes them at once
-//! and has them sign only after the publication lead (unless asked for
-//! now), so verifiers that cache the JWKS hold them before the first token
-//! they sign; the old keys sign until then and verify for a token lifetime
-//! after. A revocation removes a key at once (a compromised one): its
-//! tokens are refused, and if it was signing, a new key of its algorithm
-//! signs from now. Every instance picks a change up within a second (they
-//! reload the keys every half second).
+//! A rotation makes a new key for every algorithm (an algorithm that had
+//! none gets its first key too: lines are otherwise made when first needed,
+//! `crate::key_loading`), publishes them at once and has them sign only
+//! after the publication lead (unless asked for now), so verifiers that
+//! cache the JWKS hold them before the first token they sign; the old keys
+//! sign until then and verify for a token lifetime after. A revocation
+//! removes a key at once (a compromised one): its tokens are refused, and
+//! if it was signing, a new key of its algorithm signs from now. Every
+//! instance picks a change up within a second (they reload the keys every
+//! half second).
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use crate::error::AuthError;
 use crate::key_loading::generate_keys;
 use crate::keys::{ID_TOKEN_SIGNING_ALGORITHMS, KeyState, PublicJwk, SigningAlgorithm, SigningKey};
 use crate::principal::Operator;
+use crate::tokens::IdTokenHint;
 
 /// When a rotated-in key starts signing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,28 @@ impl SigningKeys {
         &ID_TOKEN_SIGNING_ALGORITHMS
     }
 
+    /// `claims` signed now as an id token (`typ: JWT`) by the `algorithm`
+    /// key, which is made first if this is its first token.
+    ///
+    /// # Errors
+    /// [`AuthError`] when the store fails while making the key.
+    pub async fn sign_id_token<C: serde::Serialize>(
+        &self,
+        claims: &C,
+        algorithm: SigningAlgorithm,
+    ) -> Result<String, AuthError> {
+        self.core.sign_id_token(claims, algorithm).await
+    }
+
+    /// Who an `id_token_hint` names: signed by one of our RS256 or EdDSA
+    /// keys, our `iss`; it may have expired.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] saying why the hint is refused.
+    pub async fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, AuthError> {
+        self.core.verify_id_token_hint(token).await
+    }
+
     /// Re-reads the keys (another process may have changed them); rebuilds
     /// the ring only when they changed.
     ///
@@ -77,7 +102,8 @@ impl SigningKeys {
     }
 
     /// Makes a new key of every algorithm that signs from `activation`;
-    /// returns them.
+    /// returns them. An algorithm that had no key gets its first, signing
+    /// from now, before that.
     ///
     /// # Errors
     /// [`AuthError`] when the store fails.
@@ -86,6 +112,10 @@ impl SigningKeys {
         _operator: &Operator,
         activation: Activation,
     ) -> Result<Vec<SigningKey>, AuthError> {
+        self.core
+            .keys
+            .make_first_keys(&SigningAlgorithm::ALL)
+            .await?;
         self.rotate_lines(&SigningAlgorithm::ALL, activation).await
     }
 

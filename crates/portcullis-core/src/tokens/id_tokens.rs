@@ -3,7 +3,9 @@
 //! RP-initiated logout.
 //!
 //! An id token is a JWT with `typ: JWT`, signed by the key of the asked
-//! algorithm that signs at the given time. A hint is accepted only when one
+//! algorithm that signs at the given time (`Core::sign_id_token` makes that
+//! algorithm's first key when there is none yet: RSA keys are made only
+//! once needed). A hint is accepted only when one
 //! of our published or still verifying keys of RS256 or EdDSA signed it,
 //! that key being of the algorithm its header names, and its `iss` is ours;
 //! its `exp` may be past (OpenID Connect RP-Initiated Logout 1.0 §2: an
@@ -50,11 +52,14 @@ enum Audience {
 impl AccessTokens {
     /// A JWS of `claims` with header `{alg, typ: "JWT", kid}`, signed by the
     /// key of `algorithm` that signs at `now`: an id token once the claims
-    /// are an id token's.
+    /// are an id token's. A key line is made when first needed: call
+    /// `Core::sign_id_token`, which makes it first, or make sure of it with
+    /// `Core::ensure_signing_key` (or [`AccessTokens::signs_with`]).
     ///
     /// # Panics
-    /// Never in practice: signing with a key the ring checked cannot fail,
-    /// and claims that derive `Serialize` serialise.
+    /// When the ring has no key of `algorithm`; otherwise never in practice
+    /// (signing with a key the ring checked cannot fail, and claims that
+    /// derive `Serialize` serialise).
     #[must_use]
     pub fn sign_id_token<C: Serialize>(
         &self,

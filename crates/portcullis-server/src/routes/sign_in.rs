@@ -403,10 +403,10 @@ pub(crate) async fn sign_out_page(
     headers: HeaderMap,
     QueryParameters(query): QueryParameters<LogoutQuery>,
 ) -> Response {
-    let hint = query
-        .id_token_hint
-        .as_deref()
-        .and_then(|token| state.services.browser_sessions.id_token_hint(token));
+    let hint = match query.id_token_hint.as_deref() {
+        Some(token) => state.services.browser_sessions.id_token_hint(token).await,
+        None => None,
+    };
     let client_id = query
         .client_id
         .clone()

@@ -47,18 +47,6 @@ pub(crate) const INTROSPECTION_CREDENTIAL: &str = "pat_introspector";
 /// How long the fake takes to answer a JWKS request unless told otherwise.
 const JWKS_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// A key of every algorithm, signing since the epoch and made once per test
-/// binary (an RSA key takes a while): what a signer's ring holds besides its own key.
-fn other_lines() -> Vec<SigningKey> {
-    static KEYS: LazyLock<Vec<SigningKey>> = LazyLock::new(|| {
-        let epoch = OffsetDateTime::UNIX_EPOCH;
-        SigningAlgorithm::ALL
-            .map(|algorithm| SigningKey::generate(algorithm, epoch, epoch))
-            .to_vec()
-    });
-    KEYS.clone()
-}
-
 /// Makes a personal access token in the real format.
 pub(crate) fn personal_token() -> String {
     new_personal_token()
@@ -84,14 +72,12 @@ impl Signer {
 
     fn from_key(key: SigningKey, issuer: &str) -> Self {
         let lifetime = Duration::minutes(15);
-        // Portcullis's ring holds a key of every algorithm; only this
-        // signer's is ever published or signs here.
-        let keys: Vec<SigningKey> = other_lines()
-            .into_iter()
-            .filter(|other| other.algorithm != key.algorithm)
-            .chain([key.clone()])
-            .collect();
-        let ring = KeyRing::new(&keys, OffsetDateTime::now_utc(), lifetime).expect("active keys");
+        let ring = KeyRing::new(
+            std::slice::from_ref(&key),
+            OffsetDateTime::now_utc(),
+            lifetime,
+        )
+        .expect("an active key");
         let tokens = AccessTokens::new(
             Arc::new(SystemClock),
             issuer.to_owned(),

@@ -709,6 +709,34 @@ impl TestServer {
         self.in_process().services.settings().issuer.clone()
     }
 
+    /// `claims` signed as an id token by the server's `algorithm` key, as
+    /// the OpenID Connect use cases sign them (the key is made if this is
+    /// its first token).
+    pub(crate) fn sign_id_token(
+        &self,
+        claims: Value,
+        algorithm: portcullis_core::keys::SigningAlgorithm,
+    ) -> String {
+        self.in_process().operate(move |services| async move {
+            services
+                .signing_keys
+                .sign_id_token(&claims, algorithm)
+                .await
+                .expect("an id token is signed")
+        })
+    }
+
+    /// Who an `id_token_hint` names, as RP-initiated logout reads it.
+    pub(crate) fn verify_id_token_hint(
+        &self,
+        token: &str,
+    ) -> Result<portcullis_core::tokens::IdTokenHint, portcullis_core::AuthError> {
+        let token = token.to_owned();
+        self.in_process().operate(move |services| async move {
+            services.signing_keys.verify_id_token_hint(&token).await
+        })
+    }
+
     fn in_process(&self) -> &InProcessServer {
         match &self.running {
             Running::InProcess(server) => server,

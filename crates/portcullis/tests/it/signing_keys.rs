@@ -1,11 +1,12 @@
 //! Signing keys and the token commands of the command line (API.md "Command
-//! line"): the first start makes exactly one key of every algorithm (EdDSA,
-//! ES256, RS256), the JWKS lists each with its members and its RFC 7638
-//! thumbprint as `kid`, `keys list` and `keys rotate` print what the
-//! contract says, a rotation makes new tokens use the new keys while tokens
-//! signed before keep verifying and the JWKS lists both, and `token verify`
-//! prints the claims of a good token and refuses a bad or revoked one with
-//! exit code 1.
+//! line"): the first start makes exactly one key, of the access-token
+//! algorithm; a key of another algorithm (EdDSA, ES256, RS256) is made when
+//! first needed (an id token, `keys rotate`), once for every instance; the
+//! JWKS lists each with its members and its RFC 7638 thumbprint as `kid`;
+//! `keys list` and `keys rotate` print what the contract says; a rotation
+//! makes new tokens use the new keys while tokens signed before keep
+//! verifying and the JWKS lists both; and `token verify` prints the claims
+//! of a good token and refuses a bad or revoked one with exit code 1.
 //!
 //! A running server reloads the keys every half second, so a change made
 //! from the command line counts within a second.
@@ -16,9 +17,13 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+use portcullis_core::keys::SigningAlgorithm;
+use serde_json::json;
+
 use crate::helpers::{
-    ALGORITHMS, PASSWORD, TestServer, assert_exit, jwt_claims, jwt_header, kid_of_algorithm,
-    now_unix, rotated_keys, sorted_keys, stderr, stdout, text, with_signature_changed,
+    ALGORITHMS, PASSWORD, TestDatabase, TestServer, assert_exit, jwt_claims, jwt_header, jwt_part,
+    kid_of_algorithm, now_unix, rotated_keys, sorted_keys, stderr, stdout, text,
+    with_signature_changed,
 };
 
 fn kid_of(access_token: &str) -> String {
@@ -149,31 +154,106 @@ fn rfc3339_reading_is_right() {
 }
 
 #[tokio::test]
-async fn the_first_start_generates_one_active_key_of_every_algorithm() {
+async fn the_first_start_generates_exactly_one_key_of_the_access_token_algorithm() {
     let server = TestServer::spawn().await;
     let keys = keys_list(&server);
-    let active = in_state(&keys, "active");
-    assert_eq!(active.len(), keys.len(), "{keys:?}");
-    let mut algorithms: Vec<&str> = keys.iter().map(|key| key.algorithm.as_str()).collect();
-    algorithms.sort_unstable();
-    assert_eq!(algorithms, ALGORITHMS, "{keys:?}");
-    for key in &keys {
-        assert!(
-            (key.created_unix - now_unix()).abs() <= 60,
-            "created {} is not now",
-            key.created_unix
-        );
-    }
-    assert_eq!(jwks_kids(&server).await, sorted_kids(&active));
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(
+        (keys[0].algorithm.as_str(), keys[0].state.as_str()),
+        ("EdDSA", "active")
+    );
+    assert!(
+        (keys[0].created_unix - now_unix()).abs() <= 60,
+        "created {} is not now",
+        keys[0].created_unix
+    );
+    assert_eq!(jwks_kids(&server).await, [keys[0].kid.clone()]);
     let access = text(
         &server.user_with_tokens("ada@example.com").await,
         "access_token",
     );
-    assert_eq!(kid_of(&access), kid_of_algorithm(&active, "EdDSA"));
+    assert_eq!(kid_of(&access), keys[0].kid);
 
     let server = server.kill_and_restart().await;
-    assert_eq!(keys_list(&server), keys, "a restart made other keys");
-    assert_eq!(jwks_kids(&server).await, sorted_kids(&active));
+    assert_eq!(keys_list(&server), keys, "a restart made another key");
+    assert_eq!(jwks_kids(&server).await, [keys[0].kid.clone()]);
+
+    // (`keys list` is not run here: a command run without the server's
+    // settings would make the key of its own access-token algorithm.)
+    let server = TestServer::spawn_with(&["--access-token-alg", "RS256"]).await;
+    let jwks = server.jwks().await;
+    assert_eq!(jwks.len(), 1, "{jwks:?}");
+    assert_eq!(jwks[0]["alg"], "RS256");
+    let access = text(
+        &server.user_with_tokens("ada@example.com").await,
+        "access_token",
+    );
+    assert_eq!(kid_of(&access), text(&jwks[0], "kid"));
+}
+
+/// An id token of an algorithm that has no key yet makes its first key
+/// (RSA keys take a while to make: no start pays for one it may never use),
+/// and instances asking at once on one database get the same key.
+#[tokio::test]
+async fn a_key_is_made_when_first_needed_and_every_instance_agrees_on_it() {
+    let database = TestDatabase::fresh();
+    let first = TestServer::spawn_on(&database, &[]).await;
+    let second = TestServer::spawn_on(&database, &[]).await;
+    assert_eq!(keys_list(&first).len(), 1);
+    let (user, session) = (uuid_text(1), uuid_text(2));
+    let claims = json!({
+        "iss": "http://localhost:8080", "sub": user, "aud": "client-1", "sid": session,
+        "iat": now_unix(), "exp": now_unix() + 300, "nonce": "n-1",
+    });
+    let tokens: Vec<String> = std::thread::scope(|scope| {
+        let signing: Vec<_> = [&first, &second]
+            .map(|server| {
+                let claims = claims.clone();
+                scope.spawn(move || server.sign_id_token(claims, SigningAlgorithm::RS256))
+            })
+            .into_iter()
+            .collect();
+        signing
+            .into_iter()
+            .map(|signed| signed.join().unwrap())
+            .collect()
+    });
+    let rsa: Vec<KeyLine> = keys_list(&first)
+        .into_iter()
+        .filter(|key| key.algorithm == "RS256")
+        .collect();
+    assert_eq!(rsa.len(), 1, "one RSA key for both: {rsa:?}");
+    for token in &tokens {
+        assert_eq!(
+            jwt_header(token),
+            json!({"alg": "RS256", "typ": "JWT", "kid": rsa[0].kid})
+        );
+        assert_eq!(jwt_part(token, 1), claims);
+    }
+    for server in [&first, &second] {
+        assert!(jwks_kids(server).await.contains(&rsa[0].kid));
+        let hint = server
+            .verify_id_token_hint(&tokens[0])
+            .expect("our id token");
+        assert_eq!(
+            (
+                hint.sub.to_string(),
+                hint.aud.as_str(),
+                hint.sid.map(|sid| sid.to_string())
+            ),
+            (user.clone(), "client-1", Some(session.clone()))
+        );
+    }
+    let es256 = first.sign_id_token(claims, SigningAlgorithm::ES256);
+    assert!(
+        second.verify_id_token_hint(&es256).is_err(),
+        "ES256 is not an id-token algorithm of a hint"
+    );
+}
+
+/// A UUID written as text, from a number.
+fn uuid_text(number: u128) -> String {
+    format!("0190a000-0000-7000-8000-{number:012x}")
 }
 
 /// API.md "For the APIs that you protect": every live key of every
@@ -181,8 +261,20 @@ async fn the_first_start_generates_one_active_key_of_every_algorithm() {
 #[tokio::test]
 async fn the_jwks_lists_each_key_type_with_its_members_and_thumbprint() {
     let server = TestServer::spawn().await;
+    rotated_keys(&server.cli(&["keys", "rotate"], None));
+    // The running server reloads its keys every half second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while server.jwks().await.len() < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the keys are not published"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let jwks = server.jwks().await;
-    assert_eq!(jwks.len(), 3, "{jwks:?}");
+    let mut types: Vec<String> = jwks.iter().map(|jwk| text(jwk, "kty")).collect();
+    types.sort();
+    assert_eq!(types, ["EC", "EC", "OKP", "OKP", "RSA", "RSA"], "{jwks:?}");
     for jwk in &jwks {
         let (members, alg): (&[&str], &str) = match text(jwk, "kty").as_str() {
             "OKP" => {
@@ -224,21 +316,16 @@ async fn rotation_publishes_the_new_keys_before_they_sign() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let old = in_state(&keys_list(&server), "active");
     let old_kid = kid_of(&before);
-    assert_eq!(old_kid, kid_of_algorithm(&old, "EdDSA"));
 
     let rotated = server.cli(&["keys", "rotate"], None);
     let new = rotated_keys(&rotated);
     let new_kid = kid_of_algorithm(&new, "EdDSA");
+    assert_ne!(new_kid, old_kid);
     for (kid, _) in &new {
         assert!(
             !kid.is_empty() && !kid.contains(char::is_whitespace),
             "{new:?}"
-        );
-        assert!(
-            !old.iter().any(|(old_kid, _)| old_kid == kid),
-            "{kid} is new"
         );
     }
     assert!(
@@ -247,14 +334,19 @@ async fn rotation_publishes_the_new_keys_before_they_sign() {
         stderr(&rotated)
     );
 
+    // Every algorithm signs with its current key (the Ed25519 key of the
+    // first start, the first ES256 and RS256 keys the rotation made) until
+    // the new keys' time comes.
     let keys = keys_list(&server);
     assert_eq!(keys.len(), 6, "{keys:?}");
-    assert_eq!(sorted_kids(&in_state(&keys, "active")), sorted_kids(&old));
+    let active = in_state(&keys, "active");
+    assert_eq!(kid_of_algorithm(&active, "EdDSA"), old_kid);
+    assert_eq!(active.len(), 3, "{keys:?}");
     assert_eq!(sorted_kids(&in_state(&keys, "next")), sorted_kids(&new));
 
     // Every running server publishes the new keys within a second, before
     // it signs anything with them.
-    let every = sorted_kids(old.iter().chain(&new));
+    let every = sorted_kids(active.iter().chain(&new));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     while jwks_kids(&server).await != every {
         assert!(
@@ -300,16 +392,17 @@ async fn rotation_now_signs_at_once_and_keeps_verifying_the_old_keys() {
         &server.login("ada@example.com", PASSWORD).await,
         "access_token",
     );
-    let old = in_state(&keys_list(&server), "active");
     let new = rotated_keys(&server.cli(&["keys", "rotate", "--now"], None));
     let keys = keys_list(&server);
-    assert_eq!(sorted_kids(&in_state(&keys, "retiring")), sorted_kids(&old));
+    let retiring = in_state(&keys, "retiring");
     assert_eq!(sorted_kids(&in_state(&keys, "active")), sorted_kids(&new));
+    assert_eq!(retiring.len(), 3, "{keys:?}");
+    assert_eq!(kid_of_algorithm(&retiring, "EdDSA"), kid_of(&before));
 
     let server = server.kill_and_restart().await;
     assert_eq!(
         jwks_kids(&server).await,
-        sorted_kids(old.iter().chain(&new))
+        sorted_kids(retiring.iter().chain(&new))
     );
     let after = text(
         &server.login("ada@example.com", PASSWORD).await,
@@ -353,27 +446,24 @@ async fn a_revoked_key_is_refused_at_once_and_a_new_key_signs() {
     );
     let kids = jwks_kids(&server).await;
     assert!(!kids.contains(&old_kid), "{kids:?}");
-    assert_eq!(kids.len(), 3, "{kids:?}");
-    let active = in_state(&keys_list(&server), "active");
-    assert_eq!(sorted_kids(&active), kids);
+    assert_eq!(kids.len(), 1, "{kids:?}");
     let refreshed = server.refresh(&text(&tokens, "refresh_token")).await;
     assert_eq!(refreshed.status(), StatusCode::OK, "sessions live on");
     let fresh: Value = refreshed.json().await.unwrap();
-    assert_eq!(
-        kid_of(&text(&fresh, "access_token")),
-        kid_of_algorithm(&active, "EdDSA")
-    );
+    assert_eq!(kid_of(&text(&fresh, "access_token")), kids[0]);
 
     // Revoking the RSA key replaces the RSA key alone.
-    let rsa_kid = kid_of_algorithm(&active, "RS256");
+    let rotated = rotated_keys(&server.cli(&["keys", "rotate", "--now"], None));
+    let rsa_kid = kid_of_algorithm(&rotated, "RS256");
     let revoked = server.cli(&["keys", "revoke", &rsa_kid], None);
     assert_exit(&revoked, 0, "keys revoke of the RSA key");
-    let now_active = in_state(&keys_list(&server), "active");
-    assert_ne!(kid_of_algorithm(&now_active, "RS256"), rsa_kid);
+    let active = in_state(&keys_list(&server), "active");
+    assert_eq!(active.len(), 3, "{active:?}");
+    assert_ne!(kid_of_algorithm(&active, "RS256"), rsa_kid);
     for algorithm in ["EdDSA", "ES256"] {
         assert_eq!(
-            kid_of_algorithm(&now_active, algorithm),
             kid_of_algorithm(&active, algorithm),
+            kid_of_algorithm(&rotated, algorithm),
             "{algorithm}"
         );
     }
