@@ -8,12 +8,13 @@
 //! the hash is stored. It is never rotated and the token endpoint never
 //! accepts it. Every sign-in opens a new session, so a cookie planted
 //! before it is worth nothing after (no session fixation). The session's
-//! idle and absolute ends are those of every session.
+//! idle and absolute ends are those of every session; using it (at most
+//! once a minute) moves the idle end.
 
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret as _, SecretString};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::core::Core;
@@ -25,6 +26,9 @@ use crate::services::grants::ClientInfo;
 use crate::store::SessionOrigin;
 use crate::tokens::IdTokenHint;
 use crate::user::User;
+
+/// How stale a browser session's last use may get before a use records it.
+const TOUCH_EVERY: Duration = Duration::minutes(1);
 
 /// A signed-in browser, as the pages see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +127,15 @@ impl BrowserSessions {
                 ),
                 Lineage::Current
             );
-        Ok(live.then_some(BrowserSession {
+        if !live {
+            return Ok(None);
+        }
+        // The idle end moves with use; once a minute is precise enough.
+        let now = core.clock.now_seconds();
+        if now - session.last_used_at >= TOUCH_EVERY {
+            core.store.touch_session(session.id, now).await?;
+        }
+        Ok(Some(BrowserSession {
             id: session.id,
             user_id: user.id,
             authenticated_at: session.created_at,

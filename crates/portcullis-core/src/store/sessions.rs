@@ -83,6 +83,9 @@ pub trait SessionStore: Send + Sync + 'static {
         next_hash: &RefreshSecretHash,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+    /// Marks a live session used at `now` (a browser session, whose cookie
+    /// is never rotated); `false` when it is missing or revoked.
+    async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// The user's sessions that are not revoked, newest first (expired ones included).
     async fn sessions_of_user(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError>;
     /// Revokes one session; `false` when it was missing or already revoked.

@@ -64,6 +64,15 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         Ok(self.write_one(statement).await? == 1)
     }
 
+    async fn touch_session(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let statement = Statement::new(
+            "UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.unix_timestamp())
+        .bind(id);
+        Ok(self.write_one(statement).await? == 1)
+    }
+
     async fn sessions_of_user(&self, user_id: Uuid) -> Result<Vec<SessionRecord>, StoreError> {
         let statement = Statement::new(select_sessions!(
             "WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC"

@@ -532,3 +532,29 @@ async fn the_account_page_changes_the_name_and_signs_out_other_sessions() {
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_browser_session_ends_when_idle_and_use_keeps_it_alive() {
+    let server = TestServer::spawn().await;
+    server.sign_up("ada@example.com").await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in("ada@example.com", "/account").await;
+    server.advance_clock(time::Duration::days(29));
+    assert_eq!(
+        browser.get("/account").await.status,
+        StatusCode::OK,
+        "used on day 29"
+    );
+    server.advance_clock(time::Duration::days(2));
+    assert_eq!(
+        browser.get("/account").await.status,
+        StatusCode::OK,
+        "31 days after sign-in, 2 after the last use"
+    );
+    server.advance_clock(time::Duration::days(31));
+    assert_eq!(
+        browser.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "idle past 30 days"
+    );
+}

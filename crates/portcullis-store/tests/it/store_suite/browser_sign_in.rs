@@ -1,4 +1,5 @@
-//! Browser sign-in: sessions of every origin read back whole, an
+//! Browser sign-in: sessions of every origin read back whole (and a
+//! browser session's use recorded), an
 //! authorization code redeemed once (its session inserted with it, or
 //! nothing written), consents remembered and forgotten, a client's
 //! sessions ended together, and old codes pruned.
@@ -53,6 +54,15 @@ pub(crate) async fn sessions_of_every_origin(store: &dyn Store) {
         let (read, _) = store.session_with_user(record.id).await.unwrap().unwrap();
         assert_same_session(&read, record);
     }
+
+    // A use moves a live session's last use; a revoked one stays as it is.
+    assert!(store.touch_session(browser.id, at(30)).await.unwrap());
+    let touched = store.session(browser.id).await.unwrap().unwrap();
+    assert_eq!(touched.last_used_at, at(30));
+    assert_eq!(touched.refresh_generation, browser.refresh_generation);
+    assert!(store.revoke_session(browser.id, at(31)).await.unwrap());
+    assert!(!store.touch_session(browser.id, at(40)).await.unwrap());
+    assert!(!store.touch_session(Uuid::now_v7(), at(40)).await.unwrap());
 }
 
 pub(crate) async fn authorization_codes_are_redeemed_once(store: &dyn Store) {
