@@ -11,7 +11,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
-use crate::wire::{ClientName, PermissionName, expose_optional, rfc3339};
+use crate::wire::{ClientName, PermissionName, expose_optional, not_null, rfc3339};
 
 /// The contract's `type` of a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -74,22 +74,22 @@ pub(crate) struct NewClientRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClientChangeRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = ClientName, inline)]
     pub(crate) name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<Vec<RedirectUri>>, nullable = false, min_items = 1, max_items = 20)]
     pub(crate) redirect_uris: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<Vec<RedirectUri>>, nullable = false, max_items = 20)]
     pub(crate) post_logout_redirect_uris: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false)]
     pub(crate) first_party: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<Vec<PermissionName>>, nullable = false)]
     pub(crate) allowed_scopes: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Option<IdTokenAlgorithm>, nullable = false)]
     pub(crate) id_token_signed_response_alg: Option<String>,
 }

@@ -72,6 +72,14 @@ pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// A field that may be absent but never `null` (absent stays `None` by
+/// `#[serde(default)]`; `null` is refused as the wrong type).
+pub(super) fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
 /// Writes a secret into the body being sent: the one place a token leaves
 /// its wrapper.
 pub(super) fn expose<S: Serializer>(
