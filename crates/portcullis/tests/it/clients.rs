@@ -543,6 +543,8 @@ async fn invalid_clients_are_422_naming_the_field() {
             json!({"name": "Fine", "redirect_uris": ["https://app.example/x#y"]}),
             "redirect_uris",
         ),
+        (json!({"redirect_uris": null}), "redirect_uris"),
+        (json!({"first_party": null}), "first_party"),
     ] {
         let reply = call(&server, Method::PATCH, &path, Some(&admin), Some(&body)).await;
         check_field_error(&reply, field, &body.to_string());
