@@ -56,6 +56,10 @@ pub enum AuthError {
     /// A personal access token cannot do this (manage tokens, change the password, …).
     #[error("a personal access token cannot do this; use a session's access token")]
     NotWithPersonalToken,
+    /// An application's token (browser sign-in) reaches its permissions and
+    /// `/userinfo`, not the account itself.
+    #[error("an application's token cannot do this; sign in to the account itself")]
+    NotWithClientToken,
     #[error("the database is unavailable")]
     Unavailable,
     /// A setting does not fit what is stored (a key-encryption key that is

@@ -24,6 +24,9 @@ pub enum Credential {
     Session(Uuid),
     /// This personal access token.
     PersonalToken(Uuid),
+    /// An access token a registered client got by browser sign-in, of
+    /// this session: its permissions and `/userinfo`, not the account.
+    ClientSession(Uuid),
 }
 
 /// The authenticated caller of a protected endpoint.
@@ -37,11 +40,12 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The session, when the caller used a session's access token.
+    /// The session, when the caller used a session's access token (its own,
+    /// or a client's).
     #[must_use]
     pub fn session_id(&self) -> Option<Uuid> {
         match self.credential {
-            Credential::Session(id) => Some(id),
+            Credential::Session(id) | Credential::ClientSession(id) => Some(id),
             Credential::PersonalToken(_) => None,
         }
     }
@@ -51,9 +55,23 @@ impl Principal {
         self.scope.iter().any(|granted| granted == permission)
     }
 
-    /// The session, or [`AuthError::NotWithPersonalToken`].
+    /// The session of the account's own sign-in, or
+    /// [`AuthError::NotWithPersonalToken`] / [`AuthError::NotWithClientToken`].
     pub(crate) fn require_session(&self) -> Result<Uuid, AuthError> {
-        self.session_id().ok_or(AuthError::NotWithPersonalToken)
+        match self.credential {
+            Credential::Session(id) => Ok(id),
+            Credential::PersonalToken(_) => Err(AuthError::NotWithPersonalToken),
+            Credential::ClientSession(_) => Err(AuthError::NotWithClientToken),
+        }
+    }
+
+    /// Succeeds unless the caller is an application holding a token from
+    /// browser sign-in: the account's own pages are not an application's.
+    pub(crate) fn require_not_client(&self) -> Result<(), AuthError> {
+        match self.credential {
+            Credential::ClientSession(_) => Err(AuthError::NotWithClientToken),
+            Credential::Session(_) | Credential::PersonalToken(_) => Ok(()),
+        }
     }
 
     /// Succeeds when this credential holds `permission`.
@@ -118,6 +136,20 @@ pub enum Holdings {
 }
 
 impl Administrator {
+    /// Whether this administrator holds every permission there is (the
+    /// operator, or an unnarrowed session of an `admin`).
+    #[must_use]
+    pub fn holds_everything(&self) -> bool {
+        matches!(
+            self,
+            Self::Operator
+                | Self::User {
+                    holds: Holdings::Everything,
+                    ..
+                }
+        )
+    }
+
     /// Succeeds when this administrator holds every one of `permissions`:
     /// nobody may hand out more than they hold.
     ///

@@ -212,6 +212,12 @@ impl IntoResponse for ApiError {
                     error.to_string(),
                     None,
                 ),
+                AuthError::NotWithClientToken => (
+                    StatusCode::FORBIDDEN,
+                    "client-token-not-allowed",
+                    error.to_string(),
+                    None,
+                ),
                 AuthError::Throttled {
                     retry_after_seconds,
                 } => {

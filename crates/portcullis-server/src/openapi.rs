@@ -32,7 +32,7 @@ use crate::responses::{
     BadRequest, EmailCodeLoginOff, EmailTaken, InsufficientScope, InternalError, LastAdministrator,
     NotFound, OAuthBadRequest, OAuthInsufficientScope, OAuthInvalidClient, OAuthPayloadTooLarge,
     OAuthRequestTimeout, OAuthServerError, OAuthTooManyAttempts, OAuthUnauthorized,
-    OAuthUnavailable, PayloadTooLarge, PersonalTokenNotAllowed, RequestTimeout, SignupClosed,
+    OAuthUnavailable, PayloadTooLarge, RequestTimeout, SessionTokenRequired, SignupClosed,
     TooManyAttempts, Unauthorized, Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::text_input::STORABLE_TEXT_PATTERN;
@@ -230,7 +230,7 @@ fn add_response(operation: &mut Operation, status: &str, name: &str) {
             BadRequest,
             Unauthorized,
             InsufficientScope,
-            PersonalTokenNotAllowed,
+            SessionTokenRequired,
             SignupClosed,
             EmailCodeLoginOff,
             NotFound,

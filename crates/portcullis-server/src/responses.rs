@@ -42,10 +42,11 @@ pub(crate) struct Unauthorized(Problem<'static>);
 )]
 pub(crate) struct InsufficientScope(Problem<'static>);
 
-/// A personal access token cannot do this; use a session's access token.
+/// A personal access token, or an application's token from browser sign-in
+/// (one carrying `client_id`), cannot do this: use a session's access token.
 #[derive(ToResponse)]
 #[response(content_type = "application/problem+json")]
-pub(crate) struct PersonalTokenNotAllowed(Problem<'static>);
+pub(crate) struct SessionTokenRequired(Problem<'static>);
 
 /// Sign-up through the API is closed on this server.
 #[derive(ToResponse)]

@@ -116,6 +116,7 @@ impl Accounts {
     /// # Errors
     /// [`AuthError::InvalidToken`] when the account is gone or disabled.
     pub async fn me(&self, principal: &Principal) -> Result<(User, BTreeSet<String>), AuthError> {
+        principal.require_not_client()?;
         let user = self.core.accounts.active_account(principal.user_id).await?;
         let permissions = self.core.accounts.current_permissions(&user.roles).await?;
         Ok((User::clone(&user), permissions))
@@ -133,6 +134,7 @@ impl Accounts {
         change: AccountChange<'_>,
         client: &ClientInfo,
     ) -> Result<ProfileUpdate, AuthError> {
+        principal.require_not_client()?;
         let core = &self.core;
         let user = core
             .accounts

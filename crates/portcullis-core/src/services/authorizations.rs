@@ -138,40 +138,40 @@ impl Authorizations {
                 Decision::SignIn
             });
         };
-        if !client.first_party {
-            match answer {
-                Some(ConsentAnswer::Deny) => {
-                    return Ok(RedirectError::decision(
-                        "access_denied",
-                        "the user did not allow it",
-                    ));
-                }
-                Some(ConsentAnswer::Allow) => {
-                    core.store
-                        .grant_consent(&ConsentRecord {
-                            user_id: session.user_id,
-                            client_id: client.client_id,
-                            scope: request.scope.all(),
-                            granted_at: now,
-                        })
-                        .await?;
-                }
-                None => {
-                    let remembered = core
-                        .store
-                        .consent(session.user_id, client.client_id)
-                        .await?
-                        .is_some_and(|consent| request.scope.is_within(&consent.scope));
-                    if !remembered || request.prompt.consent {
-                        return Ok(if request.prompt.none {
-                            RedirectError::decision(
-                                "consent_required",
-                                "the user has not allowed this client",
-                            )
-                        } else {
-                            Decision::AskConsent(request.scope)
-                        });
-                    }
+        match answer {
+            // A refusal is one, whoever the client.
+            Some(ConsentAnswer::Deny) => {
+                return Ok(RedirectError::decision(
+                    "access_denied",
+                    "the user did not allow it",
+                ));
+            }
+            _ if client.first_party => {}
+            Some(ConsentAnswer::Allow) => {
+                core.store
+                    .grant_consent(&ConsentRecord {
+                        user_id: session.user_id,
+                        client_id: client.client_id,
+                        scope: request.scope.all(),
+                        granted_at: now,
+                    })
+                    .await?;
+            }
+            None => {
+                let remembered = core
+                    .store
+                    .consent(session.user_id, client.client_id)
+                    .await?
+                    .is_some_and(|consent| request.scope.is_within(&consent.scope));
+                if !remembered || request.prompt.consent {
+                    return Ok(if request.prompt.none {
+                        RedirectError::decision(
+                            "consent_required",
+                            "the user has not allowed this client",
+                        )
+                    } else {
+                        Decision::AskConsent(request.scope)
+                    });
                 }
             }
         }
@@ -239,16 +239,22 @@ impl Authorizations {
         Ok(self.core.store.consents_of_user(user_id).await?)
     }
 
-    /// Forgets what the user allowed `client_id`; the client asks again next time.
+    /// Forgets what the user allowed `client_id` and ends the client's
+    /// sessions of the user; the client asks again next time.
     ///
     /// # Errors
     /// [`AuthError::NotFound`] when there was nothing to forget.
     pub async fn revoke_consent(&self, user_id: Uuid, client_id: Uuid) -> Result<(), AuthError> {
-        if self.core.store.revoke_consent(user_id, client_id).await? {
-            Ok(())
-        } else {
-            Err(AuthError::NotFound)
+        let core = &self.core;
+        if !core.store.revoke_consent(user_id, client_id).await? {
+            return Err(AuthError::NotFound);
         }
+        let ended = core
+            .store
+            .revoke_sessions_of_client(client_id, Some(user_id), core.clock.now())
+            .await?;
+        core.revocations.deny_here(&ended);
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@ use crate::password_sign_in;
 use crate::principal::{Credential, Principal};
 use crate::refresh::{Lineage, RefreshToken};
 use crate::services::grants::ClientInfo;
+use crate::settings::EmailVerification;
 use crate::store::SessionOrigin;
 use crate::tokens::IdTokenHint;
 use crate::user::User;
@@ -76,12 +77,19 @@ impl BrowserSessions {
     /// made (the caller holds it only because the use case answered it).
     ///
     /// # Errors
-    /// [`AuthError::Unavailable`] and other store failures.
+    /// [`AuthError::EmailNotVerified`] under `--email-verification
+    /// required`; [`AuthError::Unavailable`] and other store failures.
     pub async fn sign_in_new_account(
         &self,
         user: &User,
         client: ClientInfo,
     ) -> Result<SignedIn, AuthError> {
+        // As at the password grant: no session before the address is proved.
+        if self.core.settings.email.verification == EmailVerification::Required
+            && !user.email_verified
+        {
+            return Err(AuthError::EmailNotVerified);
+        }
         self.open(user.id, client).await
     }
 

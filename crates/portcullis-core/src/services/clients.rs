@@ -77,7 +77,7 @@ impl Clients {
     /// [`AuthError::Invalid`] naming every invalid field.
     pub async fn register(
         &self,
-        _authorized: &Authorized<ManageClients>,
+        authorized: &Authorized<ManageClients>,
         new: NewClient<'_>,
     ) -> Result<RegisteredClient, AuthError> {
         let mut invalid = InvalidFields::default();
@@ -108,6 +108,7 @@ impl Clients {
             return Err(invalid.into_error());
         };
         invalid.finish()?;
+        may_shape(authorized, &allowed_scopes, new.first_party)?;
         let (secret, secret_hash) = match new.kind {
             ClientKind::Public => (None, None),
             ClientKind::Confidential => {
@@ -170,10 +171,11 @@ impl Clients {
     /// [`AuthError::Invalid`] naming every invalid field, [`AuthError::NotFound`].
     pub async fn update(
         &self,
-        _authorized: &Authorized<ManageClients>,
+        authorized: &Authorized<ManageClients>,
         client_id: Uuid,
         change: ClientChange<'_>,
     ) -> Result<Client, AuthError> {
+        let current = self.stored(client_id).await?;
         let mut invalid = InvalidFields::default();
         let update = ClientUpdate {
             name: change.name.and_then(|name| {
@@ -196,6 +198,11 @@ impl Clients {
                 .and_then(|algorithm| check_algorithm(&mut invalid, algorithm)),
         };
         invalid.finish()?;
+        may_shape(
+            authorized,
+            update.allowed_scopes.as_deref().unwrap_or_default(),
+            current.first_party || update.first_party == Some(true),
+        )?;
         if update != ClientUpdate::default() {
             self.core.store.update_client(client_id, &update).await?;
         }
@@ -216,7 +223,7 @@ impl Clients {
         let core = &self.core;
         let ended = core
             .store
-            .revoke_sessions_of_client(client_id, core.clock.now())
+            .revoke_sessions_of_client(client_id, None, core.clock.now())
             .await?;
         core.revocations.deny_here(&ended);
         if core.store.delete_client(client_id).await? {
@@ -265,6 +272,26 @@ impl Clients {
             .map(|record| record.client)
             .ok_or(AuthError::NotFound)
     }
+}
+
+/// Succeeds when `authorized` may give a client `allowed_scopes` and, for a
+/// `first_party` one (which signs users in without asking them), shape it
+/// at all: a client's tokens carry its users' permissions, so nobody may
+/// make one that reaches further than they do themselves, and only who
+/// holds everything may make or change one that skips consent.
+fn may_shape(
+    authorized: &Authorized<ManageClients>,
+    allowed_scopes: &[String],
+    first_party: bool,
+) -> Result<(), AuthError> {
+    let administrator = authorized.administrator();
+    administrator.require_all(allowed_scopes)?;
+    if first_party && !administrator.holds_everything() {
+        return Err(AuthError::Forbidden {
+            needed: "every permission (the admin role), for a first-party client".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// The client of `record` if `secret` authenticates it: none for a public

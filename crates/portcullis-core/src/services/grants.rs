@@ -17,7 +17,9 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
-use crate::authorization::{AuthorizationCode, CodeChallenge, IdTokenClaims, RequestedScope};
+use crate::authorization::{
+    AuthorizationCode, CodeChallenge, IdTokenClaims, OPENID_SCOPES, RequestedScope,
+};
 use crate::clients::Client;
 use crate::core::Core;
 use crate::email::Email;
@@ -290,7 +292,9 @@ impl Grants {
                 return not_ours();
             };
             let for_this_client = match (&session.origin, client) {
-                (SessionOrigin::Api, None) => true,
+                // The token endpoint's own sessions need no client, and a
+                // client named along (as many libraries do) changes nothing.
+                (SessionOrigin::Api, _) => true,
                 (SessionOrigin::Client { client_id, .. }, Some(client)) => {
                     *client_id == client.client_id
                 }
@@ -326,16 +330,26 @@ impl Grants {
                 _ => return Err(AuthError::InvalidGrant),
             };
             let permissions = core.accounts.current_permissions(&user.roles).await?;
+            // A client keeps only what it may still ask for.
             let allowed: BTreeSet<String> = match &session.scope {
                 Some(narrowed) => narrowed
                     .iter()
                     .filter(|p| permissions.contains(*p))
+                    .filter(|p| client.is_none_or(|client| client.may_request(p)))
                     .cloned()
                     .collect(),
                 None => permissions,
             };
+            // The OpenID scopes are the session's whatever is asked; the
+            // permissions asked for narrow the token.
             let scope = match requested_scope {
-                Some(requested) => narrow_scope(requested, &allowed)?,
+                Some(requested) => {
+                    let permissions: Vec<&str> = requested
+                        .split_ascii_whitespace()
+                        .filter(|name| !OPENID_SCOPES.contains(name))
+                        .collect();
+                    narrow_scope(&permissions.join(" "), &allowed)?
+                }
                 None => allowed.into_iter().collect(),
             };
             if rotate

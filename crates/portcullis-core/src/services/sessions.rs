@@ -45,6 +45,7 @@ impl Sessions {
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn list(&self, principal: &Principal) -> Result<Vec<SessionView>, AuthError> {
+        principal.require_not_client()?;
         let core = &self.core;
         let now = core.clock.now_seconds();
         Ok(core
@@ -74,6 +75,7 @@ impl Sessions {
         principal: &Principal,
         session_id: Uuid,
     ) -> Result<(), AuthError> {
+        principal.require_not_client()?;
         match self.core.store.session(session_id).await? {
             Some(session)
                 if session.user_id == principal.user_id && session.revoked_at.is_none() =>
@@ -89,6 +91,7 @@ impl Sessions {
     /// # Errors
     /// [`AuthError`] when the store fails.
     pub async fn revoke_all_own(&self, principal: &Principal) -> Result<(), AuthError> {
+        principal.require_not_client()?;
         self.core
             .revocations
             .revoke_user_sessions(principal.user_id, None)
@@ -100,10 +103,10 @@ impl Sessions {
     /// # Errors
     /// [`AuthError::NotWithPersonalToken`], or when the store fails.
     pub async fn logout(&self, principal: &Principal) -> Result<(), AuthError> {
-        self.core
-            .revocations
-            .revoke_session(principal.require_session()?)
-            .await
+        let session = principal
+            .session_id()
+            .ok_or(AuthError::NotWithPersonalToken)?;
+        self.core.revocations.revoke_session(session).await
     }
 
     /// RFC 7009: revokes the session of a refresh or access token, or deletes

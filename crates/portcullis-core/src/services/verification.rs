@@ -87,7 +87,9 @@ impl Verification {
                 .session(id)
                 .await?
                 .is_some_and(|session| session.scope.is_none()),
-            Credential::Session(_) | Credential::PersonalToken(_) => false,
+            Credential::Session(_)
+            | Credential::PersonalToken(_)
+            | Credential::ClientSession(_) => false,
         };
         Authorized::user(principal, holds_everything)
     }
@@ -209,7 +211,11 @@ impl Verification {
         let current = self.core.accounts.current_permissions(&user.roles).await?;
         let principal = Principal {
             user_id: claims.sub,
-            credential: Credential::Session(claims.sid),
+            credential: if claims.client_id.is_some() {
+                Credential::ClientSession(claims.sid)
+            } else {
+                Credential::Session(claims.sid)
+            },
             roles: user.roles.clone(),
             scope: claims
                 .permissions()

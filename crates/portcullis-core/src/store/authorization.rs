@@ -83,11 +83,12 @@ pub trait AuthorizationStore: Send + Sync + 'static {
     async fn consents_of_user(&self, user_id: Uuid) -> Result<Vec<ConsentRecord>, StoreError>;
     /// `false` when there was none.
     async fn revoke_consent(&self, user_id: Uuid, client_id: Uuid) -> Result<bool, StoreError>;
-    /// Revokes every live session opened for `client_id` (a client removed);
-    /// the ids revoked.
+    /// Revokes every live session opened for `client_id` (a client removed),
+    /// or only `user_id`'s (a consent taken back); the ids revoked.
     async fn revoke_sessions_of_client(
         &self,
         client_id: Uuid,
+        user_id: Option<Uuid>,
         now: OffsetDateTime,
     ) -> Result<Vec<Uuid>, StoreError>;
 }

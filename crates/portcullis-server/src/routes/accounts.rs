@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::extract::{Authenticated, Client, JsonBody};
 use crate::responses::{
     BadRequest, EmailTaken, InternalError, LastAdministrator, PayloadTooLarge,
-    PersonalTokenNotAllowed, SignupClosed, TooManyAttempts, Unauthorized, Unavailable,
+    SessionTokenRequired, SignupClosed, TooManyAttempts, Unauthorized, Unavailable,
     UnsupportedMediaType, ValidationFailed,
 };
 use crate::state::AppState;
@@ -78,6 +78,7 @@ pub(crate) async fn sign_up(
     responses(
         (status = 200, description = "The caller, with `permissions`.", body = UserBody),
         (status = 401, response = Unauthorized),
+        (status = 403, response = SessionTokenRequired),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     )
@@ -110,6 +111,7 @@ pub(crate) async fn me(
         (status = 202, description = "Email verification is on: the other changes applied, and the email changes when the new address confirms with the link sent there (the user as it is now).", body = UserBody),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
+        (status = 403, response = SessionTokenRequired),
         (status = 409, response = EmailTaken),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
@@ -159,7 +161,7 @@ pub(crate) async fn update_me(
         (status = 204, description = "Changed; every other session is revoked."),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 403, response = SessionTokenRequired),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
@@ -204,7 +206,7 @@ pub(crate) async fn change_password(
         (status = 204, description = "Deleted, with every session and token."),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 403, response = SessionTokenRequired),
         (status = 409, response = LastAdministrator),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),

@@ -18,7 +18,7 @@ use portcullis_core::services::browser_sessions::BrowserSession;
 use portcullis_core::{AuthError, ExposeSecret as _};
 
 use crate::browser::{Cookies, see_other};
-use crate::error::ApiError;
+use crate::error::{ApiError, no_store_headers};
 use crate::extract::{PresentedCredential, QueryParameters, presented_credential};
 use crate::pages::{Page, paragraph};
 use crate::responses::{BadRequest, InsufficientScope, InternalError, Unauthorized, Unavailable};
@@ -170,7 +170,7 @@ fn respond(
     let state_parameter = query.state.as_deref();
     match decision {
         Decision::SignIn => {
-            let back = format!("/authorize?{}", encode_query(&without_login_prompt(query)));
+            let back = format!("/authorize?{}", encode_query(&after_sign_in(query)));
             let mut login = url::form_urlencoded::Serializer::new(String::new());
             login.append_pair("return_to", &back);
             if let Some(hint) = &query.login_hint {
@@ -179,7 +179,7 @@ fn respond(
             see_other(&format!("/login?{}", login.finish()), &[])
         }
         Decision::AskConsent(_) => see_other(
-            &format!("/consent?{}", encode_query(&without_login_prompt(query))),
+            &format!("/consent?{}", encode_query(&after_sign_in(query))),
             &[],
         ),
         Decision::Code(code) => see_other(
@@ -208,9 +208,10 @@ fn respond(
     }
 }
 
-/// The request with `login` taken out of `prompt`: once the user has signed
-/// in, coming back must not ask again.
-fn without_login_prompt(query: &AuthorizeQuery) -> AuthorizeQuery {
+/// The request with `login` taken out of `prompt` and without `max_age`:
+/// once the user has signed in (as fresh as the request asked), coming
+/// back must not ask again, however long sign-in or consent took.
+fn after_sign_in(query: &AuthorizeQuery) -> AuthorizeQuery {
     let prompt = query.prompt.as_deref().map(|prompt| {
         prompt
             .split_ascii_whitespace()
@@ -220,6 +221,7 @@ fn without_login_prompt(query: &AuthorizeQuery) -> AuthorizeQuery {
     });
     AuthorizeQuery {
         prompt: prompt.filter(|prompt| !prompt.is_empty()),
+        max_age: None,
         ..query.clone()
     }
 }
@@ -257,7 +259,8 @@ fn client_redirect(redirect_uri: &str, parameters: &[(&str, Option<&str>)]) -> S
     tag = "browser-sign-in",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The claims.", body = UserInfoBody),
+        (status = 200, description = "The claims.", body = UserInfoBody,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 401, response = Unauthorized),
         (status = 403, response = InsufficientScope),
         (status = 500, response = InternalError),
@@ -267,7 +270,7 @@ fn client_redirect(redirect_uri: &str, parameters: &[(&str, Option<&str>)]) -> S
 pub(crate) async fn userinfo(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<UserInfoBody>, ApiError> {
+) -> Result<(HeaderMap, Json<UserInfoBody>), ApiError> {
     user_info(&state, &headers).await
 }
 
@@ -281,7 +284,8 @@ pub(crate) async fn userinfo(
     tag = "browser-sign-in",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The claims.", body = UserInfoBody),
+        (status = 200, description = "The claims.", body = UserInfoBody,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = InsufficientScope),
@@ -292,11 +296,14 @@ pub(crate) async fn userinfo(
 pub(crate) async fn userinfo_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<UserInfoBody>, ApiError> {
+) -> Result<(HeaderMap, Json<UserInfoBody>), ApiError> {
     user_info(&state, &headers).await
 }
 
-async fn user_info(state: &AppState, headers: &HeaderMap) -> Result<Json<UserInfoBody>, ApiError> {
+async fn user_info(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(HeaderMap, Json<UserInfoBody>), ApiError> {
     let token = match presented_credential(headers) {
         PresentedCredential::Token(token) => token,
         PresentedCredential::Missing => return Err(ApiError::MissingCredential),
@@ -308,10 +315,13 @@ async fn user_info(state: &AppState, headers: &HeaderMap) -> Result<Json<UserInf
     };
     let info = state.services.authorizations.userinfo(token).await?;
     let (email, email_verified) = info.email.unzip();
-    Ok(Json(UserInfoBody {
-        sub: info.sub,
-        email,
-        email_verified,
-        name: info.name,
-    }))
+    Ok((
+        no_store_headers(),
+        Json(UserInfoBody {
+            sub: info.sub,
+            email,
+            email_verified,
+            name: info.name,
+        }),
+    ))
 }

@@ -9,7 +9,7 @@ use portcullis_core::services::personal_tokens::NewPersonalToken;
 use crate::error::{ApiError, no_store_headers};
 use crate::extract::{Authenticated, JsonBody, PathParameter};
 use crate::responses::{
-    BadRequest, InternalError, NotFound, PayloadTooLarge, PersonalTokenNotAllowed, Unauthorized,
+    BadRequest, InternalError, NotFound, PayloadTooLarge, SessionTokenRequired, Unauthorized,
     Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::routes::admin::parse_id;
@@ -30,7 +30,7 @@ use crate::wire::{NewPersonalTokenRequest, PersonalTokenBody};
         (status = 201, description = "The new token; `token` is shown only here.", body = PersonalTokenBody, headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
-        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 403, response = SessionTokenRequired),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
@@ -74,7 +74,7 @@ pub(crate) async fn create(
     responses(
         (status = 200, description = "The tokens, newest first, without `token`.", body = Vec<PersonalTokenBody>),
         (status = 401, response = Unauthorized),
-        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 403, response = SessionTokenRequired),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     )
@@ -106,7 +106,7 @@ pub(crate) async fn list(
     responses(
         (status = 204, description = "Deleted."),
         (status = 401, response = Unauthorized),
-        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 403, response = SessionTokenRequired),
         (status = 404, response = NotFound),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),

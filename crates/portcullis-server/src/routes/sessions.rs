@@ -7,9 +7,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::{Authenticated, PathParameter};
-use crate::responses::{
-    InternalError, NotFound, PersonalTokenNotAllowed, Unauthorized, Unavailable,
-};
+use crate::responses::{InternalError, NotFound, SessionTokenRequired, Unauthorized, Unavailable};
 use crate::state::AppState;
 use crate::wire::SessionBody;
 
@@ -25,6 +23,7 @@ use crate::wire::SessionBody;
     responses(
         (status = 200, description = "The live sessions.", body = Vec<SessionBody>),
         (status = 401, response = Unauthorized),
+        (status = 403, response = SessionTokenRequired),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     )
@@ -50,6 +49,7 @@ pub(crate) async fn list(
     responses(
         (status = 204, description = "Revoked: its refresh token and access tokens stop working."),
         (status = 401, response = Unauthorized),
+        (status = 403, response = SessionTokenRequired),
         (status = 404, response = NotFound),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
@@ -77,6 +77,7 @@ pub(crate) async fn revoke_one(
     responses(
         (status = 204, description = "Every session is revoked."),
         (status = 401, response = Unauthorized),
+        (status = 403, response = SessionTokenRequired),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     )
@@ -101,7 +102,7 @@ pub(crate) async fn revoke_all(
     responses(
         (status = 204, description = "The current session is revoked."),
         (status = 401, response = Unauthorized),
-        (status = 403, response = PersonalTokenNotAllowed),
+        (status = 403, response = SessionTokenRequired),
         (status = 500, response = InternalError),
         (status = 503, response = Unavailable),
     )

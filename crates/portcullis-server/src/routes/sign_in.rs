@@ -246,6 +246,16 @@ pub(crate) async fn sign_up_form_posted(
                     end_previous_session(&state, &headers).await;
                     see_other(&return_to, &[cookies.set_session(&signed_in.cookie)])
                 }
+                Err(AuthError::EmailNotVerified) => Page {
+                    status: StatusCode::OK,
+                    title: "Check your mail".to_owned(),
+                    body: paragraph(
+                        "The account is made. Follow the link in the message we sent to confirm the address, then sign in.",
+                        Some("done"),
+                    ),
+                    retry_after_seconds: None,
+                }
+                .into_response(),
                 Err(error) => failure("Create an account".to_owned(), &error).into_response(),
             }
         }
@@ -379,10 +389,10 @@ pub(crate) async fn consent_form_posted(
 
 /// Sign out (OpenID Connect RP-initiated logout)
 ///
-/// With an `id_token_hint` this server signed: ends the browser session and
-/// goes to `post_logout_redirect_uri` (one the hint's client registered),
-/// with `state`. Without one: a page asking to confirm, so that another
-/// site cannot sign the user out.
+/// With an `id_token_hint` this server signed for the user signed in here:
+/// ends the browser session and goes to `post_logout_redirect_uri` (one the
+/// hint's client registered), with `state`. Otherwise a page asking to
+/// confirm, so that another site cannot sign the user out.
 #[utoipa::path(
     get,
     path = "/logout",
@@ -429,7 +439,18 @@ pub(crate) async fn sign_out_page(
     // A hint vouches for the request; a redirect asked for must also be
     // one the client registered, or the user confirms on the page.
     let target_is_good = query.post_logout_redirect_uri.is_none() || target.is_some();
-    if hint.is_some() && clients_agree && target_is_good {
+    // The hint must name the user signed in here (and this very session
+    // when it says which), or anyone's id token would sign anyone out.
+    let current = match browser_session(&state, &headers).await {
+        Ok(current) => current,
+        Err(error) => return failure("Sign out".to_owned(), &error).into_response(),
+    };
+    let hint_is_theirs = hint.as_ref().is_some_and(|hint| {
+        current.as_ref().is_none_or(|session| {
+            hint.sub == session.user_id && hint.sid.is_none_or(|sid| sid == session.id)
+        })
+    });
+    if hint_is_theirs && clients_agree && target_is_good {
         return sign_out(&state, &headers, target.as_deref()).await;
     }
     with_csrf(&state, &headers, |csrf| {

@@ -135,7 +135,7 @@ pub(crate) async fn token(
                 .map_err(|e| OAuthError::from_domain(e, INVALID_CODE))?
         }
         Grant::RefreshToken => {
-            let authenticated = authenticate_client(&state, basic, &request).await?;
+            let authenticated = refresh_client(&state, basic, &request).await?;
             let refresh_token = request
                 .refresh_token
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
@@ -221,6 +221,31 @@ async fn authenticate_client(
         .await
         .map(Some)
         .map_err(|error| OAuthError::from_domain(error, "client authentication failed"))
+}
+
+/// The client of a refresh: as [`authenticate_client`], except that a
+/// `client_id` alone naming no registered client is no client at all (the
+/// token endpoint's own sessions need none, and many libraries send one).
+async fn refresh_client(
+    state: &AppState,
+    basic: Option<(String, SecretString)>,
+    request: &TokenRequest,
+) -> Result<Option<RegisteredClient>, OAuthError> {
+    if basic.is_none()
+        && request.client_secret.is_none()
+        && let Some(client_id) = &request.client_id
+    {
+        let registered = state
+            .services
+            .clients
+            .find(client_id)
+            .await
+            .map_err(|error| OAuthError::from_domain(error, INVALID_REFRESH_TOKEN))?;
+        if registered.is_none() {
+            return Ok(None);
+        }
+    }
+    authenticate_client(state, basic, request).await
 }
 
 /// Revoke a token (RFC 7009)

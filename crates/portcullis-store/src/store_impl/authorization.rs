@@ -164,15 +164,17 @@ impl<D: Dialect> AuthorizationStore for SqlStore<D> {
     async fn revoke_sessions_of_client(
         &self,
         client_id: Uuid,
+        user_id: Option<Uuid>,
         now: OffsetDateTime,
     ) -> Result<Vec<Uuid>, StoreError> {
         let statement = Statement::new(
             "UPDATE sessions SET revoked_at = $1
-             WHERE client_id = $2 AND revoked_at IS NULL
+             WHERE client_id = $2 AND revoked_at IS NULL AND user_id = COALESCE($3, user_id)
              RETURNING id",
         )
         .bind(now.unix_timestamp())
         .bind(client_id)
+        .bind(user_id)
         .into_owned();
         let rows = self
             .write(|store| async move { store.fetch_all(statement).await })

@@ -176,19 +176,28 @@ pub(crate) async fn consents_are_remembered_per_user_and_client(store: &dyn Stor
 
 pub(crate) async fn a_clients_sessions_end_together(store: &dyn Store) {
     let alice = user("alice@example.com", at(0));
+    let bob = user("bob@example.com", at(0));
     store.insert_user(&alice).await.unwrap();
+    store.insert_user(&bob).await.unwrap();
     let (client_id, other_client) = (Uuid::now_v7(), Uuid::now_v7());
     let mut ours = [
         client_session(alice.id, client_id, at(10)),
         client_session(alice.id, client_id, at(11)),
     ];
+    let bobs = client_session(bob.id, client_id, at(12));
     let theirs = client_session(alice.id, other_client, at(12));
     let api = session(alice.id, at(13));
-    for record in ours.iter().chain([&theirs, &api]) {
+    for record in ours.iter().chain([&bobs, &theirs, &api]) {
         store.insert_session(record).await.unwrap();
     }
+    // One user's (a consent taken back), then every user's (a client removed).
+    let bob_ended = store
+        .revoke_sessions_of_client(client_id, Some(bob.id), at(20))
+        .await
+        .unwrap();
+    assert_eq!(bob_ended, [bobs.id]);
     let mut ended = store
-        .revoke_sessions_of_client(client_id, at(20))
+        .revoke_sessions_of_client(client_id, None, at(20))
         .await
         .unwrap();
     ended.sort_unstable();
