@@ -20,9 +20,8 @@ use portcullis_core::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq as _;
 
-use crate::error::ApiError;
 use crate::extract::parse_json;
-use crate::pages::{Page, paragraph};
+use crate::pages::Page;
 use crate::routes::pages::form_as_json;
 use crate::state::AppState;
 
@@ -122,39 +121,23 @@ impl Cookies {
 /// The form a page posted as `T`: what the edge refuses first (`413`,
 /// `415`, `400` for a body that does not parse), then the `403` page unless
 /// it is shown to come from our page, and only then its fields (`422`).
+/// The refusal is the response to send.
 pub(crate) fn our_form<T: DeserializeOwned>(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<T, FormRefused> {
-    let json = form_as_json(headers, body).map_err(FormRefused::AtTheEdge)?;
+) -> Result<T, Response> {
+    let json = form_as_json(headers, body).map_err(IntoResponse::into_response)?;
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&json) {
         let token = value
             .get("csrf")
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default();
         if !Cookies::of(state).form_is_ours(state, headers, token) {
-            return Err(FormRefused::Forged);
+            return Err(state.pages.render(forged_form()));
         }
     }
-    parse_json(&json).map_err(FormRefused::AtTheEdge)
-}
-
-/// Why [`our_form`] refused a form.
-pub(crate) enum FormRefused {
-    /// Problem details, as for any body.
-    AtTheEdge(ApiError),
-    /// Not from our page: [`forged_form`].
-    Forged,
-}
-
-impl IntoResponse for FormRefused {
-    fn into_response(self) -> Response {
-        match self {
-            Self::AtTheEdge(error) => error.into_response(),
-            Self::Forged => forged_form().into_response(),
-        }
-    }
+    parse_json(&json).map_err(IntoResponse::into_response)
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -216,9 +199,13 @@ pub(crate) fn see_other(location: &str, set_cookies: &[HeaderValue]) -> Response
     response
 }
 
-/// A page with `set_cookies` added.
-pub(crate) fn page_with_cookies(page: Page, set_cookies: &[HeaderValue]) -> Response {
-    let mut response = page.into_response();
+/// The page, with `set_cookies` added.
+pub(crate) fn page_with_cookies(
+    state: &AppState,
+    page: Page,
+    set_cookies: &[HeaderValue],
+) -> Response {
+    let mut response = state.pages.render(page);
     for cookie in set_cookies {
         response
             .headers_mut()
@@ -228,16 +215,12 @@ pub(crate) fn page_with_cookies(page: Page, set_cookies: &[HeaderValue]) -> Resp
 }
 
 /// `403`: a form that did not come from our page.
-pub(crate) fn forged_form() -> Page {
-    Page {
-        status: StatusCode::FORBIDDEN,
-        title: "This form has expired".to_owned(),
-        body: paragraph(
-            "The form was not sent from this site's own page, or it is too old. Go back, reload the page and try again.",
-            Some("error"),
-        ),
-        retry_after_seconds: None,
-    }
+fn forged_form() -> Page {
+    Page::error(
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "The form was not sent from this site's own page, or it is too old. Go back, reload the page and try again.",
+    )
 }
 
 /// A header value from text we built; characters a header cannot hold
