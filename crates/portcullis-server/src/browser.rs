@@ -10,6 +10,8 @@
 //! is the issuer's. A `return_to` is a path on this server, never a URL
 //! elsewhere (no open redirect).
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -20,8 +22,9 @@ use portcullis_core::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq as _;
 
+use crate::error::ApiError;
 use crate::extract::parse_json;
-use crate::pages::Page;
+use crate::pages::{Page, Pages};
 use crate::routes::pages::form_as_json;
 use crate::state::AppState;
 
@@ -121,23 +124,43 @@ impl Cookies {
 /// The form a page posted as `T`: what the edge refuses first (`413`,
 /// `415`, `400` for a body that does not parse), then the `403` page unless
 /// it is shown to come from our page, and only then its fields (`422`).
-/// The refusal is the response to send.
 pub(crate) fn our_form<T: DeserializeOwned>(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<T, Response> {
-    let json = form_as_json(headers, body).map_err(IntoResponse::into_response)?;
+) -> Result<T, FormRefused> {
+    let json = form_as_json(headers, body).map_err(FormRefused::AtTheEdge)?;
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&json) {
         let token = value
             .get("csrf")
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default();
         if !Cookies::of(state).form_is_ours(state, headers, token) {
-            return Err(state.pages.render(forged_form()));
+            return Err(FormRefused::Forged(Arc::clone(&state.pages)));
         }
     }
-    parse_json(&json).map_err(IntoResponse::into_response)
+    parse_json(&json).map_err(FormRefused::AtTheEdge)
+}
+
+/// Why [`our_form`] refused a form.
+pub(crate) enum FormRefused {
+    /// Problem details, as for any body.
+    AtTheEdge(ApiError),
+    /// Not from our page: the `403` page, shown with these templates.
+    Forged(Arc<Pages>),
+}
+
+impl IntoResponse for FormRefused {
+    fn into_response(self) -> Response {
+        match self {
+            Self::AtTheEdge(error) => error.into_response(),
+            Self::Forged(pages) => pages.render(Page::error(
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "The form was not sent from this site's own page, or it is too old. Go back, reload the page and try again.",
+            )),
+        }
+    }
 }
 
 /// The value of cookie `name` in the request's `Cookie` headers.
@@ -212,15 +235,6 @@ pub(crate) fn page_with_cookies(
             .append(header::SET_COOKIE, cookie.clone());
     }
     response
-}
-
-/// `403`: a form that did not come from our page.
-fn forged_form() -> Page {
-    Page::error(
-        StatusCode::FORBIDDEN,
-        "This form has expired",
-        "The form was not sent from this site's own page, or it is too old. Go back, reload the page and try again.",
-    )
 }
 
 /// A header value from text we built; characters a header cannot hold

@@ -176,10 +176,7 @@ impl Pages {
             })
             .map_err(|error| template_error(STYLESHEET, &error))?;
         let pages = Self {
-            content_security_policy: content_security_policy(
-                &stylesheet,
-                settings.logo.as_ref(),
-            ),
+            content_security_policy: content_security_policy(&stylesheet, settings.logo.as_ref()),
             environment,
             product: settings.product_name.clone(),
             logo: settings.logo.as_ref().map(|logo| logo.src().to_owned()),

@@ -210,9 +210,9 @@ impl LogoUrl {
     }
 
     fn data(text: &str, data: &str) -> Result<Self, InvalidBranding> {
-        let (header, _) = data
-            .split_once(',')
-            .ok_or(InvalidBranding("a data: URL is data:image/TYPE;base64,DATA"))?;
+        let (header, _) = data.split_once(',').ok_or(InvalidBranding(
+            "a data: URL is data:image/TYPE;base64,DATA",
+        ))?;
         let media_type = header.split(';').next().unwrap_or_default();
         if !DATA_IMAGE_TYPES
             .iter()
@@ -272,8 +272,21 @@ mod tests {
             assert_eq!(colour(text).to_string(), expected, "{text}");
         }
         for refused in [
-            "", "#", "1d4ed8", "#1d4ed", "#1d4ed8ff", "#12", "#ggg", "red", "#1d4ed8;", " #fff",
-            "#fff ", "rgb(0,0,0)", "#+12", "#-1f", "#１２３",
+            "",
+            "#",
+            "1d4ed8",
+            "#1d4ed",
+            "#1d4ed8ff",
+            "#12",
+            "#ggg",
+            "red",
+            "#1d4ed8;",
+            " #fff",
+            "#fff ",
+            "rgb(0,0,0)",
+            "#+12",
+            "#-1f",
+            "#１２３",
         ] {
             assert!(Colour::parse(refused).is_err(), "{refused:?}");
         }
@@ -314,7 +327,10 @@ mod tests {
     #[test]
     fn a_logo_is_an_https_or_data_image_url_with_its_policy_source() {
         let https = LogoUrl::parse("https://cdn.example.com:8443/brand/logo.svg?v=2").unwrap();
-        assert_eq!(https.src(), "https://cdn.example.com:8443/brand/logo.svg?v=2");
+        assert_eq!(
+            https.src(),
+            "https://cdn.example.com:8443/brand/logo.svg?v=2"
+        );
         assert_eq!(https.policy_source(), "https://cdn.example.com:8443");
         let idn = LogoUrl::parse("https://bücher.example/logo.png").unwrap();
         assert_eq!(idn.policy_source(), "https://xn--bcher-kva.example");

@@ -83,7 +83,10 @@ mod tests {
             panic!("a misspelt name is refused");
         };
         let error = error.to_string();
-        assert!(error.contains("signin.html is not a page template name"), "{error}");
+        assert!(
+            error.contains("signin.html is not a page template name"),
+            "{error}"
+        );
         assert!(error.contains("sign_in.html"), "{error}");
     }
 }

@@ -116,7 +116,10 @@ fn every_page_is_one_landmarked_document_with_labelled_fields() {
             );
         }
         if html.contains("id=\"form-error\"") {
-            assert!(html.contains("id=\"form-error\" role=\"alert\""), "{template}");
+            assert!(
+                html.contains("id=\"form-error\" role=\"alert\""),
+                "{template}"
+            );
         }
     }
 }
@@ -173,7 +176,10 @@ fn the_product_name_colour_and_logo_are_shown_and_allowed() {
         "black on a light colour: {stylesheet}"
     );
     let link = Colour::parse("#ffcc00").unwrap().readable_on_white();
-    assert!(stylesheet.contains(&format!("a{{color:{link}}}")), "{stylesheet}");
+    assert!(
+        stylesheet.contains(&format!("a{{color:{link}}}")),
+        "{stylesheet}"
+    );
 
     let default = built_in();
     let (plain, plain_headers) = rendered(&default, sign_in("", None));
@@ -182,10 +188,12 @@ fn the_product_name_colour_and_logo_are_shown_and_allowed() {
         plain_headers[header::CONTENT_SECURITY_POLICY],
         "another colour, another stylesheet, another hash"
     );
-    assert!(!plain_headers[header::CONTENT_SECURITY_POLICY]
-        .to_str()
-        .unwrap()
-        .contains("img-src"));
+    assert!(
+        !plain_headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("img-src")
+    );
     assert!(plain.contains("<p class=\"product\">Portcullis</p>"));
     assert!(inline_stylesheet(&plain).contains("color:#ffffff;background:#1d4ed8"));
 
@@ -257,11 +265,11 @@ fn a_folder_replaces_templates_by_name() {
     assert!(html.contains("<p id=\"ours\">Welcome back to Portcullis, ada@example.com</p>"));
     assert_eq!(inline_stylesheet(&html), "body{color:#1d4ed8}");
     check_policy_allows_the_stylesheet_sent(&html, &headers);
-    let (other, _) = rendered(
-        &pages,
-        Page::new("Sign out", View::SignedOut {}),
+    let (other, _) = rendered(&pages, Page::new("Sign out", View::SignedOut {}));
+    assert!(
+        other.contains("You are signed out"),
+        "the others stay built in"
     );
-    assert!(other.contains("You are signed out"), "the others stay built in");
 }
 
 #[track_caller]
@@ -280,22 +288,34 @@ fn refused(files: &[(&str, &str)], expected: &[&str]) {
 #[test]
 fn broken_templates_are_refused_at_load_naming_their_file() {
     refused(
-        &[("sign_in.html", "{% extends \"layout.html\" %}\n{% block body %}{% if %}{% endblock %}")],
+        &[(
+            "sign_in.html",
+            "{% extends \"layout.html\" %}\n{% block body %}{% if %}{% endblock %}",
+        )],
         &["page template FOLDER/sign_in.html", "line 2", "syntax"],
     );
     refused(
-        &[("account.html", "{% extends \"layout.html\" %}{% block body %}{{ nickname }}{% endblock %}")],
+        &[(
+            "account.html",
+            "{% extends \"layout.html\" %}{% block body %}{{ nickname }}{% endblock %}",
+        )],
         &["FOLDER/account.html", "undefined"],
     );
     refused(
-        &[("sign_in.html", "{% extends \"layout.html\" %}{% block body %}{{ form_error }}{% endblock %}")],
+        &[(
+            "sign_in.html",
+            "{% extends \"layout.html\" %}{% block body %}{{ form_error }}{% endblock %}",
+        )],
         &["FOLDER/sign_in.html", "{% if"],
     );
     refused(
         &[("forms.html", "{% macro field( %}{% endmacro %}")],
         &["FOLDER/forms.html", "line 1"],
     );
-    refused(&[("style.css", "{{ color }}")], &["FOLDER/style.css", "undefined"]);
+    refused(
+        &[("style.css", "{{ color }}")],
+        &["FOLDER/style.css", "undefined"],
+    );
     refused(
         &[("signin.html", "x")],
         &["signin.html is not a page template name", "sign_in.html"],

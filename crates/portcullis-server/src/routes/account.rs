@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use portcullis_core::services::accounts::AccountChange;
 use portcullis_core::services::browser_sessions::BrowserSession;
 use portcullis_core::{AuthError, FieldError, PersonalTokensOnNewPassword, Principal};
@@ -99,7 +99,7 @@ pub(crate) async fn account_form_posted(
 ) -> Result<Response, ApiError> {
     let posted: AccountForm = match our_form(&state, &headers, body) {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(refused.into_response()),
     };
     let (session, principal) = match signed_in(&state, &headers).await {
         Ok(Some(found)) => found,

@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use portcullis_core::services::email_flows::EmailProof;
 use portcullis_core::{AuthError, ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
@@ -286,7 +286,7 @@ pub(crate) async fn forgot_form_posted(
 ) -> Response {
     let posted: ForgotPasswordForm = match our_form(&state, &headers, body) {
         Ok(posted) => posted,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     let page = match state
         .services

@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use portcullis_core::services::authorizations::ConsentAnswer;
 use portcullis_core::{AuthError, FieldError};
 
@@ -24,9 +24,7 @@ use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType, Valida
 use crate::routes::authorize::{browser_session, decide, trusted_client};
 use crate::routes::pages::failure;
 use crate::state::AppState;
-use crate::wire::{
-    AuthorizeQuery, ConsentForm, ReturnToQuery, SignInForm, SignUpForm,
-};
+use crate::wire::{AuthorizeQuery, ConsentForm, ReturnToQuery, SignInForm, SignUpForm};
 
 /// What the API says of a wrong email or password.
 const WRONG_CREDENTIALS: &str = "The email or password is incorrect.";
@@ -94,7 +92,7 @@ pub(crate) async fn sign_in_form_posted(
 ) -> Result<Response, ApiError> {
     let posted: SignInForm = match our_form(&state, &headers, body) {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(refused.into_response()),
     };
     let cookies = Cookies::of(&state);
     let return_to = safe_return_to(posted.return_to.as_deref());
@@ -201,7 +199,7 @@ pub(crate) async fn sign_up_form_posted(
 ) -> Result<Response, ApiError> {
     let posted: SignUpForm = match our_form(&state, &headers, body) {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(refused.into_response()),
     };
     let cookies = Cookies::of(&state);
     let return_to = safe_return_to(posted.return_to.as_deref());
@@ -353,7 +351,7 @@ pub(crate) async fn consent_form_posted(
 ) -> Result<Response, ApiError> {
     let posted: ConsentForm = match our_form(&state, &headers, body) {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(refused.into_response()),
     };
     let answer = match posted.decision.as_str() {
         "allow" => ConsentAnswer::Allow,

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 
 use crate::browser::{Cookies, our_form, page_with_cookies, see_other};
 use crate::error::ApiError;
@@ -133,7 +133,7 @@ pub(crate) async fn sign_out_form_posted(
 ) -> Result<Response, ApiError> {
     let posted: SignOutForm = match our_form(&state, &headers, body) {
         Ok(posted) => posted,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(refused.into_response()),
     };
     let target = after_sign_out(
         &state,
@@ -184,4 +184,3 @@ async fn sign_out(state: &AppState, headers: &HeaderMap, target: Option<&str>) -
         ),
     }
 }
-

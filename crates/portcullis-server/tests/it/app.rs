@@ -117,7 +117,9 @@ impl TestApp {
         let state = AppState {
             services: Arc::clone(&services),
             http: Arc::new(HttpSettings::default()),
-            pages: Arc::new(Pages::load(&PageSettings::default()).expect("the built-in pages load")),
+            pages: Arc::new(
+                Pages::load(&PageSettings::default()).expect("the built-in pages load"),
+            ),
             metrics: None,
         };
         let router = portcullis_server::router(state).layer(conformance.layer());

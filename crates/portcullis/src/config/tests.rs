@@ -134,10 +134,26 @@ fn the_pages_branding_comes_from_the_layers_and_bad_values_are_refused() {
         format!("{:?}", PageSettings::default())
     );
     for (args, file, named) in [
-        (&["serve", "--product-colour", "blue"][..], None, "--product-colour"),
-        (&["serve"][..], Some("product_colour = \"#12345\""), "product_colour"),
-        (&["serve", "--product-logo-url", "ftp://x/y.png"][..], None, "--product-logo-url"),
-        (&["serve"][..], Some("product_logo_url = \"logo.png\""), "product_logo_url"),
+        (
+            &["serve", "--product-colour", "blue"][..],
+            None,
+            "--product-colour",
+        ),
+        (
+            &["serve"][..],
+            Some("product_colour = \"#12345\""),
+            "product_colour",
+        ),
+        (
+            &["serve", "--product-logo-url", "ftp://x/y.png"][..],
+            None,
+            "--product-logo-url",
+        ),
+        (
+            &["serve"][..],
+            Some("product_logo_url = \"logo.png\""),
+            "product_logo_url",
+        ),
     ] {
         let Err(refusal) = load_ignoring_environment(args, file) else {
             panic!("{args:?} {file:?} accepted");

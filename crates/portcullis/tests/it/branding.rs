@@ -111,7 +111,9 @@ async fn a_hostile_product_name_is_text() {
         let html = reply.text();
         assert!(!html.contains("<script"), "{path}: {html}");
         assert!(
-            html.contains("<p class=\"product\">Acme&quot;&gt;&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</p>"),
+            html.contains(
+                "<p class=\"product\">Acme&quot;&gt;&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</p>"
+            ),
             "{path}: {html}"
         );
     }
@@ -176,9 +178,18 @@ fn a_broken_template_or_branding_stops_the_start() {
     for (case, flags) in [
         ("a colour name", ["--product-colour", "red"]),
         ("a colour with alpha", ["--product-colour", "#1d4ed8ff"]),
-        ("a logo over http", ["--product-logo-url", "http://cdn.example.com/logo.png"]),
-        ("a data: URL not of an image", ["--product-logo-url", "data:text/html,<b>x</b>"]),
-        ("a missing folder", ["--page-templates", "/nonexistent/page-templates"]),
+        (
+            "a logo over http",
+            ["--product-logo-url", "http://cdn.example.com/logo.png"],
+        ),
+        (
+            "a data: URL not of an image",
+            ["--product-logo-url", "data:text/html,<b>x</b>"],
+        ),
+        (
+            "a missing folder",
+            ["--page-templates", "/nonexistent/page-templates"],
+        ),
     ] {
         let refused = serve_to_exit(&flags);
         assert_exit(&refused, 1, case);
