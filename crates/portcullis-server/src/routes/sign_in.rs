@@ -396,6 +396,7 @@ struct Entered<'a> {
     fields: &'a [FieldError],
 }
 
+/// The sign-in form, with the email already known.
 fn sign_in_page_of(csrf: &str, return_to: &str, email: &str, form_error: Option<String>) -> Page {
     Page::new(
         "Sign in",
@@ -409,6 +410,7 @@ fn sign_in_page_of(csrf: &str, return_to: &str, email: &str, form_error: Option<
     )
 }
 
+/// The sign-up form, with what was typed and what was wrong with it.
 fn sign_up_page_of(state: &AppState, csrf: &str, return_to: &str, entered: Entered<'_>) -> Page {
     let ([email, password, name], others) =
         sort_field_errors(entered.fields, ["email", "password", "name"]);
@@ -431,6 +433,7 @@ fn sign_up_page_of(state: &AppState, csrf: &str, return_to: &str, entered: Enter
     )
 }
 
+/// Which application asks for what, the request carried to the answer.
 fn consent_page_of(client_name: &str, query: &AuthorizeQuery, csrf: &str) -> Page {
     let scopes = query
         .scope
