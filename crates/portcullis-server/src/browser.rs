@@ -10,6 +10,8 @@
 //! is the issuer's. A `return_to` is a path on this server, never a URL
 //! elsewhere (no open redirect).
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,7 +24,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::error::ApiError;
 use crate::extract::parse_json;
-use crate::pages::{Page, paragraph};
+use crate::pages::{Page, Pages};
 use crate::routes::pages::form_as_json;
 use crate::state::AppState;
 
@@ -134,7 +136,7 @@ pub(crate) fn our_form<T: DeserializeOwned>(
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default();
         if !Cookies::of(state).form_is_ours(state, headers, token) {
-            return Err(FormRefused::Forged);
+            return Err(FormRefused::Forged(Arc::clone(&state.pages)));
         }
     }
     parse_json(&json).map_err(FormRefused::AtTheEdge)
@@ -144,15 +146,19 @@ pub(crate) fn our_form<T: DeserializeOwned>(
 pub(crate) enum FormRefused {
     /// Problem details, as for any body.
     AtTheEdge(ApiError),
-    /// Not from our page: [`forged_form`].
-    Forged,
+    /// Not from our page: the `403` page, shown with these templates.
+    Forged(Arc<Pages>),
 }
 
 impl IntoResponse for FormRefused {
     fn into_response(self) -> Response {
         match self {
             Self::AtTheEdge(error) => error.into_response(),
-            Self::Forged => forged_form().into_response(),
+            Self::Forged(pages) => pages.render(Page::error(
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "The form was not sent from this site's own page, or it is too old. Go back, reload the page and try again.",
+            )),
         }
     }
 }
@@ -216,28 +222,19 @@ pub(crate) fn see_other(location: &str, set_cookies: &[HeaderValue]) -> Response
     response
 }
 
-/// A page with `set_cookies` added.
-pub(crate) fn page_with_cookies(page: Page, set_cookies: &[HeaderValue]) -> Response {
-    let mut response = page.into_response();
+/// The page, with `set_cookies` added.
+pub(crate) fn page_with_cookies(
+    state: &AppState,
+    page: Page,
+    set_cookies: &[HeaderValue],
+) -> Response {
+    let mut response = state.pages.render(page);
     for cookie in set_cookies {
         response
             .headers_mut()
             .append(header::SET_COOKIE, cookie.clone());
     }
     response
-}
-
-/// `403`: a form that did not come from our page.
-pub(crate) fn forged_form() -> Page {
-    Page {
-        status: StatusCode::FORBIDDEN,
-        title: "This form has expired".to_owned(),
-        body: paragraph(
-            "The form was not sent from this site's own page, or it is too old. Go back, reload the page and try again.",
-            Some("error"),
-        ),
-        retry_after_seconds: None,
-    }
 }
 
 /// A header value from text we built; characters a header cannot hold

@@ -50,6 +50,7 @@ pub use mail_sender::spawn_mail_sender;
 pub use maintenance::spawn_maintenance;
 pub use metrics::install_recorder as install_metrics_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle as MetricsHandle;
+pub use pages::{Colour, InvalidBranding, LogoUrl, PageSettings, Pages, PagesError};
 pub use routes::openapi_json;
 pub use state::{AppState, HttpSettings};
 

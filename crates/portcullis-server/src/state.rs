@@ -1,5 +1,5 @@
-//! What every handler can reach: the use cases, the HTTP settings and the
-//! metrics renderer.
+//! What every handler can reach: the use cases, the HTTP settings, the
+//! hosted pages' templates and the metrics renderer.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use portcullis_core::Services;
+
+use crate::pages::Pages;
 
 /// Settings that only the HTTP layer knows about.
 #[derive(Debug, Clone)]
@@ -94,6 +96,8 @@ fn open_files_soft_limit() -> Option<u64> {
 pub struct AppState {
     pub services: Arc<Services>,
     pub http: Arc<HttpSettings>,
+    /// The hosted pages' templates and branding.
+    pub pages: Arc<Pages>,
     /// Renders `/metrics`; `None` serves an empty page (no recorder installed).
     pub metrics: Option<PrometheusHandle>,
 }

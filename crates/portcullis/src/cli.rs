@@ -48,16 +48,19 @@ use portcullis_core::settings::{
 };
 use portcullis_core::{PasswordPolicy, SecretString};
 use portcullis_mail::{MailFrom, SmtpUrl};
-use portcullis_server::HttpSettings;
+use portcullis_server::{Colour, HttpSettings, LogoUrl, PageSettings};
 use time::Duration;
 use uuid::Uuid;
 
+mod import;
 mod values;
 
+pub(crate) use import::{ConflictChoice, ImportArgs, ImportFormat};
 pub(crate) use values::{InvalidSetting, LinkUrl};
 use values::{
-    access_ttl, at_least_one, cors_origin, duration, key_encryption_key, key_encryption_key_file,
-    leeway, link_url, mail_from, number, number_of_cores, password_policy, smtp_url, timeout,
+    access_ttl, at_least_one, colour, cors_origin, duration, key_encryption_key,
+    key_encryption_key_file, leeway, link_url, logo_url, mail_from, number, number_of_cores,
+    password_policy, smtp_url, timeout,
 };
 
 #[derive(Debug, Parser)]
@@ -129,47 +132,6 @@ pub(crate) enum Command {
         /// Standard output when not given.
         file: Option<PathBuf>,
     },
-}
-
-/// `portcullis import`; the formats and fields are in the README's
-/// "Moving from another system".
-#[derive(Debug, Args)]
-pub(crate) struct ImportArgs {
-    /// The file to read.
-    pub(crate) file: PathBuf,
-    /// Its format; guessed from the extension, then from the content, when not given.
-    #[arg(long, value_enum)]
-    pub(crate) format: Option<ImportFormat>,
-    /// Check every user against the database and write nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// For a user whose email already has an account: leave the account as
-    /// it is (a rerun imports only what is missing), replace what the file
-    /// gives (name, hash, roles, flags; a new hash or disabling ends its
-    /// sessions), or count the user as failed.
-    #[arg(long, value_enum, default_value_t = ConflictChoice::Skip)]
-    pub(crate) on_conflict: ConflictChoice,
-    /// Create the roles the file names that do not exist, with no
-    /// permission, instead of failing their users.
-    #[arg(long)]
-    pub(crate) create_roles: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ImportFormat {
-    /// One JSON object per line: email, name, password_hash, email_verified, roles, disabled, created_at.
-    Jsonl,
-    /// A header row naming those columns; roles separated by spaces.
-    Csv,
-    /// A Keycloak realm export (`kc.sh export --users realm_file` or `different_files`).
-    Keycloak,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ConflictChoice {
-    Skip,
-    Update,
-    Fail,
 }
 
 #[derive(Debug, Subcommand)]
@@ -561,9 +523,20 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_MAIL_FROM", default_value = "Portcullis <portcullis@localhost>", value_parser = mail_from)]
     pub(crate) mail_from: MailFrom,
 
-    /// The name messages sign with and their subjects mention.
-    #[arg(long, env = "PORTCULLIS_PRODUCT_NAME", default_value = "Portcullis")]
+    /// The name messages sign with and mention, and the hosted pages show.
+    #[arg(long, env = "PORTCULLIS_PRODUCT_NAME", default_value = PageSettings::DEFAULT_PRODUCT_NAME)]
     pub(crate) product_name: String,
+
+    /// The logo in the hosted pages' header (its alt text is the product
+    /// name): an https URL, whose origin their policy allows, or a data: URL
+    /// of an image (at most 64 KiB). None by default.
+    #[arg(long, env = "PORTCULLIS_PRODUCT_LOGO_URL", value_parser = logo_url)]
+    pub(crate) product_logo_url: Option<LogoUrl>,
+
+    /// The brand colour of the hosted pages' buttons and links, `#rgb` or
+    /// `#rrggbb`; button text is white or black, whichever reads better.
+    #[arg(long, env = "PORTCULLIS_PRODUCT_COLOUR", default_value = PageSettings::DEFAULT_COLOUR, value_parser = colour)]
+    pub(crate) product_colour: Colour,
 
     /// Whether addresses are proved by mail; when not given, `optional` with
     /// --smtp-url and `off` without.
@@ -599,4 +572,9 @@ pub(crate) struct ServeArgs {
     /// (`password_reset.html`, `layout.txt` …) replaces it.
     #[arg(long, env = "PORTCULLIS_TEMPLATES")]
     pub(crate) templates: Option<PathBuf>,
+
+    /// A folder of hosted-page templates: a file named like a built-in one
+    /// (`sign_in.html`, `layout.html`, `style.css` …) replaces it.
+    #[arg(long, env = "PORTCULLIS_PAGE_TEMPLATES")]
+    pub(crate) page_templates: Option<PathBuf>,
 }

@@ -22,7 +22,7 @@ use portcullis_core::rate_limits::RateLimit;
 use portcullis_core::settings::{EmailSettings, EmailVerification, SignupMode};
 use portcullis_core::throttle::ThrottleSettings;
 use portcullis_mail::MailSettings;
-use portcullis_server::HttpSettings;
+use portcullis_server::{HttpSettings, PageSettings};
 
 use crate::cli::{
     AccessTokenAlgorithm, Cli, Command, EmailVerificationChoice, InvalidSetting, LinkUrl,
@@ -47,6 +47,7 @@ pub(crate) struct Config {
     pub(crate) auth: AuthSettings,
     pub(crate) http: HttpSettings,
     pub(crate) mail: MailSettings,
+    pub(crate) pages: PageSettings,
 }
 
 /// Why no command runs.
@@ -267,7 +268,10 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         smtp_password,
         mail_from,
         product_name,
+        product_logo_url,
+        product_colour,
         templates,
+        page_templates,
         email_verification,
         mail_per_email,
         mail_per_address,
@@ -348,9 +352,15 @@ pub(crate) fn resolve(database: String, settings: ServeArgs) -> Config {
         mail: MailSettings {
             smtp_url,
             smtp_password,
-            product_name,
+            product_name: product_name.clone(),
             templates_dir: templates,
             ..MailSettings::new(mail_from)
+        },
+        pages: PageSettings {
+            product_name,
+            logo: product_logo_url,
+            colour: product_colour,
+            templates_dir: page_templates,
         },
     }
 }

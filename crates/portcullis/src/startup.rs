@@ -16,7 +16,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, anyhow};
 use portcullis_core::{Clock, ManageUsers, Operator, Services};
 use portcullis_mail::Mailer;
-use portcullis_server::AppState;
+use portcullis_server::{AppState, Pages};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -58,6 +58,7 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let development_mail = config.mail.smtp_url.is_none();
         let mailer = Arc::new(Mailer::new(config.mail.clone()).context("setting up mail")?);
+        let pages = Arc::new(Pages::load(&config.pages).context("loading the page templates")?);
         let store = open_store(&config).await?;
         let services = Arc::new(
             Services::start(store, config.auth.clone(), clock)
@@ -98,6 +99,7 @@ impl Application {
         let state = AppState {
             services: Arc::clone(&services),
             http: Arc::new(config.http),
+            pages,
             metrics,
         };
         Ok(Self {

@@ -9,13 +9,11 @@
 //!
 //! [`BrowserSessions::principal`]: portcullis_core::services::BrowserSessions::principal
 
-use std::fmt::Write as _;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse as _, Response};
 use portcullis_core::services::accounts::AccountChange;
 use portcullis_core::services::browser_sessions::BrowserSession;
 use portcullis_core::{AuthError, FieldError, PersonalTokensOnNewPassword, Principal};
@@ -24,7 +22,9 @@ use uuid::Uuid;
 use crate::browser::{ACCOUNT_PATH, Cookies, our_form, see_other};
 use crate::error::ApiError;
 use crate::extract::Client;
-use crate::pages::{Field, Page, escape, form};
+use crate::pages::{
+    AccountErrors, AccountView, ApplicationRow, Page, SessionRow, TokenRow, View, sort_field_errors,
+};
 use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType};
 use crate::routes::authorize::browser_session;
 use crate::routes::pages::failure;
@@ -56,14 +56,14 @@ pub(crate) async fn account_page(State(state): State<AppState>, headers: HeaderM
     let (session, principal) = match signed_in(&state, &headers).await {
         Ok(Some(found)) => found,
         Ok(None) => return to_sign_in(),
-        Err(error) => return failure(TITLE.to_owned(), &error).into_response(),
+        Err(error) => return state.pages.render(failure(TITLE, &error)),
     };
     let (csrf, set_cookie) = Cookies::of(&state).csrf_for_page(&headers);
     let page = match view(&state, &session, &principal, &csrf, None).await {
         Ok(page) => page,
-        Err(error) => failure(TITLE.to_owned(), &error),
+        Err(error) => failure(TITLE, &error),
     };
-    crate::browser::page_with_cookies(page, &set_cookie.into_iter().collect::<Vec<_>>())
+    crate::browser::page_with_cookies(&state, page, &set_cookie.into_iter().collect::<Vec<_>>())
 }
 
 /// Change the account from its page
@@ -104,7 +104,7 @@ pub(crate) async fn account_form_posted(
     let (session, principal) = match signed_in(&state, &headers).await {
         Ok(Some(found)) => found,
         Ok(None) => return Ok(to_sign_in()),
-        Err(error) => return Ok(failure(TITLE.to_owned(), &error).into_response()),
+        Err(error) => return Ok(state.pages.render(failure(TITLE, &error))),
     };
     let id = || {
         posted
@@ -161,43 +161,68 @@ pub(crate) async fn account_form_posted(
             "is not one this page sends",
         )])),
     };
-    Ok(match done {
-        Ok(()) => see_other(ACCOUNT_PATH, &[]),
-        Err(error) => match refusal(&error) {
-            Some((status, message)) => {
-                match view(&state, &session, &principal, &posted.csrf, Some(&message)).await {
-                    Ok(mut page) => {
-                        page.status = status;
-                        page.into_response()
-                    }
-                    Err(error) => failure(TITLE.to_owned(), &error).into_response(),
-                }
+    let error = match done {
+        Ok(()) => return Ok(see_other(ACCOUNT_PATH, &[])),
+        Err(error) => error,
+    };
+    let page = match refusal(&error) {
+        Some((status, refused)) => {
+            match view(&state, &session, &principal, &posted.csrf, Some(refused)).await {
+                Ok(page) => page.with_status(status),
+                Err(error) => failure(TITLE, &error),
             }
-            None => failure(TITLE.to_owned(), &error).into_response(),
-        },
-    })
+        }
+        None => failure(TITLE, &error),
+    };
+    Ok(state.pages.render(page))
 }
 
-/// The status and message of a change the user can correct; `None` for a
+/// What went wrong with a change, to show where it was made.
+#[derive(Default)]
+struct Refused {
+    form_error: Option<String>,
+    errors: AccountErrors,
+}
+
+/// The status and errors of a change the user can correct; `None` for a
 /// failure on our side.
-fn refusal(error: &AuthError) -> Option<(StatusCode, String)> {
+fn refusal(error: &AuthError) -> Option<(StatusCode, Refused)> {
     match error {
         AuthError::NotFound => Some((
             StatusCode::NOT_FOUND,
-            "That session, token or application is not yours or no longer exists.".to_owned(),
+            Refused {
+                form_error: Some(
+                    "That session, token or application is not yours or no longer exists."
+                        .to_owned(),
+                ),
+                ..Refused::default()
+            },
         )),
         AuthError::IncorrectPassword => Some((
             StatusCode::UNPROCESSABLE_ENTITY,
-            "The current password is incorrect.".to_owned(),
+            Refused {
+                errors: AccountErrors {
+                    current_password: Some("The current password is incorrect.".to_owned()),
+                    ..AccountErrors::default()
+                },
+                ..Refused::default()
+            },
         )),
-        AuthError::Invalid(fields) => Some((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            fields
-                .iter()
-                .map(|field| format!("{}: {}", field.field, field.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
+        AuthError::Invalid(fields) => {
+            let ([name, current_password, new_password], others) =
+                sort_field_errors(fields, ["name", "current_password", "new_password"]);
+            Some((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Refused {
+                    form_error: others,
+                    errors: AccountErrors {
+                        name,
+                        current_password,
+                        new_password,
+                    },
+                },
+            ))
+        }
         _ => None,
     }
 }
@@ -223,181 +248,57 @@ async fn view(
     session: &BrowserSession,
     principal: &Principal,
     csrf: &str,
-    error: Option<&str>,
+    refused: Option<Refused>,
 ) -> Result<Page, AuthError> {
     let services = &state.services;
     let (user, _) = services.accounts.me(principal).await?;
     let sessions = services.sessions.list(principal).await?;
     let tokens = services.personal_tokens.list(principal).await?;
     let consents = services.authorizations.consents(session.user_id).await?;
-    let action = |action: &str, id: Option<&str>, button: &str| {
-        let mut fields = vec![
-            Field::Hidden {
-                name: "csrf",
-                value: csrf,
-            },
-            Field::Hidden {
-                name: "action",
-                value: action,
-            },
-        ];
-        if let Some(id) = id {
-            fields.push(Field::Hidden {
-                name: "id",
-                value: id,
-            });
-        }
-        form(ACCOUNT_PATH, &fields, button).replace(" id=\"submit\"", "")
-    };
-    let mut body = error
-        .map(|message| {
-            format!(
-                "<p class=\"error\" id=\"form-error\" role=\"alert\">{}</p>",
-                escape(message)
-            )
-        })
-        .unwrap_or_default();
-    let _ = write!(
-        body,
-        "<p id=\"signed-in-as\">Signed in as <strong>{}</strong></p>",
-        escape(user.email.as_str())
-    );
-    body.push_str("<h2>Profile</h2>");
-    body.push_str(
-        &form(
-            ACCOUNT_PATH,
-            &[
-                Field::Input {
-                    name: "name",
-                    label: "Name",
-                    kind: "text",
-                    autocomplete: "name",
-                    value: user.name.as_deref().unwrap_or_default(),
-                    required: false,
-                    error: None,
-                },
-                Field::Hidden {
-                    name: "csrf",
-                    value: csrf,
-                },
-                Field::Hidden {
-                    name: "action",
-                    value: "profile",
-                },
-            ],
-            "Save",
-        )
-        .replace(" id=\"submit\"", " id=\"save-profile\""),
-    );
-    body.push_str("<h2>Password</h2>");
-    body.push_str(
-        &form(
-            ACCOUNT_PATH,
-            &[
-                Field::Input {
-                    name: "current_password",
-                    label: "Current password",
-                    kind: "password",
-                    autocomplete: "current-password",
-                    value: "",
-                    required: true,
-                    error: None,
-                },
-                Field::Input {
-                    name: "new_password",
-                    label: "New password",
-                    kind: "password",
-                    autocomplete: "new-password",
-                    value: "",
-                    required: true,
-                    error: None,
-                },
-                Field::Hidden {
-                    name: "csrf",
-                    value: csrf,
-                },
-                Field::Hidden {
-                    name: "action",
-                    value: "password",
-                },
-            ],
-            "Change the password",
-        )
-        .replace(" id=\"submit\"", " id=\"change-password\""),
-    );
-    body.push_str("<h2>Sessions</h2><ul id=\"sessions\">");
-    for listed in &sessions {
-        let id = listed.id.to_string();
-        let _ = write!(
-            body,
-            "<li>{}{} — since {}{}</li>",
-            escape(listed.user_agent.as_deref().unwrap_or("unknown device")),
-            if listed.current {
-                " (this browser)"
-            } else {
-                ""
-            },
-            escape(&rfc3339(listed.created_at)),
-            if listed.current {
-                String::new()
-            } else {
-                action("revoke_session", Some(&id), "Sign out")
-            },
-        );
-    }
-    body.push_str("</ul><h2>Personal access tokens</h2><ul id=\"tokens\">");
-    for token in &tokens {
-        let id = token.id.to_string();
-        let _ = write!(
-            body,
-            "<li>{} — created {}, last used {}{}</li>",
-            escape(&token.name),
-            escape(&rfc3339(token.created_at)),
-            escape(
-                &token
-                    .last_used_at
-                    .map_or_else(|| "never".to_owned(), rfc3339)
-            ),
-            action("delete_token", Some(&id), "Delete"),
-        );
-    }
-    if tokens.is_empty() {
-        body.push_str("<li>None.</li>");
-    }
-    body.push_str("</ul><h2>Applications you allowed</h2><ul id=\"applications\">");
+    let mut applications = Vec::with_capacity(consents.len());
     for consent in &consents {
         let id = consent.client_id.to_string();
         let name = match services.clients.find(&id).await? {
             Some(client) => client.name,
             None => id.clone(),
         };
-        let _ = write!(
-            body,
-            "<li>{} — {}{}</li>",
-            escape(&name),
-            escape(&consent.scope.join(" ")),
-            action("revoke_consent", Some(&id), "Revoke"),
-        );
+        applications.push(ApplicationRow {
+            id,
+            name,
+            scope: consent.scope.join(" "),
+        });
     }
-    if consents.is_empty() {
-        body.push_str("<li>None.</li>");
-    }
-    body.push_str("</ul>");
-    body.push_str(
-        &form(
-            "/logout/confirm",
-            &[Field::Hidden {
-                name: "csrf",
-                value: csrf,
-            }],
-            "Sign out",
-        )
-        .replace(" id=\"submit\"", " id=\"logout\""),
-    );
-    Ok(Page {
-        status: StatusCode::OK,
-        title: TITLE.to_owned(),
-        body,
-        retry_after_seconds: None,
-    })
+    let Refused { form_error, errors } = refused.unwrap_or_default();
+    Ok(Page::new(
+        TITLE,
+        View::Account(AccountView {
+            csrf: csrf.to_owned(),
+            email: user.email.as_str().to_owned(),
+            name: user.name.unwrap_or_default(),
+            form_error,
+            errors,
+            sessions: sessions
+                .iter()
+                .map(|listed| SessionRow {
+                    id: listed.id.to_string(),
+                    device: listed
+                        .user_agent
+                        .clone()
+                        .unwrap_or_else(|| "unknown device".to_owned()),
+                    current: listed.current,
+                    since: rfc3339(listed.created_at),
+                })
+                .collect(),
+            tokens: tokens
+                .iter()
+                .map(|token| TokenRow {
+                    id: token.id.to_string(),
+                    name: token.name.clone(),
+                    created: rfc3339(token.created_at),
+                    last_used: token.last_used_at.map(rfc3339),
+                })
+                .collect(),
+            applications,
+        }),
+    ))
 }

@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use portcullis_core::clients::Client;
 use portcullis_core::services::authorizations::{AuthorizationParameters, ConsentAnswer, Decision};
 use portcullis_core::services::browser_sessions::BrowserSession;
@@ -20,7 +20,7 @@ use portcullis_core::{AuthError, ExposeSecret as _};
 use crate::browser::{Cookies, see_other};
 use crate::error::{ApiError, no_store_headers};
 use crate::extract::{PresentedCredential, QueryParameters, presented_credential};
-use crate::pages::{Page, paragraph};
+use crate::pages::Page;
 use crate::responses::{BadRequest, InsufficientScope, InternalError, Unauthorized, Unavailable};
 use crate::routes::pages::failure;
 use crate::state::AppState;
@@ -70,11 +70,11 @@ pub(crate) async fn decide(
 ) -> Response {
     let (client, redirect_uri) = match trusted_client(state, query).await {
         Ok(found) => found,
-        Err(page) => return page.into_response(),
+        Err(page) => return state.pages.render(page),
     };
     let browser = match browser_session(state, headers).await {
         Ok(browser) => browser,
-        Err(error) => return failure(TITLE.to_owned(), &error).into_response(),
+        Err(error) => return state.pages.render(failure(TITLE, &error)),
     };
     let parameters = AuthorizationParameters {
         response_type: query.response_type.as_deref(),
@@ -98,7 +98,7 @@ pub(crate) async fn decide(
         .await;
     match decision {
         Ok(decision) => respond(state, query, &redirect_uri, decision),
-        Err(error) => failure(TITLE.to_owned(), &error).into_response(),
+        Err(error) => state.pages.render(failure(TITLE, &error)),
     }
 }
 
@@ -108,16 +108,14 @@ pub(crate) async fn trusted_client(
     state: &AppState,
     query: &AuthorizeQuery,
 ) -> Result<(Client, String), Page> {
-    let refused = |reason: &str| Page {
-        status: StatusCode::BAD_REQUEST,
-        title: TITLE.to_owned(),
-        body: paragraph(
+    let refused = |reason: &str| {
+        Page::error(
+            StatusCode::BAD_REQUEST,
+            TITLE,
             &format!(
                 "{reason} Go back to the application and try again; if this keeps happening, tell its developers."
             ),
-            Some("error"),
-        ),
-        retry_after_seconds: None,
+        )
     };
     let Some(client_id) = query.client_id.as_deref() else {
         return Err(refused("The request names no application (client_id)."));
@@ -129,7 +127,7 @@ pub(crate) async fn trusted_client(
                 "The application (client_id) is not registered here.",
             ));
         }
-        Err(error) => return Err(failure(TITLE.to_owned(), &error)),
+        Err(error) => return Err(failure(TITLE, &error)),
     };
     match query.redirect_uri.as_deref() {
         Some(uri) if client.redirect_uri_matches(uri) => Ok((client, uri.to_owned())),

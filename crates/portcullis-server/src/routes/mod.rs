@@ -23,6 +23,7 @@ pub(crate) mod personal_tokens;
 pub(crate) mod protected_apis;
 pub(crate) mod sessions;
 pub(crate) mod sign_in;
+pub(crate) mod sign_out;
 pub(crate) mod token;
 
 use std::sync::LazyLock;
@@ -81,8 +82,8 @@ pub(crate) fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_in::sign_up_form_posted))
         .routes(routes!(sign_in::consent_page))
         .routes(routes!(sign_in::consent_form_posted))
-        .routes(routes!(sign_in::sign_out_page))
-        .routes(routes!(sign_in::sign_out_form_posted))
+        .routes(routes!(sign_out::sign_out_page))
+        .routes(routes!(sign_out::sign_out_form_posted))
         .routes(routes!(account::account_page))
         .routes(routes!(account::account_form_posted))
         .routes(routes!(sessions::list))

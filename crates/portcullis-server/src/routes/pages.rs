@@ -6,8 +6,8 @@
 //!
 //! `GET /password/forgot` is the page that asks for such a message.
 //!
-//! The JSON endpoints stay JSON-only; these answer HTML only, in the one
-//! layout of [`crate::pages`]. The form carries the token from the link
+//! The JSON endpoints stay JSON-only; these answer HTML only, through the
+//! templates of [`crate::pages`]. The form carries the token from the link
 //! (unguessable, single-use), which is what stops another site from
 //! submitting it in the user's name.
 
@@ -24,14 +24,19 @@ use crate::browser::our_form;
 use crate::error::ApiError;
 use crate::error::Problem;
 use crate::extract::{Client, QueryParameters, is_json, parse_json};
-use crate::pages::{Field, Page, form, paragraph};
+use crate::pages::{Page, View};
 use crate::responses::{BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed};
 use crate::routes::sign_in::with_csrf;
 use crate::state::AppState;
 use crate::wire::{ForgotPasswordForm, LinkQuery, ResetPasswordForm, VerifyEmailForm};
 
-const VERIFY_ACTION: &str = "/email/verify/confirm";
-const RESET_ACTION: &str = "/password/reset/confirm";
+const VERIFY_TITLE: &str = "Confirm your email address";
+const RESET_TITLE: &str = "Choose a new password";
+const FORGOT_TITLE: &str = "Forgot your password?";
+/// What a link or code that cannot be spent gets.
+const UNUSABLE_PROOF: &str = "This link or code does not work: it is wrong, was already used, was replaced by a newer one, or has expired. Ask for a new message, or type the code of the newest one.";
+/// What a form with neither a token nor an address and a code gets.
+const NO_PROOF: &str = "Give the code and the address it was sent to.";
 /// The `maxLength` of a link token in the document.
 const MAX_LINK_TOKEN_CHARS: usize = 64;
 
@@ -51,14 +56,14 @@ const MAX_LINK_TOKEN_CHARS: usize = 64;
     )
 )]
 pub(crate) async fn verify_page(
+    State(state): State<AppState>,
     QueryParameters(query): QueryParameters<LinkQuery>,
-) -> Result<Page, ApiError> {
-    Ok(Page {
-        status: StatusCode::OK,
-        title: "Confirm your email address".to_owned(),
-        body: verify_form(link_token(&query)?),
-        retry_after_seconds: None,
-    })
+) -> Result<Response, ApiError> {
+    let view = View::EmailVerify {
+        token: link_token(&query)?.map(str::to_owned),
+        form_error: None,
+    };
+    Ok(state.pages.render(Page::new(VERIFY_TITLE, view)))
 }
 
 /// Confirm an address from its page
@@ -91,49 +96,43 @@ pub(crate) async fn verify_form_posted(
     Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Page, ApiError> {
+) -> Result<Response, ApiError> {
     let posted: VerifyEmailForm = read_form(&headers, body)?;
-    let title = "Confirm your email address".to_owned();
+    let again = |message: &str| {
+        let view = View::EmailVerify {
+            token: None,
+            form_error: Some(message.to_owned()),
+        };
+        Page::new(VERIFY_TITLE, view).with_status(StatusCode::UNPROCESSABLE_ENTITY)
+    };
     let Some(proof) = proof(
         posted.token.as_ref(),
         posted.email.as_deref(),
         posted.code.as_ref(),
     ) else {
-        return Ok(refused(
-            title,
-            verify_form(None),
-            "Give the code and the address it was sent to.",
-        ));
+        return Ok(state.pages.render(again(NO_PROOF)));
     };
-    Ok(
-        match state
-            .services
-            .email_flows
-            .verify_email(proof, &client)
-            .await
-        {
-            Ok(user) => Page {
-                status: StatusCode::OK,
-                title: "Email address confirmed".to_owned(),
-                body: paragraph(
-                    &format!("{} is confirmed. You can close this page.", user.email),
-                    Some("done"),
-                ),
-                retry_after_seconds: None,
+    let page = match state
+        .services
+        .email_flows
+        .verify_email(proof, &client)
+        .await
+    {
+        Ok(user) => Page::new(
+            "Email address confirmed",
+            View::EmailVerified {
+                email: user.email.to_string(),
             },
-            Err(AuthError::EmailTaken) => refused(
-                title,
-                String::new(),
-                "Another account has this address now, so it cannot become this account's.",
-            ),
-            Err(AuthError::Invalid(_)) => refused(
-                title,
-                verify_form(None),
-                "This link or code does not work: it is wrong, was already used, was replaced by a newer one, or has expired. Ask for a new message, or type the code of the newest one.",
-            ),
-            Err(other) => failure(title, &other),
-        },
-    )
+        ),
+        Err(AuthError::EmailTaken) => Page::error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            VERIFY_TITLE,
+            "Another account has this address now, so it cannot become this account's.",
+        ),
+        Err(AuthError::Invalid(_)) => again(UNUSABLE_PROOF),
+        Err(other) => failure(VERIFY_TITLE, &other),
+    };
+    Ok(state.pages.render(page))
 }
 
 /// The page of a password-reset link
@@ -152,14 +151,15 @@ pub(crate) async fn verify_form_posted(
     )
 )]
 pub(crate) async fn reset_page(
+    State(state): State<AppState>,
     QueryParameters(query): QueryParameters<LinkQuery>,
-) -> Result<Page, ApiError> {
-    Ok(Page {
-        status: StatusCode::OK,
-        title: "Choose a new password".to_owned(),
-        body: reset_form(link_token(&query)?),
-        retry_after_seconds: None,
-    })
+) -> Result<Response, ApiError> {
+    let view = View::PasswordReset {
+        token: link_token(&query)?.map(str::to_owned),
+        form_error: None,
+        new_password_error: None,
+    };
+    Ok(state.pages.render(Page::new(RESET_TITLE, view)))
 }
 
 /// Reset a password from its page
@@ -192,58 +192,47 @@ pub(crate) async fn reset_form_posted(
     Client(client): Client,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Page, ApiError> {
+) -> Result<Response, ApiError> {
     let posted: ResetPasswordForm = read_form(&headers, body)?;
-    let title = "Choose a new password".to_owned();
-    let token = posted
-        .token
-        .as_ref()
-        .map(|token| token.expose_secret().to_owned());
+    let again = |token: Option<&SecretString>, form_error: Option<&str>, new_password_error| {
+        let view = View::PasswordReset {
+            token: token.map(|token| token.expose_secret().to_owned()),
+            form_error: form_error.map(str::to_owned),
+            new_password_error,
+        };
+        Page::new(RESET_TITLE, view).with_status(StatusCode::UNPROCESSABLE_ENTITY)
+    };
     let Some(proof) = proof(
         posted.token.as_ref(),
         posted.email.as_deref(),
         posted.code.as_ref(),
     ) else {
-        return Ok(refused(
-            title,
-            reset_form(None),
-            "Give the code and the address it was sent to.",
-        ));
+        return Ok(state.pages.render(again(None, Some(NO_PROOF), None)));
     };
-    Ok(
-        match state
-            .services
-            .email_flows
-            .reset_password(proof, &posted.new_password, &client)
-            .await
+    let page = match state
+        .services
+        .email_flows
+        .reset_password(proof, &posted.new_password, &client)
+        .await
+    {
+        Ok(()) => Page::new("Password changed", View::PasswordChanged {}),
+        Err(AuthError::Invalid(fields))
+            if fields.iter().all(|field| field.field == "new_password") =>
         {
-            Ok(()) => Page {
-                status: StatusCode::OK,
-                title: "Password changed".to_owned(),
-                body: paragraph(
-                    "Your password is changed, and every session of the account was signed out. Sign in again with the new password.",
-                    Some("done"),
-                ),
-                retry_after_seconds: None,
-            },
-            Err(AuthError::Invalid(fields))
-                if fields.iter().all(|field| field.field == "new_password") =>
-            {
-                let reasons: Vec<String> = fields.into_iter().map(|field| field.message).collect();
-                refused(
-                    title,
-                    reset_form(token.as_deref()),
-                    &format!("This password cannot be used: {}.", reasons.join("; ")),
-                )
-            }
-            Err(AuthError::Invalid(_)) => refused(
-                title,
-                reset_form(None),
-                "This link or code does not work: it is wrong, was already used, was replaced by a newer one, or has expired. Ask for a new message, or type the code of the newest one.",
-            ),
-            Err(other) => failure(title, &other),
-        },
-    )
+            let reasons: Vec<String> = fields.into_iter().map(|field| field.message).collect();
+            again(
+                posted.token.as_ref(),
+                None,
+                Some(format!(
+                    "This password cannot be used: {}.",
+                    reasons.join("; ")
+                )),
+            )
+        }
+        Err(AuthError::Invalid(_)) => again(None, Some(UNUSABLE_PROOF), None),
+        Err(other) => failure(RESET_TITLE, &other),
+    };
+    Ok(state.pages.render(page))
 }
 
 /// The page to ask for a password reset
@@ -260,11 +249,8 @@ pub(crate) async fn reset_form_posted(
     )
 )]
 pub(crate) async fn forgot_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    with_csrf(&state, &headers, |csrf| Page {
-        status: StatusCode::OK,
-        title: "Forgot your password?".to_owned(),
-        body: forgot_form(csrf),
-        retry_after_seconds: None,
+    with_csrf(&state, &headers, |csrf| {
+        Page::new(FORGOT_TITLE, forgot_view(csrf, None, None))
     })
 }
 
@@ -302,7 +288,6 @@ pub(crate) async fn forgot_form_posted(
         Ok(posted) => posted,
         Err(refused) => return refused.into_response(),
     };
-    let title = "Forgot your password?".to_owned();
     let page = match state
         .services
         .email_flows
@@ -312,59 +297,40 @@ pub(crate) async fn forgot_form_posted(
         // The work goes on without us: the answer must not wait for it.
         Ok(request) => {
             drop(request);
-            Page {
-                status: StatusCode::OK,
-                title: "Check your mail".to_owned(),
-                body: paragraph(
-                    "If an account has this address, a message with a link and a code to choose a new password is on its way.",
-                    Some("done"),
-                ),
-                retry_after_seconds: None,
-            }
+            Page::new("Check your mail", View::CheckYourMail {})
         }
         Err(AuthError::Throttled {
             retry_after_seconds,
-        }) => Page {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            title,
-            body: paragraph(
-                &format!(
-                    "Too many requests for this address. Try again in {retry_after_seconds} seconds."
-                ),
-                Some("error"),
+        }) => {
+            let message = format!(
+                "Too many requests for this address. Try again in {retry_after_seconds} seconds."
+            );
+            Page {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..Page::new(FORGOT_TITLE, forgot_view(&posted.csrf, Some(message), None))
+                    .with_status(StatusCode::TOO_MANY_REQUESTS)
+            }
+        }
+        Err(AuthError::Invalid(_)) => Page::new(
+            FORGOT_TITLE,
+            forgot_view(
+                &posted.csrf,
+                None,
+                Some("This is not a valid email address.".to_owned()),
             ),
-            retry_after_seconds: Some(retry_after_seconds),
-        },
-        Err(AuthError::Invalid(_)) => refused(
-            title,
-            forgot_form(&posted.csrf),
-            "This is not a valid email address.",
-        ),
-        Err(other) => failure(title, &other),
+        )
+        .with_status(StatusCode::UNPROCESSABLE_ENTITY),
+        Err(other) => failure(FORGOT_TITLE, &other),
     };
-    page.into_response()
+    state.pages.render(page)
 }
 
-fn forgot_form(csrf: &str) -> String {
-    form(
-        "/password/forgot/confirm",
-        &[
-            Field::Input {
-                name: "email",
-                label: "Email address",
-                kind: "email",
-                autocomplete: "email",
-                value: "",
-                required: true,
-                error: None,
-            },
-            Field::Hidden {
-                name: "csrf",
-                value: csrf,
-            },
-        ],
-        "Send me a link",
-    )
+fn forgot_view(csrf: &str, form_error: Option<String>, email_error: Option<String>) -> View {
+    View::ForgotPassword {
+        csrf: csrf.to_owned(),
+        form_error,
+        email_error,
+    }
 }
 
 /// The link's token, refused past its documented length (a real one is 43 characters).
@@ -376,111 +342,6 @@ fn link_token(query: &LinkQuery) -> Result<Option<&str>, ApiError> {
             )))
         }
         token => Ok(token),
-    }
-}
-
-fn verify_form(token: Option<&str>) -> String {
-    match token {
-        Some(token) => format!(
-            "{}{}",
-            paragraph("Confirm that this address is yours.", None),
-            form(
-                VERIFY_ACTION,
-                &[Field::Hidden {
-                    name: "token",
-                    value: token
-                }],
-                "Confirm my address"
-            ),
-        ),
-        None => format!(
-            "{}{}",
-            paragraph(
-                "Type the address and the 8-digit code from the message.",
-                None
-            ),
-            form(
-                VERIFY_ACTION,
-                &[
-                    Field::Input {
-                        name: "email",
-                        label: "Email address",
-                        kind: "email",
-                        autocomplete: "email",
-                        value: "",
-                        required: true,
-                        error: None,
-                    },
-                    Field::Input {
-                        name: "code",
-                        label: "Code",
-                        kind: "text",
-                        autocomplete: "one-time-code",
-                        value: "",
-                        required: true,
-                        error: None,
-                    },
-                ],
-                "Confirm my address",
-            ),
-        ),
-    }
-}
-
-fn reset_form(token: Option<&str>) -> String {
-    let new_password = Field::Input {
-        name: "new_password",
-        label: "New password",
-        kind: "password",
-        autocomplete: "new-password",
-        value: "",
-        required: true,
-        error: None,
-    };
-    match token {
-        Some(token) => form(
-            RESET_ACTION,
-            &[
-                Field::Hidden {
-                    name: "token",
-                    value: token,
-                },
-                new_password,
-            ],
-            "Set the new password",
-        ),
-        None => format!(
-            "{}{}",
-            paragraph(
-                "Type the address and the 8-digit code from the message, then the new password.",
-                None
-            ),
-            form(
-                RESET_ACTION,
-                &[
-                    Field::Input {
-                        name: "email",
-                        label: "Email address",
-                        kind: "email",
-                        autocomplete: "email",
-                        value: "",
-                        required: true,
-                        error: None,
-                    },
-                    Field::Input {
-                        name: "code",
-                        label: "Code",
-                        kind: "text",
-                        autocomplete: "one-time-code",
-                        value: "",
-                        required: true,
-                        error: None,
-                    },
-                    new_password,
-                ],
-                "Set the new password",
-            ),
-        ),
     }
 }
 
@@ -497,18 +358,8 @@ fn proof<'a>(
     }
 }
 
-/// `422`: what went wrong, and the form again.
-pub(crate) fn refused(title: String, form: String, reason: &str) -> Page {
-    Page {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        title,
-        body: format!("{}{form}", paragraph(reason, Some("error"))),
-        retry_after_seconds: None,
-    }
-}
-
 /// `503` when the database is away, else `500`, the cause logged and not shown.
-pub(crate) fn failure(title: String, error: &AuthError) -> Page {
+pub(crate) fn failure(title: &str, error: &AuthError) -> Page {
     let (status, reason) = match error {
         AuthError::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -524,9 +375,7 @@ pub(crate) fn failure(title: String, error: &AuthError) -> Page {
     };
     Page {
         retry_after_seconds: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(5),
-        status,
-        title,
-        body: paragraph(reason, Some("error")),
+        ..Page::error(status, title, reason)
     }
 }
 

@@ -17,7 +17,7 @@ use portcullis_core::settings::AuthSettings;
 use portcullis_core::store::Store;
 use portcullis_core::{ManageUsers, Operator, SecretString, Services, SystemClock};
 use portcullis_server::conformance::Conformance;
-use portcullis_server::{AppState, HttpSettings};
+use portcullis_server::{AppState, HttpSettings, PageSettings, Pages};
 use portcullis_store::{PgStore, SqliteStore};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -117,6 +117,9 @@ impl TestApp {
         let state = AppState {
             services: Arc::clone(&services),
             http: Arc::new(HttpSettings::default()),
+            pages: Arc::new(
+                Pages::load(&PageSettings::default()).expect("the built-in pages load"),
+            ),
             metrics: None,
         };
         let router = portcullis_server::router(state).layer(conformance.layer());

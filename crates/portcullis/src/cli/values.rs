@@ -8,6 +8,7 @@ use portcullis_core::PasswordPolicy;
 use portcullis_core::key_encryption::KeyEncryptionKey;
 use portcullis_core::settings::MAX_LEEWAY;
 use portcullis_mail::{MailFrom, SmtpUrl};
+use portcullis_server::{Colour, LogoUrl};
 use time::Duration;
 
 /// A setting's value that its rule refuses; the message says why, and clap
@@ -96,6 +97,14 @@ pub(super) fn smtp_url(text: &str) -> Result<SmtpUrl, InvalidSetting> {
 
 pub(super) fn mail_from(text: &str) -> Result<MailFrom, InvalidSetting> {
     MailFrom::parse(text).map_err(|error| InvalidSetting(error.to_string()))
+}
+
+pub(super) fn colour(text: &str) -> Result<Colour, InvalidSetting> {
+    Colour::parse(text).map_err(|error| InvalidSetting(error.to_string()))
+}
+
+pub(super) fn logo_url(text: &str) -> Result<LogoUrl, InvalidSetting> {
+    LogoUrl::parse(text).map_err(|error| InvalidSetting(error.to_string()))
 }
 
 pub(super) fn leeway(text: &str) -> Result<Duration, InvalidSetting> {

@@ -105,6 +105,65 @@ fn the_other_commands_read_the_serve_settings_from_the_file() {
 }
 
 #[test]
+fn the_pages_branding_comes_from_the_layers_and_bad_values_are_refused() {
+    let config = load_ignoring_environment(
+        &["serve", "--product-colour", "#07C"],
+        Some(
+            r##"
+            product_name = "Acme"
+            product_logo_url = "https://cdn.example.com/logo.svg"
+            product_colour = "#fff"
+            page_templates = "/srv/portcullis/pages"
+            "##,
+        ),
+    )
+    .unwrap_or_else(|refusal| panic!("{}", refusal.message()));
+    assert_eq!(config.pages.product_name, "Acme");
+    assert_eq!(config.mail.product_name, "Acme", "one name for both");
+    assert_eq!(config.pages.colour.to_string(), "#0077cc");
+    let logo = config.pages.logo.expect("a logo");
+    assert_eq!(logo.policy_source(), "https://cdn.example.com");
+    assert_eq!(
+        config.pages.templates_dir.as_deref(),
+        Some(std::path::Path::new("/srv/portcullis/pages"))
+    );
+    let defaults = load_ignoring_environment(&["serve"], None)
+        .unwrap_or_else(|refusal| panic!("{}", refusal.message()));
+    assert_eq!(
+        format!("{:?}", defaults.pages),
+        format!("{:?}", PageSettings::default())
+    );
+    for (args, file, named) in [
+        (
+            &["serve", "--product-colour", "blue"][..],
+            None,
+            "--product-colour",
+        ),
+        (
+            &["serve"][..],
+            Some("product_colour = \"#12345\""),
+            "product_colour",
+        ),
+        (
+            &["serve", "--product-logo-url", "ftp://x/y.png"][..],
+            None,
+            "--product-logo-url",
+        ),
+        (
+            &["serve"][..],
+            Some("product_logo_url = \"logo.png\""),
+            "product_logo_url",
+        ),
+    ] {
+        let Err(refusal) = load_ignoring_environment(args, file) else {
+            panic!("{args:?} {file:?} accepted");
+        };
+        assert_eq!(refusal.exit_code(), 1, "{args:?} {file:?}");
+        assert!(refusal.message().contains(named), "{}", refusal.message());
+    }
+}
+
+#[test]
 fn refusals() {
     #[track_caller]
     fn check(args: &[&str], file: Option<&str>, exit_code: u8, named: &str) {

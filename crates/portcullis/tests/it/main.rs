@@ -13,6 +13,7 @@ mod authorization;
 mod authorization_code;
 mod bad_input;
 mod bookstore;
+mod branding;
 mod browser_pages;
 mod cli;
 mod clients;
