@@ -15,6 +15,7 @@ mod bad_input;
 mod bookstore;
 mod branding;
 mod browser_pages;
+mod browser_sign_in_rules;
 mod cli;
 mod clients;
 mod configuration;
