@@ -66,6 +66,12 @@ async fn main() -> anyhow::Result<()> {
     load::define_roles(&admin).await?;
     let latencies = Arc::new(Latencies::default());
     let admin = Arc::new(admin);
+    if !database.autovacuum().await? {
+        println!(
+            "autovacuum is off on this PostgreSQL server: no dead row is reclaimed, so the database grows with every update and delete"
+        );
+    }
+    let tables_at_start = database.tables().await?;
     let mut minutes = vec![Minute::sample(0, &process, &database, &latencies.take()).await?];
     println!("{}", Minute::HEADER);
     println!("{}", minutes[0].row());
@@ -96,6 +102,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let summary = samples::summary(&minutes, lives);
     println!("{summary}");
+    let tables_at_end = database.tables().await?;
+    if !tables_at_end.is_empty() {
+        println!("{}", samples::tables(&tables_at_start, &tables_at_end));
+    }
+    println!(
+        "in memory at the end:\n{}",
+        samples::in_memory_entries(&args.base_url).await?
+    );
     println!(
         "{}",
         serde_json::to_string(&samples::json(&minutes, lives))?

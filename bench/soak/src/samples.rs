@@ -1,7 +1,11 @@
 //! What is sampled each minute: the server process's resident memory and
 //! open files (from `/proc`), the database's size on disk, and the 99th
-//! percentile latency of the minute's requests, overall and by kind; and
-//! the closing comparison of the last minute with the first full one.
+//! percentile latency of the minute's requests, overall and by kind; the
+//! closing comparison of the last minute with the first full one; on
+//! PostgreSQL, each table's size and live and dead rows at the start and
+//! the end; and what the server keeps in memory at the end (its
+//! `/metrics`, read once: a scrape folds the latencies the server keeps,
+//! so reading it each minute would hide their growth).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,6 +80,90 @@ impl DatabaseSize {
             }
         }
     }
+}
+
+/// One table's size, indexes and TOAST included, and its rows, by
+/// PostgreSQL's statistics.
+#[derive(Debug)]
+pub(crate) struct TableSize {
+    name: String,
+    bytes: i64,
+    live_rows: i64,
+    dead_rows: i64,
+    vacuums: i64,
+}
+
+impl DatabaseSize {
+    /// Whether the PostgreSQL server runs autovacuum (SQLite needs none).
+    pub(crate) async fn autovacuum(&self) -> anyhow::Result<bool> {
+        let Self::Postgres(pool) = self else {
+            return Ok(true);
+        };
+        let (setting,): (String,) = sqlx::query_as("SHOW autovacuum").fetch_one(pool).await?;
+        Ok(setting == "on")
+    }
+
+    /// Each table, largest first (none on SQLite).
+    pub(crate) async fn tables(&self) -> anyhow::Result<Vec<TableSize>> {
+        let Self::Postgres(pool) = self else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT relname::text, pg_total_relation_size(relid), n_live_tup, n_dead_tup, \
+                    vacuum_count + autovacuum_count \
+             FROM pg_stat_user_tables ORDER BY 2 DESC, 1",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, bytes, live_rows, dead_rows, vacuums)| TableSize {
+                name,
+                bytes,
+                live_rows,
+                dead_rows,
+                vacuums,
+            })
+            .collect())
+    }
+}
+
+/// The tables at the start and at the end, those over 32 KiB at the end.
+pub(crate) fn tables(start: &[TableSize], end: &[TableSize]) -> String {
+    let mut lines = vec![
+        "table                  KiB start → end   live rows → end   dead rows → end  vacuums"
+            .to_owned(),
+    ];
+    for table in end.iter().filter(|table| table.bytes > 32 * 1024) {
+        let before = start.iter().find(|before| before.name == table.name);
+        let at_start = |value: fn(&TableSize) -> i64| before.map_or(0, value);
+        lines.push(format!(
+            "{:<20} {:>7} → {:<7} {:>7} → {:<7} {:>7} → {:<7} {:>7}",
+            table.name,
+            at_start(|table| table.bytes) / 1024,
+            table.bytes / 1024,
+            at_start(|table| table.live_rows),
+            table.live_rows,
+            at_start(|table| table.dead_rows),
+            table.dead_rows,
+            table.vacuums,
+        ));
+    }
+    lines.join("\n")
+}
+
+/// The server's `portcullis_in_memory_entries` series, one per line.
+pub(crate) async fn in_memory_entries(base_url: &str) -> anyhow::Result<String> {
+    let page = reqwest::get(format!("{base_url}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(page
+        .lines()
+        .filter(|line| line.starts_with("portcullis_in_memory_entries{"))
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// One minute's sample.

@@ -245,6 +245,16 @@ impl AccountCache {
         roles
     }
 
+    /// Accounts kept now, for monitoring.
+    pub(crate) fn accounts_kept(&self) -> usize {
+        self.lock().users.len()
+    }
+
+    /// Personal access tokens kept now, for monitoring.
+    pub(crate) fn personal_tokens_kept(&self) -> usize {
+        self.lock().personal_tokens.len()
+    }
+
     pub(crate) fn forget_user(&self, id: Uuid) {
         let mut state = self.lock();
         state.generation += 1;

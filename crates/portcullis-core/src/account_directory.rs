@@ -37,6 +37,11 @@ impl AccountDirectory {
         }
     }
 
+    /// The cache, for counting what it keeps.
+    pub(crate) fn cache(&self) -> &AccountCache {
+        &self.cache
+    }
+
     /// An account that exists and is not disabled, through the cache;
     /// anything else means the credential no longer counts.
     pub(crate) async fn active_account(&self, user_id: Uuid) -> Result<Arc<User>, AuthError> {

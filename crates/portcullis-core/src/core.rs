@@ -287,6 +287,11 @@ impl PersonalTokenUses {
         self.lock().insert(id, at);
     }
 
+    /// How many tokens have a use not yet written, for monitoring.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Every use not yet written.
     pub(crate) fn pending(&self) -> Vec<(Uuid, OffsetDateTime)> {
         self.lock().iter().map(|(id, at)| (*id, *at)).collect()

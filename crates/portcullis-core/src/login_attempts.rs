@@ -58,6 +58,12 @@ impl LoginAttempts {
         }
     }
 
+    /// Accounts with a password check under way or waiting in this
+    /// process, for monitoring.
+    pub(crate) fn accounts_in_progress(&self) -> usize {
+        self.turns.in_progress()
+    }
+
     /// Waits for the account's turn in this process; then refuses the
     /// attempt while the account or the address is locked out, or else
     /// counts it against the account as a failure until it is known to
@@ -218,6 +224,14 @@ impl RefreshFailures {
             }
             None => Ok(()),
         }
+    }
+
+    /// Addresses whose failed refreshes are remembered now, for monitoring.
+    pub(crate) fn addresses(&self) -> usize {
+        self.by_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Counts one refresh with a token that was never ours.

@@ -91,6 +91,11 @@ impl Revocations {
         Ok(())
     }
 
+    /// Sessions on the deny list now, for monitoring.
+    pub(crate) fn denied_sessions(&self) -> usize {
+        self.denied.len()
+    }
+
     /// Whether the revocations of other processes were read recently enough
     /// for the deny list to decide.
     pub(crate) fn is_current(&self) -> bool {

@@ -70,6 +70,46 @@ pub enum NotReady {
     RevocationsUnread,
 }
 
+/// How many entries each structure this process keeps in memory holds now,
+/// for monitoring. Each is bounded or pruned, so one that keeps growing
+/// under a steady load is a leak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InMemoryEntries {
+    /// Access tokens whose signature was checked (at most 50,000).
+    pub verified_access_tokens: usize,
+    /// Accounts in the account cache (at most 50,000).
+    pub cached_accounts: usize,
+    /// Personal access tokens in the account cache (at most 50,000).
+    pub cached_personal_tokens: usize,
+    /// Revoked sessions denied until their last access token expires.
+    pub denied_sessions: usize,
+    /// Client addresses whose failed refreshes are counted (at most 10,000).
+    pub refresh_failure_addresses: usize,
+    /// Accounts with a password check under way or waiting.
+    pub accounts_being_checked: usize,
+    /// Personal access tokens whose last use is not yet written.
+    pub unwritten_personal_token_uses: usize,
+}
+
+impl InMemoryEntries {
+    /// Each count with a name for it (a metric's label value).
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, usize); 7] {
+        [
+            ("verified_access_tokens", self.verified_access_tokens),
+            ("cached_accounts", self.cached_accounts),
+            ("cached_personal_tokens", self.cached_personal_tokens),
+            ("denied_sessions", self.denied_sessions),
+            ("refresh_failure_addresses", self.refresh_failure_addresses),
+            ("accounts_being_checked", self.accounts_being_checked),
+            (
+                "unwritten_personal_token_uses",
+                self.unwritten_personal_token_uses,
+            ),
+        ]
+    }
+}
+
 /// Every use case, wired to one store.
 pub struct Services {
     pub grants: Grants,
@@ -141,6 +181,22 @@ impl Services {
     #[must_use]
     pub fn pool_status(&self) -> PoolStatus {
         self.core.store.pool_status()
+    }
+
+    /// How many entries this process keeps in memory, per structure, for
+    /// monitoring.
+    #[must_use]
+    pub fn in_memory_entries(&self) -> InMemoryEntries {
+        let core = &self.core;
+        InMemoryEntries {
+            verified_access_tokens: core.tokens.remembered(),
+            cached_accounts: core.accounts.cache().accounts_kept(),
+            cached_personal_tokens: core.accounts.cache().personal_tokens_kept(),
+            denied_sessions: core.revocations.denied_sessions(),
+            refresh_failure_addresses: core.refresh_failures.addresses(),
+            accounts_being_checked: core.attempts.accounts_in_progress(),
+            unwritten_personal_token_uses: core.personal_token_uses.unwritten(),
+        }
     }
 
     /// Whether this instance can serve every request now: the database

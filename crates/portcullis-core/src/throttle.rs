@@ -110,6 +110,14 @@ pub struct AttemptTurn<'a> {
 }
 
 impl AccountAttempts {
+    /// Accounts with an attempt being checked or waiting, for monitoring.
+    pub fn in_progress(&self) -> usize {
+        self.in_progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// Waits until no other attempt at `key` is being checked.
     pub async fn turn(&self, key: &str) -> AttemptTurn<'_> {
         let lock = Arc::clone(
@@ -170,6 +178,7 @@ mod tests {
         let attempts = Arc::new(AccountAttempts::default());
         let first = attempts.turn("account:a").await;
         let other_account = attempts.turn("account:b").await;
+        assert_eq!(attempts.in_progress(), 2);
         let waiter = {
             let attempts = Arc::clone(&attempts);
             tokio::spawn(async move {
@@ -184,7 +193,7 @@ mod tests {
         drop(first);
         waiter.await.unwrap();
         drop(other_account);
-        assert!(attempts.in_progress.lock().unwrap().is_empty());
+        assert_eq!(attempts.in_progress(), 0);
     }
 
     #[test]

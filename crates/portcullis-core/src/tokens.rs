@@ -313,6 +313,11 @@ impl AccessTokens {
         Ok(claims)
     }
 
+    /// How many verified tokens are remembered now, for monitoring.
+    pub(crate) fn remembered(&self) -> usize {
+        self.verified.entries.len()
+    }
+
     fn verify_signature_and_claims(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != self.algorithm.jwt() {

@@ -2,7 +2,7 @@
 //! changes and key rotations made by other processes (the command line,
 //! other instances).
 //!
-//! Four loops run side by side, so that none delays another:
+//! Five loops run side by side, so that none delays another:
 //!
 //! - Every half second, one loop reads the sessions revoked since its last
 //!   read into the deny list, another the account-change feed into the
@@ -19,12 +19,17 @@
 //!   minute it deletes, in bounded batches,
 //!   sessions, keys, login failures, rate-limit windows and feed entries
 //!   that can serve no request any more.
+//! - Every 5 seconds, the last folds the latencies recorded since into the
+//!   metrics' histograms. The exporter keeps each sample until then (a
+//!   scrape folds them too), so a server nobody scrapes grew by every
+//!   request it answered: 1.2 MiB a minute at 77,000 requests a minute.
 //!
 //! Failures are logged and retried on the next tick; they never stop the server.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use portcullis_core::Services;
 use tokio::task::JoinHandle;
 
@@ -32,14 +37,19 @@ const FAST_INTERVAL: Duration = Duration::from_millis(500);
 const SLOW_INTERVAL: Duration = Duration::from_secs(5);
 const HOUSEKEEPING_EVERY_TICKS: u32 = 12;
 
-/// Starts the upkeep loops; abort the handle to stop them.
-pub fn spawn_maintenance(services: Arc<Services>) -> JoinHandle<()> {
+/// Starts the upkeep loops (with `metrics`, the recorder's too); abort the
+/// handle to stop them.
+pub fn spawn_maintenance(
+    services: Arc<Services>,
+    metrics: Option<PrometheusHandle>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         tokio::join!(
             follow_revocations(&services),
             follow_account_changes(&services),
             follow_signing_keys(&services),
-            upkeep(&services)
+            upkeep(&services),
+            fold_latencies(metrics.as_ref())
         );
     })
 }
@@ -99,6 +109,17 @@ async fn upkeep(services: &Services) {
                 Err(error) => tracing::warn!(%error, "housekeeping failed"),
             }
         }
+    }
+}
+
+async fn fold_latencies(metrics: Option<&PrometheusHandle>) {
+    let Some(metrics) = metrics else {
+        return;
+    };
+    let mut interval = every(SLOW_INTERVAL);
+    loop {
+        interval.tick().await;
+        metrics.run_upkeep();
     }
 }
 

@@ -1,6 +1,7 @@
 //! Prometheus metrics: request counts and latencies per route and status,
 //! open connections and connections closed by a timeout (recorded by
-//! `crate::connections`), and, at each scrape, the database pool. The
+//! `crate::connections`), and, at each scrape, the database pool and the
+//! entries of each structure the process keeps in memory. The
 //! domain's own measurements (logins by outcome, throttled attempts, refresh
 //! reuse, the hashing queue) are recorded in `portcullis_core::telemetry`
 //! and exported here too.
@@ -11,6 +12,11 @@
 //! path no route matches is `unmatched`; methods are the seven the API knows
 //! or `other`; statuses are the three digits sent. So ids, tokens and
 //! made-up methods never become label values.
+//!
+//! The exporter keeps each latency recorded (16 bytes a request) until it
+//! is folded into its histogram, which a scrape does, and so does the
+//! server's upkeep (`crate::maintenance`) every 5 seconds: a server nobody
+//! scrapes must not keep a sample of every request it ever answered.
 
 use std::time::Instant;
 
@@ -81,7 +87,8 @@ fn method_label(method: &Method) -> &'static str {
 ///
 /// Prometheus text format: requests and latencies per route and status,
 /// logins by outcome, throttled attempts, refresh-token reuse, the
-/// password-hashing queue and the database pool.
+/// password-hashing queue, the database pool and the entries of each
+/// structure kept in memory.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -96,6 +103,11 @@ pub(crate) async fn serve_metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("portcullis_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
     metrics::gauge!("portcullis_db_pool_connections", "state" => "in_use")
         .set(f64::from(pool.open.saturating_sub(pool.idle)));
+    for (structure, entries) in state.services.in_memory_entries().named() {
+        #[allow(clippy::cast_precision_loss, reason = "a count fits a gauge")]
+        metrics::gauge!("portcullis_in_memory_entries", "structure" => structure)
+            .set(entries as f64);
+    }
     let body = state
         .metrics
         .as_ref()

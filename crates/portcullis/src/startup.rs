@@ -89,7 +89,8 @@ impl Application {
             .with_context(|| format!("listening on {}", config.listen))?;
         let address = listener.local_addr()?;
         tracing::info!(database = %without_password(&config.database), issuer = %config.auth.issuer, "portcullis listening on http://{address}");
-        let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&services));
+        let maintenance =
+            portcullis_server::spawn_maintenance(Arc::clone(&services), metrics.clone());
         if development_mail {
             tracing::warn!(
                 "no --smtp-url: mail is not sent but written to this log, links and codes included (development mode)"

@@ -112,7 +112,7 @@ impl TestApp {
                 .await
                 .expect("the use cases start"),
         );
-        let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&services));
+        let maintenance = portcullis_server::spawn_maintenance(Arc::clone(&services), None);
         let conformance = Conformance::of_this_server();
         let state = AppState {
             services: Arc::clone(&services),

@@ -326,6 +326,34 @@ async fn metrics_count_requests_logins_throttling_and_reuse() {
         ),
         (r#"portcullis_db_pool_connections{state="idle"}"#, 0.0),
         ("portcullis_password_hash_wait_seconds_count", 7.0),
+        (
+            r#"portcullis_in_memory_entries{structure="verified_access_tokens"}"#,
+            1.0,
+        ),
+        (
+            r#"portcullis_in_memory_entries{structure="denied_sessions"}"#,
+            1.0,
+        ),
+        (
+            r#"portcullis_in_memory_entries{structure="cached_accounts"}"#,
+            0.0,
+        ),
+        (
+            r#"portcullis_in_memory_entries{structure="cached_personal_tokens"}"#,
+            0.0,
+        ),
+        (
+            r#"portcullis_in_memory_entries{structure="refresh_failure_addresses"}"#,
+            0.0,
+        ),
+        (
+            r#"portcullis_in_memory_entries{structure="accounts_being_checked"}"#,
+            0.0,
+        ),
+        (
+            r#"portcullis_in_memory_entries{structure="unwritten_personal_token_uses"}"#,
+            0.0,
+        ),
     ] {
         let value =
             sample(&page, series).unwrap_or_else(|| panic!("{series} missing from:\n{page}"));
