@@ -117,6 +117,7 @@ impl TokenFixture {
             roles: vec!["admin".to_owned()],
             scope: vec!["users:read".to_owned(), "users:write".to_owned()],
             email_verified: true,
+            client_id: None,
         };
         self.tokens.issue(&grant, at)
     }
