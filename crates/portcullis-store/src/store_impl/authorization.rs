@@ -16,7 +16,7 @@ use crate::input;
 use crate::rows::BackendRow;
 use crate::sql_store::SqlStore;
 use crate::statement::Statement;
-use crate::store_impl::sessions::insert_session;
+use crate::store_impl::sessions::{insert_session, revoking};
 
 #[async_trait]
 impl<D: Dialect> AuthorizationStore for SqlStore<D> {
@@ -176,15 +176,7 @@ impl<D: Dialect> AuthorizationStore for SqlStore<D> {
         .bind(client_id)
         .bind(user_id)
         .into_owned();
-        let rows = self
-            .write(|store| async move { store.fetch_all(statement).await })
-            .await?;
-        let mut revoked = rows
-            .iter()
-            .map(|row| row.uuid("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        revoked.sort_unstable();
-        Ok(revoked)
+        revoking(self, statement).await
     }
 }
 

@@ -110,15 +110,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         .bind(user_id)
         .bind(except)
         .into_owned();
-        let rows = self
-            .write(|store| async move { store.fetch_all(statement).await })
-            .await?;
-        let mut revoked = rows
-            .iter()
-            .map(|row| row.uuid("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        revoked.sort_unstable();
-        Ok(revoked)
+        revoking(self, statement).await
     }
 
     async fn prune_sessions(&self, cutoff: &SessionCutoff, limit: u32) -> Result<u64, StoreError> {
@@ -181,4 +173,21 @@ pub(crate) fn insert_session(session: &SessionRecord) -> Result<Statement<'stati
     .bind(authenticated_at)
     .bind(openid_scope)
     .into_owned())
+}
+
+/// Runs `statement`, an `UPDATE sessions … RETURNING id` that revokes, as a
+/// write; the ids it revoked, sorted.
+pub(crate) async fn revoking<D: Dialect>(
+    store: &SqlStore<D>,
+    statement: Statement<'static>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let rows = store
+        .write(|store| async move { store.fetch_all(statement).await })
+        .await?;
+    let mut revoked = rows
+        .iter()
+        .map(|row| row.uuid("id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    revoked.sort_unstable();
+    Ok(revoked)
 }
