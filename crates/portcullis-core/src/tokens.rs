@@ -10,16 +10,11 @@
 //! `nbf` are checked with the configured leeway. Whether the session was
 //! revoked is a separate question answered by [`crate::revocation`].
 //!
-//! A token that verified once is remembered, keyed by SHA-256 of the token,
-//! until it expires: its signature and claims cannot change, only time can,
-//! and time is checked again on every use. Signature checking is most of the
-//! cost of a request, so this keeps a busy API fast; revocation is never
-//! cached (the caller checks the deny list on every use). The memory is a
-//! bounded `quick_cache` (S3-FIFO eviction): when full, the coldest entries
-//! make room one by one, never the whole cache at once, and an entry found
-//! past its token's expiry is removed, never answered from.
+//! A token that verified once is remembered until it expires
+//! ([`verified`]): signature checking is most of the cost of a request.
 
 mod id_tokens;
+mod verified;
 
 use std::sync::{Arc, RwLock};
 
@@ -32,6 +27,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::keys::{KeyRing, PublicJwk, SigningAlgorithm};
+use verified::{VERIFIED_CACHE_CAPACITY, VerifiedTokens};
 
 pub use id_tokens::{ID_TOKEN_TYPE, IdTokenHint};
 
@@ -135,43 +131,6 @@ pub struct AccessTokens {
     validation: Validation,
     ring: RwLock<Arc<KeyRing>>,
     verified: VerifiedTokens,
-}
-
-/// Most tokens remembered at once (about 400 bytes each).
-const VERIFIED_CACHE_CAPACITY: usize = 50_000;
-
-/// Access tokens that verified, by SHA-256 of the token.
-struct VerifiedTokens {
-    entries: quick_cache::sync::Cache<[u8; 32], Arc<AccessTokenClaims>>,
-    leeway_seconds: i64,
-}
-
-impl VerifiedTokens {
-    fn with_capacity(capacity: usize, leeway_seconds: i64) -> Self {
-        Self {
-            entries: quick_cache::sync::Cache::new(capacity),
-            leeway_seconds,
-        }
-    }
-
-    /// The remembered claims of `key`, unless the token has expired since,
-    /// which also forgets it.
-    fn get(&self, key: &[u8; 32], now: i64) -> Option<Result<AccessTokenClaims, TokenError>> {
-        let claims = self.entries.get(key)?;
-        let checked = claims.check_times(now, self.leeway_seconds);
-        if checked == Err(TokenError::Expired) {
-            self.entries.remove(key);
-        }
-        Some(checked.map(|()| AccessTokenClaims::clone(&claims)))
-    }
-
-    fn insert(&self, key: [u8; 32], claims: &AccessTokenClaims) {
-        self.entries.insert(key, Arc::new(claims.clone()));
-    }
-
-    fn clear(&self) {
-        self.entries.clear();
-    }
 }
 
 impl AccessTokens {
@@ -308,14 +267,14 @@ impl AccessTokens {
             return remembered;
         }
         let claims = self.verify_signature_and_claims(token)?;
-        claims.check_times(now, self.verified.leeway_seconds)?;
+        claims.check_times(now, self.verified.leeway_seconds())?;
         self.verified.insert(key, &claims);
         Ok(claims)
     }
 
     /// How many verified tokens are remembered now, for monitoring.
     pub(crate) fn remembered(&self) -> usize {
-        self.verified.entries.len()
+        self.verified.len()
     }
 
     fn verify_signature_and_claims(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
@@ -340,7 +299,7 @@ impl AccessTokens {
         // Saturating: an `iat` far in the past must not wrap round to a
         // short lifetime (found by fuzzing).
         if claims.exp.saturating_sub(claims.iat)
-            > (self.lifetime + Duration::seconds(self.verified.leeway_seconds)).whole_seconds()
+            > (self.lifetime + Duration::seconds(self.verified.leeway_seconds())).whole_seconds()
         {
             return Err(TokenError::Malformed);
         }
@@ -425,74 +384,17 @@ mod tests {
     }
 
     #[test]
-    fn remembered_tokens_still_expire_and_the_cache_stays_bounded() {
+    fn a_token_verified_once_is_remembered() {
         let tokens = tokens_with(&shared_keys(), "https://auth");
         let (token, claims) = tokens.issue(&grant(), OffsetDateTime::now_utc());
+        assert_eq!(tokens.remembered(), 0);
         assert_eq!(tokens.verify(&token).unwrap(), claims);
+        assert_eq!(tokens.remembered(), 1);
         assert_eq!(
             tokens.verify(&token).unwrap(),
             claims,
             "the second check is a cache hit"
         );
-
-        let cache = VerifiedTokens::with_capacity(1_000, 1);
-        let key = [1; 32];
-        let expiring = AccessTokenClaims {
-            exp: 100,
-            ..claims.clone()
-        };
-        cache.insert(key, &expiring);
-        assert_eq!(
-            cache.get(&key, 101),
-            Some(Ok(expiring.clone())),
-            "within the leeway"
-        );
-        assert_eq!(cache.get(&key, 102), Some(Err(TokenError::Expired)));
-        assert_eq!(
-            cache.get(&key, 50),
-            None,
-            "an expired entry is forgotten once found"
-        );
-        assert_eq!(cache.get(&[2; 32], 50), None);
-    }
-
-    #[test]
-    fn a_full_cache_evicts_the_coldest_entries_not_everything() {
-        let (_, claims) =
-            tokens_with(&shared_keys(), "https://auth").issue(&grant(), OffsetDateTime::now_utc());
-        let capacity = 1_000;
-        let cache = VerifiedTokens::with_capacity(capacity, 1);
-        let key_of = |i: u64| {
-            let mut key = [0; 32];
-            key[..8].copy_from_slice(&i.to_le_bytes());
-            key
-        };
-        let now = claims.iat;
-        // A hot set, used all along, and a stream of tokens seen once that
-        // overflows the cache ten times.
-        let hot: Vec<u64> = (0..100).collect();
-        for &i in &hot {
-            cache.insert(key_of(i), &claims);
-        }
-        let mut previous_size = cache.entries.len();
-        for i in 100..(100 + 10 * capacity as u64) {
-            cache.insert(key_of(i), &claims);
-            if i % 10 == 0 {
-                for &h in &hot {
-                    assert!(
-                        cache.get(&key_of(h), now).is_some(),
-                        "hot entry {h} evicted"
-                    );
-                }
-            }
-            let size = cache.entries.len();
-            assert!(size <= capacity, "{size} entries after {i} insertions");
-            assert!(
-                size + 2 >= previous_size,
-                "{previous_size} then {size} entries: one insertion emptied part of the cache"
-            );
-            previous_size = size;
-        }
     }
 
     #[test]
