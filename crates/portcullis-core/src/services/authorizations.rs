@@ -41,6 +41,9 @@ pub struct AuthorizationParameters<'a> {
     pub nonce: Option<&'a str>,
     pub prompt: Option<&'a str>,
     pub max_age: Option<&'a str>,
+    /// A request object, by value or by reference: neither is supported.
+    pub request: Option<&'a str>,
+    pub request_uri: Option<&'a str>,
 }
 
 /// The user's answer on the consent page.
@@ -271,6 +274,20 @@ impl AuthorizationRequest {
     /// The checks of the contract, in its order; the first failure as the
     /// decision to redirect with it.
     fn check(client: &Client, parameters: &AuthorizationParameters<'_>) -> Result<Self, Decision> {
+        // Refused rather than ignored: the client meant its signed request
+        // object to override the plain parameters (OpenID Connect Core §6).
+        if parameters.request.is_some() {
+            return Err(RedirectError::decision(
+                "request_not_supported",
+                "request objects are not supported; send the parameters in the query",
+            ));
+        }
+        if parameters.request_uri.is_some() {
+            return Err(RedirectError::decision(
+                "request_uri_not_supported",
+                "request_uri is not supported; send the parameters in the query",
+            ));
+        }
         if parameters.response_type != Some("code") {
             return Err(RedirectError::decision(
                 "unsupported_response_type",

@@ -84,6 +84,8 @@ pub(crate) async fn decide(
         nonce: query.nonce.as_deref(),
         prompt: query.prompt.as_deref(),
         max_age: query.max_age.as_deref(),
+        request: query.request.as_deref(),
+        request_uri: query.request_uri.as_deref(),
     };
     let decision = state
         .services

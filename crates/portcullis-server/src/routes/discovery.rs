@@ -101,5 +101,7 @@ pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Json<
         ],
         prompt_values_supported: &["none", "login", "consent"],
         authorization_response_iss_parameter_supported: true,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
     })
 }

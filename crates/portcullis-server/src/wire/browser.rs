@@ -53,6 +53,16 @@ pub(crate) struct AuthorizeQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[param(nullable = false)]
     pub(crate) login_hint: Option<String>,
+    /// A request object (OpenID Connect Core §6.1): not supported, refused
+    /// with `request_not_supported`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(nullable = false)]
+    pub(crate) request: Option<String>,
+    /// A request object by reference (§6.2): not supported, refused with
+    /// `request_uri_not_supported`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(nullable = false)]
+    pub(crate) request_uri: Option<String>,
 }
 
 /// Where a sign-in page goes back to.

@@ -225,6 +225,10 @@ pub(crate) struct DiscoveryBody {
     pub(crate) prompt_values_supported: &'static [&'static str],
     /// RFC 9207: every authorization response carries `iss`.
     pub(crate) authorization_response_iss_parameter_supported: bool,
+    /// No request objects, by value or by reference (whose absence
+    /// would otherwise mean supported).
+    pub(crate) request_parameter_supported: bool,
+    pub(crate) request_uri_parameter_supported: bool,
 }
 
 /// `GET /healthz` and `GET /readyz`.

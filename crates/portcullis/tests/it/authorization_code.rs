@@ -411,6 +411,16 @@ async fn bad_requests_of_a_known_client_go_back_to_it_with_an_error_and_iss() {
             vec![("prompt", "none login")],
             "invalid_request",
         ),
+        (
+            "a request object",
+            vec![("request", "eyJhbGciOiJub25lIn0.e30.")],
+            "request_not_supported",
+        ),
+        (
+            "a request object by reference",
+            vec![("request_uri", "https://client.example/request.jwt")],
+            "request_uri_not_supported",
+        ),
     ] {
         let reply = browser.get(&request(&client.id, &extra)).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER, "{case}");

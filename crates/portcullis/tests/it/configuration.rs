@@ -361,6 +361,13 @@ async fn the_issuer_shows_in_discovery_and_in_tokens() {
             "{grant} missing: {discovery}"
         );
     }
+    // Absent, both would mean "supported" (OpenID Connect Discovery §3).
+    for unsupported in [
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+    ] {
+        assert_eq!(discovery[unsupported], false, "{unsupported}: {discovery}");
+    }
 
     let tokens = server.user_with_tokens("issued@example.com").await;
     assert_eq!(jwt_claims(&text(&tokens, "access_token"))["iss"], issuer);
