@@ -143,7 +143,7 @@ impl Dialect for PostgresDialect {
         let connect_options = PgConnectOptions::from_str(url)
             .map_err(|error| StoreError::Other(format!("invalid PostgreSQL URL: {error}")))?
             .options([("statement_timeout", format!("{statement_timeout_ms}ms"))]);
-        PgPoolOptions::new()
+        let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
             // sqlx pings every connection as it goes back to the pool, and by
@@ -163,7 +163,9 @@ impl Dialect for PostgresDialect {
             })
             .connect_with(connect_options)
             .await
-            .map_err(Self::map_err)
+            .map_err(Self::map_err)?;
+        warn_if_autovacuum_is_off(&pool).await;
+        Ok(pool)
     }
 
     fn is_transient(sqlstate: &str) -> bool {
@@ -198,6 +200,22 @@ impl Dialect for PostgresDialect {
             "UPDATE sessions SET revoked_at = revoked_at WHERE false".to_owned(),
             "ROLLBACK".to_owned(),
         ]
+    }
+}
+
+/// Warns when the server reclaims no dead rows. Every rotation, revocation
+/// and pruning of a feed leaves dead rows behind, so without autovacuum the
+/// database grows for as long as it serves (6.4 times in a 15-minute soak,
+/// docs/benchmarks.md). A server that does not answer is left to the
+/// store's first real statement to report.
+async fn warn_if_autovacuum_is_off(pool: &PgPool) {
+    let setting = sqlx::query_scalar::<_, String>("SELECT current_setting('autovacuum')")
+        .fetch_one(pool)
+        .await;
+    if setting.is_ok_and(|setting| setting == "off") {
+        tracing::warn!(
+            "autovacuum is off on this PostgreSQL server: dead rows are never reclaimed and the database grows with every refresh, logout and deletion; turn it on (autovacuum = on) or run VACUUM on a schedule"
+        );
     }
 }
 

@@ -159,6 +159,30 @@ async fn the_first_start_on_an_empty_database_says_how_to_create_an_admin() {
     );
 }
 
+#[tokio::test]
+async fn a_postgresql_server_without_autovacuum_is_named_at_start() {
+    let server = TestServer::spawn().await;
+    let autovacuum_off = if server.database().is_postgres() {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect(server.database().url())
+            .await
+            .expect("connect to PostgreSQL");
+        let setting: String = sqlx::query_scalar("SHOW autovacuum")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
+        setting == "off"
+    } else {
+        false
+    };
+    let log = server.log();
+    assert_eq!(
+        log.contains("autovacuum is off"),
+        autovacuum_off,
+        "autovacuum off: {autovacuum_off}; the log:\n{log}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_mixed_requests_never_fail() {
     let server = TestServer::spawn().await;
