@@ -115,6 +115,32 @@ impl TestDatabase {
         (!self.is_postgres()).then(|| self.folder.path().join("portcullis.db"))
     }
 
+    /// Runs one statement on the database behind the server's back, for
+    /// the tests that break a table under it.
+    pub(crate) async fn execute(&self, statement: &str) {
+        use sqlx::Connection as _;
+        if self.is_postgres() {
+            let mut connection = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::raw_sql(statement)
+                .execute(&mut connection)
+                .await
+                .expect(statement);
+        } else {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&self.url)
+                .busy_timeout(std::time::Duration::from_secs(5));
+            let mut connection = sqlx::SqliteConnection::connect_with(&options)
+                .await
+                .expect("open SQLite");
+            sqlx::raw_sql(statement)
+                .execute(&mut connection)
+                .await
+                .expect(statement);
+        }
+    }
+
     /// The store itself, for checking what was written.
     pub(crate) async fn store(&self) -> Box<dyn portcullis_core::store::Store> {
         if self.is_postgres() {

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use portcullis_core::revocation::DENY_LIST_TRUSTED_FOR;
 use portcullis_verify::{Verifier, VerifyError};
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
@@ -119,6 +120,53 @@ async fn an_active_access_token_is_described_for_json_and_form_bodies() {
     )
     .await;
     check_active_access_token(&reply, &access, "form body with a type hint");
+}
+
+/// Issue 10, finding 10a: the deny list decides only while the revocation
+/// feed is being read. With its table gone from under the server (the
+/// account feed still reads), every access token, the caller's included,
+/// is answered 503 once the bound has passed, never described active; with
+/// the table back, as before.
+#[tokio::test]
+async fn while_revocations_cannot_be_read_no_access_token_is_described_active() {
+    let server = TestServer::spawn().await;
+    server.set_role("customer", &["books:read"]);
+    server.add_user("ada@example.com", &["customer"]);
+    let access = text(
+        &server.login("ada@example.com", PASSWORD).await,
+        "access_token",
+    );
+    let admin = server.admin_access_token().await;
+    let body = json!({ "token": access });
+    check_active_access_token(
+        &introspect(&server, Some(&admin), &body).await,
+        &access,
+        "before",
+    );
+
+    let database = server.database();
+    database
+        .execute("ALTER TABLE revoked_sessions RENAME TO revoked_sessions_away")
+        .await;
+    tokio::time::sleep(DENY_LIST_TRUSTED_FOR + Duration::from_secs(1)).await;
+    let reply = introspect(&server, Some(&admin), &body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text()
+    );
+    assert_ne!(reply.json()["active"], true);
+
+    database
+        .execute("ALTER TABLE revoked_sessions_away RENAME TO revoked_sessions")
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    check_active_access_token(
+        &introspect(&server, Some(&admin), &body).await,
+        &access,
+        "after",
+    );
 }
 
 #[tokio::test]

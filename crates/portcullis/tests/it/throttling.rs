@@ -329,3 +329,47 @@ async fn concurrent_guesses_get_no_more_tries_than_sequential_ones() {
         "exactly the five free attempts were checked"
     );
 }
+
+/// Issue 10, finding 10e: refresh tokens that are not ours count against
+/// the client's address (in the process's memory), and once its free
+/// attempts are spent every refresh from it is refused with 429, a real
+/// one included, while logins are counted apart.
+#[tokio::test]
+async fn made_up_refresh_tokens_lock_their_address_out_of_refreshing() {
+    let server = TestServer::spawn_with(&[
+        "--throttle-ip-attempts",
+        "3",
+        "--throttle-base-delay",
+        "60s",
+    ])
+    .await;
+    let tokens = server.user_with_tokens("alice@example.com").await;
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    for n in 1..=3 {
+        let made_up = format!("made-up-refresh-token-{n}");
+        assert_oauth_error(
+            server.refresh(&made_up).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        )
+        .await;
+    }
+    assert_throttled(
+        server.refresh("made-up-refresh-token-4").await,
+        "a fourth made-up refresh token",
+    )
+    .await;
+    assert_throttled(
+        server.refresh(refresh_token).await,
+        "a real refresh token from the locked address",
+    )
+    .await;
+    assert_eq!(
+        server
+            .password_grant("alice@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK,
+        "logins are counted apart"
+    );
+}
