@@ -11,7 +11,7 @@
 //! revoked is a separate question answered by [`crate::revocation`].
 //!
 //! A token that verified once is remembered until it expires
-//! ([`verified`]): signature checking is most of the cost of a request.
+//! (module `verified`): signature checking is most of the cost of a request.
 
 mod id_tokens;
 mod verified;
@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::keys::{KeyRing, PublicJwk, SigningAlgorithm};
-use verified::{VERIFIED_CACHE_CAPACITY, VerifiedTokens};
+use crate::tokens::verified::{VERIFIED_CACHE_CAPACITY, VerifiedTokens};
 
 pub use id_tokens::{ID_TOKEN_TYPE, IdTokenHint};
 

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::{AccessTokenClaims, TokenError};
+use crate::tokens::{AccessTokenClaims, TokenError};
 
 /// Most tokens remembered at once (about 400 bytes each).
 pub(super) const VERIFIED_CACHE_CAPACITY: usize = 50_000;

@@ -84,8 +84,12 @@ pub(crate) async fn decide(
         nonce: query.nonce.as_deref(),
         prompt: query.prompt.as_deref(),
         max_age: query.max_age.as_deref(),
-        request: query.request.as_deref(),
-        request_uri: query.request_uri.as_deref(),
+        // A parameter sent without a value is omitted (RFC 6749 §3.1).
+        request: query.request.as_deref().filter(|value| !value.is_empty()),
+        request_uri: query
+            .request_uri
+            .as_deref()
+            .filter(|value| !value.is_empty()),
     };
     let decision = state
         .services

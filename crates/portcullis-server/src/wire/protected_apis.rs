@@ -225,8 +225,9 @@ pub(crate) struct DiscoveryBody {
     pub(crate) prompt_values_supported: &'static [&'static str],
     /// RFC 9207: every authorization response carries `iss`.
     pub(crate) authorization_response_iss_parameter_supported: bool,
-    /// No request objects, by value or by reference (whose absence
-    /// would otherwise mean supported).
+    /// No request objects, by value or by reference: said for both,
+    /// although only `request_uri_parameter_supported` means "supported"
+    /// when absent (OpenID Connect Discovery §3).
     pub(crate) request_parameter_supported: bool,
     pub(crate) request_uri_parameter_supported: bool,
 }

@@ -433,6 +433,19 @@ async fn bad_requests_of_a_known_client_go_back_to_it_with_an_error_and_iss() {
         );
         assert_eq!(parameter(&reply, "iss"), Some(server.issuer()), "{case}");
     }
+    // A parameter sent without a value is omitted (RFC 6749 §3.1).
+    let reply = browser
+        .get(&request(
+            &client.id,
+            &[("request", ""), ("request_uri", "")],
+        ))
+        .await;
+    assert_eq!(parameter(&reply, "error"), None);
+    assert!(
+        parameter(&reply, "code").is_some(),
+        "{:?}",
+        reply.header("location")
+    );
 }
 
 #[tokio::test]

@@ -361,7 +361,8 @@ async fn the_issuer_shows_in_discovery_and_in_tokens() {
             "{grant} missing: {discovery}"
         );
     }
-    // Absent, both would mean "supported" (OpenID Connect Discovery §3).
+    // Said for both; absent, request_uri_parameter_supported would mean
+    // "supported" (OpenID Connect Discovery §3).
     for unsupported in [
         "request_parameter_supported",
         "request_uri_parameter_supported",

@@ -167,11 +167,12 @@ async fn a_postgresql_server_without_autovacuum_is_named_at_start() {
         let mut connection = sqlx::PgConnection::connect(server.database().url())
             .await
             .expect("connect to PostgreSQL");
-        let setting: String = sqlx::query_scalar("SHOW autovacuum")
-            .fetch_one(&mut connection)
-            .await
-            .unwrap();
-        setting == "off"
+        let (autovacuum, track_counts): (String, String) =
+            sqlx::query_as("SELECT current_setting('autovacuum'), current_setting('track_counts')")
+                .fetch_one(&mut connection)
+                .await
+                .unwrap();
+        autovacuum == "off" || track_counts == "off"
     } else {
         false
     };

@@ -330,10 +330,11 @@ async fn concurrent_guesses_get_no_more_tries_than_sequential_ones() {
     );
 }
 
-/// Issue 10, finding 10e: refresh tokens that are not ours count against
-/// the client's address (in the process's memory), and once its free
-/// attempts are spent every refresh from it is refused with 429, a real
-/// one included, while logins are counted apart.
+/// Issue 10, finding 10e: refresh tokens that are not ours (malformed, of
+/// an unknown session, or with a wrong secret) count against the client's
+/// address (in the process's memory), and once its free attempts are spent
+/// every refresh from it is refused with 429, a real one included, while
+/// logins are counted apart.
 #[tokio::test]
 async fn made_up_refresh_tokens_lock_their_address_out_of_refreshing() {
     let server = TestServer::spawn_with(&[
@@ -345,14 +346,22 @@ async fn made_up_refresh_tokens_lock_their_address_out_of_refreshing() {
     .await;
     let tokens = server.user_with_tokens("alice@example.com").await;
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
-    for n in 1..=3 {
-        let made_up = format!("made-up-refresh-token-{n}");
-        assert_oauth_error(
-            server.refresh(&made_up).await,
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-        )
-        .await;
+    // One character changed: at 2, in the session id (an unknown session);
+    // at 40, in the secret (the session's own chain, its HMAC checked).
+    let altered_at = |at: usize| {
+        let mut altered = refresh_token.to_owned();
+        let replacement = if &altered[at..=at] == "A" { "B" } else { "A" };
+        altered.replace_range(at..=at, replacement);
+        altered
+    };
+    for (case, made_up) in [
+        ("not a refresh token", "made-up-refresh-token".to_owned()),
+        ("an unknown session", altered_at(2)),
+        ("a wrong secret", altered_at(40)),
+    ] {
+        let reply = server.refresh(&made_up).await;
+        assert_eq!(reply.status(), StatusCode::BAD_REQUEST, "{case}");
+        assert_oauth_error(reply, StatusCode::BAD_REQUEST, "invalid_grant").await;
     }
     assert_throttled(
         server.refresh("made-up-refresh-token-4").await,
