@@ -45,3 +45,5 @@ pub use retry::{AfterFailure, DeliveryHistory, GiveUpReason, RetryPolicy};
 pub use settings::{MailError, MailFrom, MailSettings, SmtpSecurity, SmtpUrl};
 #[cfg(feature = "delivery")]
 pub use telemetry::record_waiting_messages;
+#[cfg(feature = "delivery")]
+pub use templates::overrides::{TemplateFile, read_template_folder};

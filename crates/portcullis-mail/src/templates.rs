@@ -10,7 +10,7 @@
 //! message, is an error. Templates never see anything but the variables
 //! listed in the README of `templates/`.
 
-mod overrides;
+pub(crate) mod overrides;
 mod samples;
 mod values;
 

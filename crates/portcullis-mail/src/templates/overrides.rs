@@ -1,29 +1,43 @@
-//! Templates replaced from a folder (`--templates DIR`): which files of it
-//! count, read once at start.
+//! Templates replaced from a folder, read once at start: the mail's
+//! (`--templates DIR`) here, and the hosted pages' (`--page-templates DIR`)
+//! through [`read_template_folder`], so both refuse and skip alike.
 //!
-//! A file named like a built-in template replaces it; a `.txt` or `.html`
-//! file with any other name is refused, since a misspelt name would
-//! otherwise be ignored in silence and the built-in template sent instead.
+//! A file named like a built-in template replaces it; a file with one of
+//! the templates' extensions and any other name is refused, since a
+//! misspelt name would otherwise be ignored in silence and the built-in
+//! template used instead.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::settings::MailError;
 use crate::templates::BUILT_IN;
 
-/// The folder's templates by name. A `.txt` or `.html` file not named like
-/// a built-in template is refused (a misspelt name would otherwise be
-/// ignored in silence); other files (a README) and hidden ones are skipped.
-pub(super) fn read_overrides(folder: &Path) -> Result<Vec<(String, String)>, MailError> {
-    let folder_error = |reason: String| MailError::TemplatesFolder {
-        path: folder.to_owned(),
-        reason,
-    };
-    let entries = std::fs::read_dir(folder).map_err(|error| folder_error(error.to_string()))?;
-    let mut overrides = Vec::new();
+/// A template file that replaces the built-in template of its name.
+#[derive(Debug)]
+pub struct TemplateFile {
+    pub name: String,
+    pub source: String,
+    pub path: PathBuf,
+}
+
+/// The files of `folder` that replace templates named in `built_in`. Only
+/// names ending in one of `extensions` count: any other file (a README)
+/// and hidden ones are skipped.
+///
+/// # Errors
+/// Why the folder or a file could not be read, or the name of a counted
+/// file that is not a built-in `kind` ("template", "page template") with
+/// the names that are.
+pub fn read_template_folder(
+    folder: &Path,
+    extensions: &[&str],
+    built_in: &[&str],
+    kind: &str,
+) -> Result<Vec<TemplateFile>, String> {
+    let entries = std::fs::read_dir(folder).map_err(|error| error.to_string())?;
+    let mut files = Vec::new();
     for entry in entries {
-        let path = entry
-            .map_err(|error| folder_error(error.to_string()))?
-            .path();
+        let path = entry.map_err(|error| error.to_string())?.path();
         let Some(name) = path
             .file_name()
             .and_then(|name| name.to_str())
@@ -31,21 +45,35 @@ pub(super) fn read_overrides(folder: &Path) -> Result<Vec<(String, String)>, Mai
         else {
             continue;
         };
-        if name.starts_with('.') || !(name.ends_with(".txt") || name.ends_with(".html")) {
+        if name.starts_with('.') || !extensions.iter().any(|extension| name.ends_with(extension)) {
             continue;
         }
-        if !BUILT_IN.iter().any(|(built_in, _)| *built_in == name) {
-            let known: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
-            return Err(folder_error(format!(
-                "{name} is not a template name; the names are {}",
-                known.join(", ")
-            )));
+        if !built_in.contains(&name.as_str()) {
+            return Err(format!(
+                "{name} is not a {kind} name; the names are {}",
+                built_in.join(", ")
+            ));
         }
-        let source = std::fs::read_to_string(&path)
-            .map_err(|error| folder_error(format!("{name}: {error}")))?;
-        overrides.push((name, source));
+        let source = std::fs::read_to_string(&path).map_err(|error| format!("{name}: {error}"))?;
+        files.push(TemplateFile { name, source, path });
     }
-    Ok(overrides)
+    Ok(files)
+}
+
+/// The mail templates of `folder` by name.
+pub(super) fn read_overrides(folder: &Path) -> Result<Vec<(String, String)>, MailError> {
+    let names: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
+    read_template_folder(folder, &[".txt", ".html"], &names, "template")
+        .map(|files| {
+            files
+                .into_iter()
+                .map(|file| (file.name, file.source))
+                .collect()
+        })
+        .map_err(|reason| MailError::TemplatesFolder {
+            path: folder.to_owned(),
+            reason,
+        })
 }
 
 #[cfg(test)]

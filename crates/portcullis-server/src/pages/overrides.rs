@@ -1,56 +1,26 @@
-//! Page templates replaced from a folder (`--page-templates DIR`): which
-//! files of it count, read once at start.
-//!
-//! A file named like a built-in template replaces it; an `.html` or `.css`
-//! file with any other name is refused, since a misspelt name would
-//! otherwise be ignored in silence and the built-in page shown instead.
+//! Page templates replaced from a folder (`--page-templates DIR`), read
+//! once at start by the mail's reader ([`read_template_folder`]), so that
+//! page and mail templates are refused and skipped alike: a file named like
+//! a built-in template replaces it; an `.html` or `.css` file with any
+//! other name is refused, since a misspelt name would otherwise be ignored
+//! in silence and the built-in page shown instead.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use portcullis_mail::{TemplateFile, read_template_folder};
 
 use crate::pages::{BUILT_IN, PagesError};
 
-/// A template read from the folder.
-pub(super) struct Override {
-    pub(super) name: String,
-    pub(super) source: String,
-    pub(super) path: PathBuf,
-}
-
-/// The folder's templates. Files that are neither `.html` nor `.css` (a
-/// README) and hidden ones are skipped.
-pub(super) fn read_overrides(folder: &Path) -> Result<Vec<Override>, PagesError> {
-    let folder_error = |reason: String| PagesError::Folder {
-        path: folder.to_owned(),
-        reason,
-    };
-    let entries = std::fs::read_dir(folder).map_err(|error| folder_error(error.to_string()))?;
-    let mut overrides = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|error| folder_error(error.to_string()))?
-            .path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|name| name.to_str())
-            .map(str::to_owned)
-        else {
-            continue;
-        };
-        if name.starts_with('.') || !(name.ends_with(".html") || name.ends_with(".css")) {
-            continue;
+/// The folder's page templates. Files that are neither `.html` nor `.css`
+/// (a README) and hidden ones are skipped.
+pub(super) fn read_overrides(folder: &Path) -> Result<Vec<TemplateFile>, PagesError> {
+    let names: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
+    read_template_folder(folder, &[".html", ".css"], &names, "page template").map_err(|reason| {
+        PagesError::Folder {
+            path: folder.to_owned(),
+            reason,
         }
-        if !BUILT_IN.iter().any(|(built_in, _)| *built_in == name) {
-            let known: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
-            return Err(folder_error(format!(
-                "{name} is not a page template name; the names are {}",
-                known.join(", ")
-            )));
-        }
-        let source = std::fs::read_to_string(&path)
-            .map_err(|error| folder_error(format!("{name}: {error}")))?;
-        overrides.push(Override { name, source, path });
-    }
-    Ok(overrides)
+    })
 }
 
 #[cfg(test)]
