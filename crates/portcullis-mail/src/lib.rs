@@ -47,3 +47,5 @@ pub use settings::{MailError, MailFrom, MailSettings, SmtpSecurity, SmtpUrl};
 pub use telemetry::record_waiting_messages;
 #[cfg(feature = "delivery")]
 pub use templates::overrides::{TemplateFile, read_template_folder};
+#[cfg(feature = "delivery")]
+pub use templates::strict_environment;

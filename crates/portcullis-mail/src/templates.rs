@@ -91,22 +91,7 @@ impl Templates {
         if let Some(folder) = folder {
             sources.extend(read_overrides(folder)?);
         }
-        let mut environment = Environment::new();
-        environment.set_undefined_behavior(UndefinedBehavior::Strict);
-        let syntax = minijinja::syntax::SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .build();
-        environment.set_syntax(syntax.expect("the default delimiters are valid"));
-        environment.set_formatter(|out, state, value| {
-            if value.is_none() {
-                return Err(Error::new(
-                    ErrorKind::InvalidOperation,
-                    "prints a variable that this message does not have; put it inside {% if … %}",
-                ));
-            }
-            minijinja::escape_formatter(out, state, value)
-        });
+        let mut environment = strict_environment("message");
         for (name, source) in sources {
             environment
                 .add_template_owned(name.clone(), source)
@@ -228,6 +213,33 @@ fn template_error(name: &str, error: &Error) -> MailError {
         name: name.to_owned(),
         reason,
     }
+}
+
+/// The environment of the mail templates, and of the hosted pages' (a
+/// `kind` of template, named in its errors): blocks trimmed, every variable
+/// a template uses must exist, and printing an absent optional one is an
+/// error (it belongs inside `{% if … %}`).
+#[must_use]
+pub fn strict_environment(kind: &'static str) -> Environment<'static> {
+    let mut environment = Environment::new();
+    environment.set_undefined_behavior(UndefinedBehavior::Strict);
+    let syntax = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .build();
+    environment.set_syntax(syntax.expect("the default delimiters are valid"));
+    environment.set_formatter(move |out, state, value| {
+        if value.is_none() {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "prints a variable that this {kind} may not have; put it inside {{% if … %}}"
+                ),
+            ));
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    environment
 }
 
 #[cfg(test)]

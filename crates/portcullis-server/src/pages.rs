@@ -32,7 +32,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use minijinja::value::Serde;
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, context};
+use minijinja::{Environment, Error, Value, context};
+use portcullis_mail::strict_environment;
 use sha2::{Digest as _, Sha256};
 
 pub use branding::{Colour, InvalidBranding, LogoUrl, PageSettings};
@@ -159,7 +160,7 @@ impl Pages {
             }
             PagesError::Template { name: file, reason }
         };
-        let mut environment = strict_environment();
+        let mut environment = strict_environment("page");
         for (name, (source, _)) in &sources {
             environment
                 .add_template_owned(name.clone(), source.clone())
@@ -243,29 +244,6 @@ impl Pages {
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-}
-
-/// An environment as the mail templates have it: blocks trimmed, every
-/// variable a template uses must exist, and printing an absent optional
-/// one is an error (it belongs inside `{% if … %}`).
-fn strict_environment() -> Environment<'static> {
-    let mut environment = Environment::new();
-    environment.set_undefined_behavior(UndefinedBehavior::Strict);
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .build();
-    environment.set_syntax(syntax.expect("the default delimiters are valid"));
-    environment.set_formatter(|out, state, value| {
-        if value.is_none() {
-            return Err(Error::new(
-                ErrorKind::InvalidOperation,
-                "prints a variable that this page may not have; put it inside {% if … %}",
-            ));
-        }
-        minijinja::escape_formatter(out, state, value)
-    });
-    environment
 }
 
 /// `default-src 'none'` and the stylesheet's hash: nothing but the page's
