@@ -20,7 +20,8 @@ pub struct TemplateFile {
     pub path: PathBuf,
 }
 
-/// The files of `folder` that replace templates named in `built_in`. Only
+/// The files of `folder` that replace the `built_in` templates (name and
+/// source). Only
 /// names ending in one of `extensions` count: any other file (a README)
 /// and hidden ones are skipped.
 ///
@@ -31,7 +32,7 @@ pub struct TemplateFile {
 pub fn read_template_folder(
     folder: &Path,
     extensions: &[&str],
-    built_in: &[&str],
+    built_in: &[(&str, &str)],
     kind: &str,
 ) -> Result<Vec<TemplateFile>, String> {
     let entries = std::fs::read_dir(folder).map_err(|error| error.to_string())?;
@@ -48,10 +49,11 @@ pub fn read_template_folder(
         if name.starts_with('.') || !extensions.iter().any(|extension| name.ends_with(extension)) {
             continue;
         }
-        if !built_in.contains(&name.as_str()) {
+        if !built_in.iter().any(|(built_in, _)| *built_in == name) {
+            let names: Vec<&str> = built_in.iter().map(|(name, _)| *name).collect();
             return Err(format!(
                 "{name} is not a {kind} name; the names are {}",
-                built_in.join(", ")
+                names.join(", ")
             ));
         }
         let source = std::fs::read_to_string(&path).map_err(|error| format!("{name}: {error}"))?;
@@ -62,8 +64,7 @@ pub fn read_template_folder(
 
 /// The mail templates of `folder` by name.
 pub(super) fn read_overrides(folder: &Path) -> Result<Vec<(String, String)>, MailError> {
-    let names: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
-    read_template_folder(folder, &[".txt", ".html"], &names, "template")
+    read_template_folder(folder, &[".txt", ".html"], &BUILT_IN, "template")
         .map(|files| {
             files
                 .into_iter()

@@ -14,8 +14,7 @@ use crate::pages::{BUILT_IN, PagesError};
 /// The folder's page templates. Files that are neither `.html` nor `.css`
 /// (a README) and hidden ones are skipped.
 pub(super) fn read_overrides(folder: &Path) -> Result<Vec<TemplateFile>, PagesError> {
-    let names: Vec<&str> = BUILT_IN.iter().map(|(name, _)| *name).collect();
-    read_template_folder(folder, &[".html", ".css"], &names, "page template").map_err(|reason| {
+    read_template_folder(folder, &[".html", ".css"], &BUILT_IN, "page template").map_err(|reason| {
         PagesError::Folder {
             path: folder.to_owned(),
             reason,
