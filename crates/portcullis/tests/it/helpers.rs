@@ -128,17 +128,41 @@ impl TestDatabase {
                 .await
                 .expect(statement);
         } else {
-            let options = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&self.url)
-                .busy_timeout(std::time::Duration::from_secs(5));
-            let mut connection = sqlx::SqliteConnection::connect_with(&options)
-                .await
-                .expect("open SQLite");
+            let mut connection = self.sqlite_connection().await;
             sqlx::raw_sql(statement)
                 .execute(&mut connection)
                 .await
                 .expect(statement);
         }
+    }
+
+    /// Runs a query that counts, for the tests that watch a table the API
+    /// does not show.
+    pub(crate) async fn count(&self, query: &str) -> i64 {
+        use sqlx::Connection as _;
+        let count: (i64,) = if self.is_postgres() {
+            let mut connection = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect to PostgreSQL");
+            sqlx::query_as(query).fetch_one(&mut connection).await
+        } else {
+            let mut connection = self.sqlite_connection().await;
+            sqlx::query_as(query).fetch_one(&mut connection).await
+        }
+        .expect(query);
+        count.0
+    }
+
+    /// A connection of the test's own to the SQLite file, waiting its turn
+    /// behind the server's writes.
+    async fn sqlite_connection(&self) -> sqlx::SqliteConnection {
+        use sqlx::Connection as _;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&self.url)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .expect("open SQLite")
     }
 
     /// The store itself, for checking what was written.

@@ -234,9 +234,14 @@ pub(crate) async fn a_lost_database_is_503_with_retry_after_and_the_server_recov
             .status(),
         StatusCode::OK
     );
+    let me = server.get_authorized("/me", &access).await;
+    let status = me.status();
+    let body = me.text().await.unwrap();
     assert_eq!(
-        server.get_authorized("/me", &access).await.status(),
-        StatusCode::OK
+        status,
+        StatusCode::OK,
+        "GET /me once ready again: {body}\n{}",
+        server.log()
     );
     assert!(!server.log().contains("panicked"), "{}", server.log());
 }

@@ -95,8 +95,11 @@ fn missing(needs: Needs) -> Option<String> {
         Needs::Nginx => crate::nginx::find_nginx()
             .is_none()
             .then(|| "nginx: not on PATH nor in /usr/sbin".to_owned()),
-        Needs::Python => (!succeeds("python3", &["-c", "import jwt, cryptography"]))
-            .then(|| "PyJWT: `python3 -c 'import jwt, cryptography'` fails".to_owned()),
+        Needs::Python => {
+            static PYJWT: OnceLock<bool> = OnceLock::new();
+            (!*PYJWT.get_or_init(|| succeeds("python3", &["-c", "import jwt, cryptography"])))
+                .then(|| "PyJWT: `python3 -c 'import jwt, cryptography'` fails".to_owned())
+        }
         Needs::Browser => crate::browser::missing_tools(),
         Needs::BrowserOnPostgres => {
             crate::browser::missing_tools().or_else(|| postgres_server().err())

@@ -28,8 +28,18 @@ use std::process::ExitCode;
 use harness::{Needs, trial};
 
 fn main() -> ExitCode {
-    let arguments = libtest_mimic::Arguments::from_args();
-    let mut trials = vec![
+    let mut arguments = libtest_mimic::Arguments::from_args();
+    // libtest reads `RUST_TEST_THREADS` (`.cargo/config.toml` sets it);
+    // libtest-mimic only reads `--test-threads`.
+    if arguments.test_threads.is_none() {
+        arguments.test_threads = std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|threads| threads.parse().ok());
+    }
+    // Trials start in this order: the browser scenarios, the longest, first,
+    // so that none of them is left running alone at the end.
+    let mut trials = browser::trials();
+    trials.extend([
         trial!(Needs::PostgresCluster, database_outage::a_lost_database_is_503_with_retry_after_and_the_server_recovers_by_itself),
         trial!(Needs::Postgres, multi_instance::a_logout_on_one_instance_is_refused_by_the_other_within_a_second),
         trial!(Needs::Postgres, multi_instance::a_user_disabled_from_the_command_line_is_refused_by_every_instance_within_a_second),
@@ -48,7 +58,6 @@ fn main() -> ExitCode {
         trial!(Needs::Nginx, nginx::nginx_fails_closed_when_portcullis_is_down),
         trial!(Needs::Python, python_jwks::pyjwt_accepts_a_real_access_token_of_each_algorithm),
         trial!(Needs::Python, python_jwks::pyjwt_refuses_tampered_foreign_and_misaddressed_tokens),
-    ];
-    trials.extend(browser::trials());
+    ]);
     libtest_mimic::run(&arguments, trials).exit_code()
 }

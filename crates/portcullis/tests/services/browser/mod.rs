@@ -28,8 +28,15 @@ use crate::helpers::{PASSWORD, TestDatabase, TestServer, assert_exit, stdout};
 /// How long one script may run before it counts as hung.
 const SCRIPT_TIME_LIMIT: Duration = Duration::from_secs(300);
 
-/// Why the browser tests cannot run here, if they cannot.
+/// Why the browser tests cannot run here, if they cannot; looked for once
+/// (each trial asks, and a version manager's `python3` shim costs a
+/// fraction of a second per start).
 pub(crate) fn missing_tools() -> Option<String> {
+    static MISSING: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    MISSING.get_or_init(look_for_tools).clone()
+}
+
+fn look_for_tools() -> Option<String> {
     if chromium().is_none() {
         return Some("chromium: not on PATH (apt-get install chromium)".to_owned());
     }
@@ -52,26 +59,27 @@ pub(crate) fn missing_tools() -> Option<String> {
         .then(|| "python3: `python3 --version` fails (it serves examples/spa)".to_owned())
 }
 
-/// Every scenario, once on SQLite and once on PostgreSQL.
+/// Every scenario, once on SQLite and once on PostgreSQL, the longest
+/// first (the harness starts trials in this order).
 pub(crate) fn trials() -> Vec<Trial> {
     let scenarios: [(&str, Scenario); 7] = [
-        ("plumbing", |run| Box::pin(plumbing(run))),
-        ("relying_party_with_a_public_client", |run| {
-            Box::pin(relying_party(run, RelyingParty::Public))
-        }),
+        ("spa_example", |run| Box::pin(spa::spa_example(run))),
         ("relying_party_with_a_confidential_client", |run| {
             Box::pin(relying_party(run, RelyingParty::Confidential))
         }),
-        ("basic_op", |run| Box::pin(basic_op(run))),
+        ("relying_party_with_a_public_client", |run| {
+            Box::pin(relying_party(run, RelyingParty::Public))
+        }),
         ("security", |run| Box::pin(security(run))),
+        ("basic_op", |run| Box::pin(basic_op(run))),
+        ("plumbing", |run| Box::pin(plumbing(run))),
         ("security_with_an_https_issuer", |run| {
             Box::pin(security_with_an_https_issuer(run))
         }),
-        ("spa_example", |run| Box::pin(spa::spa_example(run))),
     ];
     let mut trials = Vec::new();
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        for (scenario, test) in scenarios {
+    for (scenario, test) in scenarios {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
             let name = format!("browser::{scenario}::{}", backend.name());
             let run = Run {
                 backend,
