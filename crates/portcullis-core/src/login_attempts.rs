@@ -83,22 +83,40 @@ impl LoginAttempts {
         if !self.settings.enabled {
             return Ok(attempt);
         }
-        if let Some(address) = keys.address
-            && let Some(failures) = self.store.login_failures(address).await?
-        {
-            self.refuse_if_locked(ThrottleSubject::Address, &failures)?;
+        // Both counts in one read when there are both.
+        let (address_failures, account_failures) = match (keys.address, keys.account) {
+            (Some(address), Some(account)) => {
+                let [address, account] = self
+                    .store
+                    .login_failures_of_both([address, account])
+                    .await?;
+                (address, Some(account))
+            }
+            (Some(address), None) => (self.store.login_failures(address).await?, None),
+            (None, Some(account)) => (None, Some(self.store.login_failures(account).await?)),
+            (None, None) => (None, None),
+        };
+        if let Some(failures) = &address_failures {
+            self.refuse_if_locked(ThrottleSubject::Address, failures)?;
         }
-        if let Some(account) = keys.account {
-            self.count_against_account(account).await?;
+        if let (Some(account), Some(seen)) = (keys.account, account_failures) {
+            self.count_against_account(account, seen).await?;
         }
         Ok(attempt)
     }
 
     /// Takes this attempt's place in the account's count, unless the count
-    /// so far locks the account out.
-    async fn count_against_account(&self, account: &str) -> Result<(), AuthError> {
-        for _ in 0..MAX_COUNT_RACES {
-            let seen = self.store.login_failures(account).await?;
+    /// so far (`seen` first, then as read again after a lost race) locks the
+    /// account out.
+    async fn count_against_account(
+        &self,
+        account: &str,
+        mut seen: Option<LoginFailures>,
+    ) -> Result<(), AuthError> {
+        for race in 0..MAX_COUNT_RACES {
+            if race > 0 {
+                seen = self.store.login_failures(account).await?;
+            }
             if let Some(failures) = &seen {
                 self.refuse_if_locked(ThrottleSubject::Account, failures)?;
             }

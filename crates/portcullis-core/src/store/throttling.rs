@@ -17,6 +17,12 @@ pub struct LoginFailures {
 #[async_trait]
 pub trait ThrottleStore: Send + Sync + 'static {
     async fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError>;
+    /// The counts of two keys in one read, in the order asked (a password
+    /// check needs its client address's and its account's before it starts).
+    async fn login_failures_of_both(
+        &self,
+        keys: [&str; 2],
+    ) -> Result<[Option<LoginFailures>; 2], StoreError>;
     /// Adds one failure at `now`; a count whose last failure is before
     /// `forget_before` starts again from one. Atomic.
     async fn record_login_failure(

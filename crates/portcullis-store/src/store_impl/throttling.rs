@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use portcullis_core::store::{LoginFailures, StoreError, ThrottleStore};
 
 use crate::dialect::Dialect;
-use crate::rows::{login_failures_from_row, unix_millis};
+use crate::rows::{Columns as _, login_failures_from_row, unix_millis};
 use crate::sql_store::SqlStore;
 use crate::statement::Statement;
 
@@ -32,6 +32,28 @@ impl<D: Dialect> ThrottleStore for SqlStore<D> {
             Statement::new("SELECT count, last_at_ms FROM login_failures WHERE key = $1").bind(key);
         let row = self.fetch_optional(statement).await?;
         row.as_ref().map(login_failures_from_row).transpose()
+    }
+
+    async fn login_failures_of_both(
+        &self,
+        keys: [&str; 2],
+    ) -> Result<[Option<LoginFailures>; 2], StoreError> {
+        let statement = Statement::new(
+            "SELECT key, count, last_at_ms FROM login_failures WHERE key IN ($1, $2)",
+        )
+        .bind(keys[0])
+        .bind(keys[1]);
+        let mut both = [None, None];
+        for row in self.fetch_all(statement).await? {
+            let key = row.text("key")?;
+            let failures = login_failures_from_row(&row)?;
+            for (wanted, found) in keys.iter().zip(&mut both) {
+                if *wanted == key {
+                    *found = Some(failures);
+                }
+            }
+        }
+        Ok(both)
     }
 
     async fn record_login_failure(

@@ -257,6 +257,24 @@ pub(crate) async fn login_failures(store: &dyn Store) {
             last_at: at(125)
         })
     );
+    // Two keys read together answer as two reads would, in the order asked.
+    for keys in [
+        ["a", "b"],
+        ["b", "a"],
+        ["a", "nobody"],
+        ["nobody", "b"],
+        ["a", "a"],
+    ] {
+        let one_by_one = [
+            store.login_failures(keys[0]).await.unwrap(),
+            store.login_failures(keys[1]).await.unwrap(),
+        ];
+        assert_eq!(
+            store.login_failures_of_both(keys).await.unwrap(),
+            one_by_one,
+            "{keys:?}"
+        );
+    }
 }
 
 /// An attempt is counted only over the count it read.

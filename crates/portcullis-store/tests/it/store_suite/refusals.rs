@@ -93,6 +93,7 @@ pub(crate) async fn text_with_nul_is_refused_everywhere(store: &dyn Store) {
 
     assert_refused(store.record_login_failure("ip:\0", at(2), at(0)).await);
     assert_refused(store.login_failures("ip:\0").await);
+    assert_refused(store.login_failures_of_both(["account:a", "ip:\0"]).await);
     assert_refused(store.clear_login_failures("ip:\0").await);
     assert_refused(store.count_login_attempt("ip:\0", None, at(2), at(0)).await);
 
