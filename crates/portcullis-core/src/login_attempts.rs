@@ -84,23 +84,22 @@ impl LoginAttempts {
             return Ok(attempt);
         }
         // Both counts in one read when there are both.
-        let (address_failures, account_failures) = match (keys.address, keys.account) {
+        let [address_failures, account_failures] = match (keys.address, keys.account) {
             (Some(address), Some(account)) => {
-                let [address, account] = self
-                    .store
+                self.store
                     .login_failures_of_both([address, account])
-                    .await?;
-                (address, Some(account))
+                    .await?
             }
-            (Some(address), None) => (self.store.login_failures(address).await?, None),
-            (None, Some(account)) => (None, Some(self.store.login_failures(account).await?)),
-            (None, None) => (None, None),
+            (Some(address), None) => [self.store.login_failures(address).await?, None],
+            (None, Some(account)) => [None, self.store.login_failures(account).await?],
+            (None, None) => [None, None],
         };
         if let Some(failures) = &address_failures {
             self.refuse_if_locked(ThrottleSubject::Address, failures)?;
         }
-        if let (Some(account), Some(seen)) = (keys.account, account_failures) {
-            self.count_against_account(account, seen).await?;
+        if let Some(account) = keys.account {
+            self.count_against_account(account, account_failures)
+                .await?;
         }
         Ok(attempt)
     }

@@ -555,7 +555,7 @@ mod tests {
         );
         refused(
             &[("test.txt", "{{ client_address }}")],
-            &["test.txt", "{% if"],
+            &["test.txt", "this message may not have", "{% if"],
         );
         refused(
             &[("password-reset.txt", "x")],

@@ -306,7 +306,7 @@ fn broken_templates_are_refused_at_load_naming_their_file() {
             "sign_in.html",
             "{% extends \"layout.html\" %}{% block body %}{{ form_error }}{% endblock %}",
         )],
-        &["FOLDER/sign_in.html", "{% if"],
+        &["FOLDER/sign_in.html", "this page may not have", "{% if"],
     );
     refused(
         &[("forms.html", "{% macro field( %}{% endmacro %}")],
