@@ -32,10 +32,12 @@ use crate::rows::{BackendRow, decode_error, query_users};
 use crate::statement::{Statement, Value};
 use crate::store_impl::import::{ImportStatements, import_statements};
 
-/// The advisory lock key held by whoever is migrating ("portcull" as eight
-/// ASCII bytes). Advisory locks are per database, so two Portcullis databases
-/// on one server do not wait for each other.
-const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"portcull");
+/// The advisory lock held by whoever is migrating: a key of the schema the
+/// tables go to (the first on the search path). Advisory locks are per
+/// database, so two Portcullis databases on one server, or two schemas in
+/// one database, do not wait for each other (two schemas whose keys
+/// collide would only take turns).
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('portcullis migrations ' || coalesce(current_schema(), ''), 0))";
 
 /// A pooled connection idle this long is pinged before it is used again.
 const PING_CONNECTIONS_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -120,7 +122,7 @@ impl Dialect for PostgresDialect {
     fn migration_lock() -> Vec<Statement<'static>> {
         vec![
             Statement::new("SET LOCAL statement_timeout = 0"),
-            Statement::new("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK),
+            Statement::new(MIGRATION_LOCK),
         ]
     }
 

@@ -22,11 +22,20 @@ mod store_suite;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let arguments = libtest_mimic::Arguments::from_args();
+    let mut arguments = libtest_mimic::Arguments::from_args();
+    // libtest reads `RUST_TEST_THREADS` (`.cargo/config.toml` sets it);
+    // libtest-mimic only reads `--test-threads`.
+    if arguments.test_threads.is_none() {
+        arguments.test_threads = std::env::var("RUST_TEST_THREADS")
+            .ok()
+            .and_then(|threads| threads.parse().ok());
+    }
     let mut trials = Vec::new();
     trials.extend(harness::suite_trials::<sqlite::Sqlite>());
     trials.extend(sqlite::trials());
     trials.extend(harness::suite_trials::<postgres::Postgres>());
     trials.extend(postgres::trials());
-    libtest_mimic::run(&arguments, trials).exit_code()
+    let conclusion = libtest_mimic::run(&arguments, trials);
+    postgres::drop_run_database();
+    conclusion.exit_code()
 }

@@ -155,8 +155,9 @@ async fn assert_everything_still_works(server: &TestServer, email: &str) {
     }
 }
 
-/// Connections to the database at `url` idle inside a transaction, once any
-/// write still finishing has had a moment.
+/// Connections to the database at `url` (of its application name: the
+/// server's) idle inside a transaction, once any write still finishing has
+/// had a moment.
 async fn connections_in_a_transaction(url: &str) -> i64 {
     use sqlx::Connection as _;
     let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
@@ -164,7 +165,9 @@ async fn connections_in_a_transaction(url: &str) -> i64 {
     loop {
         let (count,): (i64,) = sqlx::query_as(
             "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+             WHERE datname = current_database()
+               AND application_name = current_setting('application_name')
+               AND state LIKE 'idle in transaction%'",
         )
         .fetch_one(&mut connection)
         .await

@@ -10,7 +10,9 @@
 //! test that needs a server is reported as ignored, with the reason; where
 //! the variable is set and its server cannot be used, they fail: a
 //! configured server that is down must not pass as "skipped". Every test
-//! creates its own database and drops it afterwards, even when it panics.
+//! creates its own schema, in a database the run makes once ([`RUN_DATABASE`]),
+//! or its own database where it needs a whole one, and drops it
+//! afterwards, even when it panics.
 
 mod shared_server;
 
@@ -55,7 +57,7 @@ impl Backend for Postgres {
     }
 
     async fn another_pool(database: &TestDatabase) -> Arc<dyn Store> {
-        Arc::new(database.database.connect().await)
+        Arc::new(store_at(&database.database.url).await)
     }
 }
 
@@ -170,65 +172,140 @@ impl ScratchDatabase {
             admin_url,
         }
     }
-
-    pub(crate) async fn connect(&self) -> PgStore {
-        PgStore::connect(&self.url).await.expect("connect")
-    }
-
-    pub(crate) async fn connect_and_migrate(&self) -> PgStore {
-        let store = self.connect().await;
-        store.migrate().await.expect("migrate");
-        store
-    }
 }
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        // Drop may run on a runtime's thread, even while a panic unwinds
-        // through a test: do the async work on a thread and runtime of its own.
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || -> Result<(), String> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        // FORCE ends the connections a pool of the test may still hold.
+        administer(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+            &format!("drop test database {}", self.name),
+        );
+    }
+}
+
+/// Runs `statements` on the database at `url`, and reports (does not
+/// panic) if that fails: for `Drop`, which may run on a runtime's thread,
+/// even while a panic unwinds through a test, so the work is done on a
+/// thread and runtime of its own.
+fn administer(url: &str, statements: &str, what: &str) {
+    let (url, statements) = (url.to_owned(), statements.to_owned());
+    let done = std::thread::spawn(move || -> Result<(), String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?;
+        runtime.block_on(async {
+            let mut admin = PgConnection::connect(&url)
+                .await
                 .map_err(|error| error.to_string())?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                // FORCE ends the connections a pool of the test may still hold.
-                admin
-                    .execute(sqlx::raw_sql(&format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                admin.close().await.map_err(|error| error.to_string())
-            })
+            admin
+                .execute(sqlx::raw_sql(&statements))
+                .await
+                .map_err(|error| error.to_string())?;
+            admin.close().await.map_err(|error| error.to_string())
         })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("could not drop test database {}: {error}", self.name),
-            Err(_) => eprintln!(
-                "could not drop test database {}: thread panicked",
-                self.name
-            ),
+    })
+    .join();
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => eprintln!("could not {what}: {error}"),
+        Err(_) => eprintln!("could not {what}: thread panicked"),
+    }
+}
+
+/// The database that holds this run's [`TestSchema`]s: made by the first
+/// that needs it, dropped by `main` once every test ran
+/// ([`drop_run_database`]). A schema per test rather than a database:
+/// `DROP DATABASE` waits for a checkpoint (0.7–1 s on the CI machine, one
+/// after another), `DROP SCHEMA` does not.
+static RUN_DATABASE: tokio::sync::Mutex<Option<ScratchDatabase>> =
+    tokio::sync::Mutex::const_new(None);
+
+/// Drops this run's database, if a test made one.
+pub(crate) fn drop_run_database() {
+    drop(RUN_DATABASE.blocking_lock().take());
+}
+
+/// A new, empty schema in this run's database, alone on the search path of
+/// every connection made with `url`; dropped when this is dropped.
+pub(crate) struct TestSchema {
+    pub(crate) name: String,
+    /// Connects to the run's database, with this schema for search path
+    /// and its name for application name (which `pg_stat_activity` shows).
+    pub(crate) url: String,
+    /// Connects to the run's database.
+    run_url: String,
+}
+
+impl TestSchema {
+    async fn create() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let run_url = {
+            let mut run = RUN_DATABASE.lock().await;
+            if run.is_none() {
+                *run = Some(ScratchDatabase::create().await);
+            }
+            run.as_ref().expect("made above").url.clone()
+        };
+        let name = format!("test_{}", COUNTER.fetch_add(1, Ordering::Relaxed));
+        let mut admin = PgConnection::connect(&run_url)
+            .await
+            .unwrap_or_else(|error| panic!("{run_url}: {error}"));
+        admin
+            .execute(sqlx::raw_sql(&format!("CREATE SCHEMA {name}")))
+            .await
+            .unwrap_or_else(|error| panic!("creating schema {name}: {error}"));
+        admin.close().await.ok();
+        Self {
+            url: format!("{run_url}?options=-c%20search_path%3D{name}&application_name={name}"),
+            name,
+            run_url,
         }
     }
 }
 
-/// A migrated store on a database of its own.
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        // Ends the connections a pool of the test may still hold, as
+        // `DROP DATABASE … WITH (FORCE)` would.
+        administer(
+            &self.run_url,
+            &format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE application_name = '{name}' AND pid <> pg_backend_pid();
+                 DROP SCHEMA {name} CASCADE",
+                name = self.name
+            ),
+            &format!("drop test schema {}", self.name),
+        );
+    }
+}
+
+/// A store on the database (or schema) at `url`.
+pub(crate) async fn store_at(url: &str) -> PgStore {
+    PgStore::connect(url).await.expect("connect")
+}
+
+/// A store on the database (or schema) at `url`, migrated.
+pub(crate) async fn migrated_store_at(url: &str) -> PgStore {
+    let store = store_at(url).await;
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// A migrated store on a schema of its own.
 pub(crate) struct TestDatabase {
-    // Fields drop in order: the pool before its database.
+    // Fields drop in order: the pool before its schema.
     pub(crate) store: PgStore,
-    pub(crate) database: ScratchDatabase,
+    pub(crate) database: TestSchema,
 }
 
 impl TestDatabase {
     pub(crate) async fn new() -> Self {
-        let database = ScratchDatabase::create().await;
-        let store = database.connect_and_migrate().await;
+        let database = TestSchema::create().await;
+        let store = migrated_store_at(&database.url).await;
         Self { store, database }
     }
 }

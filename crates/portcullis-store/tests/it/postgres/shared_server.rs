@@ -14,7 +14,9 @@ use portcullis_core::store::{
 use portcullis_store::{PgStore, PgStoreOptions};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
-use super::{ScratchDatabase, TestDatabase, available, server, with_database};
+use super::{
+    ScratchDatabase, TestDatabase, available, migrated_store_at, server, store_at, with_database,
+};
 use crate::harness::trials;
 use crate::store_suite::{self, at};
 
@@ -59,7 +61,7 @@ async fn stored_session(store: &dyn Store) -> SessionRecord {
 async fn two_pools(database: &TestDatabase) -> [Arc<dyn Store>; 2] {
     [
         Arc::new(database.store.clone()),
-        Arc::new(database.database.connect().await),
+        Arc::new(store_at(&database.database.url).await),
     ]
 }
 
@@ -78,7 +80,7 @@ async fn concurrent_first_signing_key_from_two_pools() {
 
 async fn concurrent_migrations_on_a_fresh_database() {
     let database = ScratchDatabase::create().await;
-    let stores = [database.connect().await, database.connect().await];
+    let stores = [store_at(&database.url).await, store_at(&database.url).await];
     let barrier = Arc::new(tokio::sync::Barrier::new(stores.len()));
     let tasks: Vec<_> = stores
         .iter()
@@ -119,7 +121,7 @@ async fn concurrent_migrations_on_a_fresh_database() {
 async fn migrations_are_idempotent() {
     let database = TestDatabase::new().await;
     database.store.migrate().await.expect("second migrate");
-    let again = database.database.connect_and_migrate().await;
+    let again = migrated_store_at(&database.database.url).await;
     store_suite::users(&again).await;
 }
 
@@ -141,7 +143,7 @@ async fn text_order_is_bytewise_in_a_natural_language_locale() {
     let database =
         ScratchDatabase::create_with("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'")
             .await;
-    let store = database.connect_and_migrate().await;
+    let store = migrated_store_at(&database.url).await;
     store_suite::text_order_is_bytewise(&store).await;
 }
 
@@ -201,24 +203,39 @@ async fn a_missing_database_is_an_error() {
 
 async fn databases_are_dropped_even_when_a_test_panics() {
     let server = server().expect("a server");
-    let (name_sender, name_receiver) = tokio::sync::oneshot::channel();
+    let (names_sender, names_receiver) = tokio::sync::oneshot::channel();
     let failing_test = tokio::spawn(async move {
+        let scratch = ScratchDatabase::create().await;
         let database = TestDatabase::new().await;
-        name_sender.send(database.database.name.clone()).unwrap();
-        panic!("a test failing on purpose, with its database open");
+        names_sender
+            .send((
+                scratch.name.clone(),
+                database.database.name.clone(),
+                database.database.url.clone(),
+            ))
+            .unwrap();
+        panic!("a test failing on purpose, with its databases open");
     });
     assert!(failing_test.await.unwrap_err().is_panic());
-    let name = name_receiver.await.unwrap();
+    let (scratch, schema, schema_url) = names_receiver.await.unwrap();
     let mut admin = PgConnection::connect(&with_database(server, "postgres"))
         .await
         .unwrap();
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_database WHERE datname = $1")
-        .bind(&name)
+        .bind(&scratch)
         .fetch_one(&mut admin)
         .await
         .unwrap();
-    assert_eq!(left, 0, "{name} should have been dropped");
+    assert_eq!(left, 0, "{scratch} should have been dropped");
     admin.close().await.unwrap();
+    let mut run = PgConnection::connect(&schema_url).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(&schema)
+        .fetch_one(&mut run)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "{schema} should have been dropped");
+    run.close().await.unwrap();
 }
 
 async fn an_unreachable_server_is_unavailable() {
@@ -376,6 +393,7 @@ async fn dropped_writes_leave_no_connection_idle_in_a_transaction() {
     let open: Vec<String> = sqlx::query_scalar(
         "SELECT state || ': ' || coalesce(query, '') FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND application_name = current_setting('application_name')
            AND state LIKE 'idle in transaction%'",
     )
     .fetch_all(&mut by_hand)
@@ -408,18 +426,20 @@ async fn a_table_lock_held_elsewhere_is_not_writable() {
 /// A database whose transactions are read-only (a standby, or one made
 /// read-only by hand) answers reads, and says it cannot write.
 async fn a_read_only_database_is_not_writable() {
-    let database = TestDatabase::new().await;
-    let mut by_hand = PgConnection::connect(&database.database.url).await.unwrap();
+    // The setting is the database's: this test needs one of its own.
+    let database = ScratchDatabase::create().await;
+    migrated_store_at(&database.url).await;
+    let mut by_hand = PgConnection::connect(&database.url).await.unwrap();
     by_hand
         .execute(sqlx::raw_sql(&format!(
             "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
-            database.database.name
+            database.name
         )))
         .await
         .unwrap();
     by_hand.close().await.unwrap();
     // The setting holds for sessions that start after it.
-    let read_only = database.database.connect().await;
+    let read_only = store_at(&database.url).await;
     read_only.ping().await.unwrap();
     assert_eq!(read_only.count_users().await.unwrap(), 0);
     store_suite::assert_unavailable(read_only.check_writable().await);
