@@ -33,11 +33,19 @@ use crate::statement::{Statement, Value};
 use crate::store_impl::import::{ImportStatements, import_statements};
 
 /// The advisory lock held by whoever is migrating: a key of the schema the
-/// tables go to (the first on the search path). Advisory locks are per
-/// database, so two Portcullis databases on one server, or two schemas in
-/// one database, do not wait for each other (two schemas whose keys
-/// collide would only take turns).
-const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('portcullis migrations ' || coalesce(current_schema(), ''), 0))";
+/// tables go to (the first schema on the search path that exists).
+/// Advisory locks are per database, so two Portcullis databases on one
+/// server, or two schemas in one database, do not wait for each other's
+/// migrations (two schemas whose keys collide would only take turns).
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended(\
+     'portcullis migrations ' || coalesce(current_schema(), ''), 0))";
+
+/// The one key every migrator took before the key per schema
+/// ("portcull" as eight ASCII bytes). An earlier release still takes it
+/// alone, exclusively; taking it shared as well keeps such an instance and
+/// this one from migrating at the same moment, while migrators of this
+/// release do not wait for each other on it.
+const MIGRATION_LOCK_OF_EARLIER_RELEASES: i64 = i64::from_be_bytes(*b"portcull");
 
 /// A pooled connection idle this long is pinged before it is used again.
 const PING_CONNECTIONS_IDLE_FOR: Duration = Duration::from_secs(1);
@@ -122,6 +130,8 @@ impl Dialect for PostgresDialect {
     fn migration_lock() -> Vec<Statement<'static>> {
         vec![
             Statement::new("SET LOCAL statement_timeout = 0"),
+            Statement::new("SELECT pg_advisory_xact_lock_shared($1)")
+                .bind(MIGRATION_LOCK_OF_EARLIER_RELEASES),
             Statement::new(MIGRATION_LOCK),
         ]
     }

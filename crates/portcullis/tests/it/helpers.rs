@@ -105,61 +105,36 @@ impl TestDatabase {
     pub(crate) fn on_postgres(server_url: &str) -> Arc<Self> {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let server_url = server_url.trim_end_matches('/').to_owned();
+        let folder = tempfile::tempdir().expect("temporary folder");
         let name = format!(
             "test_{}",
             COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let database = {
-            let mut runs = RUN_DATABASES
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let position = match runs.iter().position(|(server, _)| *server == server_url) {
-                Some(position) => position,
-                None => {
-                    let database = format!(
-                        "portcullis_it_{}_{}",
-                        std::process::id(),
-                        SystemTime::now()
-                            .duration_since(UNIX_EPOCH)
-                            .unwrap()
-                            .as_nanos()
-                    );
-                    postgres_admin(
-                        &format!("{server_url}/postgres"),
-                        &format!("CREATE DATABASE {database}"),
-                    );
-                    runs.push((
-                        server_url.clone(),
-                        RunDatabase {
-                            name: database,
-                            schemas: 0,
-                        },
-                    ));
-                    runs.len() - 1
-                }
-            };
-            let run = &mut runs[position].1;
-            run.schemas += 1;
-            run.name.clone()
-        };
-        postgres_admin(
-            &format!("{server_url}/{database}"),
-            &format!("CREATE SCHEMA {name}"),
-        );
+        let database = RunDatabase::join(&server_url);
         // The application name lets a test tell its own server's
         // connections from the other tests' in `pg_stat_activity`.
         let url = format!(
-            "{server_url}/{database}?options=-c%20search_path%3D{name}&application_name={name}"
+            "{}?options=-c%20search_path%3D{name}&application_name={name}",
+            database_url(&server_url, &database)
         );
-        Arc::new(Self {
-            folder: tempfile::tempdir().expect("temporary folder"),
+        // Made before the schema, so that dropping it leaves the run's
+        // database whatever happens next.
+        let test_database = Arc::new(Self {
+            folder,
             url,
             postgres: Some(PostgresSchema {
                 server_url,
                 database,
                 name,
             }),
-        })
+        });
+        let schema = test_database.postgres.as_ref().expect("made above");
+        postgres_admin(
+            &database_url(&schema.server_url, &schema.database),
+            &format!("CREATE SCHEMA {}", schema.name),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        test_database
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -250,58 +225,113 @@ impl Drop for TestDatabase {
             return;
         };
         // Ends the connections a server of the test may still hold, as
-        // `DROP DATABASE … WITH (FORCE)` would.
-        postgres_admin(
-            &format!("{}/{}", schema.server_url, schema.database),
+        // `DROP DATABASE … WITH (FORCE)` would (only this run's database's:
+        // another run's schemas have the same names).
+        let dropped = postgres_admin(
+            &database_url(&schema.server_url, &schema.database),
             &format!(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE application_name = '{name}' AND pid <> pg_backend_pid();
-                 DROP SCHEMA {name} CASCADE",
+                 WHERE datname = current_database() AND application_name = '{name}'
+                   AND pid <> pg_backend_pid();
+                 DROP SCHEMA IF EXISTS {name} CASCADE",
                 name = schema.name
             ),
         );
+        if let Err(error) = dropped {
+            eprintln!("could not drop test schema {}: {error}", schema.name);
+        }
+        RunDatabase::leave(&schema.server_url);
+    }
+}
+
+impl RunDatabase {
+    /// Counts one more schema in this run's database on `server_url`,
+    /// made first if there is none; its name.
+    fn join(server_url: &str) -> String {
         let mut runs = RUN_DATABASES
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let position = runs
-            .iter()
-            .position(|(server, _)| *server == schema.server_url)
-            .expect("the run database of a live schema");
+        if let Some((_, run)) = runs.iter_mut().find(|(server, _)| server == server_url) {
+            run.schemas += 1;
+            return run.name.clone();
+        }
+        let name = format!(
+            "portcullis_it_{}_{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        postgres_admin(
+            &database_url(server_url, "postgres"),
+            &format!("CREATE DATABASE {name}"),
+        )
+        .unwrap_or_else(|error| panic!("{error}"));
+        runs.push((
+            server_url.to_owned(),
+            Self {
+                name: name.clone(),
+                schemas: 1,
+            },
+        ));
+        name
+    }
+
+    /// Counts one schema fewer in this run's database on `server_url`, and
+    /// drops the database when that was the last.
+    fn leave(server_url: &str) {
+        let mut runs = RUN_DATABASES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(position) = runs.iter().position(|(server, _)| server == server_url) else {
+            return;
+        };
         let run = &mut runs[position].1;
         run.schemas -= 1;
         if run.schemas == 0 {
-            postgres_admin(
-                &format!("{}/postgres", schema.server_url),
+            let dropped = postgres_admin(
+                &database_url(server_url, "postgres"),
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", run.name),
             );
+            if let Err(error) = dropped {
+                eprintln!("could not drop test database {}: {error}", run.name);
+            }
             runs.remove(position);
         }
     }
 }
 
+/// The URL of `database` on the server at `server_url`.
+fn database_url(server_url: &str, database: &str) -> String {
+    format!("{server_url}/{database}")
+}
+
 /// Runs statements on the database at `url`, on a thread of its own (this
-/// is called from async tests and from `Drop`).
-fn postgres_admin(url: &str, statement: &str) {
+/// is called from async tests and from `Drop`); what went wrong, if
+/// anything did.
+fn postgres_admin(url: &str, statements: &str) -> Result<(), String> {
     let url = url.to_owned();
-    let statement = statement.to_owned();
+    let statements = statements.to_owned();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
+            .map_err(|error| error.to_string())?;
         runtime.block_on(async {
             use sqlx::Connection as _;
             let mut connection = sqlx::PgConnection::connect(&url)
                 .await
-                .expect("connect to PostgreSQL");
-            sqlx::raw_sql(&statement)
+                .map_err(|error| format!("connecting to {url}: {error}"))?;
+            sqlx::raw_sql(&statements)
                 .execute(&mut connection)
                 .await
-                .expect(&statement);
-        });
+                .map_err(|error| format!("{statements}: {error}"))?;
+            Ok(())
+        })
     })
     .join()
-    .expect("PostgreSQL administration");
+    .unwrap_or_else(|_| Err("the administration thread panicked".to_owned()))
 }
 
 pub(crate) struct TestServer {

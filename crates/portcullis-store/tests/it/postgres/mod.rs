@@ -240,7 +240,7 @@ pub(crate) struct TestSchema {
 }
 
 impl TestSchema {
-    async fn create() -> Self {
+    pub(crate) async fn create() -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let run_url = {
             let mut run = RUN_DATABASE.lock().await;
@@ -250,32 +250,39 @@ impl TestSchema {
             run.as_ref().expect("made above").url.clone()
         };
         let name = format!("test_{}", COUNTER.fetch_add(1, Ordering::Relaxed));
-        let mut admin = PgConnection::connect(&run_url)
-            .await
-            .unwrap_or_else(|error| panic!("{run_url}: {error}"));
-        admin
-            .execute(sqlx::raw_sql(&format!("CREATE SCHEMA {name}")))
-            .await
-            .unwrap_or_else(|error| panic!("creating schema {name}: {error}"));
-        admin.close().await.ok();
-        Self {
-            url: format!("{run_url}?options=-c%20search_path%3D{name}&application_name={name}"),
+        let separator = if run_url.contains('?') { '&' } else { '?' };
+        // Made before the schema, so that it drops whatever came to be.
+        let schema = Self {
+            url: format!(
+                "{run_url}{separator}options=-c%20search_path%3D{name}&application_name={name}"
+            ),
             name,
             run_url,
-        }
+        };
+        let mut admin = PgConnection::connect(&schema.run_url)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error}", schema.run_url));
+        admin
+            .execute(sqlx::raw_sql(&format!("CREATE SCHEMA {}", schema.name)))
+            .await
+            .unwrap_or_else(|error| panic!("creating schema {}: {error}", schema.name));
+        admin.close().await.ok();
+        schema
     }
 }
 
 impl Drop for TestSchema {
     fn drop(&mut self) {
         // Ends the connections a pool of the test may still hold, as
-        // `DROP DATABASE … WITH (FORCE)` would.
+        // `DROP DATABASE … WITH (FORCE)` would (only this run's database's:
+        // another run's schemas have the same names).
         administer(
             &self.run_url,
             &format!(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE application_name = '{name}' AND pid <> pg_backend_pid();
-                 DROP SCHEMA {name} CASCADE",
+                 WHERE datname = current_database() AND application_name = '{name}'
+                   AND pid <> pg_backend_pid();
+                 DROP SCHEMA IF EXISTS {name} CASCADE",
                 name = self.name
             ),
             &format!("drop test schema {}", self.name),

@@ -15,7 +15,8 @@ use portcullis_store::{PgStore, PgStoreOptions};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
 use super::{
-    ScratchDatabase, TestDatabase, available, migrated_store_at, server, store_at, with_database,
+    ScratchDatabase, TestDatabase, TestSchema, available, migrated_store_at, server, store_at,
+    with_database,
 };
 use crate::harness::trials;
 use crate::store_suite::{self, at};
@@ -27,6 +28,7 @@ pub(crate) fn trials() -> Vec<libtest_mimic::Trial> {
         MultiThread concurrent_first_signing_key_from_two_pools,
         MultiThread concurrent_migrations_on_a_fresh_database,
         CurrentThread migrations_are_idempotent,
+        MultiThread migrations_wait_for_an_earlier_release_not_for_other_schemas,
         CurrentThread a_newer_schema_is_refused,
         CurrentThread text_order_is_bytewise_in_a_natural_language_locale,
         CurrentThread a_statement_blocked_past_the_timeout_is_unavailable,
@@ -116,6 +118,78 @@ async fn concurrent_migrations_on_a_fresh_database() {
     assert_eq!(applied, expected, "each migration applied once, in order");
     raw.close().await.unwrap();
     store_suite::users(&stores[1]).await;
+}
+
+/// A migration waits for an instance of an earlier release migrating the
+/// same database (which takes one fixed key), and not for one migrating
+/// another schema of it.
+async fn migrations_wait_for_an_earlier_release_not_for_other_schemas() {
+    let [busy, free, waiting] = [
+        TestSchema::create().await,
+        TestSchema::create().await,
+        TestSchema::create().await,
+    ];
+    let earlier_releases_key = i64::from_be_bytes(*b"portcull");
+    // A migrator of `busy`, mid-migration, holding what this release's take.
+    let mut of_busy = PgConnection::connect(&busy.url).await.unwrap();
+    of_busy
+        .execute(sqlx::raw_sql(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock_shared({earlier_releases_key});
+             SELECT pg_advisory_xact_lock(hashtextextended(
+                 'portcullis migrations ' || current_schema(), 0))"
+        )))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), migrated_store_at(&free.url))
+        .await
+        .expect("migrating one schema does not wait for another's migrator");
+    // Done, before an earlier release's migrator may begin.
+    of_busy.execute(sqlx::raw_sql("ROLLBACK")).await.unwrap();
+
+    // An earlier release migrating: it took one key for the whole database.
+    let mut earlier_release = PgConnection::connect(&busy.url).await.unwrap();
+    earlier_release
+        .execute(sqlx::raw_sql(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({earlier_releases_key})"
+        )))
+        .await
+        .unwrap();
+    let url = waiting.url.clone();
+    let migration = tokio::spawn(async move { migrated_store_at(&url).await });
+    // Outside any transaction: inside one, `pg_stat_activity` stays as first read.
+    let mut observer = PgConnection::connect(&busy.url).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let waits: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = $1
+               AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+        )
+        .bind(&waiting.name)
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+        if waits == 1 {
+            break;
+        }
+        assert!(
+            !migration.is_finished(),
+            "migrated beside an earlier release"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the migrator never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    earlier_release
+        .execute(sqlx::raw_sql("COMMIT"))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), migration)
+        .await
+        .expect("the migration goes on once the earlier release is done")
+        .unwrap();
 }
 
 async fn migrations_are_idempotent() {
