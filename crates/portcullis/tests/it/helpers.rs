@@ -51,10 +51,10 @@ pub(crate) struct TestDatabase {
     postgres: Option<PostgresSchema>,
 }
 
-/// A test's schema in the run's database on `server_url`.
+/// A test's schema in the run's database (at `run_url`) on `server_url`.
 struct PostgresSchema {
     server_url: String,
-    database: String,
+    run_url: String,
     name: String,
 }
 
@@ -110,13 +110,11 @@ impl TestDatabase {
             "test_{}",
             COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let database = RunDatabase::join(&server_url);
+        let run_url = database_url(&server_url, &RunDatabase::join(&server_url));
         // The application name lets a test tell its own server's
         // connections from the other tests' in `pg_stat_activity`.
-        let url = format!(
-            "{}?options=-c%20search_path%3D{name}&application_name={name}",
-            database_url(&server_url, &database)
-        );
+        let url = format!("{run_url}?options=-c%20search_path%3D{name}&application_name={name}");
+        let create = format!("CREATE SCHEMA {name}");
         // Made before the schema, so that dropping it leaves the run's
         // database whatever happens next.
         let test_database = Arc::new(Self {
@@ -124,16 +122,11 @@ impl TestDatabase {
             url,
             postgres: Some(PostgresSchema {
                 server_url,
-                database,
+                run_url: run_url.clone(),
                 name,
             }),
         });
-        let schema = test_database.postgres.as_ref().expect("made above");
-        postgres_admin(
-            &database_url(&schema.server_url, &schema.database),
-            &format!("CREATE SCHEMA {}", schema.name),
-        )
-        .unwrap_or_else(|error| panic!("{error}"));
+        postgres_admin(&run_url, &create).unwrap_or_else(|error| panic!("{error}"));
         test_database
     }
 
@@ -228,7 +221,7 @@ impl Drop for TestDatabase {
         // `DROP DATABASE … WITH (FORCE)` would (only this run's database's:
         // another run's schemas have the same names).
         let dropped = postgres_admin(
-            &database_url(&schema.server_url, &schema.database),
+            &schema.run_url,
             &format!(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                  WHERE datname = current_database() AND application_name = '{name}'
