@@ -343,6 +343,9 @@ async function downloadBook(bookId) {
 async function buy() {
   const response = await api('/purchases', { method: 'POST' })
   if (!response.ok) throw new Error(`the purchase failed (${response.status})`)
+  // A refresh under way may have been asked before the purchase: let it end
+  // first, so that the one asked here starts after the purchase.
+  await refreshing
   await refresh()
   say(
     tokens.scope.split(' ').includes('books:download')

@@ -30,11 +30,13 @@ fn main() -> ExitCode {
             .ok()
             .and_then(|threads| threads.parse().ok());
     }
-    let mut trials = Vec::new();
-    trials.extend(harness::suite_trials::<sqlite::Sqlite>());
+    // Trials start in this order: each backend's own trials, which hold
+    // the longest (they wait on locks, timeouts and late commits), before
+    // the shared suite, so that none of them is left running alone at the end.
+    let mut trials = postgres::trials();
     trials.extend(sqlite::trials());
     trials.extend(harness::suite_trials::<postgres::Postgres>());
-    trials.extend(postgres::trials());
+    trials.extend(harness::suite_trials::<sqlite::Sqlite>());
     let conclusion = libtest_mimic::run(&arguments, trials);
     postgres::drop_run_database();
     conclusion.exit_code()

@@ -6,7 +6,7 @@
 //
 // The harness serves the app with `python3 -m http.server`, runs the
 // bookstore allowing the app's origin, gives Portcullis that origin as a
-// CORS origin, and an access token lifetime of 20 s.
+// CORS origin, and an access token lifetime of 8 s.
 
 import assert from 'node:assert/strict'
 import { after, before } from 'node:test'

@@ -3,40 +3,24 @@
 // fields found by the ids the markup contract fixes, a screenshot of every
 // page on the way.
 
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 import puppeteer from 'puppeteer-core'
 
 import { context } from './context.mjs'
 
+/** The browser contexts this script opened, closed with its browser. */
+const browserContexts = new Set()
+
 /**
- * Starts Chromium with a profile of its own; `name` prefixes nothing, the
- * screenshots of one script share one folder and one count.
+ * The run's shared Chromium (`shared_browser.mjs`, started by the harness);
+ * `close()` closes the browser contexts this script opened in it.
  */
 export async function launchBrowser() {
-  const profile = await mkdtemp(join(tmpdir(), 'portcullis-chromium-'))
-  const browser = await puppeteer.launch({
-    executablePath: context.chromium,
-    headless: true,
-    userDataDir: profile,
-    // As root Chromium needs --no-sandbox; the rest keeps it off a network
-    // it cannot reach here (it would try Google's hosts at every start).
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
+  const browser = await puppeteer.connect({ browserWSEndpoint: context.browser_endpoint })
   const close = async () => {
-    await browser.close()
-    await rm(profile, { recursive: true, force: true })
+    await Promise.all([...browserContexts].map((opened) => opened.close()))
+    await browser.disconnect()
   }
   return { browser, close }
 }
@@ -65,6 +49,7 @@ export function recordConsole(page) {
 /** A new page in a fresh browser context: no cookies, no session. */
 export async function freshPage(browser) {
   const browserContext = await browser.createBrowserContext()
+  browserContexts.add(browserContext)
   const page = await browserContext.newPage()
   page.setDefaultTimeout(15_000)
   page.setDefaultNavigationTimeout(15_000)

@@ -1,6 +1,7 @@
 // What the Rust harness (tests/services/browser) tells a script, as JSON in
 // PORTCULLIS_OIDC_TEST: the issuer (the server's own URL), the password every
-// test user gets, where Chromium is, where screenshots go, the port of the
+// test user gets, the DevTools endpoint of the run's shared Chromium
+// (`browser_endpoint`), where screenshots go, the port of the
 // script's own HTTP server (redirect URIs point there) and the clients it
 // registered with `portcullis client add` ({client_id, client_secret,
 // redirect_uri, post_logout_redirect_uri}).

@@ -10,13 +10,18 @@
 //! markup contract of the hosted pages), never the server's code: when the
 //! two disagree, the test says so and is not bent.
 //!
+//! The scripts share one Chromium (`tests/oidc/shared_browser.mjs`), each
+//! in browser contexts of its own.
+//!
 //! Screenshots of every page a browser sees land in
 //! `target/browser-screenshots/<trial>/NN-what.png` (CI keeps them).
 
 mod spa;
 
+use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use libtest_mimic::Trial;
@@ -32,7 +37,7 @@ const SCRIPT_TIME_LIMIT: Duration = Duration::from_secs(300);
 /// (each trial asks, and a version manager's `python3` shim costs a
 /// fraction of a second per start).
 pub(crate) fn missing_tools() -> Option<String> {
-    static MISSING: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    static MISSING: OnceLock<Option<String>> = OnceLock::new();
     MISSING.get_or_init(look_for_tools).clone()
 }
 
@@ -156,14 +161,17 @@ impl Run {
     }
 
     /// Runs `tests/oidc/<script>` against `server` with `settings` (merged
-    /// into what every script gets: the issuer, the password, where
-    /// Chromium is and where screenshots go); panics with its output and
+    /// into what every script gets: the issuer, the password, the shared
+    /// Chromium's endpoint and where screenshots go); panics with its output and
     /// the server's log unless it exits 0.
     async fn script(&self, script: &str, server: &TestServer, settings: Value) {
+        let browser_endpoint = tokio::task::spawn_blocking(shared_browser)
+            .await
+            .expect("the shared Chromium starts");
         let mut context = json!({
             "issuer": server.base,
             "password": PASSWORD,
-            "chromium": chromium().expect("the harness found chromium"),
+            "browser_endpoint": browser_endpoint,
             "screenshots": self.screenshots(),
         });
         let Value::Object(settings) = settings else {
@@ -199,6 +207,36 @@ impl Run {
 /// The folder of the Node.js scripts and their `package-lock.json`.
 fn scripts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
+}
+
+/// The DevTools endpoint of the run's one Chromium, which every script
+/// connects to (a launch costs about a second of CPU), started by the first
+/// script that asks: `tests/oidc/shared_browser.mjs` keeps it until its
+/// stdin ends, which is when this process exits, however it exits.
+fn shared_browser() -> String {
+    static SHARED: OnceLock<(String, Child)> = OnceLock::new();
+    SHARED.get_or_init(start_shared_browser).0.clone()
+}
+
+fn start_shared_browser() -> (String, Child) {
+    let mut node = Command::new("node")
+        .arg("shared_browser.mjs")
+        .arg(chromium().expect("the harness found chromium"))
+        .current_dir(scripts_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run node shared_browser.mjs");
+    let mut endpoint = String::new();
+    BufReader::new(node.stdout.take().expect("piped"))
+        .read_line(&mut endpoint)
+        .expect("read the shared Chromium's endpoint");
+    let endpoint = endpoint.trim().to_owned();
+    assert!(
+        endpoint.starts_with("ws://"),
+        "shared_browser.mjs printed {endpoint:?}, not a DevTools endpoint"
+    );
+    (endpoint, node)
 }
 
 /// Debian's `chromium` on `PATH`.

@@ -15,8 +15,11 @@ use crate::browser::{Run, add_client};
 use crate::harness::free_port;
 use crate::helpers::{PASSWORD, TestServer, read, text};
 
-/// Short, so that the app's refresh before expiry happens during the test.
-const ACCESS_TTL: &str = "20s";
+/// Short, so that the app's refresh before expiry (at three quarters of the
+/// token's life) comes soon in the test; above the 5 s before expiry within
+/// which the app refreshes before each request, so that its requests still
+/// use the token they have.
+const ACCESS_TTL: &str = "8s";
 
 pub(super) async fn spa_example(run: Run) {
     let app = StaticServer::start();
