@@ -471,6 +471,9 @@ async fn a_revoked_key_is_refused_at_once_and_a_new_key_signs() {
 
     let unknown = server.cli(&["keys", "revoke", "no-such-kid"], None);
     assert_exit(&unknown, 1, "an unknown kid");
+    // One thumbprint in 64 begins with `-`: a kid still, not a flag.
+    let hyphenated = server.cli(&["keys", "revoke", "-Dno-such-kid"], None);
+    assert_exit(&hyphenated, 1, "an unknown kid that begins with a hyphen");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 // (`browser_endpoint`), which connects (lib/browser.mjs) instead of launching
 // a browser (about a second of CPU each) and keeps apart in browser contexts
 // of its own. Chromium closes when stdin ends, which is when the harness
-// exits, however it exits.
+// exits, however it exits; it closes this process too.
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -14,8 +14,12 @@ import { join } from 'node:path'
 import puppeteer from 'puppeteer-core'
 
 const chromium = await launchChromium(process.argv[2])
+// A Chromium that dies takes this process with it, so the scripts after it
+// fail to connect instead of finding a browser that is not there.
+chromium.browser.on('disconnected', () => process.exit(1))
 process.stdout.write(`${chromium.browser.wsEndpoint()}\n`)
 process.stdin.on('end', async () => {
+  chromium.browser.removeAllListeners('disconnected')
   await chromium.close()
   process.exit(0)
 })

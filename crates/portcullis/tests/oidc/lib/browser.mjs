@@ -19,8 +19,11 @@ const browserContexts = new Set()
 export async function launchBrowser() {
   const browser = await puppeteer.connect({ browserWSEndpoint: context.browser_endpoint })
   const close = async () => {
-    await Promise.all([...browserContexts].map((opened) => opened.close()))
-    await browser.disconnect()
+    try {
+      await Promise.allSettled([...browserContexts].map((opened) => opened.close()))
+    } finally {
+      await browser.disconnect()
+    }
   }
   return { browser, close }
 }

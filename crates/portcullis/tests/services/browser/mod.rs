@@ -167,7 +167,7 @@ impl Run {
     async fn script(&self, script: &str, server: &TestServer, settings: Value) {
         let browser_endpoint = tokio::task::spawn_blocking(shared_browser)
             .await
-            .expect("the shared Chromium starts");
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
         let mut context = json!({
             "issuer": server.base,
             "password": PASSWORD,
@@ -211,14 +211,18 @@ fn scripts_dir() -> PathBuf {
 
 /// The DevTools endpoint of the run's one Chromium, which every script
 /// connects to (a launch costs about a second of CPU), started by the first
-/// script that asks: `tests/oidc/shared_browser.mjs` keeps it until its
-/// stdin ends, which is when this process exits, however it exits.
+/// script that runs: `tests/oidc/shared_browser.mjs` keeps it until its
+/// stdin ends, which is when this process exits, however it exits. A start
+/// that failed is not tried again: every later script fails with its reason.
 fn shared_browser() -> String {
-    static SHARED: OnceLock<(String, Child)> = OnceLock::new();
-    SHARED.get_or_init(start_shared_browser).0.clone()
+    static SHARED: OnceLock<Result<(String, Child), String>> = OnceLock::new();
+    match SHARED.get_or_init(start_shared_browser) {
+        Ok((endpoint, _node)) => endpoint.clone(),
+        Err(reason) => panic!("the shared Chromium did not start: {reason}"),
+    }
 }
 
-fn start_shared_browser() -> (String, Child) {
+fn start_shared_browser() -> Result<(String, Child), String> {
     let mut node = Command::new("node")
         .arg("shared_browser.mjs")
         .arg(chromium().expect("the harness found chromium"))
@@ -226,17 +230,19 @@ fn start_shared_browser() -> (String, Child) {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("run node shared_browser.mjs");
+        .map_err(|error| format!("node shared_browser.mjs: {error}"))?;
+    // Chromium's own launch times out after 30 s, and the script then exits.
     let mut endpoint = String::new();
-    BufReader::new(node.stdout.take().expect("piped"))
-        .read_line(&mut endpoint)
-        .expect("read the shared Chromium's endpoint");
+    let read = BufReader::new(node.stdout.take().expect("piped")).read_line(&mut endpoint);
     let endpoint = endpoint.trim().to_owned();
-    assert!(
-        endpoint.starts_with("ws://"),
-        "shared_browser.mjs printed {endpoint:?}, not a DevTools endpoint"
-    );
-    (endpoint, node)
+    if read.is_err() || !endpoint.starts_with("ws://") {
+        let _ = node.kill();
+        let _ = node.wait();
+        return Err(format!(
+            "shared_browser.mjs printed {endpoint:?}, not a DevTools endpoint ({read:?})"
+        ));
+    }
+    Ok((endpoint, node))
 }
 
 /// Debian's `chromium` on `PATH`.

@@ -15,10 +15,9 @@ use crate::browser::{Run, add_client};
 use crate::harness::free_port;
 use crate::helpers::{PASSWORD, TestServer, read, text};
 
-/// Short, so that the app's refresh before expiry (at three quarters of the
-/// token's life) comes soon in the test; above the 5 s before expiry within
-/// which the app refreshes before each request, so that its requests still
-/// use the token they have.
+/// Short, so that the app's timed refresh (at three quarters of the token's
+/// life) comes 6 s after the last one; the test makes no request while it
+/// waits for it, so only that timer can refresh then.
 const ACCESS_TTL: &str = "8s";
 
 pub(super) async fn spa_example(run: Run) {
