@@ -255,7 +255,12 @@ pub(crate) enum KeysCommand {
     },
     /// Remove a (compromised) key at once: its tokens are refused; a new key
     /// of its algorithm signs from now if it was signing. Returns once running servers see it (about 1 s).
-    Revoke { kid: String },
+    Revoke {
+        /// The key's kid, as `keys list` prints it. A kid (an RFC 7638
+        /// thumbprint, base64url) may begin with `-`: it is still a kid.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
     /// One line per key: kid, algorithm, next, active or retiring, created.
     List,
 }
