@@ -138,7 +138,8 @@ pub(crate) enum Command {
 pub(crate) enum UserCommand {
     /// Create a user and print its id.
     Add {
-        #[arg(long)]
+        /// The account's address (it may begin with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         email: String,
         #[arg(long)]
         name: Option<String>,
@@ -156,12 +157,14 @@ pub(crate) enum UserCommand {
     List,
     /// Disable a user and revoke all their sessions. Returns once running servers see it (about 1 s).
     Disable {
-        #[arg(long)]
+        /// The account's address (it may begin with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         email: String,
     },
     /// Set a user's password (the policy applies) and revoke their sessions. Returns once running servers see it (about 1 s).
     Passwd {
-        #[arg(long)]
+        /// The account's address (it may begin with `-`).
+        #[arg(long, allow_hyphen_values = true)]
         email: String,
         #[arg(long)]
         password_stdin: bool,

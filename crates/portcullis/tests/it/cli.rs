@@ -203,6 +203,31 @@ async fn user_list_prints_id_email_roles_state_and_whether_the_address_is_verifi
 }
 
 #[tokio::test]
+async fn an_address_that_begins_with_a_hyphen_is_an_address_not_a_flag() {
+    let server = TestServer::spawn().await;
+    let email = "-dash@example.com";
+    let stdin = format!("{PASSWORD}\n");
+    let added = server.cli(
+        &["user", "add", "--email", email, "--password-stdin"],
+        Some(&stdin),
+    );
+    assert_exit(&added, 0, "user add");
+    let changed = server.cli(
+        &["user", "passwd", "--email", email, "--password-stdin"],
+        Some(&stdin),
+    );
+    assert_exit(&changed, 0, "user passwd");
+    let disabled = server.cli(&["user", "disable", "--email", email], None);
+    assert_exit(&disabled, 0, "user disable");
+    let rows = user_list(&server);
+    assert!(
+        rows.iter()
+            .any(|row| row[1] == email && row[3] == "disabled"),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test]
 async fn user_disable_cuts_off_a_live_session_within_two_seconds() {
     let server = TestServer::spawn().await;
     let tokens = server.user_with_tokens("alice@example.com").await;
