@@ -138,9 +138,8 @@ pub(crate) enum Command {
 pub(crate) enum UserCommand {
     /// Create a user and print its id.
     Add {
-        /// The account's address (it may begin with `-`).
-        #[arg(long, allow_hyphen_values = true)]
-        email: String,
+        #[command(flatten)]
+        account: AccountEmail,
         #[arg(long)]
         name: Option<String>,
         /// A role to grant (repeatable), e.g. `admin`.
@@ -157,21 +156,27 @@ pub(crate) enum UserCommand {
     List,
     /// Disable a user and revoke all their sessions. Returns once running servers see it (about 1 s).
     Disable {
-        /// The account's address (it may begin with `-`).
-        #[arg(long, allow_hyphen_values = true)]
-        email: String,
+        #[command(flatten)]
+        account: AccountEmail,
     },
     /// Set a user's password (the policy applies) and revoke their sessions. Returns once running servers see it (about 1 s).
     Passwd {
-        /// The account's address (it may begin with `-`).
-        #[arg(long, allow_hyphen_values = true)]
-        email: String,
+        #[command(flatten)]
+        account: AccountEmail,
         #[arg(long)]
         password_stdin: bool,
         /// Also delete every personal access token of the user.
         #[arg(long)]
         revoke_tokens: bool,
     },
+}
+
+/// The address that names an account on the command line.
+#[derive(Debug, Args)]
+pub(crate) struct AccountEmail {
+    /// The account's address (it may begin with `-`).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) email: String,
 }
 
 #[derive(Debug, Subcommand)]

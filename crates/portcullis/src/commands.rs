@@ -23,7 +23,8 @@ use portcullis_mail::{
 use time::format_description::well_known::Rfc3339;
 
 use crate::cli::{
-    Cli, ClientCommand, Command, KeysCommand, MailCommand, RoleCommand, TokenCommand, UserCommand,
+    AccountEmail, Cli, ClientCommand, Command, KeysCommand, MailCommand, RoleCommand, TokenCommand,
+    UserCommand,
 };
 use crate::config::Config;
 use crate::database::{open_store, without_password};
@@ -119,7 +120,7 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
     let operator = Operator::at_command_line().authorize::<ManageUsers>();
     match command {
         UserCommand::Add {
-            email,
+            account: AccountEmail { email },
             name,
             roles,
             password_stdin,
@@ -166,7 +167,9 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
                 );
             }
         }
-        UserCommand::Disable { email } => {
+        UserCommand::Disable {
+            account: AccountEmail { email },
+        } => {
             let user = services
                 .users
                 .disable_by_email(&operator, &email)
@@ -176,7 +179,7 @@ async fn user(services: &Services, command: UserCommand) -> anyhow::Result<ExitC
             println!("disabled {}; its sessions are revoked", user.email);
         }
         UserCommand::Passwd {
-            email,
+            account: AccountEmail { email },
             password_stdin,
             revoke_tokens,
         } => {

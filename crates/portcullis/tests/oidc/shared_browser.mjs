@@ -13,23 +13,27 @@ import { join } from 'node:path'
 
 import puppeteer from 'puppeteer-core'
 
-const chromium = await launchChromium(process.argv[2])
+const profile = await mkdtemp(join(tmpdir(), 'portcullis-chromium-'))
+const browser = await launch().catch(async (error) => {
+  await rm(profile, { recursive: true, force: true })
+  throw error
+})
 // A Chromium that dies takes this process with it, so the scripts after it
 // fail to connect instead of finding a browser that is not there.
-chromium.browser.on('disconnected', () => process.exit(1))
-process.stdout.write(`${chromium.browser.wsEndpoint()}\n`)
+browser.on('disconnected', () => process.exit(1))
+process.stdout.write(`${browser.wsEndpoint()}\n`)
 process.stdin.on('end', async () => {
-  chromium.browser.removeAllListeners('disconnected')
-  await chromium.close()
+  browser.removeAllListeners('disconnected')
+  await browser.close()
+  await rm(profile, { recursive: true, force: true })
   process.exit(0)
 })
 process.stdin.resume()
 
-/** Starts the Chromium at `executablePath`; `close()` stops it and removes its profile. */
-async function launchChromium(executablePath) {
-  const profile = await mkdtemp(join(tmpdir(), 'portcullis-chromium-'))
-  const browser = await puppeteer.launch({
-    executablePath,
+/** The system's Chromium, headless, on the profile made above. */
+function launch() {
+  return puppeteer.launch({
+    executablePath: process.argv[2],
     headless: true,
     userDataDir: profile,
     // As root Chromium needs --no-sandbox; the rest keeps it off a network
@@ -45,9 +49,4 @@ async function launchChromium(executablePath) {
       '--disable-sync',
     ],
   })
-  const close = async () => {
-    await browser.close()
-    await rm(profile, { recursive: true, force: true })
-  }
-  return { browser, close }
 }
